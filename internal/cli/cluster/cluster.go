@@ -1,0 +1,92 @@
+// Package cluster is `cortex cluster`: the lifecycle commands (up, info, down, configure) of each
+// provider behind one --provider flag, and the access rules of a running cluster.
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+)
+
+// NewCmd returns `cortex cluster`.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Create, inspect, change and delete cortex clusters, and manage who may use them",
+		Long: `Manage cortex clusters.
+
+A cluster is either local (the default: an operator and gateway running as processes on this machine,
+no cloud account needed) or on AWS (--provider aws with a cluster.yaml).`,
+	}
+	for _, sub := range providerCommands(f) {
+		cmd.AddCommand(sub)
+	}
+	for _, sub := range awsOnlyCommands(f) {
+		cmd.AddCommand(sub)
+	}
+	cmd.AddCommand(newAccessCmd(f))
+	return cmd
+}
+
+// mergeProviders builds one command whose --provider flag picks which provider's command runs.
+// Each provider command keeps its own options struct and flags; the merged command carries the
+// union of the flags, and refuses a flag that belongs only to another provider.
+func mergeProviders(use, short, long, defaultProvider string, byProvider map[string]*cobra.Command) *cobra.Command {
+	names := make([]string, 0, len(byProvider))
+	for name := range byProvider {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	var provider string
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  cobra.ArbitraryArgs,
+	}
+	cmd.Flags().StringVar(&provider, "provider", defaultProvider, "where the cluster runs: "+strings.Join(names, " or "))
+	_ = cmd.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return names, cobra.ShellCompDirectiveNoFileComp
+	})
+	for _, name := range names {
+		cmd.Flags().AddFlagSet(byProvider[name].Flags())
+	}
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		// A cluster config (positional or -c/--config) means AWS unless --provider says otherwise.
+		if !c.Flags().Changed("provider") && (len(args) > 0 || c.Flags().Changed("config")) {
+			if _, ok := byProvider["aws"]; ok {
+				provider = "aws"
+			}
+		}
+		chosen, ok := byProvider[provider]
+		if !ok {
+			return fmt.Errorf("invalid --provider %q: use %s", provider, strings.Join(names, " or "))
+		}
+		var foreign []string
+		c.Flags().Visit(func(fl *pflag.Flag) {
+			if fl.Name != "provider" && chosen.Flags().Lookup(fl.Name) == nil {
+				foreign = append(foreign, "--"+fl.Name)
+			}
+		})
+		if len(foreign) > 0 {
+			return fmt.Errorf("%s not valid with --provider %s", strings.Join(foreign, ", "), provider)
+		}
+		if chosen.Args != nil {
+			if err := chosen.Args(chosen, args); err != nil {
+				return err
+			}
+		}
+		chosen.SetContext(c.Context())
+		chosen.SetIn(c.InOrStdin())
+		chosen.SetOut(c.OutOrStdout())
+		chosen.SetErr(c.ErrOrStderr())
+		return chosen.RunE(chosen, args)
+	}
+	return cmd
+}

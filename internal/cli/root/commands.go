@@ -1,0 +1,15 @@
+package root
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+)
+
+// The top-level commands besides `cluster`. Each command package owns its command; this list is
+// the only place that names them.
+func init() {
+	extraCommands = append(extraCommands,
+		func(f *cmdutil.Factory) *cobra.Command { return newVersionCmd(f) },
+	)
+}
