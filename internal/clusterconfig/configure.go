@@ -1,0 +1,105 @@
+package clusterconfig
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+)
+
+// Change describes one field that `cortex cluster configure` applies to a running cluster.
+type Change struct {
+	Field string `json:"field"`
+	From  any    `json:"from"`
+	To    any    `json:"to"`
+}
+
+// Diff compares the running cluster's config with a new one. It returns the changes that may be
+// applied to a running cluster (node group sizes, CIDR allowlists, certificate, iam_policy_arns,
+// access) and an error naming every other field that differs, which must not change.
+func Diff(running, next *Config) ([]Change, error) {
+	var changes []Change
+	var refused []error
+	refuse := func(field string, from, to any) {
+		refused = append(refused, fmt.Errorf("%s: cannot change on a running cluster (from %v to %v); create a new cluster to change it", field, from, to))
+	}
+	same := func(a, b any) bool { return reflect.DeepEqual(a, b) }
+
+	immutable := []struct {
+		field string
+		a, b  any
+	}{
+		{"cluster_name", running.ClusterName, next.ClusterName},
+		{"region", running.Region, next.Region},
+		{"availability_zones", running.AvailabilityZones, next.AvailabilityZones},
+		{"subnets", running.Subnets, next.Subnets},
+		{"vpc_cidr", running.VPCCIDR, next.VPCCIDR},
+		{"subnet_visibility", running.SubnetVisibility, next.SubnetVisibility},
+		{"nat_gateway", running.NATGateway, next.NATGateway},
+		{"operator_load_balancer_scheme", running.OperatorLoadBalancerScheme, next.OperatorLoadBalancerScheme},
+		{"api_load_balancer_scheme", running.APILoadBalancerScheme, next.APILoadBalancerScheme},
+		{"tags", running.Tags, next.Tags},
+	}
+	for _, f := range immutable {
+		if !same(normalizeEmpty(f.a), normalizeEmpty(f.b)) {
+			refuse(f.field, f.a, f.b)
+		}
+	}
+	mutable := []struct {
+		field string
+		a, b  any
+	}{
+		{"operator_load_balancer_cidr_allowlist", running.OperatorLoadBalancerCIDRAllowlist, next.OperatorLoadBalancerCIDRAllowlist},
+		{"api_load_balancer_cidr_allowlist", running.APILoadBalancerCIDRAllowlist, next.APILoadBalancerCIDRAllowlist},
+		{"iam_policy_arns", running.IAMPolicyARNs, next.IAMPolicyARNs},
+		{"ssl_certificate_arn", running.SSLCertificateARN, next.SSLCertificateARN},
+		{"access", running.Access, next.Access},
+	}
+	for _, f := range mutable {
+		if !same(normalizeEmpty(f.a), normalizeEmpty(f.b)) {
+			changes = append(changes, Change{Field: f.field, From: f.a, To: f.b})
+		}
+	}
+	old := map[string]NodeGroup{}
+	for _, ng := range running.NodeGroups {
+		old[ng.Name] = ng
+	}
+	nw := map[string]bool{}
+	for i, ng := range next.NodeGroups {
+		nw[ng.Name] = true
+		o, ok := old[ng.Name]
+		if !ok {
+			refused = append(refused, fmt.Errorf("node_groups[%d]: node group %q does not exist on the running cluster; node groups cannot be added by configure", i, ng.Name))
+			continue
+		}
+		if o.InstanceType != ng.InstanceType {
+			refuse(fmt.Sprintf("node_groups[%d].instance_type", i), o.InstanceType, ng.InstanceType)
+		}
+		if o.Spot != ng.Spot {
+			refuse(fmt.Sprintf("node_groups[%d].spot", i), o.Spot, ng.Spot)
+		}
+		if o.Min() != ng.Min() {
+			changes = append(changes, Change{Field: fmt.Sprintf("node_groups[%s].min_instances", ng.Name), From: o.Min(), To: ng.Min()})
+		}
+		if o.Max() != ng.Max() {
+			changes = append(changes, Change{Field: fmt.Sprintf("node_groups[%s].max_instances", ng.Name), From: o.Max(), To: ng.Max()})
+		}
+	}
+	for _, ng := range running.NodeGroups {
+		if !nw[ng.Name] {
+			refused = append(refused, fmt.Errorf("node_groups: node group %q is missing; node groups cannot be removed by configure", ng.Name))
+		}
+	}
+	return changes, errors.Join(refused...)
+}
+
+// normalizeEmpty treats nil and empty slices/maps alike.
+func normalizeEmpty(v any) any {
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Map:
+		if rv.Len() == 0 {
+			return nil
+		}
+	}
+	return v
+}

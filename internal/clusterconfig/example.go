@@ -1,0 +1,68 @@
+package clusterconfig
+
+// Example is the commented cluster.yaml printed by `cortex cluster example-config`.
+const Example = `# cluster.yaml: configuration of a cortex cluster on AWS.
+# Create it with: cortex cluster up cluster.yaml
+# Every field is optional; the values shown are the defaults unless marked "example".
+
+# Name of the cluster: 3-54 lowercase letters, digits and hyphens (it is part of the S3 bucket name).
+cluster_name: cortex
+
+# AWS region.
+region: us-east-1
+
+# Either availability_zones (cortex creates a VPC with subnets in these zones; default: the
+# region's first 3 zones) or subnets (existing subnets, at least 2 zones). Not both.
+# availability_zones: [us-east-1a, us-east-1b]            # example
+# subnets:                                                 # example
+#   - availability_zone: us-east-1a
+#     subnet_id: subnet-0123456789abcdef0
+#   - availability_zone: us-east-1b
+#     subnet_id: subnet-0123456789abcdef1
+
+# IPv4 range of the VPC cortex creates (/16 to /20).
+vpc_cidr: 192.168.0.0/16
+
+# public: the instances get public IPs. private: they don't, and reach the internet through NAT.
+subnet_visibility: public
+
+# NAT gateways for private subnets: none | single | highly_available (one per zone).
+# none is not allowed with private subnets; private defaults to single.
+nat_gateway: none
+
+# Load balancer schemes: internet-facing | internal (internal ones live in the private subnets
+# when subnet_visibility is private).
+operator_load_balancer_scheme: internet-facing
+api_load_balancer_scheme: internet-facing
+
+# IPv4 networks allowed to connect to each load balancer.
+operator_load_balancer_cidr_allowlist: [0.0.0.0/0]
+api_load_balancer_cidr_allowlist: [0.0.0.0/0]
+
+# Extra IAM policies attached to the nodes' role (next to the cluster's default policy).
+iam_policy_arns: []
+# iam_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]    # example
+
+# ACM certificate for the load balancers (default: cortex makes its own CA and certificate).
+# ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012    # example
+
+# Tags added to every resource (cortex adds cortex.dev/cluster-name and cortex.dev/cluster-id).
+# tags:                                                    # example
+#   team: ml
+
+# EKS managed node groups.
+node_groups:
+  - name: ng-cpu
+    instance_type: m5.large
+    min_instances: 1
+    max_instances: 5
+    spot: false
+
+# Who may use the operator besides the cluster's creator (always admin):
+# a 12-digit account id or an IAM user/role ARN, with role read, deploy or admin.
+# access:                                                  # example
+#   - principal: arn:aws:iam::123456789012:role/ml-engineers
+#     role: deploy
+#   - principal: "123456789012"
+#     role: read
+`
