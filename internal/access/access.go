@@ -1,0 +1,144 @@
+// Package access is the authorization model: roles, access rules by principal, and the decision
+// of which role a verified identity has on a cluster.
+package access
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cortexlabs-go/cortex/internal/awsarn"
+)
+
+// Role is what an identity may do. Roles are ordered: read < deploy < admin.
+type Role string
+
+const (
+	RoleNone   Role = ""
+	RoleRead   Role = "read"   // list and inspect APIs, read logs, see its own identity
+	RoleDeploy Role = "deploy" // plus deploy, update and delete APIs
+	RoleAdmin  Role = "admin"  // plus manage access rules
+)
+
+func (r Role) rank() int {
+	switch r {
+	case RoleRead:
+		return 1
+	case RoleDeploy:
+		return 2
+	case RoleAdmin:
+		return 3
+	}
+	return 0
+}
+
+// Allows reports whether r includes need.
+func (r Role) Allows(need Role) bool { return r.rank() > 0 && r.rank() >= need.rank() }
+
+// ParseRole parses a role name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleRead, RoleDeploy, RoleAdmin:
+		return r, nil
+	}
+	return RoleNone, fmt.Errorf("invalid role %q: use read, deploy or admin", s)
+}
+
+// Rule grants Role to Principal: an IAM user or role ARN (matched after canonicalization), the
+// root ARN of an account (matched exactly), or a 12-digit account id (every user and role of that
+// account, never its root).
+type Rule struct {
+	Principal string `json:"principal"`
+	Role      Role   `json:"role"`
+	GrantedBy string `json:"granted_by,omitempty"`
+	GrantedAt string `json:"granted_at,omitempty"`
+}
+
+// NormalizePrincipal validates a rule's principal and returns its canonical form.
+func NormalizePrincipal(s string) (string, error) {
+	if awsarn.IsAccountID(s) {
+		return s, nil
+	}
+	if strings.ContainsAny(s, "*?") {
+		return "", fmt.Errorf("invalid principal %q: wildcards are not supported", s)
+	}
+	p, err := awsarn.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("invalid principal %q: want a 12-digit account id or an IAM user or role ARN: %v", s, err)
+	}
+	switch p.Kind {
+	case awsarn.KindAssumedRole:
+		return "", fmt.Errorf("invalid principal %q: name the role (%s), not one of its sessions", s, p.Canonical())
+	case awsarn.KindFederatedUser:
+		return "", fmt.Errorf("invalid principal %q: federated users cannot be granted access", s)
+	}
+	return p.Canonical(), nil
+}
+
+// Validate checks the rule and canonicalizes its principal in place.
+func (r *Rule) Validate() error {
+	p, err := NormalizePrincipal(r.Principal)
+	if err != nil {
+		return err
+	}
+	if _, err := ParseRole(string(r.Role)); err != nil {
+		return err
+	}
+	r.Principal = p
+	return nil
+}
+
+// Mode is how identities without an explicit rule are treated.
+type Mode string
+
+const (
+	// ModeAccount is Cortex's documented rule: every IAM identity of the cluster's account may use
+	// the cluster (with AccountRole), unless a rule for its ARN says otherwise.
+	ModeAccount Mode = "account"
+	// ModeRules admits only the creator and principals named by rules.
+	ModeRules Mode = "rules"
+)
+
+// ParseMode parses an authorization mode.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeAccount, ModeRules:
+		return m, nil
+	}
+	return "", fmt.Errorf("invalid auth mode %q: use account or rules", s)
+}
+
+// Policy is everything a decision depends on.
+type Policy struct {
+	Mode        Mode
+	AccountID   string // the cluster's account
+	AccountRole Role   // role of account identities in ModeAccount
+	CreatorARN  string // canonical; always admin
+	Rules       []Rule // canonical principals
+}
+
+// Decide returns the role of the identity with canonical ARN canonical in account, and a short
+// reason code for the audit log. Precedence: creator; a rule naming the exact ARN; a rule naming
+// the account; the account mode. Root is matched only by a rule naming root itself.
+func (p *Policy) Decide(canonical, account string) (Role, string) {
+	if p.CreatorARN != "" && canonical == p.CreatorARN {
+		return RoleAdmin, "creator"
+	}
+	for _, r := range p.Rules {
+		if r.Principal == canonical {
+			return r.Role, "rule_arn"
+		}
+	}
+	isRoot := strings.HasSuffix(canonical, ":root")
+	if isRoot {
+		return RoleNone, "root_not_implied"
+	}
+	for _, r := range p.Rules {
+		if r.Principal == account {
+			return r.Role, "rule_account"
+		}
+	}
+	if p.Mode == ModeAccount && account == p.AccountID {
+		return p.AccountRole, "account_mode"
+	}
+	return RoleNone, "no_rule"
+}
