@@ -1,0 +1,72 @@
+// Package workload is the interface between the operator and whatever runs API replicas: local
+// processes (package local) today, Kubernetes deployments later. The operator owns the desired
+// state (which specs are deployed); a Backend makes it so and reports what it sees.
+package workload
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/cortexlabs-go/cortex/internal/apispec"
+)
+
+// State is an API's summarized status.
+type State string
+
+const (
+	// Live: every requested replica is ready and no older version is still being replaced.
+	Live State = "live"
+	// Updating: replicas are starting, restarting or replacing an older version.
+	Updating State = "updating"
+	// Error: a replica cannot start or exits before becoming ready; Reason says why. The backend
+	// keeps retrying with backoff, so a fixed cause (a file, a package) heals without a redeploy.
+	Error State = "error"
+)
+
+// Deployment is what the operator asks a backend to run.
+type Deployment struct {
+	Spec apispec.Spec
+	// SecretEnv is added to each replica's environment (e.g. AWS credentials). Backends must never
+	// log it, put it in argv or write it to a file readable by others.
+	SecretEnv map[string]string
+	UpdatedAt time.Time
+}
+
+// ReplicaStatus is one replica as the backend sees it.
+type ReplicaStatus struct {
+	ID       int    `json:"id"`
+	State    string `json:"state"` // starting | ready | restarting | error | stopping
+	Restarts int    `json:"restarts"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Status is an API as the backend sees it.
+type Status struct {
+	Name      string          `json:"name"`
+	State     State           `json:"status"`
+	Reason    string          `json:"reason,omitempty"`
+	Requested int             `json:"requested"`
+	Ready     int             `json:"ready"`
+	Replicas  []ReplicaStatus `json:"replica_details,omitempty"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// Backend runs APIs. Implementations are safe for concurrent use.
+type Backend interface {
+	// Apply creates the API or brings it to d (scaling when only the replica count changed,
+	// replacing replicas otherwise, without dropping the old ones before the new ones are ready).
+	Apply(ctx context.Context, d Deployment) error
+	// Delete stops and forgets the API; deleting an unknown API is not an error.
+	Delete(ctx context.Context, name string) error
+	// Status reports the API; ok is false for an unknown API.
+	Status(name string) (st Status, ok bool)
+	// Targets returns the addresses (host:port) of the API's ready replicas. The slice is shared
+	// and must not be modified. It is on the gateway's hot path: implementations keep it cheap.
+	Targets(name string) []string
+	// Logs writes the API's recent log lines to w and, with follow, keeps writing new lines until
+	// ctx ends or the API is deleted.
+	Logs(ctx context.Context, name string, follow bool, w io.Writer) error
+	// Close stops every replica and waits for them (bounded by ctx).
+	Close(ctx context.Context) error
+}
