@@ -37,6 +37,8 @@ type Params struct {
 	ClusterName string
 	Bucket      string
 	LogGroup    string
+	// RolePrefix is the prefix of the cluster's IAM role names (clusterconfig.RolePrefix).
+	RolePrefix string
 }
 
 var (
@@ -48,7 +50,7 @@ func (p Params) validate() error {
 	if !accountRE.MatchString(p.AccountID) {
 		return fmt.Errorf("account id %q is not 12 digits", p.AccountID)
 	}
-	for name, v := range map[string]string{"partition": p.Partition, "region": p.Region, "cluster name": p.ClusterName, "bucket": p.Bucket, "log group": p.LogGroup} {
+	for name, v := range map[string]string{"partition": p.Partition, "region": p.Region, "cluster name": p.ClusterName, "bucket": p.Bucket, "log group": p.LogGroup, "role prefix": p.RolePrefix} {
 		if !safeRE.MatchString(v) {
 			return fmt.Errorf("%s %q may only contain lowercase letters, digits and hyphens", name, v)
 		}

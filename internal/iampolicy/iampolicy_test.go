@@ -11,7 +11,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-var params = Params{AccountID: "123456789012", Region: "us-west-2", ClusterName: "demo", Bucket: "demo-1a2b3c4d", LogGroup: "demo"}
+var params = Params{AccountID: "123456789012", Region: "us-west-2", ClusterName: "demo", Bucket: "demo-1a2b3c4d", LogGroup: "demo", RolePrefix: "cortex-demo-0a1b2c3d"}
 
 func TestGolden(t *testing.T) {
 	for _, kind := range Kinds {

@@ -194,7 +194,9 @@ func TestVerifyHandlesSTSAnswers(t *testing.T) {
 		{"429", stsAnswer(429, "", ""), ErrUnavailable, ""},
 		{"500", stsAnswer(500, "", "oops"), ErrUnavailable, ""},
 		{"503", stsAnswer(503, "", ""), ErrUnavailable, ""},
-		{"redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "http://169.254.169.254/", http.StatusFound) }, ErrUnavailable, ""},
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "http://169.254.169.254/", http.StatusFound)
+		}, ErrUnavailable, ""},
 		{"html", stsAnswer(200, "text/html", "<html><body>hi</body></html>"), ErrUnavailable, ""},
 		{"html as xml", stsAnswer(200, "text/xml", "<html><body>hi</body></html>"), ErrUnavailable, ""},
 		{"leading junk", stsAnswer(200, "text/xml", "junk"+stsOK), ErrUnavailable, ""},

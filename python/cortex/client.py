@@ -9,7 +9,7 @@ import stat
 import tempfile
 import threading
 import weakref
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 import requests
@@ -183,12 +183,19 @@ class Client:
             raise CortexError("the operator's /v1/info answer has no caller")
         return caller
 
-    def deploy(self, spec: Spec) -> List[Dict[str, Any]]:
+    def deploy(self, spec: Spec, *, project_dir: Optional[str] = None) -> List[Dict[str, Any]]:
         """Deploy APIs: a spec mapping, a list of them, or the path of a cortex.yaml (or its directory).
 
-        Returns the operator's per-API results, e.g. ``[{"name": "iris", "action": "created"}]``.
+        Relative paths in a spec (``handler.path``) are resolved by the operator against the spec's
+        ``project_dir``: for a file it is the file's directory; for mappings pass ``project_dir``
+        (default: the current directory). Returns the operator's per-API results, e.g.
+        ``[{"name": "iris", "action": "created"}]``.
         """
-        apis = _load_specs(spec)
+        if isinstance(spec, (str, os.PathLike)):
+            apis = _load_spec_file(os.fspath(spec))
+        else:
+            base = os.path.abspath(project_dir or os.getcwd())
+            apis = [_with_project_dir(a, base) for a in _load_specs(spec)]
         out = self._request("POST", "/v1/apis", body={"apis": apis})
         return list(out.get("results", []))
 
@@ -366,13 +373,14 @@ class Client:
             raise CredentialsError(f"the local token file {path} is empty")
         return secret
 
-    def _authorization(self, force_new: bool = False) -> "tuple[str, str]":
-        """The Authorization header value and the secret it carries (for redaction)."""
+    def _authorization(self, force_new: bool = False) -> Tuple[str, str, bool]:
+        """The Authorization header value, the secret it carries (for redaction), and whether a
+        refusal could be cured by minting a new token (the token was reused from a cache)."""
         if self._auth_method() == AUTH_LOCAL:
             secret = self._local_secret()
-            return "Bearer " + LOCAL_TOKEN_PREFIX + secret, secret
-        token = self._token_source().token(force_new=force_new)
-        return "Bearer " + token, token
+            return "Bearer " + LOCAL_TOKEN_PREFIX + secret, secret, False
+        token, fresh = self._token_source().get(force_new=force_new)
+        return "Bearer " + token, token, not fresh
 
     def _send(
         self,
@@ -387,15 +395,14 @@ class Client:
         url = self.endpoint + path
         timeout = (10.0, self.timeout if read_timeout == -1.0 else read_timeout)
         data = None if body is None else json.dumps(body).encode("utf-8")
-        attempts = 2 if (authenticate and self._auth_method() == AUTH_AWS) else 1
         force_new = False
-        for attempt in range(attempts):
+        while True:
             headers = {"Accept": "application/json"}
             if data is not None:
                 headers["Content-Type"] = "application/json"
-            secret = ""
+            secret, retriable = "", False
             if authenticate:
-                headers["Authorization"], secret = self._authorization(force_new=force_new)
+                headers["Authorization"], secret, retriable = self._authorization(force_new=force_new)
             try:
                 resp = self._http.request(
                     method,
@@ -409,16 +416,19 @@ class Client:
                 )
             except requests.RequestException as e:
                 raise TransportError(redact(f"{method} {url}: {_describe(e)}", secret)) from None
-            if resp.status_code < 400:
+            if resp.status_code < 300:
                 return resp
+            if resp.status_code < 400:
+                resp.close()
+                raise OperatorError(resp.status_code, "redirect", "the operator answered with a redirect (not followed)")
             err = _error_from(resp, secret)
-            if isinstance(err, AuthenticationError) and attempt + 1 < attempts and self._tokens is not None:
-                # A cached token may have been refused (clock skew, rotated key): retry once fresh.
+            if isinstance(err, AuthenticationError) and retriable and not force_new and self._tokens is not None:
+                # A reused token was refused (e.g. the operator restarted with a new cache, or the
+                # clocks disagree): mint a fresh one and try once more.
                 self._tokens.invalidate()
                 force_new = True
                 continue
             raise err
-        raise AssertionError("unreachable")
 
     def _request(self, method: str, path: str, *, body: Any = None, authenticate: bool = True) -> Dict[str, Any]:
         resp = self._send(method, path, body=body, authenticate=authenticate)
@@ -482,14 +492,13 @@ def _segment(name: str) -> str:
     return quote(name, safe="")
 
 
-def _load_specs(spec: Spec) -> List[Dict[str, Any]]:
-    if isinstance(spec, (str, os.PathLike)):
-        return _load_spec_file(os.fspath(spec))
+def _load_specs(spec: Any) -> List[Dict[str, Any]]:
     if isinstance(spec, Mapping):
         if "apis" in spec and isinstance(spec["apis"], list):
-            return [dict(a) for a in spec["apis"]]
-        return [dict(spec)]
-    if isinstance(spec, Sequence):
+            spec = spec["apis"]
+        else:
+            return [dict(spec)]
+    if isinstance(spec, Sequence) and not isinstance(spec, (str, bytes)):
         out = []
         for a in spec:
             if not isinstance(a, Mapping):
@@ -515,11 +524,13 @@ def _load_spec_file(path: str) -> List[Dict[str, Any]]:
         doc = doc.get("apis", [doc]) if "apis" in doc else [doc]
     if not isinstance(doc, list) or not all(isinstance(a, dict) for a in doc):
         raise ConfigError(f"{path}: expected a list of API specs")
-    return [_resolve_paths(dict(a), os.path.dirname(os.path.abspath(path))) for a in doc]
+    return [_with_project_dir(dict(a), os.path.dirname(os.path.abspath(path))) for a in doc]
 
 
-def _resolve_paths(api: Dict[str, Any], base: str) -> Dict[str, Any]:
-    # Placeholder until the operator's spec format is final; see docs/python.md.
+def _with_project_dir(api: Dict[str, Any], base: str) -> Dict[str, Any]:
+    # The operator resolves relative handler paths against project_dir (internal/apispec).
+    if not api.get("project_dir"):
+        api["project_dir"] = base
     return api
 
 

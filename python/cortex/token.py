@@ -21,7 +21,7 @@ import re
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -67,9 +67,10 @@ _STS_HOST_PATTERNS = [
 def region_for_sts_host(host: str) -> Optional[str]:
     """Return the signing region of an official AWS STS host, or ``None`` for any other host.
 
-    ``sts.amazonaws.com`` (the global endpoint) signs for us-east-1.
+    ``sts.amazonaws.com`` (the global endpoint) signs for us-east-1. Hosts are compared exactly,
+    as the operator compares them (no case folding).
     """
-    h = host.lower()
+    h = host
     if h == "sts.amazonaws.com":
         return "us-east-1"
     for pat in _STS_HOST_PATTERNS:
@@ -277,6 +278,10 @@ class TokenSource:
 
     def token(self, force_new: bool = False) -> str:
         """Return a token valid for at least 60 more seconds, minting a new one when needed."""
+        return self.get(force_new)[0]
+
+    def get(self, force_new: bool = False) -> Tuple[str, bool]:
+        """Like :meth:`token`, also saying whether the token was freshly minted (not reused)."""
         with self._lock:
             creds = self._frozen()
             now = _utc(self._clock())
@@ -284,13 +289,13 @@ class TokenSource:
                 cand = self._current if self._current is not None else self._load()
                 if cand is not None and self._matches(cand) and cand.usable(now, creds.access_key):
                     self._current = cand
-                    return cand.token
+                    return cand.token, False
             minted = mint_token(
                 creds, host=self.host, cluster_id=self.cluster_id, region=self.region, scheme=self.scheme, now=now
             )
             self._current = minted
             self._store(minted)
-            return minted.token
+            return minted.token, True
 
     def invalidate(self) -> None:
         """Forget the cached token (after the operator refused it)."""
