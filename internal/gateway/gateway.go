@@ -1,0 +1,438 @@
+// Package gateway is the HTTPS front door of a cluster's APIs: it routes /<endpoint>[/...] to a
+// ready replica of the API (round robin), streams bodies both ways, bounds request bodies and
+// times, answers 503 with a JSON error when no replica is ready, tags every request with an id
+// (X-Request-Id) and writes an access log.
+package gateway
+
+import (
+	"bufio"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Gateway. Zero values take the defaults in brackets.
+type Options struct {
+	// Targets returns the host:port addresses of the API's ready replicas (must be cheap).
+	Targets func(api string) []string
+	// MaxBodyBytes bounds request bodies [32 MiB]; larger requests get 413.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout bounds reading a request's headers [10s].
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included [2m]: a slow client is cut off.
+	ReadTimeout time.Duration
+	// UpstreamTimeout bounds waiting for a replica's response headers [2m] (then 504).
+	UpstreamTimeout time.Duration
+	// WriteTimeout bounds writing the response [10m].
+	WriteTimeout time.Duration
+	// IdleTimeout closes idle keep-alive connections [2m].
+	IdleTimeout time.Duration
+	// AccessLog receives one JSON line per request (nil: no access log). Writes are buffered and
+	// flushed every second and on Close.
+	AccessLog io.Writer
+	// ErrorLog receives the server's own errors (nil: discarded).
+	ErrorLog func(format string, args ...any)
+}
+
+// Gateway routes requests to API replicas. Create it with New, set routes with SetRoutes.
+type Gateway struct {
+	opts   Options
+	routes atomic.Pointer[routeTable]
+	proxy  *httputil.ReverseProxy
+	log    *accessLog
+	srv    *http.Server
+}
+
+type route struct {
+	api      string
+	endpoint string
+	rr       atomic.Uint64
+}
+
+type routeTable struct {
+	byEndpoint map[string]*route // lowercase-insensitive? no: exact, case-sensitive paths
+}
+
+// New returns a gateway with no routes.
+func New(opts Options) *Gateway {
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 32 << 20
+	}
+	if opts.ReadHeaderTimeout == 0 {
+		opts.ReadHeaderTimeout = 10 * time.Second
+	}
+	if opts.ReadTimeout == 0 {
+		opts.ReadTimeout = 2 * time.Minute
+	}
+	if opts.UpstreamTimeout == 0 {
+		opts.UpstreamTimeout = 2 * time.Minute
+	}
+	if opts.WriteTimeout == 0 {
+		opts.WriteTimeout = 10 * time.Minute
+	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = 2 * time.Minute
+	}
+	if opts.Targets == nil {
+		opts.Targets = func(string) []string { return nil }
+	}
+	g := &Gateway{opts: opts}
+	g.routes.Store(&routeTable{byEndpoint: map[string]*route{}})
+	if opts.AccessLog != nil {
+		g.log = newAccessLog(opts.AccessLog)
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // never through an environment proxy: replicas are local
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: opts.UpstreamTimeout,
+		DisableCompression:    true,
+		ForceAttemptHTTP2:     false,
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetXForwarded()
+			pr.Out.Host = pr.Out.URL.Host
+		},
+		Transport:     transport,
+		FlushInterval: -1, // stream responses as they come
+		BufferPool:    bufferPool{},
+		ErrorHandler:  g.proxyError,
+		ErrorLog:      nil,
+	}
+	return g
+}
+
+// SetRoutes replaces the routing table: endpoint path ("/iris") -> API name.
+func (g *Gateway) SetRoutes(routes map[string]string) {
+	old := g.routes.Load()
+	t := &routeTable{byEndpoint: make(map[string]*route, len(routes))}
+	for ep, api := range routes {
+		r := &route{api: api, endpoint: ep}
+		if prev, ok := old.byEndpoint[ep]; ok && prev.api == api {
+			r = prev // keep the round-robin position
+		}
+		t.byEndpoint[ep] = r
+	}
+	g.routes.Store(t)
+}
+
+// lookup finds the longest endpoint that is path or a prefix of path at a '/' boundary.
+func (t *routeTable) lookup(path string) (*route, string) {
+	p := path
+	for {
+		if r, ok := t.byEndpoint[p]; ok {
+			rest := path[len(p):]
+			if rest == "" {
+				rest = "/"
+			}
+			return r, rest
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i <= 0 {
+			return nil, ""
+		}
+		p = p[:i]
+	}
+}
+
+type ctxKey struct{}
+
+// reqInfo travels with a request through the proxy (for errors and the access log).
+type reqInfo struct {
+	tooLarge atomic.Bool
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		id = newRequestID()
+		r.Header.Set("X-Request-Id", id)
+	}
+	w.Header().Set("X-Request-Id", id)
+	rec := &recorder{ResponseWriter: w, status: 0}
+	path := r.URL.Path
+	var apiName, upstream string
+	defer func() {
+		if g.log != nil {
+			g.log.write(start, id, r, path, apiName, upstream, rec.status, rec.bytes)
+		}
+	}()
+
+	rt, rest := g.routes.Load().lookup(path)
+	if rt == nil || strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") {
+		writeError(rec, http.StatusNotFound, "not_found", "no API at "+truncate(path, 200))
+		return
+	}
+	apiName = rt.api
+	if r.ContentLength > g.opts.MaxBodyBytes {
+		rec.Header().Set("Connection", "close")
+		writeError(rec, http.StatusRequestEntityTooLarge, "body_too_large",
+			"request body larger than "+strconv.FormatInt(g.opts.MaxBodyBytes, 10)+" bytes")
+		return
+	}
+	targets := g.opts.Targets(rt.api)
+	if len(targets) == 0 {
+		rec.Header().Set("Retry-After", "1")
+		writeError(rec, http.StatusServiceUnavailable, "no_ready_replica", "API "+rt.api+" has no ready replica")
+		return
+	}
+	upstream = targets[int(rt.rr.Add(1)%uint64(len(targets)))]
+	info := &reqInfo{}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &limitedBody{rc: http.MaxBytesReader(rec, r.Body, g.opts.MaxBodyBytes), info: info}
+	}
+	r.URL.Scheme = "http"
+	r.URL.Host = upstream
+	r.URL.Path = rest
+	r.URL.RawPath = ""
+	g.proxy.ServeHTTP(rec, r.WithContext(contextWith(r, info)))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	info, _ := r.Context().Value(ctxKey{}).(*reqInfo)
+	var mbe *http.MaxBytesError
+	switch {
+	case (info != nil && info.tooLarge.Load()) || errors.As(err, &mbe):
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
+			"request body larger than "+strconv.FormatInt(g.opts.MaxBodyBytes, 10)+" bytes")
+	case r.Context().Err() != nil:
+		// The client went away or timed out; nobody reads the answer.
+		w.WriteHeader(499)
+	case isTimeout(err):
+		writeError(w, http.StatusGatewayTimeout, "upstream_timeout", "the API did not answer in time")
+	default:
+		if g.opts.ErrorLog != nil {
+			g.opts.ErrorLog("gateway: %s: %v", r.URL.Host, err)
+		}
+		writeError(w, http.StatusBadGateway, "upstream_error", "the API's replica failed to answer")
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// limitedBody notes when the MaxBytesReader trips, so the proxy's error becomes a 413.
+type limitedBody struct {
+	rc   io.ReadCloser
+	info *reqInfo
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			b.info.tooLarge.Store(true)
+		}
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.rc.Close() }
+
+// errorBody is the JSON error shape shared with the operator.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e errorBody
+	e.Error.Code, e.Error.Message = code, msg
+	data, _ := json.Marshal(e)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// recorder captures the status and size for the access log; Unwrap keeps Flush and deadlines
+// reachable through http.ResponseController.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+type bufferPool struct{}
+
+var pool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *(pool.Get().(*[]byte)) }
+func (bufferPool) Put(b []byte) { pool.Put(&b) }
+
+// Server returns the HTTPS server of the gateway (TLS 1.2+ with cert), not yet listening.
+func (g *Gateway) Server(cert tls.Certificate) *http.Server {
+	return g.ServerWithTLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
+}
+
+// ServerWithTLS is Server with a caller-built TLS config (its MinVersion is raised to 1.2).
+func (g *Gateway) ServerWithTLS(cfg *tls.Config) *http.Server {
+	cfg = cfg.Clone()
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	srv := &http.Server{
+		Handler:           g,
+		TLSConfig:         cfg,
+		ReadHeaderTimeout: g.opts.ReadHeaderTimeout,
+		ReadTimeout:       g.opts.ReadTimeout,
+		WriteTimeout:      g.opts.WriteTimeout,
+		IdleTimeout:       g.opts.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if g.opts.ErrorLog != nil {
+		srv.ErrorLog = newStdLogger(g.opts.ErrorLog)
+	}
+	g.srv = srv
+	return srv
+}
+
+// Close flushes the access log.
+func (g *Gateway) Close() error {
+	if g.log != nil {
+		return g.log.close()
+	}
+	return nil
+}
+
+// accessLog buffers JSON lines and flushes them every second.
+type accessLog struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newAccessLog(w io.Writer) *accessLog {
+	l := &accessLog{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				l.mu.Lock()
+				_ = l.w.Flush()
+				l.mu.Unlock()
+			case <-l.stop:
+				return
+			}
+		}
+	}()
+	return l
+}
+
+type accessEntry struct {
+	Time       string  `json:"time"`
+	RequestID  string  `json:"request_id"`
+	Remote     string  `json:"remote"`
+	Method     string  `json:"method"`
+	Path       string  `json:"path"`
+	API        string  `json:"api,omitempty"`
+	Upstream   string  `json:"upstream,omitempty"`
+	Status     int     `json:"status"`
+	Bytes      int64   `json:"bytes"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+func (l *accessLog) write(start time.Time, id string, r *http.Request, path, api, upstream string, status int, n int64) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	e := accessEntry{
+		Time: start.UTC().Format(time.RFC3339Nano), RequestID: id, Remote: r.RemoteAddr, Method: r.Method,
+		Path: truncate(path, 512), API: api, Upstream: upstream, Status: status, Bytes: n,
+		DurationMS: float64(time.Since(start).Microseconds()) / 1000,
+	}
+	data, _ := json.Marshal(e)
+	l.mu.Lock()
+	_, _ = l.w.Write(data)
+	_ = l.w.WriteByte('\n')
+	l.mu.Unlock()
+}
+
+func (l *accessLog) close() error {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Flush()
+}

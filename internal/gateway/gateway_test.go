@@ -1,0 +1,332 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testCert makes a CA and a server certificate for 127.0.0.1.
+func testCert(t testing.TB) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
+}
+
+type fixture struct {
+	g       *Gateway
+	url     string
+	client  *http.Client
+	pool    *x509.CertPool
+	addr    string
+	mu      sync.Mutex
+	targets map[string][]string
+	log     *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func newFixture(t *testing.T, opts Options) *fixture {
+	t.Helper()
+	f := &fixture{targets: map[string][]string{}, log: &syncBuffer{}}
+	opts.Targets = func(api string) []string {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.targets[api]
+	}
+	opts.AccessLog = f.log
+	f.g = New(opts)
+	cert, pool := testCert(t)
+	srv := f.g.Server(cert)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeTLS(l, "", "")
+	t.Cleanup(func() { srv.Close(); f.g.Close() })
+	f.addr = l.Addr().String()
+	f.url = "https://" + f.addr
+	f.pool = pool
+	f.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 60 * time.Second}
+	return f
+}
+
+func (f *fixture) setTargets(api string, addrs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.targets[api] = addrs
+}
+
+func backend(t *testing.T, name string) string {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%s %s %s read=%d rid=%s", name, r.Method, r.URL.RequestURI(), n, r.Header.Get("X-Request-Id"))
+	}))
+	t.Cleanup(s.Close)
+	return strings.TrimPrefix(s.URL, "http://")
+}
+
+func decodeError(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	var e errorBody
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		t.Fatalf("status %d: body is not a JSON error: %v", resp.StatusCode, err)
+	}
+	return e.Error.Code
+}
+
+func TestRoutingRoundRobinAndRequestID(t *testing.T) {
+	f := newFixture(t, Options{})
+	a, b := backend(t, "a"), backend(t, "b")
+	f.g.SetRoutes(map[string]string{"/echo": "echo", "/team/iris": "iris"})
+	f.setTargets("echo", a, b)
+	f.setTargets("iris", a)
+
+	seen := map[string]int{}
+	for i := 0; i < 4; i++ {
+		resp, err := f.client.Post(f.url+"/echo/sub/path?x=1", "text/plain", strings.NewReader("hello"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "POST /sub/path?x=1 read=5") {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		rid := resp.Header.Get("X-Request-Id")
+		if rid == "" || !strings.HasSuffix(string(body), "rid="+rid) {
+			t.Fatalf("request id %q not passed through: %s", rid, body)
+		}
+		seen[string(body[:1])]++
+	}
+	if seen["a"] != 2 || seen["b"] != 2 {
+		t.Fatalf("round robin: %v", seen)
+	}
+	req, _ := http.NewRequest("GET", f.url+"/team/iris", nil)
+	req.Header.Set("X-Request-Id", "my-id-1")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "a GET / read=0 rid=my-id-1" || resp.Header.Get("X-Request-Id") != "my-id-1" {
+		t.Fatalf("%s %v", body, resp.Header)
+	}
+	// Prefix matching is per segment: /echoes is not /echo.
+	for _, p := range []string{"/echoes", "/", "/team", "/echo/../team/iris"} {
+		resp, err := f.client.Get(f.url + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 404 || decodeError(t, resp) != "not_found" {
+			t.Errorf("%s: status %d", p, resp.StatusCode)
+		}
+		resp.Body.Close()
+	}
+	f.g.Close()
+	if !strings.Contains(f.log.String(), `"request_id":"my-id-1"`) || !strings.Contains(f.log.String(), `"api":"iris"`) {
+		t.Fatalf("access log: %s", f.log.String())
+	}
+}
+
+func TestNoReadyReplicaIs503JSON(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.g.SetRoutes(map[string]string{"/echo": "echo"})
+	resp, err := f.client.Get(f.url + "/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Content-Type") != "application/json" || decodeError(t, resp) != "no_ready_replica" {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	// A replica that refuses connections is a 502 JSON error, not a hang.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l.Addr().String()
+	l.Close()
+	f.setTargets("echo", dead)
+	resp2, err := f.client.Get(f.url + "/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	if resp2.StatusCode != 502 || decodeError(t, resp2) != "upstream_error" {
+		t.Fatalf("status %d", resp2.StatusCode)
+	}
+}
+
+// zeros is an endless reader that allocates nothing.
+type zeros struct{ n, max int64 }
+
+func (z *zeros) Read(p []byte) (int, error) {
+	if z.n >= z.max {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.max-z.n {
+		p = p[:z.max-z.n]
+	}
+	clear(p)
+	z.n += int64(len(p))
+	return len(p), nil
+}
+
+func TestHugeBodyIs413WithBoundedMemory(t *testing.T) {
+	f := newFixture(t, Options{MaxBodyBytes: 8 << 20})
+	f.g.SetRoutes(map[string]string{"/echo": "echo"})
+	f.setTargets("echo", backend(t, "a"))
+	const size = 100 << 20
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	// With a Content-Length: refused before reading the body.
+	req, _ := http.NewRequest("POST", f.url+"/echo", &zeros{max: size})
+	req.ContentLength = size
+	resp, err := f.client.Do(req)
+	if err == nil {
+		if resp.StatusCode != 413 || decodeError(t, resp) != "body_too_large" {
+			t.Fatalf("content-length: status %d", resp.StatusCode)
+		}
+		resp.Body.Close()
+	} else if !strings.Contains(err.Error(), "broken pipe") && !strings.Contains(err.Error(), "reset") {
+		t.Fatal(err)
+	}
+	// Chunked: streamed to the replica until the limit trips.
+	req, _ = http.NewRequest("POST", f.url+"/echo", io.NopCloser(&zeros{max: size}))
+	req.ContentLength = -1
+	resp, err = f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 413 {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("chunked: status %d %s", resp.StatusCode, body)
+	}
+	resp.Body.Close()
+
+	runtime.ReadMemStats(&after)
+	// The gateway streams: 100 MiB twice through it must not allocate anything near that.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 48<<20 {
+		t.Fatalf("allocated %d MiB for two 100 MiB requests", alloc>>20)
+	}
+}
+
+func TestStreamingResponse(t *testing.T) {
+	release := make(chan struct{})
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, "second\n")
+	}))
+	defer s.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	f := newFixture(t, Options{})
+	f.g.SetRoutes(map[string]string{"/s": "s"})
+	f.setTargets("s", strings.TrimPrefix(s.URL, "http://"))
+	resp, err := f.client.Get(f.url + "/s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 6)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first\n" {
+		t.Fatalf("first chunk not streamed: %q %v", buf, err)
+	}
+	close(release)
+	rest, _ := io.ReadAll(resp.Body)
+	if string(rest) != "second\n" {
+		t.Fatalf("rest %q", rest)
+	}
+}
+
+func TestSlowClientsAreCutOff(t *testing.T) {
+	f := newFixture(t, Options{ReadHeaderTimeout: 300 * time.Millisecond, ReadTimeout: 600 * time.Millisecond})
+	f.g.SetRoutes(map[string]string{"/echo": "echo"})
+	f.setTargets("echo", backend(t, "a"))
+	for name, partial := range map[string]string{
+		"headers": "POST /echo HTTP/1.1\r\nHost: x\r\n",
+		"body":    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a bit",
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn, err := tls.Dial("tcp", f.addr, &tls.Config{RootCAs: f.pool, ServerName: "127.0.0.1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := io.WriteString(conn, partial); err != nil {
+				t.Fatal(err)
+			}
+			// Upper bound only so a broken server fails the test instead of hanging it.
+			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+			data, err := io.ReadAll(conn)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the gateway kept a stalled client's connection open")
+			}
+			if bytes.HasPrefix(data, []byte("HTTP/1.1 200")) {
+				t.Fatalf("stalled request was answered 200: %q", data)
+			}
+		})
+	}
+}
+
+func TestTLSOnly12Plus(t *testing.T) {
+	f := newFixture(t, Options{})
+	_, err := tls.Dial("tcp", f.addr, &tls.Config{RootCAs: f.pool, MaxVersion: tls.VersionTLS11, ServerName: "127.0.0.1"})
+	if err == nil {
+		t.Fatal("TLS 1.1 accepted")
+	}
+	// And a client without the CA refuses the gateway.
+	if _, err := http.Get(f.url + "/x"); err == nil {
+		t.Fatal("unverified TLS succeeded")
+	}
+}
