@@ -1,0 +1,125 @@
+// Package operator is the cortex operator: an HTTPS server that authenticates every request with
+// an identity token, authorizes it by role, audit-logs the decision, and manages the cluster's
+// access rules and APIs.
+package operator
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+
+	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/awsarn"
+	"github.com/cortexlabs-go/cortex/internal/identity"
+)
+
+// Config is the operator's configuration (from a YAML file and flags; see docs/operator.md).
+type Config struct {
+	// StateDir holds the cluster record, access rules, TLS material and API state (0700).
+	StateDir string `json:"state_dir"`
+	// Listen is the HTTPS address (default 127.0.0.1:8888).
+	Listen string `json:"listen,omitempty"`
+	// Provider is local or aws (informational; shown in /v1/info).
+	Provider    string `json:"provider,omitempty"`
+	ClusterName string `json:"cluster_name,omitempty"`
+	// ClusterID binds identity tokens to this cluster. Made at first start when empty, then kept.
+	ClusterID  string `json:"cluster_id,omitempty"`
+	AccountID  string `json:"account_id,omitempty"`
+	Region     string `json:"region,omitempty"`
+	Partition  string `json:"partition,omitempty"`
+	CreatorARN string `json:"creator_arn,omitempty"`
+	// AuthMode is account (default: any identity of AccountID, with AccountRole) or rules.
+	AuthMode    string `json:"auth_mode,omitempty"`
+	AccountRole string `json:"account_role,omitempty"`
+	// STSTestEndpoint replaces the official STS hosts with exactly this one (an emulator).
+	STSTestEndpoint string `json:"sts_test_endpoint,omitempty"`
+	// LocalTokenFile enables the local admin credential (created 0600 if missing).
+	LocalTokenFile string `json:"local_token_file,omitempty"`
+	// TLS: a user's own certificate, or (empty) the cluster's own CA and a server cert for
+	// localhost, 127.0.0.1 and DNSNames.
+	TLSCertFile string   `json:"tls_cert_file,omitempty"`
+	TLSKeyFile  string   `json:"tls_key_file,omitempty"`
+	DNSNames    []string `json:"dns_names,omitempty"`
+	// APIs configures the API backend and gateway (see apis.go).
+	APIs APIsConfig `json:"apis,omitempty"`
+
+	Logger *slog.Logger `json:"-"`
+}
+
+var clusterIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,62}$`)
+
+// setDefaults fills defaults and validates every field; the error names the field.
+func (c *Config) setDefaults() error {
+	if c.StateDir == "" {
+		return errors.New("state_dir: required")
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8888"
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen: %q is not host:port", c.Listen)
+	}
+	if c.Provider == "" {
+		c.Provider = "local"
+	}
+	if c.Provider != "local" && c.Provider != "aws" {
+		return fmt.Errorf("provider: %q is not local or aws", c.Provider)
+	}
+	if c.ClusterName == "" {
+		c.ClusterName = "cortex"
+	}
+	if c.ClusterID != "" && !clusterIDRE.MatchString(c.ClusterID) {
+		return fmt.Errorf("cluster_id: %q must be 3-63 lowercase letters, digits or '-'", c.ClusterID)
+	}
+	if c.AccountID != "" && !awsarn.IsAccountID(c.AccountID) {
+		return fmt.Errorf("account_id: %q is not a 12-digit AWS account id", c.AccountID)
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.Partition == "" {
+		c.Partition = identity.PartitionAWS
+	}
+	if _, err := identity.PartitionHosts(c.Partition); err != nil {
+		return fmt.Errorf("partition: %v", err)
+	}
+	if c.STSTestEndpoint == "" {
+		if _, err := identity.RegionalHost(c.Partition, c.Region); err != nil {
+			return fmt.Errorf("region: %v", err)
+		}
+	}
+	if c.CreatorARN != "" {
+		canon, err := access.NormalizePrincipal(c.CreatorARN)
+		if err != nil || awsarn.IsAccountID(canon) {
+			return fmt.Errorf("creator_arn: %q must be an IAM user or role ARN", c.CreatorARN)
+		}
+		c.CreatorARN = canon
+	}
+	if c.AuthMode == "" {
+		c.AuthMode = string(access.ModeAccount)
+	}
+	if _, err := access.ParseMode(c.AuthMode); err != nil {
+		return fmt.Errorf("auth_mode: %v", err)
+	}
+	if c.AccountRole == "" {
+		c.AccountRole = string(access.RoleDeploy)
+	}
+	if _, err := access.ParseRole(c.AccountRole); err != nil {
+		return fmt.Errorf("account_role: %v", err)
+	}
+	if c.STSTestEndpoint != "" {
+		if _, err := identity.TestEndpointHosts(c.STSTestEndpoint, c.Region); err != nil {
+			return fmt.Errorf("sts_test_endpoint: %v", err)
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return errors.New("tls_cert_file and tls_key_file: give both or neither")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package operator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/identity"
+)
+
+type ctxKey int
+
+const (
+	callerKey ctxKey = iota
+	auditKey
+)
+
+// Caller is the authenticated, authorized identity of a request.
+type Caller struct {
+	identity.Identity
+	Method string
+	Role   access.Role
+}
+
+// Info is the caller as /v1/info shows it.
+func (c *Caller) Info() CallerInfo {
+	if c == nil {
+		return CallerInfo{}
+	}
+	return CallerInfo{ARN: c.ARN, CanonicalARN: c.CanonicalARN, Account: c.Account, UserID: c.UserID,
+		SessionName: c.SessionName, Role: string(c.Role), Method: c.Method}
+}
+
+// CallerFrom returns the request's caller (nil on unauthenticated routes).
+func CallerFrom(ctx context.Context) *Caller {
+	c, _ := ctx.Value(callerKey).(*Caller)
+	return c
+}
+
+// audit collects what the audit log line of a request says; handlers deeper in the chain fill it.
+type audit struct {
+	arn, role, decision, reason, method string
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// middleware wraps every request: request id, panic recovery, security headers, audit log.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		reqID := newRequestID()
+		w.Header().Set("X-Request-Id", reqID)
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		w.Header().Set("Cache-Control", "no-store")
+		rec := &statusRecorder{ResponseWriter: w}
+		a := &audit{decision: "none"}
+		ctx := context.WithValue(r.Context(), auditKey, a)
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic in handler", "request_id", reqID, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					WriteError(rec, http.StatusInternalServerError, CodeInternal, "internal error (request id %s)", reqID)
+				}
+			}
+			// The audit line: who (verified ARN only), what, the decision and why. Never the token.
+			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+				slog.String("request_id", reqID),
+				slog.String("client", clientAddr(r)),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.Int("status", rec.status),
+				slog.String("arn", a.arn),
+				slog.String("auth_method", a.method),
+				slog.String("role", a.role),
+				slog.String("decision", a.decision),
+				slog.String("reason", a.reason),
+				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+			)
+		}()
+		next.ServeHTTP(rec, r.WithContext(ctx))
+	})
+}
+
+// authorize authenticates the request's bearer token and checks that its role includes need.
+func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, _ := r.Context().Value(auditKey).(*audit)
+		if a == nil {
+			a = &audit{}
+		}
+		deny := func(status int, code, reason, format string, args ...any) {
+			a.decision, a.reason = "deny", reason
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="cortex"`)
+			}
+			if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "5")
+			}
+			WriteError(w, status, code, format, args...)
+		}
+		client := clientAddr(r)
+		now := s.now()
+		if s.limiter.blocked(client, now) {
+			deny(http.StatusTooManyRequests, CodeRateLimited, "rate_limited", "too many failed authentication attempts; retry later")
+			return
+		}
+		token, ok := bearer(r)
+		if !ok {
+			s.limiter.fail(client, now)
+			deny(http.StatusUnauthorized, CodeUnauthenticated, "no_token", "no identity token: send Authorization: Bearer <token> (the cortex CLI and Python client do this for you)")
+			return
+		}
+		var auth authenticator
+		method := MethodAWS
+		switch {
+		case strings.HasPrefix(token, LocalTokenPrefix) && s.local != nil:
+			auth, method = s.local, MethodLocal
+		default:
+			auth = awsAuth{s.verifier}
+		}
+		id, err := auth.authenticate(r.Context(), token)
+		a.method = method
+		if err != nil {
+			reason := identity.Code(err)
+			if errors.Is(err, identity.ErrUnavailable) {
+				// Not the client's fault: never counted against it, never a pass.
+				s.log.Warn("identity provider unavailable", "reason", reason, "error", err.Error())
+				deny(http.StatusServiceUnavailable, CodeIDPUnavailable, reason, "the identity provider (AWS STS) is unavailable; retry later")
+				return
+			}
+			s.limiter.fail(client, now)
+			deny(http.StatusUnauthorized, CodeUnauthenticated, reason, "invalid identity token: %s", publicReason(reason))
+			return
+		}
+		a.arn = id.ARN
+		role, reason := access.RoleAdmin, "local_admin"
+		if method == MethodAWS {
+			s.mu.RLock()
+			role, reason = s.policy.Decide(id.CanonicalARN, id.Account)
+			s.mu.RUnlock()
+		}
+		a.role = string(role)
+		if !role.Allows(need) {
+			if role == access.RoleNone {
+				deny(http.StatusForbidden, CodeForbidden, reason, "%s has no access to this cluster (ask a cluster admin: cortex cluster access grant)", id.ARN)
+			} else {
+				deny(http.StatusForbidden, CodeForbidden, "role_too_low", "%s has role %s; this needs %s", id.ARN, role, need)
+			}
+			return
+		}
+		a.decision, a.reason = "allow", reason
+		ctx := context.WithValue(r.Context(), callerKey, &Caller{Identity: id, Method: method, Role: role})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// publicReason is what a 401 tells the client: enough to fix its setup, nothing about the token.
+func publicReason(code string) string {
+	switch code {
+	case "token_expired":
+		return "the token has expired (check this machine's clock)"
+	case "token_from_future":
+		return "the token is dated in the future (check this machine's clock)"
+	case "host_not_allowed":
+		return "the token is signed for an STS endpoint this cluster does not accept"
+	case "sts_rejected":
+		return "AWS STS rejected the signature (wrong cluster, or invalid or deleted credentials)"
+	case "bad_local_token":
+		return "the local admin credential does not match"
+	case "":
+		return "malformed token"
+	}
+	return strings.ReplaceAll(code, "_", " ")
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Values("Authorization")
+	if len(h) != 1 {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(h[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return tok, true
+}
+
+// clientAddr is the TCP peer's IP (forwarding headers are not trusted).
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

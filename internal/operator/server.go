@@ -1,0 +1,272 @@
+package operator
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/buildinfo"
+	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/tlsutil"
+)
+
+// Server is a configured operator. Create it with New, then Run it.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	state    stateFiles
+	cluster  ClusterRecord
+	sts      identity.STSEndpoint // what clients sign for (advertised at /v1/auth)
+	verifier *identity.Verifier
+	local    *localAuth
+	limiter  *failureLimiter
+	tls      *tls.Config
+	caPEM    []byte
+	mux      *http.ServeMux
+	now      func() time.Time
+
+	mu     sync.RWMutex
+	policy access.Policy
+
+	apis apiState
+
+	addrMu sync.Mutex
+	addr   net.Addr
+}
+
+// New validates cfg, loads or creates the cluster's state and TLS material, and builds the routes.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, fmt.Errorf("operator config: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, state: stateFiles{dir: cfg.StateDir}, mux: http.NewServeMux(), now: time.Now,
+		limiter: newFailureLimiter(0.5, 20, 10000)}
+	var err error
+	if s.cluster, err = loadOrCreateCluster(s.state, &s.cfg); err != nil {
+		return nil, err
+	}
+	hosts, err := s.stsHosts()
+	if err != nil {
+		return nil, err
+	}
+	if s.verifier, err = identity.NewVerifier(identity.VerifierConfig{Hosts: hosts, ClusterID: s.cluster.ID, Partition: cfg.Partition}); err != nil {
+		return nil, err
+	}
+	if cfg.LocalTokenFile != "" {
+		secret, err := LoadOrCreateLocalToken(cfg.LocalTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("local_token_file: %w", err)
+		}
+		s.local = &localAuth{secret: []byte(secret)}
+	}
+	var rules accessFile
+	if _, err := s.state.read("access.json", &rules); err != nil {
+		return nil, err
+	}
+	s.policy = access.Policy{Mode: access.Mode(cfg.AuthMode), AccountID: s.cluster.AccountID, AccountRole: access.Role(cfg.AccountRole),
+		CreatorARN: s.cluster.CreatorARN, Rules: rules.Rules}
+	if err := s.loadTLS(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// stsHosts returns the STS hosts tokens may name and sets the one clients are told to sign for:
+// the partition's official hosts, or, in test mode, exactly the test endpoint.
+func (s *Server) stsHosts() (identity.HostTable, error) {
+	if s.cfg.STSTestEndpoint == "" {
+		ep, err := identity.RegionalHost(s.cfg.Partition, s.cfg.Region)
+		if err != nil {
+			return nil, err
+		}
+		s.sts = ep
+		return identity.PartitionHosts(s.cfg.Partition)
+	}
+	hosts, err := identity.TestEndpointHosts(s.cfg.STSTestEndpoint, s.cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	for _, ep := range hosts {
+		s.sts = ep
+	}
+	s.log.Warn("STS TEST ENDPOINT MODE: identity tokens are verified against a test endpoint, not AWS STS",
+		"sts_test_endpoint", s.cfg.STSTestEndpoint)
+	return hosts, nil
+}
+
+func (s *Server) loadTLS() error {
+	var cert tls.Certificate
+	if s.cfg.TLSCertFile != "" {
+		c, err := tlsutil.LoadServer(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return err
+		}
+		cert = c
+	} else {
+		host, _, _ := net.SplitHostPort(s.cfg.Listen)
+		names := append([]string{}, s.cfg.DNSNames...)
+		if host != "" && host != "0.0.0.0" && host != "::" {
+			names = append(names, host)
+		}
+		b, err := tlsutil.EnsureSelfManaged(filepath.Join(s.cfg.StateDir, "tls"), names)
+		if err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+		cert, s.caPEM = b.Server, b.CAPEM
+	}
+	s.tls = tlsutil.ServerConfig(cert)
+	return nil
+}
+
+// Cluster returns the cluster record.
+func (s *Server) Cluster() ClusterRecord { return s.cluster }
+
+// CAPEM is the cluster CA's certificate (nil when the user brought their own certificate).
+func (s *Server) CAPEM() []byte { return s.caPEM }
+
+// TLSConfig is the server's TLS configuration (the gateway serves with the same certificate).
+func (s *Server) TLSConfig() *tls.Config { return s.tls }
+
+// Handler is the operator's HTTP handler (without TLS), for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }
+
+// Addr is the address the server listens on, once Run has started listening.
+func (s *Server) Addr() net.Addr {
+	s.addrMu.Lock()
+	defer s.addrMu.Unlock()
+	return s.addr
+}
+
+// Run listens on cfg.Listen and serves HTTPS until ctx is done, then shuts down gracefully.
+// ready, if not nil, is called with the listening address once the server accepts connections.
+func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
+	}
+	s.addrMu.Lock()
+	s.addr = ln.Addr()
+	s.addrMu.Unlock()
+	if err := s.startAPIs(ctx); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		TLSConfig:         s.tls,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
+		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host)
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	select {
+	case err := <-errc:
+		s.stopAPIs(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	s.stopAPIs(shutdownCtx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	s.log.Info("operator stopped")
+	return err
+}
+
+// routes registers every endpoint with the role it needs.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.mux.HandleFunc("GET /v1/auth", s.handleAuthParams)
+	s.handle("GET /v1/info", access.RoleRead, s.handleInfo)
+	s.handle("GET /v1/access", access.RoleAdmin, s.handleAccessList)
+	s.handle("PUT /v1/access", access.RoleAdmin, s.handleAccessGrant)
+	s.handle("DELETE /v1/access", access.RoleAdmin, s.handleAccessRevoke)
+	s.registerAPIRoutes()
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	})
+}
+
+// handle registers h behind authentication and an authorization check for role.
+func (s *Server) handle(pattern string, role access.Role, h http.HandlerFunc) {
+	s.mux.Handle(pattern, s.authorize(role, h))
+}
+
+func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) {
+	methods := []string{MethodAWS}
+	if s.local != nil {
+		methods = append(methods, MethodLocal)
+	}
+	WriteJSON(w, http.StatusOK, AuthParams{ClusterID: s.cluster.ID, STSHost: s.sts.Host, STSRegion: s.sts.Region,
+		STSScheme: s.sts.Scheme, Methods: methods})
+}
+
+// AuthParams is what a client needs to mint a token for this cluster (GET /v1/auth, no auth).
+type AuthParams struct {
+	ClusterID string   `json:"cluster_id"`
+	STSHost   string   `json:"sts_host"`
+	STSRegion string   `json:"sts_region"`
+	STSScheme string   `json:"sts_scheme"`
+	Methods   []string `json:"methods"`
+}
+
+// Info is GET /v1/info.
+type Info struct {
+	Version string      `json:"version"`
+	Cluster ClusterInfo `json:"cluster"`
+	Caller  CallerInfo  `json:"caller"`
+}
+
+// ClusterInfo describes the cluster.
+type ClusterInfo struct {
+	ID              string `json:"id"`
+	Name            string `json:"name"`
+	Provider        string `json:"provider"`
+	AccountID       string `json:"account_id,omitempty"`
+	Region          string `json:"region,omitempty"`
+	CreatorARN      string `json:"creator_arn,omitempty"`
+	AuthMode        string `json:"auth_mode"`
+	STSTestEndpoint string `json:"sts_test_endpoint,omitempty"`
+}
+
+// CallerInfo is the verified caller and its role.
+type CallerInfo struct {
+	ARN          string `json:"arn"`
+	CanonicalARN string `json:"canonical_arn"`
+	Account      string `json:"account,omitempty"`
+	UserID       string `json:"user_id,omitempty"`
+	SessionName  string `json:"session_name,omitempty"`
+	Role         string `json:"role"`
+	Method       string `json:"method"`
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
+	c := CallerFrom(r.Context())
+	WriteJSON(w, http.StatusOK, Info{
+		Version: buildinfo.Version,
+		Cluster: ClusterInfo{ID: s.cluster.ID, Name: s.cluster.Name, Provider: s.cluster.Provider, AccountID: s.cluster.AccountID,
+			Region: s.cluster.Region, CreatorARN: s.cluster.CreatorARN, AuthMode: s.cfg.AuthMode, STSTestEndpoint: s.cfg.STSTestEndpoint},
+		Caller: c.Info(),
+	})
+}
