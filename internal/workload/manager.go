@@ -1,0 +1,308 @@
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/fsutil"
+)
+
+// Actions reported by Manager.Apply.
+const (
+	ActionCreated   = "created"
+	ActionUpdated   = "updated"
+	ActionUnchanged = "unchanged"
+)
+
+// Result is what Apply did to one API.
+type Result struct {
+	Name   string `json:"name"`
+	Action string `json:"action"`
+}
+
+// Replicas is the replica count of an APIStatus.
+type Replicas struct {
+	Requested int `json:"requested"`
+	Ready     int `json:"ready"`
+}
+
+// APIStatus is an API as the operator reports it (GET /v1/apis).
+type APIStatus struct {
+	Name      string          `json:"name"`
+	Kind      string          `json:"kind"`
+	Status    State           `json:"status"`
+	Reason    string          `json:"reason,omitempty"`
+	Replicas  Replicas        `json:"replicas"`
+	Endpoint  string          `json:"endpoint"`
+	UpdatedAt time.Time       `json:"updated_at"`
+	Details   []ReplicaStatus `json:"replica_details,omitempty"`
+}
+
+// ErrNotFound is returned for an API that is not deployed.
+var ErrNotFound = errors.New("api not found")
+
+// Manager owns the desired state of a cluster's APIs: it validates deploys, persists the specs
+// (atomically, 0600) and drives a Backend; after a restart, Restore brings every API back.
+type Manager struct {
+	// GatewayURL is the https://host:port base of the gateway (for APIStatus.Endpoint).
+	GatewayURL string
+	// SecretEnv returns the extra environment of an API's replicas (AWS credentials); nil: none.
+	SecretEnv func(ctx context.Context, spec apispec.Spec) (map[string]string, error)
+	// OnRoutes receives endpoint -> API name whenever the set of APIs changes.
+	OnRoutes func(map[string]string)
+	// Now is the clock (tests).
+	Now func() time.Time
+
+	mu      sync.Mutex
+	path    string
+	backend Backend
+	apis    map[string]*stored
+}
+
+type stored struct {
+	Spec      apispec.Spec `json:"spec"`
+	Hash      string       `json:"hash"`
+	UpdatedAt time.Time    `json:"updated_at"`
+}
+
+type stateFile struct {
+	Version int       `json:"version"`
+	APIs    []*stored `json:"apis"`
+}
+
+// NewManager loads the state file (missing is empty) without starting anything.
+func NewManager(path string, backend Backend) (*Manager, error) {
+	m := &Manager{path: path, backend: backend, apis: map[string]*stored{}, Now: time.Now}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sf stateFile
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, s := range sf.APIs {
+		if s != nil && s.Spec.Name != "" {
+			m.apis[s.Spec.Name] = s
+		}
+	}
+	return m, nil
+}
+
+// Restore starts every persisted API (after an operator restart). An API that fails to start
+// is reported in the error but does not stop the others.
+func (m *Manager) Restore(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for _, name := range m.namesLocked() {
+		s := m.apis[name]
+		if err := m.applyLocked(ctx, s); err != nil {
+			errs = append(errs, fmt.Errorf("api %s: %w", name, err))
+		}
+	}
+	m.publishRoutesLocked()
+	return errors.Join(errs...)
+}
+
+func (m *Manager) namesLocked() []string {
+	names := make([]string, 0, len(m.apis))
+	for n := range m.apis {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (m *Manager) applyLocked(ctx context.Context, s *stored) error {
+	var env map[string]string
+	if m.SecretEnv != nil {
+		var err error
+		env, err = m.SecretEnv(ctx, s.Spec)
+		if err != nil {
+			return err
+		}
+	}
+	return m.backend.Apply(ctx, Deployment{Spec: s.Spec, SecretEnv: env, UpdatedAt: s.UpdatedAt})
+}
+
+// Apply validates all specs (nothing changes when one is invalid), persists them and asks the
+// backend to run them. APIs not in specs are left alone.
+func (m *Manager) Apply(ctx context.Context, specs []apispec.Spec) ([]Result, error) {
+	specs = append([]apispec.Spec(nil), specs...)
+	if err := apispec.ValidateList(specs, true); err != nil {
+		return nil, &ValidationError{Err: err}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Endpoints must be unique across the cluster, not only within this deploy.
+	incoming := map[string]bool{}
+	for _, s := range specs {
+		incoming[s.Name] = true
+	}
+	for _, s := range specs {
+		for _, name := range m.namesLocked() {
+			other := m.apis[name]
+			if !incoming[name] && strings.EqualFold(other.Spec.Networking.Endpoint, s.Networking.Endpoint) {
+				return nil, &ValidationError{Err: fmt.Errorf("api %q: networking.endpoint: %s is already used by API %q", s.Name, s.Networking.Endpoint, name)}
+			}
+		}
+	}
+	now := m.Now().UTC()
+	results := make([]Result, len(specs))
+	next := make(map[string]*stored, len(m.apis)+len(specs))
+	for k, v := range m.apis {
+		next[k] = v
+	}
+	var changed []*stored
+	for i, s := range specs {
+		h := s.Hash()
+		prev, ok := m.apis[s.Name]
+		switch {
+		case !ok:
+			results[i] = Result{Name: s.Name, Action: ActionCreated}
+		case prev.Hash != h:
+			results[i] = Result{Name: s.Name, Action: ActionUpdated}
+		default:
+			results[i] = Result{Name: s.Name, Action: ActionUnchanged}
+			continue
+		}
+		st := &stored{Spec: s, Hash: h, UpdatedAt: now}
+		next[s.Name] = st
+		changed = append(changed, st)
+	}
+	if len(changed) == 0 {
+		return results, nil
+	}
+	if err := m.saveLocked(next); err != nil {
+		return nil, err
+	}
+	m.apis = next
+	var errs []error
+	for _, s := range changed {
+		if err := m.applyLocked(ctx, s); err != nil {
+			errs = append(errs, fmt.Errorf("api %s: %w", s.Spec.Name, err))
+		}
+	}
+	m.publishRoutesLocked()
+	return results, errors.Join(errs...)
+}
+
+// ValidationError marks an invalid deploy (HTTP 400).
+type ValidationError struct{ Err error }
+
+func (e *ValidationError) Error() string { return e.Err.Error() }
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// Delete removes an API (ErrNotFound if it is not deployed).
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.apis[name]; !ok {
+		return ErrNotFound
+	}
+	next := make(map[string]*stored, len(m.apis))
+	for k, v := range m.apis {
+		if k != name {
+			next[k] = v
+		}
+	}
+	if err := m.saveLocked(next); err != nil {
+		return err
+	}
+	m.apis = next
+	m.publishRoutesLocked()
+	return m.backend.Delete(ctx, name)
+}
+
+func (m *Manager) saveLocked(apis map[string]*stored) error {
+	sf := stateFile{Version: 1}
+	names := make([]string, 0, len(apis))
+	for n := range apis {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		sf.APIs = append(sf.APIs, apis[n])
+	}
+	data, err := json.MarshalIndent(sf, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(m.path, data)
+}
+
+func (m *Manager) publishRoutesLocked() {
+	if m.OnRoutes == nil {
+		return
+	}
+	routes := make(map[string]string, len(m.apis))
+	for name, s := range m.apis {
+		routes[s.Spec.Networking.Endpoint] = name
+	}
+	m.OnRoutes(routes)
+}
+
+// Get returns one API's status.
+func (m *Manager) Get(name string) (APIStatus, error) {
+	m.mu.Lock()
+	s, ok := m.apis[name]
+	m.mu.Unlock()
+	if !ok {
+		return APIStatus{}, ErrNotFound
+	}
+	return m.status(s), nil
+}
+
+// List returns every API's status, sorted by name.
+func (m *Manager) List() []APIStatus {
+	m.mu.Lock()
+	all := make([]*stored, 0, len(m.apis))
+	for _, n := range m.namesLocked() {
+		all = append(all, m.apis[n])
+	}
+	m.mu.Unlock()
+	out := make([]APIStatus, 0, len(all))
+	for _, s := range all {
+		out = append(out, m.status(s))
+	}
+	return out
+}
+
+func (m *Manager) status(s *stored) APIStatus {
+	st := APIStatus{
+		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint,
+		UpdatedAt: s.UpdatedAt, Replicas: Replicas{Requested: s.Spec.Replicas},
+		Status: Updating, Reason: "starting",
+	}
+	if bs, ok := m.backend.Status(s.Spec.Name); ok {
+		st.Status, st.Reason, st.Replicas.Ready, st.Details = bs.State, bs.Reason, bs.Ready, bs.Replicas
+	}
+	return st
+}
+
+// Logs streams an API's logs.
+func (m *Manager) Logs(ctx context.Context, name string, follow bool, w io.Writer) error {
+	m.mu.Lock()
+	_, ok := m.apis[name]
+	m.mu.Unlock()
+	if !ok {
+		return ErrNotFound
+	}
+	return m.backend.Logs(ctx, name, follow, w)
+}
+
+// Close stops every replica (the desired state stays on disk for the next start).
+func (m *Manager) Close(ctx context.Context) error { return m.backend.Close(ctx) }
