@@ -1,13 +1,272 @@
 package operator
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
 
-// APIsConfig configures the API backend and gateway. (Filled in with the local provider.)
-type APIsConfig struct{}
+	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/fsutil"
+	"github.com/cortexlabs-go/cortex/internal/gateway"
+	"github.com/cortexlabs-go/cortex/internal/workload"
+	"github.com/cortexlabs-go/cortex/internal/workload/local"
+)
 
-// apiState is the server's API backend. (Filled in with the local provider.)
-type apiState struct{}
+// Environment variables the local provider sets on the operator process (see docs/local.md).
+const (
+	// EnvGatewayListen is the gateway's address (default 127.0.0.1:0, a free port).
+	EnvGatewayListen = "CORTEX_GATEWAY_LISTEN"
+	// EnvCLIEnvironment names the CLI environment (in $CORTEX_CLI_CONFIG_DIR/cli.yaml) whose
+	// aws_credentials_for_apis / aws_profile decide the AWS credentials passed to APIs.
+	EnvCLIEnvironment = "CORTEX_OPERATOR_CLI_ENV"
+)
 
-func (s *Server) registerAPIRoutes()                  {}
-func (s *Server) startAPIs(ctx context.Context) error { return nil }
-func (s *Server) stopAPIs(ctx context.Context)        {}
+// APIsConfig configures the API backend and gateway.
+type APIsConfig struct {
+	// GatewayListen is the gateway's HTTPS address (local provider). Default $CORTEX_GATEWAY_LISTEN,
+	// else 127.0.0.1:0.
+	GatewayListen string `json:"gateway_listen,omitempty"`
+	// Python runs python handlers (default $CORTEX_PYTHON, else python3).
+	Python string `json:"python,omitempty"`
+	// MaxBodyBytes bounds request bodies at the gateway (default 32 MiB).
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// CLIConfigDir and CLIEnvironment locate the environment whose AWS settings apply to APIs
+	// (defaults $CORTEX_CLI_CONFIG_DIR and $CORTEX_OPERATOR_CLI_ENV; unset: no credentials).
+	CLIConfigDir   string `json:"cli_config_dir,omitempty"`
+	CLIEnvironment string `json:"cli_environment,omitempty"`
+	// Workloads replaces the backend (tests, or a Kubernetes backend). Default: local processes
+	// for the local provider, none for aws (the API routes then answer 501).
+	Workloads workload.Backend `json:"-"`
+}
+
+// apiState is the server's API backend and gateway.
+type apiState struct {
+	mgr     *workload.Manager
+	gw      *gateway.Gateway
+	gwSrv   *http.Server
+	gwAddr  net.Addr
+	logFile *os.File
+}
+
+// GatewayAddr is the gateway's listening address once Run has started it (nil otherwise).
+func (s *Server) GatewayAddr() net.Addr { return s.apis.gwAddr }
+
+func (s *Server) registerAPIRoutes() {
+	s.handle("POST /v1/apis", access.RoleDeploy, s.handleDeployAPIs)
+	s.handle("GET /v1/apis", access.RoleRead, s.handleListAPIs)
+	s.handle("GET /v1/apis/{name}", access.RoleRead, s.handleGetAPI)
+	s.handle("DELETE /v1/apis/{name}", access.RoleDeploy, s.handleDeleteAPI)
+	s.handle("GET /v1/apis/{name}/logs", access.RoleRead, s.handleAPILogs)
+}
+
+func (s *Server) startAPIs(ctx context.Context) error {
+	c := &s.cfg.APIs
+	backend := c.Workloads
+	if backend == nil {
+		if s.cfg.Provider != "local" {
+			return nil
+		}
+		b, err := local.New(local.Options{
+			Dir:    filepath.Join(s.cfg.StateDir, "workloads"),
+			Python: c.Python,
+			Logf:   func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) },
+		})
+		if err != nil {
+			return fmt.Errorf("local workloads: %w", err)
+		}
+		backend = b
+	}
+	listen := c.GatewayListen
+	if listen == "" {
+		listen = os.Getenv(EnvGatewayListen)
+	}
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	mgr, err := workload.NewManager(filepath.Join(s.cfg.StateDir, "apis.json"), backend)
+	if err != nil {
+		return err
+	}
+	logDir := filepath.Join(s.cfg.StateDir, "logs")
+	if err := fsutil.EnsurePrivateDir(logDir); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(filepath.Join(logDir, "gateway-access.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, fsutil.PrivateFile)
+	if err != nil {
+		return err
+	}
+	gw := gateway.New(gateway.Options{
+		Targets:      backend.Targets,
+		MaxBodyBytes: c.MaxBodyBytes,
+		AccessLog:    logFile,
+		ErrorLog:     func(format string, args ...any) { s.log.Warn(fmt.Sprintf(format, args...)) },
+	})
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		logFile.Close()
+		return fmt.Errorf("gateway: listen on %s: %w", listen, err)
+	}
+	mgr.GatewayURL = "https://" + ln.Addr().String()
+	mgr.OnRoutes = gw.SetRoutes
+	mgr.SecretEnv = s.apiSecretEnv
+	srv := gw.ServerWithTLS(s.tls)
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("gateway stopped", "error", err.Error())
+		}
+	}()
+	s.apis = apiState{mgr: mgr, gw: gw, gwSrv: srv, gwAddr: ln.Addr(), logFile: logFile}
+	s.log.Info("gateway listening", "addr", mgr.GatewayURL)
+	if err := mgr.Restore(ctx); err != nil {
+		s.log.Error("restoring APIs", "error", err.Error())
+	}
+	return nil
+}
+
+func (s *Server) stopAPIs(ctx context.Context) {
+	a := s.apis
+	if a.mgr == nil {
+		return
+	}
+	if a.gwSrv != nil {
+		_ = a.gwSrv.Shutdown(ctx)
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.mgr.Close(stopCtx); err != nil {
+		s.log.Error("stopping APIs", "error", err.Error())
+	}
+	_ = a.gw.Close()
+	_ = a.logFile.Close()
+}
+
+// apiSecretEnv decides the AWS environment of an API's replicas from the CLI environment's
+// settings (read at each deploy, so `cortex env configure` takes effect on the next deploy).
+func (s *Server) apiSecretEnv(ctx context.Context, spec apispec.Spec) (map[string]string, error) {
+	dir, name := s.cfg.APIs.CLIConfigDir, s.cfg.APIs.CLIEnvironment
+	if dir == "" {
+		dir = os.Getenv(cliconfig.DirEnv)
+	}
+	if name == "" {
+		name = os.Getenv(EnvCLIEnvironment)
+	}
+	if dir == "" || name == "" || !spec.WantsAWSCredentials() {
+		return workload.NoAWSEnv(), nil
+	}
+	cfg, err := cliconfig.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	env, err := cfg.Get(name)
+	if err != nil || !env.AWSCredentialsForAPIs {
+		return workload.NoAWSEnv(), nil
+	}
+	return workload.AWSEnv(ctx, env.AWSProfile)
+}
+
+func (s *Server) apisOr501(w http.ResponseWriter) *workload.Manager {
+	if s.apis.mgr == nil {
+		WriteError(w, http.StatusNotImplemented, "not_implemented", "this cluster has no workload backend yet")
+	}
+	return s.apis.mgr
+}
+
+// DeployRequest is POST /v1/apis.
+type DeployRequest struct {
+	APIs []apispec.Spec `json:"apis"`
+}
+
+func (s *Server) handleDeployAPIs(w http.ResponseWriter, r *http.Request) {
+	mgr := s.apisOr501(w)
+	if mgr == nil {
+		return
+	}
+	var req DeployRequest
+	if !DecodeJSON(w, r, &req) {
+		return
+	}
+	results, err := mgr.Apply(r.Context(), req.APIs)
+	var ve *workload.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		WriteError(w, http.StatusBadRequest, CodeBadRequest, "invalid spec: %v", ve.Err)
+		return
+	case err != nil && results == nil:
+		WriteError(w, http.StatusInternalServerError, CodeInternal, "deploy failed: %v", err)
+		return
+	case err != nil:
+		s.log.Warn("deploy: some APIs did not start", "error", err.Error())
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"results": results})
+}
+
+func (s *Server) handleListAPIs(w http.ResponseWriter, r *http.Request) {
+	mgr := s.apisOr501(w)
+	if mgr == nil {
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"apis": mgr.List()})
+}
+
+func (s *Server) handleGetAPI(w http.ResponseWriter, r *http.Request) {
+	mgr := s.apisOr501(w)
+	if mgr == nil {
+		return
+	}
+	st, err := mgr.Get(r.PathValue("name"))
+	if err != nil {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", r.PathValue("name"))
+		return
+	}
+	WriteJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) handleDeleteAPI(w http.ResponseWriter, r *http.Request) {
+	mgr := s.apisOr501(w)
+	if mgr == nil {
+		return
+	}
+	name := r.PathValue("name")
+	if err := mgr.Delete(r.Context(), name); errors.Is(err, workload.ErrNotFound) {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
+		return
+	} else if err != nil {
+		WriteError(w, http.StatusInternalServerError, CodeInternal, "delete %s: %v", name, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"name": name, "action": "deleted"})
+}
+
+type flushWriter struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (f flushWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
+func (f flushWriter) Flush()                      { _ = f.rc.Flush() }
+
+func (s *Server) handleAPILogs(w http.ResponseWriter, r *http.Request) {
+	mgr := s.apisOr501(w)
+	if mgr == nil {
+		return
+	}
+	name := r.PathValue("name")
+	follow := r.URL.Query().Get("follow") == "true"
+	if _, err := mgr.Get(name); err != nil {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	fw := flushWriter{w: w, rc: http.NewResponseController(w)}
+	fw.Flush()
+	_ = mgr.Logs(r.Context(), name, follow, fw)
+}

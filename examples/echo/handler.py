@@ -1,0 +1,22 @@
+"""A dependency-free API: echoes the payload back with a greeting from its config.
+
+Run by cortex's serving runtime: cortex builds Handler(config) once per replica, then calls
+handle_post(payload) for every POST to the API's endpoint.
+"""
+import os
+
+
+class Handler:
+    def __init__(self, config):
+        self.greeting = config.get("greeting", "hello")
+
+    def handle_post(self, payload):
+        return {
+            "greeting": self.greeting,
+            "payload": payload,
+            "replica": os.environ.get("CORTEX_REPLICA"),
+            "pid": os.getpid(),
+        }
+
+    def handle_get(self):
+        return {"greeting": self.greeting, "replica": os.environ.get("CORTEX_REPLICA"), "pid": os.getpid()}

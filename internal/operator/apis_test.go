@@ -1,0 +1,285 @@
+package operator
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/testutil/awstest"
+	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
+)
+
+type apiFixture struct {
+	base, gateway string
+	client        *http.Client
+	token         string
+	stop          func()
+}
+
+func echoDir(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "examples", "echo")
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+func startAPIOperator(t *testing.T, stateDir string, mutate func(*Config)) *apiFixture {
+	t.Helper()
+	cfg := Config{StateDir: stateDir, Listen: "127.0.0.1:0", Provider: "local",
+		LocalTokenFile: filepath.Join(stateDir, "..", "admin.token"),
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg.APIs.GatewayListen = "127.0.0.1:0"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, func(a net.Addr) { ready <- a }) }()
+	var addr net.Addr
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("operator exited: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("operator did not start")
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CAPEM())
+	secret, err := LoadOrCreateLocalToken(cfg.LocalTokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &apiFixture{
+		base:    "https://" + addr.String(),
+		gateway: "https://" + s.GatewayAddr().String(),
+		client:  &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
+		token:   LocalTokenPrefix + secret,
+	}
+	stopped := false
+	f.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("operator did not stop")
+		}
+	}
+	t.Cleanup(f.stop)
+	return f
+}
+
+func (f *apiFixture) do(t *testing.T, method, path, body, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, f.base+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+func (f *apiFixture) waitLive(t *testing.T, name string, ready int) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var st map[string]any
+	for time.Now().Before(deadline) {
+		code, body := f.do(t, "GET", "/v1/apis/"+name, "", f.token)
+		if code == 200 {
+			st = map[string]any{}
+			_ = json.Unmarshal(body, &st)
+			reps, _ := st["replicas"].(map[string]any)
+			if st["status"] == "live" && reps["ready"] == float64(ready) {
+				return st
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("api %s not live with %d ready: %v", name, ready, st)
+	return nil
+}
+
+func deployBody(t *testing.T, replicas int, extra string) string {
+	return `{"apis":[{"name":"echo","kind":"RealtimeAPI","replicas":` + itoa(replicas) + `,"project_dir":` + jsonStr(echoDir(t)) +
+		`,"handler":{"type":"python","path":"handler.py","config":{"greeting":"hi"}}` + extra + `}]}`
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+func jsonStr(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func TestAPIRoutesDeployCallDeleteRestore(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	f := startAPIOperator(t, state, nil)
+
+	code, body := f.do(t, "POST", "/v1/apis", deployBody(t, 1, ""), f.token)
+	if code != 200 || !strings.Contains(string(body), `"action": "created"`) {
+		t.Fatalf("deploy: %d %s", code, body)
+	}
+	code, body = f.do(t, "POST", "/v1/apis", deployBody(t, 1, ""), f.token)
+	if code != 200 || !strings.Contains(string(body), `"action": "unchanged"`) {
+		t.Fatalf("redeploy: %d %s", code, body)
+	}
+	st := f.waitLive(t, "echo", 1)
+	if st["endpoint"] != f.gateway+"/echo" || st["kind"] != "RealtimeAPI" || st["updated_at"] == "" {
+		t.Fatalf("status %v", st)
+	}
+	resp, err := f.client.Post(f.gateway+"/echo", "application/json", strings.NewReader(`{"x":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(data), `"payload": {"x": 1}`) || !strings.Contains(string(data), `"greeting": "hi"`) {
+		t.Fatalf("call: %d %s", resp.StatusCode, data)
+	}
+
+	// Invalid specs are 400 naming the field, and change nothing.
+	for _, bad := range []string{
+		strings.Replace(deployBody(t, 1, ""), "RealtimeAPI", "BatchAPI", 1),
+		strings.Replace(deployBody(t, 1, ""), `"replicas":1`, `"replicas":1,"networking":{"endpoint":"/../etc"}`, 1),
+		`{"apis":[` + strings.TrimSuffix(strings.TrimPrefix(deployBody(t, 2, ""), `{"apis":[`), "]}") + "," + strings.TrimSuffix(strings.TrimPrefix(deployBody(t, 2, ""), `{"apis":[`), "]}") + `]}`,
+		strings.Replace(deployBody(t, 1, ""), `"project_dir":`, `"project_dir":"/nonexistent","x":`, 1),
+	} {
+		code, body := f.do(t, "POST", "/v1/apis", bad, f.token)
+		if code != 400 || !strings.Contains(string(body), `"code":"bad_request"`) {
+			t.Errorf("bad spec: %d %s", code, body)
+		}
+	}
+	code, body = f.do(t, "GET", "/v1/apis", "", f.token)
+	if code != 200 || strings.Count(string(body), `"name"`) != 1 || !strings.Contains(string(body), `"requested": 1`) {
+		t.Fatalf("list after bad deploys: %d %s", code, body)
+	}
+
+	// Logs.
+	code, body = f.do(t, "GET", "/v1/apis/echo/logs?follow=false", "", f.token)
+	if code != 200 || !strings.Contains(string(body), "[echo-0] cortex: echo serving") {
+		t.Fatalf("logs: %d %s", code, body)
+	}
+	// Follow streams until the client goes away.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", f.base+"/v1/apis/echo/logs?follow=true", nil)
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err = f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 10)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || !bytes.HasPrefix(buf, []byte("[echo-0]")) {
+		t.Fatalf("follow: %q %v", buf, err)
+	}
+	cancel()
+	resp.Body.Close()
+
+	// Restart: the API comes back.
+	f.stop()
+	f2 := startAPIOperator(t, state, nil)
+	f2.waitLive(t, "echo", 1)
+
+	code, _ = f2.do(t, "DELETE", "/v1/apis/echo", "", f2.token)
+	if code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	code, _ = f2.do(t, "DELETE", "/v1/apis/echo", "", f2.token)
+	if code != 404 {
+		t.Fatalf("second delete: %d", code)
+	}
+	resp, err = f2.client.Get(f2.gateway + "/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("gateway after delete: %d", resp.StatusCode)
+	}
+	if code, _ := f2.do(t, "GET", "/v1/apis", "", ""); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+	if fi, err := os.Stat(filepath.Join(state, "apis.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("apis.json: %v %v", fi, err)
+	}
+}
+
+// A caller whose role is read may list and get, not deploy or delete.
+func TestAPIRoutesReadRoleCannotDeployOrDelete(t *testing.T) {
+	moto := motoserver.Start(t, motoserver.Options{Auth: true, FreeActions: awstest.FreeActions})
+	admin := awstest.Bootstrap(t, moto)
+	reader := awstest.CreateUser(t, admin, "reader")
+	state := filepath.Join(t.TempDir(), "state")
+	f := startAPIOperator(t, state, func(c *Config) {
+		c.STSTestEndpoint = moto.URL
+		c.AccountID = "123456789012"
+		c.AccountRole = "read"
+	})
+	hosts, err := identity.TestEndpointHosts(moto.URL, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clusterID string
+	{
+		code, body := f.do(t, "GET", "/v1/auth", "", "")
+		var p AuthParams
+		if code != 200 || json.Unmarshal(body, &p) != nil {
+			t.Fatalf("auth params: %d %s", code, body)
+		}
+		clusterID = p.ClusterID
+	}
+	tok, err := identity.Mint(context.Background(), reader.Creds, identity.MintInput{Endpoint: hosts[moto.Host], ClusterID: clusterID, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The admin deploys an API; the reader sees it but cannot change it.
+	if code, body := f.do(t, "POST", "/v1/apis", deployBody(t, 1, ""), f.token); code != 200 {
+		t.Fatalf("admin deploy: %d %s", code, body)
+	}
+	if code, body := f.do(t, "GET", "/v1/apis", "", tok); code != 200 || !strings.Contains(string(body), `"echo"`) {
+		t.Fatalf("reader list: %d %s", code, body)
+	}
+	if code, _ := f.do(t, "GET", "/v1/apis/echo/logs", "", tok); code != 200 {
+		t.Fatalf("reader logs: %d", code)
+	}
+	if code, body := f.do(t, "POST", "/v1/apis", deployBody(t, 2, ""), tok); code != 403 {
+		t.Fatalf("reader deploy: %d %s", code, body)
+	}
+	if code, body := f.do(t, "DELETE", "/v1/apis/echo", "", tok); code != 403 {
+		t.Fatalf("reader delete: %d %s", code, body)
+	}
+	code, body := f.do(t, "GET", "/v1/apis/echo", "", f.token)
+	if code != 200 || !strings.Contains(string(body), `"requested": 1`) {
+		t.Fatalf("the reader changed the API: %s", body)
+	}
+}
