@@ -1,9 +1,12 @@
 package cmdutil
 
 import (
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/client"
 )
 
 // Factory gives commands their dependencies; tests build one with buffers and a temp config dir.
@@ -29,4 +32,38 @@ func (f *Factory) Config() (*cliconfig.Config, error) {
 		return nil, err
 	}
 	return cliconfig.Load(dir)
+}
+
+// EnvVar names the environment to use when --env is not given.
+const EnvVar = "CORTEX_ENV"
+
+// Environment returns the loaded configuration and the environment selected by --env,
+// $CORTEX_ENV or the default.
+func (f *Factory) Environment() (*cliconfig.Config, *cliconfig.Environment, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	name := f.EnvName
+	if name == "" {
+		name = os.Getenv(EnvVar)
+	}
+	env, err := cfg.Get(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, env, nil
+}
+
+// Client returns an operator client for the selected environment.
+func (f *Factory) Client() (*client.Client, *cliconfig.Environment, error) {
+	cfg, env, err := f.Environment()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := client.ForEnvironment(cfg.Dir(), env, f.Now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("environment %s: %w", env.Name, err)
+	}
+	return c, env, nil
 }

@@ -4,6 +4,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cli/env"
+	"github.com/cortexlabs-go/cortex/internal/cli/operatorcmd"
+	"github.com/cortexlabs-go/cortex/internal/cli/whoami"
 )
 
 // The top-level commands besides `cluster`. Each command package owns its command; this list is
@@ -11,5 +14,8 @@ import (
 func init() {
 	extraCommands = append(extraCommands,
 		func(f *cmdutil.Factory) *cobra.Command { return newVersionCmd(f) },
+		env.NewCmd,
+		whoami.NewCmd,
+		operatorcmd.NewCmd,
 	)
 }

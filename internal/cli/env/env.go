@@ -1,0 +1,305 @@
+// Package env is `cortex env`: the operators this CLI talks to.
+package env
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/client"
+	"github.com/cortexlabs-go/cortex/internal/tlsutil"
+)
+
+// NewCmd returns `cortex env`.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "env",
+		Short: "Configure the operators (environments) this CLI talks to",
+		Long: `An environment is one cluster's operator: its HTTPS endpoint, the CA its certificate must chain
+to, and the cluster id identity tokens are bound to. They live in ~/.cortex/cli.yaml
+($CORTEX_CLI_CONFIG_DIR overrides the directory), shared with the Python client.`,
+	}
+	cmd.AddCommand(newConfigureCmd(f), newListCmd(f), newDefaultCmd(f), newDeleteCmd(f))
+	return cmd
+}
+
+type configureOptions struct {
+	name           string
+	endpoint       string
+	caFile         string
+	caFingerprint  string
+	yes            bool
+	insecureHTTP   bool
+	awsProfile     string
+	auth           string
+	localTokenFile string
+	setDefault     bool
+	awsCredsToAPIs string
+}
+
+func newConfigureCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &configureOptions{}
+	cmd := &cobra.Command{
+		Use:   "configure NAME",
+		Short: "Add or update an environment, pinning the operator's CA",
+		Long: `Add or update an environment.
+
+The operator's certificate is verified on every call. Give the cluster's CA with --ca-file, or
+let this command fetch it: it shows the CA's SHA-256 fingerprint and asks you to confirm it
+(compare it with the one 'cortex cluster up' or the cluster admin printed), or checks it against
+--ca-fingerprint. A certificate from a CA your system already trusts needs neither.
+
+Plain http:// is refused, except with --insecure-http for a loopback address.`,
+		Example: `  cortex env configure prod --operator-endpoint https://operator.example.com:8888 --ca-file ca.pem
+  cortex env configure dev --operator-endpoint https://127.0.0.1:8888 --ca-fingerprint SHA256:AB:CD:...
+  cortex env configure local --aws-profile ml-team      # update one field of an existing environment`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.name = args[0]
+			return runConfigure(c.Context(), c, f, o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.endpoint, "operator-endpoint", "", "the operator's URL, https://host[:port]")
+	fl.StringVar(&o.caFile, "ca-file", "", "PEM file of the CA the operator's certificate chains to")
+	fl.StringVar(&o.caFingerprint, "ca-fingerprint", "", "expected SHA-256 fingerprint of the operator's CA (non-interactive trust)")
+	fl.BoolVarP(&o.yes, "yes", "y", false, "trust the CA the operator presents without asking (prints its fingerprint)")
+	fl.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow http:// for a loopback address (tokens travel unencrypted)")
+	fl.StringVar(&o.awsProfile, "aws-profile", "", "AWS profile for this environment (default: the standard chain)")
+	fl.StringVar(&o.auth, "auth", "", "how to authenticate: aws (identity token) or local (local admin credential)")
+	fl.StringVar(&o.localTokenFile, "local-token-file", "", "file of the local admin credential (with --auth local)")
+	fl.BoolVar(&o.setDefault, "default", false, "make this the default environment")
+	fl.StringVar(&o.awsCredsToAPIs, "aws-credentials-for-apis", "", "local clusters: pass your AWS credentials into APIs (true or false)")
+	return cmd
+}
+
+func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *configureOptions) error {
+	if err := cliconfig.ValidateEnvName(o.name); err != nil {
+		return err
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	env := cliconfig.Environment{Name: o.name, Auth: cliconfig.AuthAWS}
+	existing, _ := cfg.Get(o.name)
+	if existing != nil {
+		env = *existing
+	} else if o.endpoint == "" {
+		return fmt.Errorf("environment %q is new: --operator-endpoint is required", o.name)
+	}
+	if o.auth != "" {
+		if o.auth != cliconfig.AuthAWS && o.auth != cliconfig.AuthLocal {
+			return fmt.Errorf("invalid --auth %q: use aws or local", o.auth)
+		}
+		env.Auth = o.auth
+	}
+	if o.localTokenFile != "" {
+		env.LocalTokenFile = o.localTokenFile
+	}
+	if env.Auth == cliconfig.AuthLocal && env.LocalTokenFile == "" {
+		return fmt.Errorf("--auth local needs --local-token-file")
+	}
+	if c.Flags().Changed("aws-profile") {
+		env.AWSProfile = o.awsProfile
+	}
+	if o.awsCredsToAPIs != "" {
+		switch o.awsCredsToAPIs {
+		case "true":
+			env.AWSCredentialsForAPIs = true
+		case "false":
+			env.AWSCredentialsForAPIs = false
+		default:
+			return fmt.Errorf("invalid --aws-credentials-for-apis %q: use true or false", o.awsCredsToAPIs)
+		}
+	}
+	if o.endpoint != "" || o.caFile != "" || o.caFingerprint != "" {
+		if o.endpoint == "" {
+			o.endpoint = env.OperatorEndpoint
+		}
+		if err := bindOperator(ctx, f, o, &env); err != nil {
+			return err
+		}
+	}
+	cfg.Put(env)
+	if o.setDefault {
+		cfg.DefaultEnvironment = env.Name
+	}
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.IO.Out, "environment %s: %s (cluster %s)\n", env.Name, env.OperatorEndpoint, env.ClusterID)
+	if cfg.DefaultEnvironment == env.Name {
+		fmt.Fprintf(f.IO.Out, "%s is the default environment\n", env.Name)
+	}
+	return nil
+}
+
+// bindOperator pins the operator's CA and learns the cluster binding from /v1/auth.
+func bindOperator(ctx context.Context, f *cmdutil.Factory, o *configureOptions, env *cliconfig.Environment) error {
+	u, err := client.ValidateEndpoint(o.endpoint, o.insecureHTTP)
+	if err != nil {
+		return err
+	}
+	env.OperatorEndpoint = u.String()
+	env.CACert = ""
+	if u.Scheme == "https" {
+		caPEM, err := resolveCA(ctx, f, o, u.Host, u.Port())
+		if err != nil {
+			return err
+		}
+		env.CACert = string(caPEM)
+	}
+	cl, err := client.New(env, nil)
+	if err != nil {
+		return err
+	}
+	params, err := cl.AuthParams(ctx)
+	if err != nil {
+		return fmt.Errorf("the operator did not answer: %w", err)
+	}
+	env.ClusterID, env.STSHost, env.STSRegion, env.STSScheme = params.ClusterID, params.STSHost, params.STSRegion, params.STSScheme
+	if params.STSScheme != "https" {
+		fmt.Fprintf(f.IO.ErrOut, "warning: this operator verifies tokens against a TEST STS endpoint (%s://%s), not AWS\n", params.STSScheme, params.STSHost)
+	}
+	return nil
+}
+
+func resolveCA(ctx context.Context, f *cmdutil.Factory, o *configureOptions, hostPort, port string) ([]byte, error) {
+	if o.caFile != "" {
+		data, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, err
+		}
+		ca, err := tlsutil.ParseCertPEM(data)
+		if err != nil || !ca.IsCA {
+			return nil, fmt.Errorf("%s is not a PEM CA certificate", o.caFile)
+		}
+		return tlsutil.CertPEM(ca), nil
+	}
+	if port == "" {
+		hostPort = net.JoinHostPort(hostPort, "443")
+	}
+	d, err := tlsutil.DiscoverCA(ctx, hostPort)
+	if err != nil {
+		return nil, err
+	}
+	if d.TrustedBySystem {
+		fmt.Fprintln(f.IO.ErrOut, "the operator's certificate is trusted by this system; no CA pinned")
+		return nil, nil
+	}
+	fp := tlsutil.Fingerprint(d.CA)
+	switch {
+	case o.caFingerprint != "":
+		want, err := tlsutil.NormalizeFingerprint(o.caFingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --ca-fingerprint: %w", err)
+		}
+		if want != fp {
+			return nil, fmt.Errorf("the operator's CA fingerprint is %s, not %s: refusing to trust it", fp, want)
+		}
+	case o.yes:
+		fmt.Fprintf(f.IO.ErrOut, "trusting the operator's CA %q, fingerprint %s\n", d.CA.Subject.CommonName, fp)
+	case cmdutil.IsTerminal(f.IO.In):
+		fmt.Fprintf(f.IO.ErrOut, "The operator presents a certificate from CA %q\n  fingerprint %s\nTrust it for this environment? [y/N] ", d.CA.Subject.CommonName, fp)
+		line, _ := bufio.NewReader(f.IO.In).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			return nil, fmt.Errorf("CA not trusted; nothing changed")
+		}
+	default:
+		return nil, fmt.Errorf("the operator's CA (fingerprint %s) is not trusted: pass --ca-file, --ca-fingerprint, or --yes to trust it", fp)
+	}
+	return tlsutil.CertPEM(d.CA), nil
+}
+
+func newListCmd(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "List environments", Args: cobra.NoArgs}
+	format := cmdutil.AddOutputFlag(cmd)
+	cmd.RunE = func(*cobra.Command, []string) error {
+		if err := cmdutil.ValidateFormat(*format); err != nil {
+			return err
+		}
+		cfg, err := f.Config()
+		if err != nil {
+			return err
+		}
+		type row struct {
+			Name      string `json:"name"`
+			Default   bool   `json:"default"`
+			Endpoint  string `json:"operator_endpoint"`
+			Provider  string `json:"provider,omitempty"`
+			Auth      string `json:"auth"`
+			ClusterID string `json:"cluster_id"`
+			CA        string `json:"ca"`
+		}
+		rows := []row{}
+		for _, e := range cfg.Environments {
+			ca := "system roots"
+			if cert, err := tlsutil.ParseCertPEM([]byte(e.CACert)); err == nil {
+				ca = tlsutil.Fingerprint(cert)
+			}
+			rows = append(rows, row{e.Name, e.Name == cfg.DefaultEnvironment, e.OperatorEndpoint, e.Provider, e.Auth, e.ClusterID, ca})
+		}
+		return cmdutil.Print(f.IO.Out, *format, map[string]any{"environments": rows}, func(tw *tabwriter.Writer) {
+			fmt.Fprintln(tw, "NAME\tENDPOINT\tAUTH\tCLUSTER ID\tCA")
+			for _, r := range rows {
+				name := r.Name
+				if r.Default {
+					name += " (default)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, r.Endpoint, r.Auth, r.ClusterID, r.CA)
+			}
+		})
+	}
+	return cmd
+}
+
+func newDefaultCmd(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use: "default NAME", Short: "Set the default environment", Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			if _, err := cfg.Get(args[0]); err != nil {
+				return err
+			}
+			cfg.DefaultEnvironment = args[0]
+			if err := cfg.Save(); err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.Out, "%s is the default environment\n", args[0])
+			return nil
+		},
+	}
+}
+
+func newDeleteCmd(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use: "delete NAME", Short: "Forget an environment (the cluster itself is not touched)", Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			if !cfg.Delete(args[0]) {
+				return fmt.Errorf("environment %q is not configured", args[0])
+			}
+			if err := cfg.Save(); err != nil {
+				return err
+			}
+			_ = os.Remove(client.TokenCacheFile(cfg.Dir(), args[0]))
+			fmt.Fprintf(f.IO.Out, "deleted environment %s\n", args[0])
+			return nil
+		},
+	}
+}

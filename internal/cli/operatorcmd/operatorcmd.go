@@ -1,0 +1,139 @@
+// Package operatorcmd is `cortex operator`: running the operator server.
+package operatorcmd
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/fsutil"
+	"github.com/cortexlabs-go/cortex/internal/operator"
+)
+
+// NewCmd returns `cortex operator`.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{Use: "operator", Short: "Run the cortex operator (the cluster's HTTPS API server)"}
+	cmd.AddCommand(newServeCmd(f))
+	return cmd
+}
+
+type serveOptions struct {
+	configFile string
+	cfg        operator.Config
+	logLevel   string
+}
+
+func newServeCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the operator API over HTTPS",
+		Long: `Serve the operator API over HTTPS (TLS 1.2+).
+
+Every request but /healthz and /v1/auth must carry an identity token: a signed STS
+GetCallerIdentity request bound to this cluster's id, which the operator verifies with AWS STS.
+Without --tls-cert-file the operator makes its own CA and server certificate under
+<state-dir>/tls (ca.pem is what clients pin).
+
+Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags win.`,
+		Example: `  # against real AWS STS, any identity of the account may deploy, the creator is admin
+  cortex operator serve --state-dir /var/lib/cortex --listen 0.0.0.0:8888 \
+    --account-id 123456789012 --creator-arn arn:aws:iam::123456789012:user/alice
+
+  # against an STS emulator (moto) for tests: ONLY that endpoint is accepted
+  cortex operator serve --state-dir ./state --sts-test-endpoint http://127.0.0.1:5000 --account-id 123456789012`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runServe(c, f, o) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.configFile, "config", "", "YAML configuration file")
+	fl.StringVar(&o.cfg.StateDir, "state-dir", "", "directory for the cluster record, access rules, TLS material and API state (required)")
+	fl.StringVar(&o.cfg.Listen, "listen", "", "HTTPS listen address (default 127.0.0.1:8888)")
+	fl.StringVar(&o.cfg.Provider, "provider", "", "local or aws (default local)")
+	fl.StringVar(&o.cfg.ClusterName, "cluster-name", "", "cluster name (default cortex)")
+	fl.StringVar(&o.cfg.ClusterID, "cluster-id", "", "cluster id tokens are bound to (default: made at first start, then kept)")
+	fl.StringVar(&o.cfg.AccountID, "account-id", "", "the cluster's AWS account (12 digits)")
+	fl.StringVar(&o.cfg.Region, "region", "", "AWS region; clients sign for its STS endpoint (default us-east-1)")
+	fl.StringVar(&o.cfg.Partition, "partition", "", "AWS partition whose STS hosts are accepted: aws, aws-cn or aws-us-gov (default aws)")
+	fl.StringVar(&o.cfg.CreatorARN, "creator-arn", "", "IAM ARN of the cluster's creator, always admin")
+	fl.StringVar(&o.cfg.AuthMode, "auth-mode", "", "account (any identity of the account) or rules (only access rules) (default account)")
+	fl.StringVar(&o.cfg.AccountRole, "account-role", "", "role of account identities in account mode: read, deploy or admin (default deploy)")
+	fl.StringVar(&o.cfg.STSTestEndpoint, "sts-test-endpoint", "", "TESTS ONLY: verify tokens against this STS emulator URL instead of AWS")
+	fl.StringVar(&o.cfg.LocalTokenFile, "local-token-file", "", "enable the local admin credential kept in this 0600 file (created if missing)")
+	fl.StringVar(&o.cfg.TLSCertFile, "tls-cert-file", "", "your own server certificate (PEM, may include the chain)")
+	fl.StringVar(&o.cfg.TLSKeyFile, "tls-key-file", "", "the key of --tls-cert-file")
+	fl.StringSliceVar(&o.cfg.DNSNames, "tls-dns-name", nil, "extra DNS names or IPs for the self-managed certificate")
+	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", o.logLevel)
+	}
+	cfg := operator.Config{}
+	if o.configFile != "" {
+		data, err := os.ReadFile(o.configFile)
+		if err != nil {
+			return err
+		}
+		if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+			return fmt.Errorf("%s: %w", o.configFile, err)
+		}
+	}
+	mergeFlags(c, &cfg, &o.cfg)
+	if cfg.StateDir == "" {
+		return fmt.Errorf("--state-dir (or state_dir in --config) is required")
+	}
+	abs, err := filepath.Abs(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	cfg.StateDir = abs
+	if err := fsutil.EnsurePrivateDir(cfg.StateDir); err != nil {
+		return err
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	srv, err := operator.New(cfg)
+	if err != nil {
+		return err
+	}
+	return srv.Run(c.Context(), func(addr net.Addr) {
+		// Tell a supervisor (cluster up, tests) where we listen, also for --listen host:0.
+		_ = fsutil.WriteFileAtomic(filepath.Join(cfg.StateDir, "operator.addr"), []byte(addr.String()+"\n"))
+	})
+}
+
+// mergeFlags copies the flags the user set over the file's values.
+func mergeFlags(c *cobra.Command, dst, src *operator.Config) {
+	set := func(name string, d *string, v string) {
+		if c.Flags().Changed(name) {
+			*d = v
+		}
+	}
+	set("state-dir", &dst.StateDir, src.StateDir)
+	set("listen", &dst.Listen, src.Listen)
+	set("provider", &dst.Provider, src.Provider)
+	set("cluster-name", &dst.ClusterName, src.ClusterName)
+	set("cluster-id", &dst.ClusterID, src.ClusterID)
+	set("account-id", &dst.AccountID, src.AccountID)
+	set("region", &dst.Region, src.Region)
+	set("partition", &dst.Partition, src.Partition)
+	set("creator-arn", &dst.CreatorARN, src.CreatorARN)
+	set("auth-mode", &dst.AuthMode, src.AuthMode)
+	set("account-role", &dst.AccountRole, src.AccountRole)
+	set("sts-test-endpoint", &dst.STSTestEndpoint, src.STSTestEndpoint)
+	set("local-token-file", &dst.LocalTokenFile, src.LocalTokenFile)
+	set("tls-cert-file", &dst.TLSCertFile, src.TLSCertFile)
+	set("tls-key-file", &dst.TLSKeyFile, src.TLSKeyFile)
+	if c.Flags().Changed("tls-dns-name") {
+		dst.DNSNames = src.DNSNames
+	}
+}

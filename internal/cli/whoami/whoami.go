@@ -1,0 +1,98 @@
+// Package whoami is `cortex whoami`: who the operator sees, and where the credentials came from.
+package whoami
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/client"
+)
+
+type options struct{ format *string }
+
+// Result is what whoami prints (-o json|yaml).
+type Result struct {
+	Environment      string `json:"environment"`
+	Endpoint         string `json:"operator_endpoint"`
+	ClusterID        string `json:"cluster_id"`
+	ARN              string `json:"arn"`
+	CanonicalARN     string `json:"canonical_arn"`
+	Account          string `json:"account,omitempty"`
+	SessionName      string `json:"session_name,omitempty"`
+	Role             string `json:"role"`
+	Method           string `json:"auth_method"`
+	CredentialSource string `json:"credential_source"`
+	AccessKeyIDEnd   string `json:"access_key_id_last4,omitempty"`
+}
+
+// NewCmd returns `cortex whoami`.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &options{}
+	cmd := &cobra.Command{
+		Use:   "whoami",
+		Short: "Show the identity and role the operator sees for you, and where your credentials came from",
+		Long: `Show the identity the operator verified for your request (from your AWS credentials, through
+the standard chain: environment variables, AWS_PROFILE, ~/.aws, SSO, assumed roles), your role on
+the cluster, and which source the credentials came from. The secret is never shown.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return run(c.Context(), f, o) },
+	}
+	o.format = cmdutil.AddOutputFlag(cmd)
+	return cmd
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
+	if err := cmdutil.ValidateFormat(*o.format); err != nil {
+		return err
+	}
+	cl, env, err := f.Client()
+	if err != nil {
+		return err
+	}
+	res := Result{Environment: env.Name, Endpoint: env.OperatorEndpoint, ClusterID: env.ClusterID}
+	if env.Auth == cliconfig.AuthLocal {
+		res.CredentialSource = "local admin credential (" + env.LocalTokenFile + ")"
+	} else if aws, ok := cl.Tokens().(*client.AWSTokens); ok {
+		creds, err := aws.Credentials(ctx)
+		if err != nil {
+			return err
+		}
+		res.CredentialSource = creds.Source
+		if p := env.AWSProfile; p != "" {
+			res.CredentialSource += " (profile " + p + " from the environment)"
+		} else if p := os.Getenv("AWS_PROFILE"); p != "" {
+			res.CredentialSource += " (AWS_PROFILE=" + p + ")"
+		}
+		if n := len(creds.AccessKeyID); n >= 4 {
+			res.AccessKeyIDEnd = creds.AccessKeyID[n-4:]
+		}
+	}
+	info, err := cl.Info(ctx)
+	if err != nil {
+		return err
+	}
+	res.ARN, res.CanonicalARN, res.Account = info.Caller.ARN, info.Caller.CanonicalARN, info.Caller.Account
+	res.SessionName, res.Role, res.Method = info.Caller.SessionName, info.Caller.Role, info.Caller.Method
+	return cmdutil.Print(f.IO.Out, *o.format, res, func(tw *tabwriter.Writer) {
+		fmt.Fprintf(tw, "identity:\t%s\n", res.ARN)
+		if res.CanonicalARN != res.ARN {
+			fmt.Fprintf(tw, "canonical:\t%s\n", res.CanonicalARN)
+		}
+		if res.Account != "" {
+			fmt.Fprintf(tw, "account:\t%s\n", res.Account)
+		}
+		fmt.Fprintf(tw, "role:\t%s\n", res.Role)
+		fmt.Fprintf(tw, "credentials:\t%s", res.CredentialSource)
+		if res.AccessKeyIDEnd != "" {
+			fmt.Fprintf(tw, ", access key ...%s", res.AccessKeyIDEnd)
+		}
+		fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "environment:\t%s (%s, cluster %s)\n", res.Environment, res.Endpoint, res.ClusterID)
+	})
+}

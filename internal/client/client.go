@@ -1,0 +1,259 @@
+// Package client is the Go client of the operator's HTTPS API: it verifies the operator's
+// certificate against the environment's CA, attaches an identity token to every request, and
+// turns the API's JSON errors into *APIError.
+package client
+
+import (
+	"bytes"
+	"crypto/tls"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/operator"
+	"github.com/cortexlabs-go/cortex/internal/tlsutil"
+)
+
+// Client talks to one operator.
+type Client struct {
+	base   *url.URL
+	http   *http.Client
+	tokens TokenSource
+}
+
+// APIError is an error answer of the operator.
+type APIError struct {
+	Status    int
+	Code      string
+	Message   string
+	RequestID string
+}
+
+func (e *APIError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("operator answered %d", e.Status)
+	}
+	return fmt.Sprintf("%s (%s, HTTP %d)", e.Message, e.Code, e.Status)
+}
+
+// ValidateEndpoint checks an operator URL: https, or http only when allowed and on loopback.
+func ValidateEndpoint(raw string, allowHTTP bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("invalid operator endpoint %q: want https://host[:port]", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowHTTP {
+			return nil, fmt.Errorf("refusing plain http:// for %s: tokens would travel unencrypted (use https, or --insecure-http for a loopback address)", raw)
+		}
+		ip := net.ParseIP(u.Hostname())
+		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("--insecure-http is allowed only for a loopback address, not %s", u.Hostname())
+		}
+	default:
+		return nil, fmt.Errorf("invalid operator endpoint %q: the scheme must be https", raw)
+	}
+	u.Path = ""
+	return u, nil
+}
+
+// New returns a client for env; tokens may be nil for unauthenticated calls only.
+func New(env *cliconfig.Environment, tokens TokenSource) (*Client, error) {
+	base, err := ValidateEndpoint(env.OperatorEndpoint, true)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := tlsutil.ClientConfig([]byte(env.CACert))
+	if err != nil {
+		return nil, err
+	}
+	return &Client{base: base, tokens: tokens, http: &http.Client{
+		Timeout: 0, // per request, through contexts: log streams are long
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			TLSClientConfig:       tlsCfg,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 60 * time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+	}}, nil
+}
+
+// ForEnvironment builds the client of a configured environment with its token source.
+func ForEnvironment(configDir string, env *cliconfig.Environment, now func() time.Time) (*Client, error) {
+	var ts TokenSource
+	switch env.Auth {
+	case cliconfig.AuthLocal:
+		ts = LocalTokens{File: env.LocalTokenFile}
+	default:
+		ts = &AWSTokens{Env: env, CacheFile: TokenCacheFile(configDir, env.Name), Now: now}
+	}
+	return New(env, ts)
+}
+
+// Endpoint is the operator's base URL.
+func (c *Client) Endpoint() string { return c.base.String() }
+
+// Tokens is the client's token source.
+func (c *Client) Tokens() TokenSource { return c.tokens }
+
+// Do sends a JSON request (in may be nil) and decodes the JSON answer into out (may be nil).
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out); err != nil {
+		return fmt.Errorf("decode operator answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// Stream sends a request and returns the answer's body for the caller to read and close.
+func (c *Client) Stream(ctx context.Context, method, path string) (io.ReadCloser, error) {
+	resp, err := c.send(ctx, method, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// send makes the request with a token; on a 401 it mints a fresh token and tries once more
+// (the cached one may have been minted for credentials that changed or a clock that drifted).
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = json.Marshal(in); err != nil {
+			return nil, err
+		}
+	}
+	p, query, _ := strings.Cut(path, "?")
+	target := c.base.JoinPath(p)
+	target.RawQuery = query
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, target.String(), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		if in != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("User-Agent", "cortex-cli")
+		if c.tokens != nil {
+			tok, err := c.tokens.Token(ctx)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := c.http.Do(req)
+		if err != nil {
+			return nil, describeTransportError(c.base, err)
+		}
+		if resp.StatusCode < 300 {
+			return resp, nil
+		}
+		apiErr := decodeError(resp)
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 && c.tokens != nil {
+			c.tokens.Invalidate()
+			continue
+		}
+		return nil, apiErr
+	}
+}
+
+func decodeError(resp *http.Response) *APIError {
+	defer resp.Body.Close()
+	e := &APIError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
+		e.Code, e.Message = body.Error.Code, body.Error.Message
+	}
+	return e
+}
+
+func describeTransportError(base *url.URL, err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	var verr *tls.CertificateVerificationError
+	if errors.As(err, &verr) {
+		return fmt.Errorf("the operator at %s presented a certificate this environment does not trust: %v (re-run `cortex env configure` if the cluster was re-created)", base, verr.Err)
+	}
+	return fmt.Errorf("cannot reach the operator at %s: %w", base, err)
+}
+
+// AuthParams fetches what a client needs to mint tokens (no authentication).
+func (c *Client) AuthParams(ctx context.Context) (*operator.AuthParams, error) {
+	var p operator.AuthParams
+	resp, err := c.sendUnauthenticated(ctx, "/v1/auth")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&p); err != nil {
+		return nil, fmt.Errorf("decode /v1/auth: %w", err)
+	}
+	return &p, nil
+}
+
+func (c *Client) sendUnauthenticated(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base.JoinPath(path).String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, describeTransportError(c.base, err)
+	}
+	if resp.StatusCode >= 300 {
+		return nil, decodeError(resp)
+	}
+	return resp, nil
+}
+
+// Info is GET /v1/info.
+func (c *Client) Info(ctx context.Context) (*operator.Info, error) {
+	var info operator.Info
+	return &info, c.Do(ctx, http.MethodGet, "/v1/info", nil, &info)
+}
+
+// AccessList is GET /v1/access.
+func (c *Client) AccessList(ctx context.Context) (*operator.AccessList, error) {
+	var l operator.AccessList
+	return &l, c.Do(ctx, http.MethodGet, "/v1/access", nil, &l)
+}
+
+// Grant is PUT /v1/access.
+func (c *Client) Grant(ctx context.Context, principal, role string) (map[string]any, error) {
+	var out map[string]any
+	return out, c.Do(ctx, http.MethodPut, "/v1/access", map[string]string{"principal": principal, "role": role}, &out)
+}
+
+// Revoke is DELETE /v1/access?principal=...
+func (c *Client) Revoke(ctx context.Context, principal string) error {
+	return c.Do(ctx, http.MethodDelete, "/v1/access?principal="+url.QueryEscape(principal), nil, nil)
+}

@@ -1,0 +1,167 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/fsutil"
+	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/operator"
+)
+
+// TokenSource produces the bearer token of each request.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+	// Invalidate forgets a cached token (after the operator refused it).
+	Invalidate()
+}
+
+// reuseMargin: a cached token is reused while it has more than this left.
+const reuseMargin = time.Minute
+
+// AWSTokens mints identity tokens from the standard AWS credential chain (env vars, AWS_PROFILE
+// or the environment's profile, ~/.aws files, SSO, assume-role) and caches them 0600 on disk.
+type AWSTokens struct {
+	Env       *cliconfig.Environment
+	CacheFile string // "" disables the disk cache
+	Now       func() time.Time
+
+	mu    sync.Mutex
+	creds aws.CredentialsProvider
+}
+
+type cachedToken struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// Credentials resolves the caller's AWS credentials (never printed; Source says where they came from).
+func (a *AWSTokens) Credentials(ctx context.Context) (aws.Credentials, error) {
+	a.mu.Lock()
+	if a.creds == nil {
+		var opts []func(*awsconfig.LoadOptions) error
+		if a.Env.AWSProfile != "" {
+			opts = append(opts, awsconfig.WithSharedConfigProfile(a.Env.AWSProfile))
+		}
+		cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			a.mu.Unlock()
+			return aws.Credentials{}, fmt.Errorf("load AWS configuration: %w", err)
+		}
+		if cfg.Credentials == nil {
+			a.mu.Unlock()
+			return aws.Credentials{}, errNoCredentials
+		}
+		a.creds = cfg.Credentials
+	}
+	p := a.creds
+	a.mu.Unlock()
+	creds, err := p.Retrieve(ctx)
+	if err != nil {
+		return aws.Credentials{}, fmt.Errorf("%w: %v", errNoCredentials, err)
+	}
+	return creds, nil
+}
+
+var errNoCredentials = errors.New("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`")
+
+// Token returns a cached token for the same access key with more than a minute left, or mints one.
+func (a *AWSTokens) Token(ctx context.Context) (string, error) {
+	if a.Env.ClusterID == "" || a.Env.STSHost == "" {
+		return "", fmt.Errorf("environment %q lacks the cluster binding: run `cortex env configure %s --operator-endpoint %s` again", a.Env.Name, a.Env.Name, a.Env.OperatorEndpoint)
+	}
+	creds, err := a.Credentials(ctx)
+	if err != nil {
+		return "", err
+	}
+	now := a.now()
+	if c, ok := a.readCache(); ok && identity.AccessKeyID(c.Token) == creds.AccessKeyID && now.Add(reuseMargin).Before(c.Expires) {
+		return c.Token, nil
+	}
+	tok, err := identity.Mint(ctx, creds, identity.MintInput{
+		Endpoint:  identity.STSEndpoint{Scheme: a.Env.STSScheme, Host: a.Env.STSHost, Region: a.Env.STSRegion},
+		ClusterID: a.Env.ClusterID, Now: now})
+	if err != nil {
+		return "", err
+	}
+	if exp, err := identity.TokenExpiry(tok); err == nil {
+		a.writeCache(cachedToken{Token: tok, Expires: exp})
+	}
+	return tok, nil
+}
+
+// Invalidate removes the cached token.
+func (a *AWSTokens) Invalidate() {
+	if a.CacheFile != "" {
+		_ = os.Remove(a.CacheFile)
+	}
+}
+
+func (a *AWSTokens) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *AWSTokens) readCache() (cachedToken, bool) {
+	if a.CacheFile == "" {
+		return cachedToken{}, false
+	}
+	data, err := os.ReadFile(a.CacheFile)
+	if err != nil {
+		return cachedToken{}, false
+	}
+	var c cachedToken
+	if json.Unmarshal(data, &c) != nil || !strings.HasPrefix(c.Token, identity.TokenPrefix) {
+		return cachedToken{}, false
+	}
+	return c, true
+}
+
+func (a *AWSTokens) writeCache(c cachedToken) {
+	if a.CacheFile == "" {
+		return
+	}
+	data, _ := json.Marshal(c)
+	// Best effort: a failed cache write costs a mint next time, nothing else.
+	_ = fsutil.WriteFileAtomic(a.CacheFile, data)
+}
+
+// TokenCacheFile is where the CLI caches the token of an environment.
+func TokenCacheFile(configDir, env string) string {
+	return filepath.Join(configDir, "tokens", env+".json")
+}
+
+// LocalTokens reads the local provider's admin credential from its 0600 file.
+type LocalTokens struct{ File string }
+
+// Token returns the local admin bearer token.
+func (l LocalTokens) Token(context.Context) (string, error) {
+	fi, err := os.Stat(l.File)
+	if err != nil {
+		return "", fmt.Errorf("read the local admin credential: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s is readable by others (mode %v): run chmod 600 %s", l.File, fi.Mode().Perm(), l.File)
+	}
+	data, err := os.ReadFile(l.File)
+	if err != nil {
+		return "", fmt.Errorf("read the local admin credential: %w", err)
+	}
+	return operator.LocalTokenPrefix + strings.TrimSpace(string(data)), nil
+}
+
+// Invalidate does nothing: the file is the source of truth.
+func (LocalTokens) Invalidate() {}
