@@ -8,6 +8,7 @@ import os
 import stat
 import tempfile
 import threading
+import time
 import weakref
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
@@ -206,6 +207,23 @@ class Client:
     def get_api(self, name: str) -> Dict[str, Any]:
         """``GET /v1/apis/{name}``: one API's status (including its ``endpoint`` URL)."""
         return self._request("GET", "/v1/apis/" + _segment(name))
+
+    def wait_for_api(self, name: str, timeout: float = 300.0, interval: float = 1.0) -> Dict[str, Any]:
+        """Poll ``get_api(name)`` until its status is ``live``; return that status.
+
+        Raises :class:`CortexError` if the API reports ``error`` or is not live within ``timeout`` s.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.get_api(name)
+            state = st.get("status")
+            if state == "live":
+                return st
+            if state == "error":
+                raise CortexError(f"API {name!r} failed: {st.get('reason') or 'error'}")
+            if time.monotonic() >= deadline:
+                raise CortexError(f"API {name!r} is not live after {timeout:g}s (status {state!r})")
+            time.sleep(interval)
 
     def delete_api(self, name: str) -> Dict[str, Any]:
         """``DELETE /v1/apis/{name}``."""

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 import pytest
 import requests
@@ -196,3 +196,52 @@ def has_subcommand(binary: str, args: List[str]) -> bool:
     r = subprocess.run([binary] + args + ["--help"], capture_output=True, text=True)
     text = (r.stdout + r.stderr).lower()
     return r.returncode == 0 and "unknown command" not in text and "not available in this build" not in text
+
+
+@dataclass
+class Operator:
+    url: str
+    ca_file: str
+    ca_pem: str
+    state_dir: str
+    log: str
+    proc: subprocess.Popen
+
+    def auth(self) -> dict:
+        return requests.get(self.url + "/v1/auth", verify=self.ca_file, timeout=10).json()
+
+
+@pytest.fixture(scope="module")
+def operator_factory(cortex_bin, tmp_path_factory) -> Iterator[Callable[..., Operator]]:
+    """Starts `cortex operator serve` processes (stopped at the end of the module).
+
+    Without the subcommand in this build, the requesting test is reported XFAIL with that reason.
+    """
+    if not has_subcommand(cortex_bin, ["operator", "serve"]):
+        pytest.xfail("`cortex operator serve` is not in this build yet")
+    started: List[Operator] = []
+
+    def start(*extra: str, env: Optional[Dict[str, str]] = None) -> Operator:
+        d = tmp_path_factory.mktemp("operator")
+        state = str(d / "state")
+        log = str(d / "operator.log")
+        port = free_port()
+        args = [cortex_bin, "operator", "serve", "--state-dir", state, "--listen", f"127.0.0.1:{port}", *extra]
+        penv = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("CORTEX_")}
+        penv.update(env or {})
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=penv, start_new_session=True,
+                                    cwd=str(d))
+        ca_file = os.path.join(state, "tls", "ca.pem")
+        url = f"https://127.0.0.1:{port}"
+        op = Operator(url, ca_file, "", state, log, proc)
+        started.append(op)
+        wait_until(lambda: os.path.exists(ca_file) and requests.get(url + "/healthz", verify=ca_file, timeout=2).ok,
+                   "operator", proc=proc, log=log)
+        with open(ca_file) as f:
+            op.ca_pem = f.read()
+        return op
+
+    yield start
+    for op in started:
+        stop(op.proc)

@@ -8,31 +8,15 @@ XFAIL with that reason (explicitly, not skipped); once the subcommand exists the
 from __future__ import annotations
 
 import os
-import subprocess
-from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Optional
 
 import botocore.session
 import pytest
-import requests
 
 import cortex
-from conftest import ACCOUNT, Key, free_port, has_subcommand, stop, wait_until
+from conftest import ACCOUNT, Key, Operator, free_port
 from cortex.token import decode_token
 from test_client import write_cli_yaml
-
-
-@dataclass
-class Operator:
-    url: str
-    ca_file: str
-    ca_pem: str
-    state_dir: str
-    log: str
-    proc: subprocess.Popen
-
-    def auth(self) -> dict:
-        return requests.get(self.url + "/v1/auth", verify=self.ca_file, timeout=10).json()
 
 
 def session_for(key: Key) -> botocore.session.Session:
@@ -42,41 +26,18 @@ def session_for(key: Key) -> botocore.session.Session:
 
 
 @pytest.fixture(scope="module")
-def start_operator(cortex_bin, moto, tmp_path_factory) -> Iterator[Callable[..., Operator]]:
-    if not has_subcommand(cortex_bin, ["operator", "serve"]):
-        pytest.xfail("`cortex operator serve` is not in this build yet")
-    started: List[Operator] = []
+def start_operator(operator_factory, moto) -> Callable[..., Operator]:
+    """An operator whose identity provider is moto (auth on); alice created the cluster."""
 
     def start(*extra: str, sts_endpoint: Optional[str] = None) -> Operator:
-        d = tmp_path_factory.mktemp("operator")
-        state = str(d / "state")
-        log = str(d / "operator.log")
-        port = free_port()
-        args = [
-            cortex_bin, "operator", "serve",
-            "--state-dir", state,
-            "--listen", f"127.0.0.1:{port}",
+        return operator_factory(
             "--account-id", ACCOUNT,
             "--creator-arn", moto.users["alice"].arn,
             "--sts-test-endpoint", sts_endpoint or moto.url,
             *extra,
-        ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        ca_file = os.path.join(state, "tls", "ca.pem")
-        url = f"https://127.0.0.1:{port}"
-        op = Operator(url, ca_file, "", state, log, proc)
-        started.append(op)
-        wait_until(lambda: os.path.exists(ca_file) and requests.get(url + "/healthz", verify=ca_file, timeout=2).ok,
-                   "operator", proc=proc, log=log)
-        with open(ca_file) as f:
-            op.ca_pem = f.read()
-        return op
+        )
 
-    yield start
-    for op in started:
-        stop(op.proc)
+    return start
 
 
 @pytest.fixture(scope="module")
