@@ -214,3 +214,41 @@ def test_local_admin_credential(start_operator, tmp_path, moto):
     write_cli_yaml(str(cfg), [env_entry(op, "local", auth="local", local_token_file=tok)])
     me = cortex.client("local", config_dir=str(cfg)).whoami()
     assert me["method"] == "local" and me["role"] == "admin"
+
+
+def test_environment_written_by_go_cli(op, moto, cortex_bin, tmp_path, monkeypatch):
+    """`cortex env configure` (Go) writes cli.yaml; the Python client uses that environment as is,
+    and both clients see the same verified identity."""
+    import json
+    import subprocess
+
+    alice = moto.users["alice"]
+    cfg = tmp_path / "cfg"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("CORTEX_")}
+    env.update(
+        CORTEX_CLI_CONFIG_DIR=str(cfg),
+        AWS_ACCESS_KEY_ID=alice.access_key_id,
+        AWS_SECRET_ACCESS_KEY=alice.secret_access_key,
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    r = subprocess.run(
+        [cortex_bin, "env", "configure", "dev", "--operator-endpoint", op.url, "--ca-file", op.ca_file, "--default"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([cortex_bin, "whoami", "-o", "json"], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    go_arn = json.loads(r.stdout)
+    for k in list(os.environ):
+        if k.startswith("AWS_") or k.startswith("CORTEX_"):
+            monkeypatch.delenv(k)
+    for k, v in env.items():
+        if k.startswith("AWS_") or k.startswith("CORTEX_"):
+            monkeypatch.setenv(k, v)
+    e = cortex.load_config().get()
+    assert e.name == "dev" and e.cluster_id == op.auth()["cluster_id"] and e.ca_cert.strip() == op.ca_pem.strip()
+    me = cortex.client().whoami()
+    assert me["arn"] == alice.arn
+    assert alice.arn in json.dumps(go_arn)
