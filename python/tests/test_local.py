@@ -91,3 +91,19 @@ def test_wrong_local_secret_is_401(local_op, tmp_path):
     with pytest.raises(cortex.AuthenticationError) as ei:
         c.info()
     assert "x" * 43 not in str(ei.value) and "x" * 43 not in repr(ei.value)
+
+
+def test_example_script_runs(local_op):
+    import subprocess
+    import sys
+
+    _, cfg, _ = local_op
+    env = dict(os.environ, CORTEX_CLI_CONFIG_DIR=cfg)
+    r = subprocess.run(
+        [sys.executable, os.path.join(REPO, "python", "examples", "quickstart.py"), "--env", "local"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "caller:   cortex:local:admin" in r.stdout
+    assert '"payload": {"text": "hello from Python"}' in r.stdout
+    assert "deleted:  echo" in r.stdout
