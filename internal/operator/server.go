@@ -270,3 +270,6 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 		Caller: c.Info(),
 	})
 }
+
+// STSCalls is the number of requests the operator has sent to STS (tests, metrics).
+func (s *Server) STSCalls() int64 { return s.verifier.STSCalls() }

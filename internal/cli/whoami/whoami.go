@@ -63,7 +63,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 		if err != nil {
 			return err
 		}
-		res.CredentialSource = creds.Source
+		res.CredentialSource = client.DescribeSource(creds.Source)
 		if p := env.AWSProfile; p != "" {
 			res.CredentialSource += " (profile " + p + " from the environment)"
 		} else if p := os.Getenv("AWS_PROFILE"); p != "" {
