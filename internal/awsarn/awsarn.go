@@ -52,6 +52,9 @@ func Parse(arn string) (Principal, error) {
 	if !partitionRE.MatchString(p.Partition) {
 		return Principal{}, fmt.Errorf("unknown partition %q in ARN", p.Partition)
 	}
+	if parts[2] != "iam" && parts[2] != "sts" {
+		return Principal{}, fmt.Errorf("not an IAM or STS principal ARN: %q", arn)
+	}
 	if parts[3] != "" {
 		return Principal{}, fmt.Errorf("IAM ARNs have no region: %q", arn)
 	}

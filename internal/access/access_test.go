@@ -1,0 +1,89 @@
+package access
+
+import "testing"
+
+func TestNormalizePrincipal(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{in: "123456789012", want: "123456789012"},
+		{in: "arn:aws:iam::123456789012:user/alice", want: "arn:aws:iam::123456789012:user/alice"},
+		{in: "arn:aws:iam::123456789012:user/team/alice", want: "arn:aws:iam::123456789012:user/alice"},
+		{in: "arn:aws:iam::123456789012:role/path/to/deployer", want: "arn:aws:iam::123456789012:role/deployer"},
+		{in: "arn:aws:iam::123456789012:root", want: "arn:aws:iam::123456789012:root"},
+		{in: "arn:aws-cn:iam::123456789012:role/r", want: "arn:aws-cn:iam::123456789012:role/r"},
+		{in: "arn:aws:sts::123456789012:assumed-role/deployer/session", err: "name the role"},
+		{in: "arn:aws:sts::123456789012:federated-user/bob", err: "federated"},
+		{in: "arn:aws:iam::123456789012:user/*", err: "wildcards"},
+		{in: "12345678901", err: "12-digit"},
+		{in: "arn:aws:iam::12345678901a:user/x", err: "12 digits"},
+		{in: "arn:aws:iam:us-east-1:123456789012:user/x", err: "no region"},
+		{in: "arn:aws:iam::123456789012:group/admins", err: "unsupported"},
+		{in: "arn:aws:s3:::bucket", err: "not an IAM"},
+		{in: "arn:aws-iso:iam::123456789012:user/x", err: "partition"},
+		{in: "", err: "account id"},
+	} {
+		got, err := NormalizePrincipal(tc.in)
+		if tc.err != "" {
+			if err == nil || !contains(err.Error(), tc.err) {
+				t.Errorf("%q: err = %v, want one mentioning %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%q: got %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDecide(t *testing.T) {
+	const acct = "123456789012"
+	creator := "arn:aws:iam::123456789012:user/creator"
+	p := Policy{Mode: ModeAccount, AccountID: acct, AccountRole: RoleDeploy, CreatorARN: creator, Rules: []Rule{
+		{Principal: "arn:aws:iam::123456789012:user/reader", Role: RoleRead},
+		{Principal: "arn:aws:iam::123456789012:user/creator", Role: RoleRead}, // cannot demote the creator
+		{Principal: "arn:aws:iam::999999999999:role/partner", Role: RoleDeploy},
+		{Principal: "555555555555", Role: RoleRead},
+	}}
+	rules := p
+	rules.Mode = ModeRules
+	for _, tc := range []struct {
+		name     string
+		pol      Policy
+		arn, acc string
+		want     Role
+		reason   string
+	}{
+		{"creator", p, creator, acct, RoleAdmin, "creator"},
+		{"exact rule lowers below account mode", p, "arn:aws:iam::123456789012:user/reader", acct, RoleRead, "rule_arn"},
+		{"account mode", p, "arn:aws:iam::123456789012:user/anyone", acct, RoleDeploy, "account_mode"},
+		{"root not implied by account mode", p, "arn:aws:iam::123456789012:root", acct, RoleNone, "root_not_implied"},
+		{"root not implied by account rule", p, "arn:aws:iam::555555555555:root", "555555555555", RoleNone, "root_not_implied"},
+		{"foreign role by rule", p, "arn:aws:iam::999999999999:role/partner", "999999999999", RoleDeploy, "rule_arn"},
+		{"foreign account rule", p, "arn:aws:iam::555555555555:user/x", "555555555555", RoleRead, "rule_account"},
+		{"foreign identity without rule", p, "arn:aws:iam::888888888888:user/x", "888888888888", RoleNone, "no_rule"},
+		{"rules mode: account identity without rule", rules, "arn:aws:iam::123456789012:user/anyone", acct, RoleNone, "no_rule"},
+		{"rules mode: creator", rules, creator, acct, RoleAdmin, "creator"},
+	} {
+		role, reason := tc.pol.Decide(tc.arn, tc.acc)
+		if role != tc.want || reason != tc.reason {
+			t.Errorf("%s: got %q (%s), want %q (%s)", tc.name, role, reason, tc.want, tc.reason)
+		}
+	}
+}
+
+func TestRoleOrder(t *testing.T) {
+	if !RoleAdmin.Allows(RoleDeploy) || !RoleDeploy.Allows(RoleRead) || RoleRead.Allows(RoleDeploy) || RoleNone.Allows(RoleRead) || RoleDeploy.Allows(RoleAdmin) {
+		t.Fatal("roles are not ordered read < deploy < admin")
+	}
+	if _, err := ParseRole("owner"); err == nil {
+		t.Fatal("unknown role accepted")
+	}
+}
