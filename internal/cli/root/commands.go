@@ -4,7 +4,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	deletecmd "github.com/cortexlabs-go/cortex/internal/cli/delete"
+	"github.com/cortexlabs-go/cortex/internal/cli/deploy"
 	"github.com/cortexlabs-go/cortex/internal/cli/env"
+	"github.com/cortexlabs-go/cortex/internal/cli/get"
+	"github.com/cortexlabs-go/cortex/internal/cli/logs"
 	"github.com/cortexlabs-go/cortex/internal/cli/operatorcmd"
 	"github.com/cortexlabs-go/cortex/internal/cli/whoami"
 )
@@ -17,5 +21,9 @@ func init() {
 		env.NewCmd,
 		whoami.NewCmd,
 		operatorcmd.NewCmd,
+		deploy.NewCmd,
+		get.NewCmd,
+		deletecmd.NewCmd,
+		logs.NewCmd,
 	)
 }

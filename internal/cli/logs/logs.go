@@ -1,0 +1,56 @@
+// Package logs is `cortex logs`.
+package logs
+
+import (
+	"context"
+	"io"
+	"net/url"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+)
+
+// Options of `cortex logs`.
+type Options struct {
+	API    string
+	Follow bool
+}
+
+// NewCmd returns `cortex logs`.
+func NewCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &Options{}
+	cmd := &cobra.Command{
+		Use:   "logs API",
+		Short: "Print an API's logs (every replica's output, prefixed [api-replica])",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.API = args[0]
+			return Run(c.Context(), f, o)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines until interrupted")
+	return cmd
+}
+
+// Run prints the logs.
+func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+	cl, _, err := f.Client()
+	if err != nil {
+		return err
+	}
+	follow := "false"
+	if o.Follow {
+		follow = "true"
+	}
+	body, err := cl.Stream(ctx, "GET", "/v1/apis/"+url.PathEscape(o.API)+"/logs?follow="+follow)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	_, err = io.Copy(f.IO.Out, body)
+	if ctx.Err() != nil {
+		return nil // interrupted while following
+	}
+	return err
+}
