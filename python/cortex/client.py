@@ -328,7 +328,7 @@ class Client:
             if not (cluster_id and host):
                 # endpoint=... (or a hand-written environment without the binding): ask the operator,
                 # whose identity the TLS verification has established.
-                info = self._request_unlocked_auth_info()
+                info = self.auth_info()
                 cluster_id = cluster_id or str(info.get("cluster_id") or "")
                 host = host or str(info.get("sts_host") or "")
                 region = region or str(info.get("sts_region") or "")
@@ -350,11 +350,6 @@ class Client:
                 cache_path=cache,
             )
             return self._tokens
-
-    def _request_unlocked_auth_info(self) -> Dict[str, Any]:
-        if self._auth_info is None:
-            self._auth_info = self._request("GET", "/v1/auth", authenticate=False)
-        return self._auth_info
 
     def _credentials(self) -> Any:
         session = self._botocore_session

@@ -146,8 +146,8 @@ def load_config(directory: Optional[str] = None) -> CLIConfig:
         raise ConfigError(f"{path}: environments must be a list")
     envs = [_environment(r, path) for r in raw_envs]
     seen = set()
-    for e in envs:
-        if e.name in seen:
-            raise ConfigError(f"{path}: environment {e.name!r} appears twice")
-        seen.add(e.name)
+    for env in envs:
+        if env.name in seen:
+            raise ConfigError(f"{path}: environment {env.name!r} appears twice")
+        seen.add(env.name)
     return CLIConfig(dir=d, default_environment=default, environments=envs)

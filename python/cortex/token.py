@@ -21,7 +21,7 @@ import re
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -95,16 +95,18 @@ class _FixedClockSigV4Auth(SigV4Auth):
     """
 
     def __init__(self, credentials: ReadOnlyCredentials, region: str, when: _dt.datetime) -> None:
-        super().__init__(Credentials(credentials.access_key, credentials.secret_key, credentials.token), "sts", region)
+        super().__init__(
+            Credentials(credentials.access_key or "", credentials.secret_key or "", credentials.token), "sts", region
+        )
         self._when = when
 
     def add_auth(self, request: AWSRequest) -> None:
         request.context["timestamp"] = self._when.strftime(_AMZ_DATE)
-        self._modify_request_before_signing(request)
+        self._modify_request_before_signing(request)  # type: ignore[attr-defined]  # botocore's own step
         canonical_request = self.canonical_request(request)
         string_to_sign = self.string_to_sign(request, canonical_request)
         signature = self.signature(string_to_sign, request)
-        self._inject_signature_to_request(request, signature)
+        self._inject_signature_to_request(request, signature)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -200,7 +202,7 @@ def mint_token(
     return MintedToken(token, when, credentials.access_key, host, region, cluster_id)
 
 
-def _go_json(obj: dict) -> str:
+def _go_json(obj: Dict[str, str]) -> str:
     """Compact JSON exactly as Go's encoding/json writes it (keys in insertion order).
 
     Go additionally escapes ``<``, ``>``, ``&``, U+2028 and U+2029; none occur in the token's values
@@ -215,13 +217,16 @@ def _signed_headers_of(authorization: str) -> str:
     return m.group(1) if m else ""
 
 
-def decode_token(token: str) -> dict:
+def decode_token(token: str) -> Dict[str, Any]:
     """Decode a ``cortex-aws-v1`` token into its JSON object (for tests and debugging)."""
     if not token.startswith(TOKEN_PREFIX):
         raise ValueError("not a cortex-aws-v1 token")
     b = token[len(TOKEN_PREFIX):]
     raw = base64.urlsafe_b64decode(b + "=" * (-len(b) % 4))
-    return json.loads(raw)
+    out = json.loads(raw)
+    if not isinstance(out, dict):
+        raise ValueError("token payload is not a JSON object")
+    return out
 
 
 CredentialsProvider = Callable[[], Optional[ReadOnlyCredentials]]
@@ -287,7 +292,7 @@ class TokenSource:
             now = _utc(self._clock())
             if not force_new:
                 cand = self._current if self._current is not None else self._load()
-                if cand is not None and self._matches(cand) and cand.usable(now, creds.access_key):
+                if cand is not None and self._matches(cand) and cand.usable(now, creds.access_key or ""):
                     self._current = cand
                     return cand.token, False
             minted = mint_token(
