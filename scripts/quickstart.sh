@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The main job on one machine, no cloud account, no Docker:
+#   installs what is needed (scripts/setup.sh), starts the local cluster, trains the iris
+#   classifier if needed, deploys it, calls it over HTTPS verified with the cluster's CA and
+#   prints the prediction. The cluster keeps running; the last lines say how to stop it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh >&2
+export PATH="$PWD/bin:$PATH"
+py="$PWD/.venv/bin/python"
+
+echo "== cortex cluster up" >&2
+cortex cluster up --python "$py" >&2
+
+if [ ! -f examples/iris/model.pkl ]; then
+  echo "== training the iris classifier" >&2
+  "$py" examples/iris/train.py >&2
+fi
+
+echo "== cortex deploy examples/iris/cortex.yaml" >&2
+cortex -e local deploy examples/iris/cortex.yaml >&2
+
+endpoint=$(cortex -e local get iris -o json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["endpoint"])')
+ca=$(cortex cluster info -o json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["state_dir"])')/tls/ca.pem
+
+echo "== curl --cacert $ca $endpoint -d @examples/iris/sample.json" >&2
+prediction=$(curl --fail --silent --show-error --cacert "$ca" -H 'Content-Type: application/json' \
+  --data @examples/iris/sample.json "$endpoint")
+echo "$prediction"
+
+cat >&2 <<MSG
+
+The iris API is live at $endpoint (TLS verified with $ca).
+  cortex get                 # status of the APIs
+  cortex logs iris --follow  # its logs
+  cortex cluster down        # stop everything
+MSG
