@@ -1,0 +1,79 @@
+package operator
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/cortexlabs-go/cortex/internal/identity"
+)
+
+// benchInfo serves GET /v1/info over TLS on loopback, with the real authentication middleware
+// (auth=true, a cached AWS identity token) or with a fixed caller in its place (auth=false), and
+// measures requests per second from parallel keep-alive clients. The ratio of the two is the
+// cost of authentication on a hot path.
+func benchInfo(b *testing.B, auth bool) {
+	fakeSTS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/alice</Arn><UserId>AIDA1</UserId><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>`)
+	}))
+	defer fakeSTS.Close()
+	s, err := New(Config{StateDir: b.TempDir(), STSTestEndpoint: fakeSTS.URL, AccountID: "123456789012",
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var h http.Handler = s.Handler()
+	if !auth {
+		fixed := &Caller{Identity: identity.Identity{ARN: "arn:aws:iam::123456789012:user/alice", Account: "123456789012"}, Method: MethodAWS, Role: "deploy"}
+		h = s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.handleInfo(w, r.WithContext(context.WithValue(r.Context(), callerKey, fixed)))
+		}))
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = s.TLSConfig()
+	srv.StartTLS()
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CAPEM())
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}}
+	tok, err := identity.Mint(context.Background(), aws.Credentials{AccessKeyID: "AKIDEXAMPLE00000000", SecretAccessKey: "s"},
+		identity.MintInput{Endpoint: identity.STSEndpoint{Scheme: "http", Host: strings.TrimPrefix(fakeSTS.URL, "http://"), Region: "us-east-1"},
+			ClusterID: s.Cluster().ID, Now: time.Now()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := func() {
+		req, _ := http.NewRequest("GET", srv.URL+"/v1/info", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	get() // the one STS call; every request after it is a cache hit
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			get()
+		}
+	})
+}
+
+func BenchmarkInfoAuthenticated(b *testing.B)   { benchInfo(b, true) }
+func BenchmarkInfoUnauthenticated(b *testing.B) { benchInfo(b, false) }
