@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The iris example: trained with scikit-learn from the repo's .venv, deployed, called over
+// verified TLS with a known flower.
+func TestIrisExample(t *testing.T) {
+	py := filepath.Join(repoRoot, ".venv", "bin", "python")
+	if _, err := os.Stat(py); err != nil {
+		t.Fatalf("%s not found: run scripts/setup.sh (it installs scikit-learn)", py)
+	}
+	dir := project(t, "iris", "handler.py", "train.py", "cortex.yaml", "sample.json")
+	train := exec.Command(py, filepath.Join(dir, "train.py"))
+	if out, err := train.CombinedOutput(); err != nil {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	c := newCluster(t)
+	c.must("cluster", "up", "--python", py)
+	c.must("deploy", filepath.Join(dir, "cortex.yaml"))
+	st := c.get("iris")
+	client := c.httpsClient()
+	for flower, want := range map[string]string{
+		`{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`: `{"prediction": "setosa"}`,
+		`{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}`: `{"prediction": "virginica"}`,
+	} {
+		resp, err := client.Post(st.Endpoint, "application/json", strings.NewReader(flower))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("%s: %d %s, want %s", flower, resp.StatusCode, body, want)
+		}
+	}
+}
