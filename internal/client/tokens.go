@@ -69,12 +69,14 @@ func (a *AWSTokens) Credentials(ctx context.Context) (aws.Credentials, error) {
 	a.mu.Unlock()
 	creds, err := p.Retrieve(ctx)
 	if err != nil {
-		return aws.Credentials{}, fmt.Errorf("%w: %v", errNoCredentials, err)
+		return aws.Credentials{}, fmt.Errorf("could not get AWS credentials: %w (%s)", err, credentialsHint)
 	}
 	return creds, nil
 }
 
-var errNoCredentials = errors.New("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws configure` or `aws sso login`")
+const credentialsHint = "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws configure`, or `aws sso login`"
+
+var errNoCredentials = errors.New("no AWS credentials found: " + credentialsHint)
 
 // Token returns a cached token for the same access key with more than a minute left, or mints one.
 func (a *AWSTokens) Token(ctx context.Context) (string, error) {

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,16 +19,15 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/identity"
 )
 
-// benchInfo serves GET /v1/info over TLS on loopback, with the real authentication middleware
+// infoServer serves GET /v1/info over TLS on loopback, with the real authentication middleware
 // (auth=true, a cached AWS identity token) or with a fixed caller in its place (auth=false), and
-// measures requests per second from parallel keep-alive clients. The ratio of the two is the
-// cost of authentication on a hot path.
-func benchInfo(b *testing.B, auth bool) {
+// returns a function that makes one request.
+func infoServer(b *testing.B, auth bool) func() {
 	fakeSTS := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/xml")
 		_, _ = io.WriteString(w, `<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/alice</Arn><UserId>AIDA1</UserId><Account>123456789012</Account></GetCallerIdentityResult></GetCallerIdentityResponse>`)
 	}))
-	defer fakeSTS.Close()
+	b.Cleanup(fakeSTS.Close)
 	s, err := New(Config{StateDir: b.TempDir(), STSTestEndpoint: fakeSTS.URL, AccountID: "123456789012",
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
@@ -41,8 +42,9 @@ func benchInfo(b *testing.B, auth bool) {
 	}
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = s.TLSConfig()
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
-	defer srv.Close()
+	b.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.CAPEM())
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}}
@@ -57,15 +59,21 @@ func benchInfo(b *testing.B, auth bool) {
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := client.Do(req)
 		if err != nil {
-			b.Fatal(err)
+			b.Error(err)
+			return
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
-			b.Fatalf("status %d", resp.StatusCode)
+			b.Errorf("status %d", resp.StatusCode)
 		}
 	}
 	get() // the one STS call; every request after it is a cache hit
+	return get
+}
+
+func benchInfo(b *testing.B, auth bool) {
+	get := infoServer(b, auth)
 	b.SetParallelism(8)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -77,3 +85,43 @@ func benchInfo(b *testing.B, auth bool) {
 
 func BenchmarkInfoAuthenticated(b *testing.B)   { benchInfo(b, true) }
 func BenchmarkInfoUnauthenticated(b *testing.B) { benchInfo(b, false) }
+
+// BenchmarkInfoAuthRatio measures both variants in one run, alternating rounds so that whatever
+// else the machine does weighs on both alike, and reports their throughputs and the ratio
+// authenticated/unauthenticated (goal >= 0.95).
+func BenchmarkInfoAuthRatio(b *testing.B) {
+	withAuth, without := infoServer(b, true), infoServer(b, false)
+	const workers, perRound = 16, 400
+	round := func(get func()) time.Duration {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < perRound/workers; i++ {
+					get()
+				}
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	round(withAuth) // warm connections
+	round(without)
+	var tAuth, tNone time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			tAuth += round(withAuth)
+			tNone += round(without)
+		} else {
+			tNone += round(without)
+			tAuth += round(withAuth)
+		}
+	}
+	n := float64(b.N * perRound)
+	b.ReportMetric(n/tAuth.Seconds(), "auth_req/s")
+	b.ReportMetric(n/tNone.Seconds(), "unauth_req/s")
+	b.ReportMetric(tNone.Seconds()/tAuth.Seconds(), "ratio")
+}

@@ -173,6 +173,45 @@ func TestIdentityEndToEndAgainstMoto(t *testing.T) {
 		}
 	})
 
+	t.Run("shared credentials file and an assume-role profile through the SDK chain", func(t *testing.T) {
+		roleARN, _ := awstest.AssumeRole(t, admin, "profile-role", "unused")
+		erin := awstest.CreateUser(t, admin, "erin")
+		for _, p := range []string{roleARN, erin.ARN} {
+			if _, err := c.as(alice.Creds, "cluster", "access", "grant", p, "--role", "read"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		adminCreds, err := admin.Credentials.Retrieve(context.Background()) // may call sts:AssumeRole
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		credsFile, configFile := filepath.Join(dir, "credentials"), filepath.Join(dir, "config")
+		os.WriteFile(credsFile, []byte("[default]\naws_access_key_id = "+erin.Creds.AccessKeyID+"\naws_secret_access_key = "+erin.Creds.SecretAccessKey+
+			"\n[base]\naws_access_key_id = "+adminCreds.AccessKeyID+"\naws_secret_access_key = "+adminCreds.SecretAccessKey+"\n"), 0o600)
+		os.WriteFile(configFile, []byte("[default]\nregion = us-east-1\n[profile deployer]\nrole_arn = "+roleARN+"\nsource_profile = base\nrole_session_name = from-profile\nregion = us-east-1\n"), 0o600)
+		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", credsFile)
+		t.Setenv("AWS_CONFIG_FILE", configFile)
+		t.Setenv("AWS_ENDPOINT_URL_STS", moto.URL) // where the SDK sends AssumeRole
+		os.Remove(client.TokenCacheFile(c.configDir, "test"))
+
+		// The default profile of the shared credentials file (no environment variables).
+		m := whoamiJSON(t, c, aws.Credentials{})
+		if m["arn"] != erin.ARN || !strings.Contains(m["credential_source"], "shared credentials file") {
+			t.Fatalf("default profile: whoami = %v", m)
+		}
+		// AWS_PROFILE naming an assume-role profile.
+		t.Setenv("AWS_PROFILE", "deployer")
+		os.Remove(client.TokenCacheFile(c.configDir, "test"))
+		m = whoamiJSON(t, c, aws.Credentials{})
+		if m["canonical_arn"] != roleARN || m["session_name"] != "from-profile" || !strings.Contains(m["credential_source"], "assumed role") ||
+			!strings.Contains(m["credential_source"], "AWS_PROFILE=deployer") {
+			t.Fatalf("assume-role profile: whoami = %v", m)
+		}
+		t.Setenv("AWS_PROFILE", "")
+		os.Remove(client.TokenCacheFile(c.configDir, "test"))
+	})
+
 	t.Run("identity of another account is 403", func(t *testing.T) {
 		_, creds := assumeForeignRole(t, admin)
 		cl := clientFor(t, c.configDir, creds)
