@@ -72,7 +72,13 @@ func newTestProvisioner(t testing.TB, url string, rt http.RoundTripper, stateDir
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	p, err := New(Options{AWS: awsConfig(url, rt), StateDir: stateDir, PollInterval: 5 * time.Millisecond, WaitTimeout: 20 * time.Second})
+	start := time.Now()
+	progress := func(e Event) {
+		if os.Getenv("CORTEX_TEST_PROGRESS") != "" {
+			t.Logf("%6.2fs %-16s %-8s %s %v", time.Since(start).Seconds(), e.Step, e.Phase, e.Detail, e.Err)
+		}
+	}
+	p, err := New(Options{AWS: awsConfig(url, rt), StateDir: stateDir, PollInterval: 5 * time.Millisecond, WaitTimeout: 20 * time.Second, Progress: progress})
 	if err != nil {
 		t.Fatal(err)
 	}
