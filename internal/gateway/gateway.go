@@ -107,8 +107,10 @@ func New(opts Options) *Gateway {
 			pr.SetXForwarded()
 			pr.Out.Host = pr.Out.URL.Host
 		},
-		Transport:     transport,
-		FlushInterval: -1, // stream responses as they come
+		Transport: transport,
+		// 0: responses of unknown length (streams, chunked) are flushed at every write by
+		// ReverseProxy itself; others are written through the buffer (one write per response).
+		FlushInterval: 0,
 		BufferPool:    bufferPool{},
 		ErrorHandler:  g.proxyError,
 		ErrorLog:      nil,
