@@ -256,4 +256,6 @@ func CertPEM(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }
 
-func parseLeaf(c tls.Certificate) (*x509.Certificate, error) { return x509.ParseCertificate(c.Certificate[0]) }
+func parseLeaf(c tls.Certificate) (*x509.Certificate, error) {
+	return x509.ParseCertificate(c.Certificate[0])
+}
