@@ -8,13 +8,14 @@ XFAIL with that reason (explicitly, not skipped); once the subcommand exists the
 from __future__ import annotations
 
 import os
+import socket
 from typing import Callable, Optional
 
 import botocore.session
 import pytest
 
 import cortex
-from conftest import ACCOUNT, Key, Operator, free_port
+from conftest import ACCOUNT, Key, Operator
 from cortex.token import decode_token
 from test_client import write_cli_yaml
 
@@ -180,11 +181,14 @@ def test_rules_mode_read_role_cannot_deploy(start_operator, moto):
 
 
 def test_identity_provider_down_is_503(start_operator, moto):
-    dead = f"http://127.0.0.1:{free_port()}"
-    op = start_operator(sts_endpoint=dead)
-    with pytest.raises(cortex.ServiceUnavailableError) as ei:
-        client_for(op, moto.users["alice"]).info()
+    # A port held by a socket that never listens: nothing else can take it, connections are refused.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        op = start_operator(sts_endpoint=f"http://127.0.0.1:{held.getsockname()[1]}")
+        with pytest.raises(cortex.ServiceUnavailableError) as ei:
+            client_for(op, moto.users["alice"]).info()
     assert ei.value.status == 503 and ei.value.code == "identity_unavailable"
+    assert ei.value.retry_after
 
 
 def test_repeated_bad_tokens_are_429(start_operator, moto, tmp_path):
