@@ -89,7 +89,6 @@ def client(
             botocore_session=botocore_session,
             timeout=timeout,
             token_cache_dir=None,
-            discover=True,
         )
     cfg = load_config(config_dir)
     environment = cfg.get(env)
@@ -109,7 +108,6 @@ def client(
         botocore_session=botocore_session,
         timeout=timeout,
         token_cache_dir=os.path.join(cfg.dir, "tokens") if cache_tokens else None,
-        discover=False,
     )
 
 
@@ -123,7 +121,6 @@ class Client:
         botocore_session: Any = None,
         timeout: float = DEFAULT_TIMEOUT,
         token_cache_dir: Optional[str] = None,
-        discover: bool = False,
     ) -> None:
         endpoint = environment.operator_endpoint.rstrip("/")
         if not endpoint.startswith("https://"):
@@ -133,7 +130,6 @@ class Client:
         self.timeout = timeout
         self._botocore_session = botocore_session
         self._token_cache_dir = token_cache_dir
-        self._discover = discover
         self._lock = threading.Lock()
         self._tokens: Optional[TokenSource] = None
         self._auth_info: Optional[Dict[str, Any]] = None
