@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -1266,4 +1265,27 @@ func (p *Provisioner) findLoadBalancer(ctx context.Context, name string) (*elbty
 	return &out.LoadBalancers[0], nil
 }
 
-var errNotFound = errors.New("not found")
+type ekstypesScaling = ekstypes.NodegroupScalingConfig
+
+func (p *Provisioner) ensureRolePolicies(ctx context.Context, role string, policies []string) error {
+	attached, err := p.attachedRolePolicies(ctx, role)
+	if err != nil {
+		return err
+	}
+	for _, pol := range policies {
+		if attached[pol] {
+			continue
+		}
+		if _, err := p.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(role), PolicyArn: aws.String(pol)}); err != nil {
+			return fmt.Errorf("attach %s to role %s: %w", pol, role, err)
+		}
+	}
+	return nil
+}
+
+func (p *Provisioner) detachRolePolicy(ctx context.Context, role, policy string) error {
+	if _, err := p.iam.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String(role), PolicyArn: aws.String(policy)}); err != nil && !isCode(err, "NoSuchEntity") {
+		return fmt.Errorf("detach %s from role %s: %w", policy, role, err)
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+
+	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
+)
+
+// Info is what `cortex cluster info` shows.
+type Info struct {
+	State             *State            `json:"state"`
+	OperatorEndpoint  string            `json:"operator_endpoint,omitempty"`
+	APIEndpoint       string            `json:"api_endpoint,omitempty"`
+	EKSStatus         string            `json:"eks_status,omitempty"`
+	NodeGroupStatus   map[string]string `json:"node_group_status,omitempty"`
+	OperatorLBState   string            `json:"operator_load_balancer_state,omitempty"`
+	APILBState        string            `json:"api_load_balancer_state,omitempty"`
+	NodeRolePolicies  []string          `json:"node_role_policies,omitempty"`
+	DefaultPolicyARN  string            `json:"default_policy_arn,omitempty"`
+	ExtraPolicyARNs   []string          `json:"iam_policy_arns,omitempty"`
+	OperatorLBScheme  string            `json:"operator_load_balancer_scheme,omitempty"`
+	APILBScheme       string            `json:"api_load_balancer_scheme,omitempty"`
+	CreatorARN        string            `json:"creator_arn,omitempty"`
+	SubnetVisibility  string            `json:"subnet_visibility,omitempty"`
+	NATGatewaySetting string            `json:"nat_gateway,omitempty"`
+}
+
+// ErrNoCluster is returned when no state exists for the cluster.
+type ErrNoCluster struct{ Name, Region string }
+
+func (e *ErrNoCluster) Error() string {
+	return fmt.Sprintf("no cluster named %s in %s (no state in the CLI cache or in the cluster's bucket)", e.Name, e.Region)
+}
+
+// Info reads the state and the live status of the EKS cluster, node groups and load balancers.
+func (p *Provisioner) Info(ctx context.Context, clusterName string) (*Info, error) {
+	id, err := p.WhoAmI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.LoadState(ctx, id, clusterName)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, &ErrNoCluster{clusterName, p.region}
+	}
+	info := &Info{State: st, CreatorARN: st.CreatorARN, DefaultPolicyARN: st.PolicyARN, NodeRolePolicies: st.NodeRolePolicy}
+	if st.Config != nil {
+		info.ExtraPolicyARNs = st.Config.IAMPolicyARNs
+		info.OperatorLBScheme = st.Config.OperatorLoadBalancerScheme
+		info.APILBScheme = st.Config.APILoadBalancerScheme
+		info.SubnetVisibility = st.Config.SubnetVisibility
+		info.NATGatewaySetting = st.Config.NATGateway
+	}
+	if lb := st.OperatorLoadBalancer; lb != nil {
+		info.OperatorEndpoint = "https://" + lb.DNSName
+		if cur, err := p.findLoadBalancer(ctx, lb.Name); err == nil && cur != nil && cur.State != nil {
+			info.OperatorLBState = string(cur.State.Code)
+		} else if err == nil {
+			info.OperatorLBState = "missing"
+		}
+	}
+	if lb := st.APILoadBalancer; lb != nil {
+		info.APIEndpoint = "https://" + lb.DNSName
+		if cur, err := p.findLoadBalancer(ctx, lb.Name); err == nil && cur != nil && cur.State != nil {
+			info.APILBState = string(cur.State.Code)
+		} else if err == nil {
+			info.APILBState = "missing"
+		}
+	}
+	if st.EKSCluster != "" {
+		if c, err := p.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(st.EKSCluster)}); err == nil {
+			info.EKSStatus = string(c.Cluster.Status)
+			info.NodeGroupStatus = map[string]string{}
+			if st.Config != nil {
+				for _, ng := range st.Config.NodeGroups {
+					if d, err := p.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String(st.EKSCluster), NodegroupName: aws.String(ng.Name)}); err == nil {
+						info.NodeGroupStatus[ng.Name] = string(d.Nodegroup.Status)
+					} else {
+						info.NodeGroupStatus[ng.Name] = "missing"
+					}
+				}
+			}
+		} else if isCode(err, "ResourceNotFoundException") {
+			info.EKSStatus = "missing"
+		}
+	}
+	return info, nil
+}
+
+// Configure applies the fields of cfg that may change on a running cluster (node group sizes,
+// CIDR allowlists, certificate, iam_policy_arns, access) and refuses every other difference
+// before changing anything.
+func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) ([]clusterconfig.Change, error) {
+	id, err := p.WhoAmI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := p.LoadState(ctx, id, cfg.ClusterName)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, &ErrNoCluster{cfg.ClusterName, p.region}
+	}
+	if st.Status != StatusReady {
+		return nil, fmt.Errorf("cluster %s is %s, not ready: run `cortex cluster up` to finish creating it first", cfg.ClusterName, st.Status)
+	}
+	changes, err := clusterconfig.Diff(st.Config, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cannot apply this configuration to the running cluster:\n%w", err)
+	}
+	p.state = st
+	names := NamesFor(id.Partition, id.Account, cfg.ClusterName, p.region)
+	old := st.Config
+	for _, ng := range cfg.NodeGroups {
+		var before clusterconfig.NodeGroup
+		for _, o := range old.NodeGroups {
+			if o.Name == ng.Name {
+				before = o
+			}
+		}
+		if before.Min() == ng.Min() && before.Max() == ng.Max() {
+			continue
+		}
+		desired := int32(ng.Min())
+		if cur, err := p.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String(st.EKSCluster), NodegroupName: aws.String(ng.Name)}); err == nil && cur.Nodegroup.ScalingConfig != nil {
+			d := aws.ToInt32(cur.Nodegroup.ScalingConfig.DesiredSize)
+			if d >= int32(ng.Min()) && d <= int32(ng.Max()) {
+				desired = d
+			}
+		}
+		if _, err := p.eks.UpdateNodegroupConfig(ctx, &eks.UpdateNodegroupConfigInput{ClusterName: aws.String(st.EKSCluster), NodegroupName: aws.String(ng.Name),
+			ScalingConfig: &ekstypesScaling{MinSize: aws.Int32(int32(ng.Min())), MaxSize: aws.Int32(int32(ng.Max())), DesiredSize: aws.Int32(desired)}}); err != nil {
+			return nil, fmt.Errorf("node_groups[%s]: %w", ng.Name, err)
+		}
+		p.emit(Event{Step: "configure", Phase: PhaseDone, Detail: fmt.Sprintf("node group %s: min %d, max %d", ng.Name, ng.Min(), ng.Max())})
+	}
+	if sg := st.SecurityGroups["operator-lb"]; sg != "" {
+		if err := p.syncIngress(ctx, sg, cfg.OperatorLoadBalancerCIDRAllowlist); err != nil {
+			return nil, fmt.Errorf("operator_load_balancer_cidr_allowlist: %w", err)
+		}
+	}
+	if sg := st.SecurityGroups["api-lb"]; sg != "" {
+		if err := p.syncIngress(ctx, sg, cfg.APILoadBalancerCIDRAllowlist); err != nil {
+			return nil, fmt.Errorf("api_load_balancer_cidr_allowlist: %w", err)
+		}
+	}
+	// iam_policy_arns: attach the new ones, detach the ones removed from the config.
+	want := map[string]bool{}
+	for _, a := range cfg.IAMPolicyARNs {
+		want[a] = true
+	}
+	if err := p.ensureRolePolicies(ctx, names.NodeRole, cfg.IAMPolicyARNs); err != nil {
+		return nil, fmt.Errorf("iam_policy_arns: %w", err)
+	}
+	for _, a := range old.IAMPolicyARNs {
+		if !want[a] {
+			if err := p.detachRolePolicy(ctx, names.NodeRole, a); err != nil {
+				return nil, fmt.Errorf("iam_policy_arns: %w", err)
+			}
+		}
+	}
+	err = p.update(ctx, func(s *State) {
+		s.Config = cfg
+		pols := []string{}
+		for _, a := range s.NodeRolePolicy {
+			if !contains(old.IAMPolicyARNs, a) {
+				pols = append(pols, a)
+			}
+		}
+		s.NodeRolePolicy = append(pols, cfg.IAMPolicyARNs...)
+	})
+	return changes, err
+}
