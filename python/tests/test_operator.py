@@ -256,3 +256,31 @@ def test_environment_written_by_go_cli(op, moto, cortex_bin, tmp_path, monkeypat
     me = cortex.client().whoami()
     assert me["arn"] == alice.arn
     assert alice.arn in json.dumps(go_arn)
+
+
+def test_local_cluster_with_iam_auth(cortex_bin, moto, tmp_path, monkeypatch):
+    """`cortex cluster up --auth iam` (local provider, moto as STS) writes an aws-auth environment;
+    the Python client authenticates to it with IAM credentials from the environment."""
+    import subprocess
+
+    from conftest import has_subcommand
+
+    if not has_subcommand(cortex_bin, ["cluster", "up"]):
+        pytest.xfail("`cortex cluster up` is not in this build yet")
+    alice = moto.users["alice"]
+    cfg = str(tmp_path / "cfg")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("CORTEX_")}
+    env["CORTEX_CLI_CONFIG_DIR"] = cfg
+    up = [cortex_bin, "cluster", "up", "--auth", "iam", "--account-id", ACCOUNT, "--creator-arn", alice.arn,
+          "--sts-test-endpoint", moto.url]
+    r = subprocess.run(up, env=env, capture_output=True, text=True, timeout=180)
+    try:
+        assert r.returncode == 0, r.stdout + r.stderr
+        e = cortex.load_config(cfg).get("local")
+        assert e.auth_method == "aws" and e.sts_host == moto.host and e.cluster_id
+        me = cortex.client("local", config_dir=cfg, botocore_session=session_for(alice)).whoami()
+        assert me["arn"] == alice.arn and me["role"] == "admin" and me["method"] == "aws"
+        session = moto.assume_role("alice", "py-local")
+        assert cortex.client("local", config_dir=cfg, botocore_session=session_for(session)).whoami()["arn"] == session.arn
+    finally:
+        subprocess.run([cortex_bin, "cluster", "down"], env=env, capture_output=True, text=True, timeout=120)
