@@ -14,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,7 +48,7 @@ type Options struct {
 type Gateway struct {
 	opts   Options
 	routes atomic.Pointer[routeTable]
-	proxy  *httputil.ReverseProxy
+	pool   *connPool
 	log    *accessLog
 	srv    *http.Server
 }
@@ -92,29 +91,7 @@ func New(opts Options) *Gateway {
 	if opts.AccessLog != nil {
 		g.log = newAccessLog(opts.AccessLog)
 	}
-	transport := &http.Transport{
-		Proxy:                 nil, // never through an environment proxy: replicas are local
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: opts.UpstreamTimeout,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     false,
-	}
-	g.proxy = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetXForwarded()
-			pr.Out.Host = pr.Out.URL.Host
-		},
-		Transport: transport,
-		// 0: responses of unknown length (streams, chunked) are flushed at every write by
-		// ReverseProxy itself; others are written through the buffer (one write per response).
-		FlushInterval: 0,
-		BufferPool:    bufferPool{},
-		ErrorHandler:  g.proxyError,
-		ErrorLog:      nil,
-	}
+	g.pool = newPool(256)
 	return g
 }
 
@@ -199,11 +176,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &limitedBody{rc: http.MaxBytesReader(rec, r.Body, g.opts.MaxBodyBytes), info: info}
 	}
-	r.URL.Scheme = "http"
-	r.URL.Host = upstream
-	r.URL.Path = rest
-	r.URL.RawPath = ""
-	g.proxy.ServeHTTP(rec, r.WithContext(contextWith(r, info)))
+	err := g.forward(rec, r, upstream, rest, info)
+	if err == nil {
+		return
+	}
+	var ue *upstreamError
+	if !errors.As(err, &ue) {
+		ue = &upstreamError{status: http.StatusBadGateway, code: "upstream_error", msg: "the API's replica failed to answer", err: err}
+	}
+	switch {
+	case ue.status == http.StatusRequestEntityTooLarge:
+		rec.Header().Set("Connection", "close")
+	case ue.status == 499 || r.Context().Err() != nil:
+		rec.WriteHeader(499) // the client went away; nobody reads this
+		return
+	case ue.status == http.StatusBadGateway && g.opts.ErrorLog != nil:
+		g.opts.ErrorLog("gateway: %s %s: %v", rt.api, upstream, ue.err)
+	}
+	writeError(rec, ue.status, ue.code, ue.msg)
 }
 
 func truncate(s string, n int) string {
@@ -211,27 +201,6 @@ func truncate(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
-}
-
-func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	info, _ := r.Context().Value(ctxKey{}).(*reqInfo)
-	var mbe *http.MaxBytesError
-	switch {
-	case (info != nil && info.tooLarge.Load()) || errors.As(err, &mbe):
-		w.Header().Set("Connection", "close")
-		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
-			"request body larger than "+strconv.FormatInt(g.opts.MaxBodyBytes, 10)+" bytes")
-	case r.Context().Err() != nil:
-		// The client went away or timed out; nobody reads the answer.
-		w.WriteHeader(499)
-	case isTimeout(err):
-		writeError(w, http.StatusGatewayTimeout, "upstream_timeout", "the API did not answer in time")
-	default:
-		if g.opts.ErrorLog != nil {
-			g.opts.ErrorLog("gateway: %s: %v", r.URL.Host, err)
-		}
-		writeError(w, http.StatusBadGateway, "upstream_error", "the API's replica failed to answer")
-	}
 }
 
 func isTimeout(err error) bool {
@@ -364,6 +333,7 @@ func (g *Gateway) ServerWithTLS(cfg *tls.Config) *http.Server {
 
 // Close flushes the access log.
 func (g *Gateway) Close() error {
+	g.pool.closeAll()
 	if g.log != nil {
 		return g.log.close()
 	}
@@ -372,14 +342,16 @@ func (g *Gateway) Close() error {
 
 // accessLog buffers JSON lines and flushes them every second.
 type accessLog struct {
-	mu   sync.Mutex
-	w    *bufio.Writer
-	stop chan struct{}
-	done chan struct{}
+	scratch sync.Pool
+	mu      sync.Mutex
+	w       *bufio.Writer
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 func newAccessLog(w io.Writer) *accessLog {
 	l := &accessLog{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	l.scratch.New = func() any { b := make([]byte, 0, 512); return &b }
 	go func() {
 		defer close(l.done)
 		t := time.NewTicker(time.Second)
@@ -415,16 +387,39 @@ func (l *accessLog) write(start time.Time, id string, r *http.Request, path, api
 	if status == 0 {
 		status = http.StatusOK
 	}
-	e := accessEntry{
-		Time: start.UTC().Format(time.RFC3339Nano), RequestID: id, Remote: r.RemoteAddr, Method: r.Method,
-		Path: truncate(path, 512), API: api, Upstream: upstream, Status: status, Bytes: n,
-		DurationMS: float64(time.Since(start).Microseconds()) / 1000,
+	// Hand-rolled JSON (the same keys as accessEntry): this runs for every request.
+	b := l.scratch.Get().(*[]byte)
+	buf := (*b)[:0]
+	buf = append(buf, `{"time":"`...)
+	buf = start.UTC().AppendFormat(buf, time.RFC3339Nano)
+	buf = append(buf, `","request_id":`...)
+	buf = strconv.AppendQuote(buf, id)
+	buf = append(buf, `,"remote":`...)
+	buf = strconv.AppendQuote(buf, r.RemoteAddr)
+	buf = append(buf, `,"method":`...)
+	buf = strconv.AppendQuote(buf, r.Method)
+	buf = append(buf, `,"path":`...)
+	buf = strconv.AppendQuote(buf, truncate(path, 512))
+	if api != "" {
+		buf = append(buf, `,"api":`...)
+		buf = strconv.AppendQuote(buf, api)
 	}
-	data, _ := json.Marshal(e)
+	if upstream != "" {
+		buf = append(buf, `,"upstream":`...)
+		buf = strconv.AppendQuote(buf, upstream)
+	}
+	buf = append(buf, `,"status":`...)
+	buf = strconv.AppendInt(buf, int64(status), 10)
+	buf = append(buf, `,"bytes":`...)
+	buf = strconv.AppendInt(buf, n, 10)
+	buf = append(buf, `,"duration_ms":`...)
+	buf = strconv.AppendFloat(buf, float64(time.Since(start).Microseconds())/1000, 'f', -1, 64)
+	buf = append(buf, "}\n"...)
 	l.mu.Lock()
-	_, _ = l.w.Write(data)
-	_ = l.w.WriteByte('\n')
+	_, _ = l.w.Write(buf)
 	l.mu.Unlock()
+	*b = buf
+	l.scratch.Put(b)
 }
 
 func (l *accessLog) close() error {

@@ -173,6 +173,14 @@ func TestRoutingRoundRobinAndRequestID(t *testing.T) {
 	if !strings.Contains(f.log.String(), `"request_id":"my-id-1"`) || !strings.Contains(f.log.String(), `"api":"iris"`) {
 		t.Fatalf("access log: %s", f.log.String())
 	}
+	for _, line := range strings.Split(strings.TrimSpace(f.log.String()), "\n") {
+		var e accessEntry
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil || e.Status == 0 || e.RequestID == "" || e.Method == "" {
+			t.Fatalf("access log line %q: %v", line, err)
+		}
+	}
 }
 
 func TestNoReadyReplicaIs503JSON(t *testing.T) {
