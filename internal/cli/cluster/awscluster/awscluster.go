@@ -1,23 +1,610 @@
-// Package awscluster is the AWS provider of `cortex cluster`. (Placeholder until the AWS lifecycle lands.)
+// Package awscluster is the AWS provider of `cortex cluster`: a thin face over clusterconfig,
+// credentials, iampolicy and provision/aws.
 package awscluster
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
+	"github.com/cortexlabs-go/cortex/internal/credentials"
+	"github.com/cortexlabs-go/cortex/internal/iampolicy"
+	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 )
 
-func todo(use string) *cobra.Command {
-	return &cobra.Command{Use: use, RunE: func(*cobra.Command, []string) error {
-		return errors.New("the aws provider is not available in this build yet")
-	}}
+// common are the flags every AWS cluster command shares.
+type common struct {
+	configPath string
+	name       string
+	region     string
+	creds      credentials.Flags
+	yes        bool
 }
 
-func NewUpCmd(f *cmdutil.Factory) *cobra.Command            { return todo("up") }
-func NewInfoCmd(f *cmdutil.Factory) *cobra.Command          { return todo("info") }
-func NewDownCmd(f *cmdutil.Factory) *cobra.Command          { return todo("down") }
-func NewConfigureCmd(f *cmdutil.Factory) *cobra.Command     { return todo("configure") }
-func NewPolicyCmd(f *cmdutil.Factory) *cobra.Command        { return todo("policy") }
-func NewExampleConfigCmd(f *cmdutil.Factory) *cobra.Command { return todo("example-config") }
+func (o *common) addConfigFlag(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&o.configPath, "config", "c", "", "`cluster.yaml` of the AWS cluster (may also be given as the argument)")
+}
+
+func (o *common) addNameFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.name, "name", "", "cluster name (instead of a cluster.yaml)")
+	cmd.Flags().StringVar(&o.region, "region", "", "AWS region of the cluster (instead of a cluster.yaml)")
+}
+
+func (o *common) addCredFlags(cmd *cobra.Command, cluster bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.creds.AWSKey, "aws-key", "", "AWS access key id used to create/manage the cluster")
+	fl.StringVar(&o.creds.AWSSecret, "aws-secret", "", "AWS secret access key used to create/manage the cluster (prefer the environment or a profile: flags are visible to other local users)")
+	if cluster {
+		fl.StringVar(&o.creds.ClusterAWSKey, "cluster-aws-key", "", "AWS access key id the cluster itself uses (default: the spin-up credentials)")
+		fl.StringVar(&o.creds.ClusterAWSSecret, "cluster-aws-secret", "", "AWS secret access key the cluster itself uses")
+	}
+}
+
+// loadConfig reads cluster.yaml from -c or the argument (one of them, not both).
+func (o *common) loadConfig(args []string) (*clusterconfig.Config, error) {
+	path := o.configPath
+	if len(args) > 1 {
+		return nil, fmt.Errorf("expected at most one cluster.yaml argument, got %d", len(args))
+	}
+	if len(args) == 1 {
+		if path != "" && path != args[0] {
+			return nil, fmt.Errorf("cluster config given twice (%s and -c %s): use one", args[0], path)
+		}
+		path = args[0]
+	}
+	if path == "" {
+		return nil, errors.New("no cluster config: pass cluster.yaml (or -c cluster.yaml); `cortex cluster example-config` prints one")
+	}
+	return clusterconfig.Load(path)
+}
+
+// target finds the cluster's name and region: from a cluster.yaml, or --name/--region.
+func (o *common) target(args []string) (name, region string, cfg *clusterconfig.Config, err error) {
+	if o.configPath != "" || len(args) > 0 {
+		if o.name != "" || o.region != "" {
+			return "", "", nil, errors.New("give either a cluster.yaml or --name/--region, not both")
+		}
+		cfg, err = o.loadConfig(args)
+		if err != nil {
+			return "", "", nil, err
+		}
+		return cfg.ClusterName, cfg.Region, cfg, nil
+	}
+	if o.name == "" || o.region == "" {
+		return "", "", nil, errors.New("no cluster given: pass cluster.yaml (or -c cluster.yaml), or both --name and --region")
+	}
+	c := &clusterconfig.Config{ClusterName: o.name, Region: o.region}
+	c.ApplyDefaults()
+	var bad []string
+	for _, line := range strings.Split(errString(c.Validate()), "\n") {
+		if strings.HasPrefix(line, "cluster_name:") {
+			bad = append(bad, "--name"+strings.TrimPrefix(line, "cluster_name"))
+		}
+		if strings.HasPrefix(line, "region:") {
+			bad = append(bad, "--region"+strings.TrimPrefix(line, "region"))
+		}
+	}
+	if len(bad) > 0 {
+		return "", "", nil, errors.New(strings.Join(bad, "\n"))
+	}
+	return o.name, o.region, nil, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// session is the resolved credentials and SDK config of one command.
+type session struct {
+	spinUp, cluster *credentials.Creds
+	cfg             aws.Config
+	cache           *credentials.Cache
+	configDir       string
+}
+
+func openSession(ctx context.Context, f *cmdutil.Factory, o *common, name, region string) (*session, error) {
+	dir, err := f.ConfigDir()
+	if err != nil {
+		return nil, err
+	}
+	cache := credentials.NewCache(dir)
+	in := f.IO.In
+	r := &credentials.Resolver{
+		Flags: o.creds, Cache: cache, ClusterName: name, Region: region, Getenv: os.Getenv,
+		SharedConfig: credentials.LoadSharedConfig,
+		IsTerminal:   cmdutil.IsTerminal(in),
+		Prompt:       func(label string, secret bool) (string, error) { return prompt(f, label, secret) },
+		Warn:         func(s string) { fmt.Fprintln(f.IO.ErrOut, "warning:", s) },
+	}
+	spinUp, cluster, err := r.Resolve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(f.IO.ErrOut, "using AWS credentials from %s\n", spinUp.Describe())
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithCredentialsProvider(spinUp.CredentialsProvider()))
+	if err != nil {
+		return nil, fmt.Errorf("AWS configuration: %w", err)
+	}
+	return &session{spinUp: spinUp, cluster: cluster, cfg: cfg, cache: cache, configDir: dir}, nil
+}
+
+func prompt(f *cmdutil.Factory, label string, secret bool) (string, error) {
+	fmt.Fprintf(f.IO.ErrOut, "%s: ", label)
+	file, ok := f.IO.In.(*os.File)
+	if secret && ok {
+		b, err := term.ReadPassword(int(file.Fd()))
+		fmt.Fprintln(f.IO.ErrOut)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(f.IO.In).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// confirm asks a yes/no question; without a terminal it refuses with advice to pass --yes.
+func confirm(f *cmdutil.Factory, question string) error {
+	if !cmdutil.IsTerminal(f.IO.In) {
+		return fmt.Errorf("%s: pass --yes to continue without a terminal", question)
+	}
+	fmt.Fprintf(f.IO.ErrOut, "%s [y/N] ", question)
+	line, _ := bufio.NewReader(f.IO.In).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return &cmdutil.ExitError{Code: 1, Err: errors.New("aborted")}
+	}
+	return nil
+}
+
+// progress prints provisioning events, one line each.
+func progress(w io.Writer) func(provaws.Event) {
+	return func(e provaws.Event) {
+		switch e.Phase {
+		case provaws.PhaseDone:
+			fmt.Fprintf(w, "  ✓ %-16s %s (%s)\n", e.Step, e.Detail, e.Elapsed.Round(10*time.Millisecond))
+		case provaws.PhaseFailed:
+			fmt.Fprintf(w, "  ✗ %-16s %v\n", e.Step, e.Err)
+		case provaws.PhaseWaiting:
+			fmt.Fprintf(w, "  … %-16s waiting for %s\n", e.Step, e.Detail)
+		case provaws.PhaseSkipped:
+			fmt.Fprintf(w, "  - %-16s skipped (%s)\n", e.Step, e.Detail)
+		case provaws.PhaseInfo:
+			fmt.Fprintf(w, "  %s\n", e.Detail)
+		}
+	}
+}
+
+type waitFlags struct {
+	timeout, poll time.Duration
+}
+
+func (w *waitFlags) add(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&w.timeout, "wait-timeout", 40*time.Minute, "longest to wait for any one resource (EKS clusters take 10-15 minutes)")
+	cmd.Flags().DurationVar(&w.poll, "poll-interval", 10*time.Second, "how often to check a resource that is being created or deleted")
+	_ = cmd.Flags().MarkHidden("poll-interval")
+}
+
+func (w *waitFlags) validate() error {
+	if w.timeout <= 0 {
+		return fmt.Errorf("invalid --wait-timeout %s: use a positive duration such as 40m", w.timeout)
+	}
+	if w.poll <= 0 || w.poll > w.timeout {
+		return fmt.Errorf("invalid --poll-interval %s: use a positive duration shorter than --wait-timeout", w.poll)
+	}
+	return nil
+}
+
+func newProvisioner(f *cmdutil.Factory, s *session, w *waitFlags, progressOut io.Writer) (*provaws.Provisioner, error) {
+	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: f.Now})
+}
+
+// ---- up ----
+
+// NewUpCmd is `cortex cluster up --provider aws`.
+func NewUpCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &common{}
+	w := &waitFlags{}
+	var preflight, configureEnv bool
+	cmd := &cobra.Command{
+		Use:  "up [cluster.yaml]",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := w.validate(); err != nil {
+				return err
+			}
+			cfg, err := o.loadConfig(args)
+			if err != nil {
+				return err
+			}
+			ctx := c.Context()
+			s, err := openSession(ctx, f, o, cfg.ClusterName, cfg.Region)
+			if err != nil {
+				return err
+			}
+			p, err := newProvisioner(f, s, w, f.IO.ErrOut)
+			if err != nil {
+				return err
+			}
+			id, err := p.WhoAmI(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.ErrOut, "creating cluster %s in %s (account %s) as %s\n", cfg.ClusterName, cfg.Region, id.Account, id.ARN)
+			if preflight {
+				denied, err := p.Preflight(ctx, id, cfg.ClusterName)
+				if err != nil {
+					return fmt.Errorf("preflight: %w", err)
+				}
+				if len(denied) > 0 {
+					tw := tabwriter.NewWriter(f.IO.ErrOut, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ACTION\tRESOURCE\tDECISION")
+					for _, d := range denied {
+						fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Action, d.Resource, d.Decision)
+					}
+					tw.Flush()
+					return fmt.Errorf("preflight: %s lacks %d permission(s) of the management policy (see `cortex cluster policy --type management`); nothing was created", id.ARN, len(denied))
+				}
+				fmt.Fprintln(f.IO.ErrOut, "preflight: every action of the management policy is allowed")
+			}
+			admin, err := p.CheckAdmin(ctx, id)
+			if err != nil {
+				fmt.Fprintf(f.IO.ErrOut, "warning: could not check whether %s is an administrator: %v\n", id.ARN, err)
+				admin = &provaws.AdminCheck{Reason: "the check failed"}
+			}
+			if !admin.Admin {
+				fmt.Fprintf(f.IO.ErrOut, "warning: %s is not an administrator (%s); cluster up may fail part way. The minimum permissions are printed by `cortex cluster policy --type management -c cluster.yaml` (and checked by --preflight).\n", id.ARN, admin.Reason)
+				if !o.yes {
+					if err := confirm(f, "continue anyway?"); err != nil {
+						return err
+					}
+				}
+			}
+			if err := s.cache.Remember(cfg.ClusterName, cfg.Region, s.spinUp, s.cluster); err != nil {
+				return fmt.Errorf("cluster cache: %w", err)
+			}
+			res, err := p.Up(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			st := res.State
+			out := f.IO.Out
+			fmt.Fprintf(out, "cluster %s is up (id %s)\n", st.ClusterName, st.ClusterID)
+			fmt.Fprintf(out, "operator endpoint: %s\n", res.OperatorEndpoint)
+			if st.APILoadBalancer != nil {
+				fmt.Fprintf(out, "api endpoint:      https://%s\n", st.APILoadBalancer.DNSName)
+			}
+			fmt.Fprintln(out, "note: the operator is not installed into the EKS cluster yet; its endpoint answers once it is.")
+			envName := f.EnvName
+			if envName == "" {
+				envName = cfg.ClusterName
+			}
+			if configureEnv {
+				if err := writeEnv(f, envName, st, s.spinUp); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "environment %q configured\n", envName)
+			} else {
+				fmt.Fprintf(out, "configure the CLI with:\n  cortex env configure %s --operator-endpoint %s\n", envName, res.OperatorEndpoint)
+			}
+			return nil
+		},
+	}
+	o.addConfigFlag(cmd)
+	o.addCredFlags(cmd, true)
+	w.add(cmd)
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&preflight, "preflight", false, "check the management policy's actions with iam:SimulatePrincipalPolicy before creating anything")
+	cmd.Flags().BoolVar(&configureEnv, "configure-env", false, "add the cluster's environment to the CLI (named by --env, default the cluster name)")
+	return cmd
+}
+
+func writeEnv(f *cmdutil.Factory, name string, st *provaws.State, spinUp *credentials.Creds) error {
+	if err := cliconfig.ValidateEnvName(name); err != nil {
+		return err
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	e := cliconfig.Environment{
+		Name: name, Provider: "aws", OperatorEndpoint: "https://" + st.OperatorLoadBalancer.DNSName, ClusterID: st.ClusterID,
+		STSHost: "sts." + st.Region + ".amazonaws.com", STSRegion: st.Region, Auth: cliconfig.AuthAWS,
+		ClusterName: st.ClusterName, Region: st.Region,
+	}
+	if spinUp.Profile != "" {
+		e.AWSProfile = spinUp.Profile
+	}
+	cfg.Put(e)
+	return cfg.Save()
+}
+
+// ---- info ----
+
+// NewInfoCmd is `cortex cluster info --provider aws`.
+func NewInfoCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &common{}
+	var format *string
+	cmd := &cobra.Command{
+		Use:  "info [cluster.yaml]",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := cmdutil.ValidateFormat(*format); err != nil {
+				return err
+			}
+			name, region, _, err := o.target(args)
+			if err != nil {
+				return err
+			}
+			s, err := openSession(c.Context(), f, o, name, region)
+			if err != nil {
+				return err
+			}
+			p, err := newProvisioner(f, s, &waitFlags{timeout: time.Minute, poll: time.Second}, io.Discard)
+			if err != nil {
+				return err
+			}
+			info, err := p.Info(c.Context(), name)
+			if err != nil {
+				return err
+			}
+			return cmdutil.Print(f.IO.Out, *format, info, func(tw *tabwriter.Writer) { infoTable(tw, info) })
+		},
+	}
+	o.addConfigFlag(cmd)
+	o.addNameFlags(cmd)
+	o.addCredFlags(cmd, false)
+	format = cmdutil.AddOutputFlag(cmd)
+	return cmd
+}
+
+func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
+	st := i.State
+	row := func(k string, v any) { fmt.Fprintf(tw, "%s\t%v\n", k, v) }
+	row("cluster", st.ClusterName)
+	row("cluster id", st.ClusterID)
+	row("region", st.Region)
+	row("account", st.AccountID)
+	row("status", st.Status)
+	row("created by", st.CreatorARN)
+	row("created at", st.CreatedAt.Format(time.RFC3339))
+	row("operator endpoint", fmt.Sprintf("%s (%s, %s)", i.OperatorEndpoint, i.OperatorLBScheme, i.OperatorLBState))
+	row("api endpoint", fmt.Sprintf("%s (%s, %s)", i.APIEndpoint, i.APILBScheme, i.APILBState))
+	row("eks cluster", fmt.Sprintf("%s (%s)", st.EKSCluster, i.EKSStatus))
+	for name, status := range i.NodeGroupStatus {
+		row("node group "+name, status)
+	}
+	row("bucket", st.Bucket)
+	row("log group", st.LogGroup)
+	row("default policy", st.PolicyARN)
+	row("iam_policy_arns", strings.Join(i.ExtraPolicyARNs, ", "))
+	row("cluster role", st.ClusterRoleARN)
+	row("node role", st.NodeRoleARN)
+	row("vpc", st.VPCID)
+	row("subnets", fmt.Sprintf("%s (public %v, private %v)", i.SubnetVisibility, st.PublicSubnets, st.PrivateSubnets))
+	row("nat gateways", fmt.Sprintf("%s %v", i.NATGatewaySetting, st.NATGateways))
+	row("security groups", st.SecurityGroups)
+}
+
+// ---- configure ----
+
+// NewConfigureCmd is `cortex cluster configure`.
+func NewConfigureCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &common{}
+	cmd := &cobra.Command{
+		Use:   "configure [cluster.yaml]",
+		Short: "Apply the fields of cluster.yaml that may change on a running AWS cluster",
+		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
+min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, iam_policy_arns
+and access. Any other difference is refused before anything changes.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cfg, err := o.loadConfig(args)
+			if err != nil {
+				return err
+			}
+			s, err := openSession(c.Context(), f, o, cfg.ClusterName, cfg.Region)
+			if err != nil {
+				return err
+			}
+			p, err := newProvisioner(f, s, &waitFlags{timeout: 10 * time.Minute, poll: 5 * time.Second}, f.IO.ErrOut)
+			if err != nil {
+				return err
+			}
+			changes, err := p.Configure(c.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			if len(changes) == 0 {
+				fmt.Fprintln(f.IO.Out, "nothing to change")
+				return nil
+			}
+			for _, ch := range changes {
+				fmt.Fprintf(f.IO.Out, "%s: %v -> %v\n", ch.Field, ch.From, ch.To)
+			}
+			return nil
+		},
+	}
+	o.addConfigFlag(cmd)
+	o.addCredFlags(cmd, false)
+	return cmd
+}
+
+// ---- down ----
+
+// NewDownCmd is `cortex cluster down --provider aws`.
+func NewDownCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &common{}
+	w := &waitFlags{}
+	var keep bool
+	cmd := &cobra.Command{
+		Use:  "down [cluster.yaml]",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := w.validate(); err != nil {
+				return err
+			}
+			name, region, _, err := o.target(args)
+			if err != nil {
+				return err
+			}
+			if !o.yes {
+				if err := confirm(f, fmt.Sprintf("delete cluster %s in %s and every AWS resource `cluster up` created for it?", name, region)); err != nil {
+					return err
+				}
+			}
+			s, err := openSession(c.Context(), f, o, name, region)
+			if err != nil {
+				return err
+			}
+			p, err := newProvisioner(f, s, w, f.IO.ErrOut)
+			if err != nil {
+				return err
+			}
+			rep, err := p.Down(c.Context(), name, provaws.DownOptions{KeepAWSResources: keep})
+			if rep != nil {
+				for _, l := range rep.Leftovers {
+					fmt.Fprintf(f.IO.ErrOut, "could not delete %s: %s\n", l.Resource, l.Reason)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			if err := s.cache.Forget(name, region); err != nil {
+				return fmt.Errorf("cluster cache: %w", err)
+			}
+			removed, err := removeEnvs(f, name, region)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.Out, "cluster %s in %s is deleted (%d resources)", name, region, len(rep.Deleted))
+			if keep {
+				fmt.Fprintf(f.IO.Out, "; kept its bucket and log group")
+			}
+			fmt.Fprintln(f.IO.Out)
+			for _, e := range removed {
+				fmt.Fprintf(f.IO.Out, "removed environment %s\n", e)
+			}
+			return nil
+		},
+	}
+	o.addConfigFlag(cmd)
+	o.addNameFlags(cmd)
+	o.addCredFlags(cmd, false)
+	w.add(cmd)
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&keep, "keep-aws-resources", false, "keep the cluster's S3 bucket and log group")
+	return cmd
+}
+
+func removeEnvs(f *cmdutil.Factory, name, region string) ([]string, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range append([]cliconfig.Environment(nil), cfg.Environments...) {
+		if e.Provider == "aws" && e.ClusterName == name && e.Region == region {
+			cfg.Delete(e.Name)
+			removed = append(removed, e.Name)
+		}
+	}
+	if len(removed) == 0 {
+		return nil, nil
+	}
+	return removed, cfg.Save()
+}
+
+// ---- policy ----
+
+// NewPolicyCmd is `cortex cluster policy`.
+func NewPolicyCmd(f *cmdutil.Factory) *cobra.Command {
+	o := &common{}
+	var kind, account string
+	cmd := &cobra.Command{
+		Use:   "policy --type management|operator|default [cluster.yaml]",
+		Short: "Print an IAM policy of an AWS cluster: the minimum management policy, the operator's or the cluster's default policy",
+		Long: `Print one of the IAM policy documents of an AWS cluster, filled in with the account, region,
+cluster name, bucket and log group:
+
+  management  the minimum permissions of cortex cluster up/info/configure/down
+  operator    what the operator needs at run time
+  default     the cluster's default policy (cortex-<cluster_name>-<region>), attached to the nodes
+
+The account is --account-id, or that of your AWS credentials.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			valid := false
+			for _, k := range iampolicy.Kinds {
+				valid = valid || k == kind
+			}
+			if !valid {
+				return fmt.Errorf("invalid --type %q: use %s", kind, strings.Join(iampolicy.Kinds, ", "))
+			}
+			cfg, err := o.loadConfig(args)
+			if err != nil {
+				return err
+			}
+			partition := "aws"
+			if account == "" {
+				s, err := openSession(c.Context(), f, o, cfg.ClusterName, cfg.Region)
+				if err != nil {
+					return err
+				}
+				p, err := provaws.New(provaws.Options{AWS: s.cfg})
+				if err != nil {
+					return err
+				}
+				id, err := p.WhoAmI(c.Context())
+				if err != nil {
+					return err
+				}
+				account, partition = id.Account, id.Partition
+			} else if len(account) != 12 || strings.Trim(account, "0123456789") != "" {
+				return fmt.Errorf("invalid --account-id %q: use the 12-digit AWS account id", account)
+			}
+			doc, err := iampolicy.Render(kind, provaws.PolicyParams(partition, account, cfg.ClusterName, cfg.Region))
+			if err != nil {
+				return err
+			}
+			_, err = f.IO.Out.Write(doc)
+			return err
+		},
+	}
+	o.addConfigFlag(cmd)
+	o.addCredFlags(cmd, false)
+	cmd.Flags().StringVar(&kind, "type", iampolicy.Management, "policy to print: management, operator or default")
+	cmd.Flags().StringVar(&account, "account-id", "", "AWS account id to fill in (default: the account of your credentials)")
+	return cmd
+}
+
+// ---- example-config ----
+
+// NewExampleConfigCmd is `cortex cluster example-config`.
+func NewExampleConfigCmd(f *cmdutil.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "example-config",
+		Short: "Print a commented example cluster.yaml for an AWS cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := io.WriteString(f.IO.Out, clusterconfig.Example)
+			return err
+		},
+	}
+}

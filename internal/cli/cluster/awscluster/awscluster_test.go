@@ -1,0 +1,197 @@
+package awscluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
+)
+
+type harness struct {
+	t       *testing.T
+	dir     string
+	out     *bytes.Buffer
+	errOut  *bytes.Buffer
+	factory *cmdutil.Factory
+}
+
+func newHarness(t *testing.T) *harness {
+	h := &harness{t: t, dir: t.TempDir(), out: &bytes.Buffer{}, errOut: &bytes.Buffer{}}
+	h.factory = &cmdutil.Factory{
+		IO:        &cmdutil.IOStreams{In: strings.NewReader(""), Out: h.out, ErrOut: h.errOut},
+		ConfigDir: func() (string, error) { return h.dir, nil },
+		Now:       time.Now,
+	}
+	// No shared config and no instance metadata: only what a test sets.
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(h.dir, "no-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(h.dir, "no-credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "CORTEX_AWS_ACCESS_KEY_ID", "CORTEX_AWS_SECRET_ACCESS_KEY", "CLUSTER_AWS_ACCESS_KEY_ID", "CLUSTER_AWS_SECRET_ACCESS_KEY"} {
+		t.Setenv(k, "")
+	}
+	return h
+}
+
+func (h *harness) run(cmd *cobra.Command, args ...string) error {
+	h.out.Reset()
+	h.errOut.Reset()
+	cmd.SetArgs(args)
+	cmd.SetIn(h.factory.IO.In)
+	cmd.SetOut(h.out)
+	cmd.SetErr(h.errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	return cmd.ExecuteContext(context.Background())
+}
+
+func (h *harness) writeConfig(body string) string {
+	p := filepath.Join(h.dir, "cluster.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+func TestExampleConfigAndPolicy(t *testing.T) {
+	h := newHarness(t)
+	if err := h.run(NewExampleConfigCmd(h.factory)); err != nil || !strings.Contains(h.out.String(), "cluster_name: cortex") {
+		t.Fatalf("%v %s", err, h.out)
+	}
+	cfg := h.writeConfig("cluster_name: pol\nregion: eu-west-1\n")
+	for _, kind := range []string{"management", "operator", "default"} {
+		if err := h.run(NewPolicyCmd(h.factory), "--type", kind, "-c", cfg, "--account-id", "210987654321"); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(h.out.Bytes(), &doc); err != nil {
+			t.Fatalf("%s policy is not JSON: %v", kind, err)
+		}
+		if !strings.Contains(h.out.String(), "210987654321") && kind != "default" || !strings.Contains(h.out.String(), "pol-") {
+			t.Errorf("%s policy not filled in: %s", kind, h.out)
+		}
+	}
+	if err := h.run(NewPolicyCmd(h.factory), "--type", "root", cfg, "--account-id", "210987654321"); err == nil || !strings.Contains(err.Error(), "management, operator, default") {
+		t.Fatalf("bad --type: %v", err)
+	}
+	if err := h.run(NewPolicyCmd(h.factory), "--type", "default", cfg, "--account-id", "12"); err == nil || !strings.Contains(err.Error(), "--account-id") {
+		t.Fatalf("bad --account-id: %v", err)
+	}
+}
+
+func TestCredentialErrors(t *testing.T) {
+	h := newHarness(t)
+	cfg := h.writeConfig("cluster_name: creds\nregion: us-west-2\n")
+	err := h.run(NewUpCmd(h.factory), cfg, "--aws-key", "AKIAONLYKEY1")
+	if err == nil || !strings.Contains(err.Error(), "--aws-secret is not") {
+		t.Fatalf("half a pair: %v", err)
+	}
+	// No credentials anywhere and stdin is not a terminal: refused, nothing prompted.
+	err = h.run(NewUpCmd(h.factory), cfg)
+	if err == nil || !strings.Contains(err.Error(), "not a terminal") {
+		t.Fatalf("no terminal: %v", err)
+	}
+	// An invalid config is refused before credentials are even looked at.
+	bad := h.writeConfig("cluster_name: X\n")
+	if err := h.run(NewUpCmd(h.factory), bad, "--aws-key", "AKIA", "--aws-secret", "s"); err == nil || !strings.Contains(err.Error(), "cluster_name") {
+		t.Fatalf("invalid config: %v", err)
+	}
+}
+
+func TestUpInfoDownAgainstMoto(t *testing.T) {
+	t.Setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+	srv := motoserver.Start(t, motoserver.Options{})
+	// motoserver's "auth off" value turns auth on in moto; switch it off (see provision/aws tests).
+	resp, err := http.Post(srv.URL+"/moto-api/reset-auth", "text/plain", strings.NewReader("inf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := newHarness(t)
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	cfg := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\n")
+
+	// Not an administrator (moto's identity has no policies) and no terminal: refused without --yes.
+	if err := h.run(NewUpCmd(h.factory), cfg, "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("non-admin without --yes: %v", err)
+	}
+	if !strings.Contains(h.errOut.String(), "not an administrator") {
+		t.Errorf("no administrator warning: %s", h.errOut)
+	}
+	err = h.run(NewUpCmd(h.factory), "-c", cfg, "--yes", "--configure-env", "--poll-interval", "10ms")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, h.errOut)
+	}
+	stderr := h.errOut.String()
+	if !strings.Contains(stderr, "using AWS credentials from environment (AWS_ACCESS_KEY_ID), access key id ****MPLE") || strings.Contains(stderr, "EXAMPLEKEY") || strings.Contains(stderr, "AKIAIOSF") {
+		t.Errorf("credential source line: %s", stderr)
+	}
+	if !strings.Contains(stderr, "✓ load-balancers") {
+		t.Errorf("no progress: %s", stderr)
+	}
+	if !strings.Contains(h.out.String(), "operator endpoint: https://") {
+		t.Errorf("up output: %s", h.out)
+	}
+	cc, err := cliconfig.Load(h.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := cc.Get("cli-one")
+	if err != nil || env.ClusterID == "" || env.Provider != "aws" || env.ClusterName != "cli-one" {
+		t.Fatalf("environment: %+v %v", env, err)
+	}
+	// The cache now holds how to find the credentials again, in 0600 files.
+	ents, _ := os.ReadDir(filepath.Join(h.dir, "clusters"))
+	for _, e := range ents {
+		fi, _ := e.Info()
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %o", e.Name(), fi.Mode().Perm())
+		}
+	}
+	// Without env credentials the cache is used (and says so).
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	if err := h.run(NewInfoCmd(h.factory), "--name", "cli-one", "--region", "us-west-2", "-o", "json"); err != nil {
+		t.Fatalf("%v %s", err, h.errOut)
+	}
+	if !strings.Contains(h.errOut.String(), "using AWS credentials from cluster cache") {
+		t.Errorf("info should use the cluster cache: %s", h.errOut)
+	}
+	var info map[string]any
+	if err := json.Unmarshal(h.out.Bytes(), &info); err != nil {
+		t.Fatal(err)
+	}
+	if info["eks_status"] != "ACTIVE" || info["creator_arn"] == "" {
+		t.Errorf("info: %s", h.out)
+	}
+	if err := h.run(NewInfoCmd(h.factory), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
+		t.Fatalf("info table: %v %s", err, h.out)
+	}
+	if err := h.run(NewDownCmd(h.factory), cfg); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("down without --yes and terminal: %v", err)
+	}
+	if err := h.run(NewDownCmd(h.factory), cfg, "--yes", "--poll-interval", "10ms"); err != nil {
+		t.Fatalf("%v\n%s", err, h.errOut)
+	}
+	if !strings.Contains(h.out.String(), "removed environment cli-one") {
+		t.Errorf("down output: %s", h.out)
+	}
+	cc, _ = cliconfig.Load(h.dir)
+	if _, err := cc.Get("cli-one"); err == nil {
+		t.Error("environment survived down")
+	}
+	if ents, _ := os.ReadDir(filepath.Join(h.dir, "clusters")); len(ents) != 0 {
+		t.Errorf("cluster cache survived down: %v", ents)
+	}
+}
