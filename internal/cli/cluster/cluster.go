@@ -77,6 +77,21 @@ func mergeProviders(use, short, long, defaultProvider string, byProvider map[str
 		if len(foreign) > 0 {
 			return fmt.Errorf("%s not valid with --provider %s", strings.Join(foreign, ", "), provider)
 		}
+		// Flags both providers define (e.g. -o) were parsed into the first provider's variable:
+		// hand the value to the chosen provider's own flag.
+		c.Flags().Visit(func(fl *pflag.Flag) {
+			own := chosen.Flags().Lookup(fl.Name)
+			if own == nil || own == fl {
+				return
+			}
+			if sv, ok := fl.Value.(pflag.SliceValue); ok {
+				if osv, ok := own.Value.(pflag.SliceValue); ok {
+					_ = osv.Replace(sv.GetSlice())
+					return
+				}
+			}
+			_ = own.Value.Set(fl.Value.String())
+		})
 		if chosen.Args != nil {
 			if err := chosen.Args(chosen, args); err != nil {
 				return err
