@@ -121,7 +121,7 @@ type tbShim struct {
 
 func (s *tbShim) Cleanup(f func()) { s.cleanups = append(s.cleanups, f) }
 
-func moto(t *testing.T) string {
+func moto(t testing.TB) string {
 	t.Helper()
 	motoOnce.Do(func() {
 		shim := &tbShim{TB: t}
