@@ -192,12 +192,6 @@ def cortex_bin(tmp_path_factory) -> str:
     return out
 
 
-def has_subcommand(binary: str, args: List[str]) -> bool:
-    r = subprocess.run([binary] + args + ["--help"], capture_output=True, text=True)
-    text = (r.stdout + r.stderr).lower()
-    return r.returncode == 0 and "unknown command" not in text and "not available in this build" not in text
-
-
 @dataclass
 class Operator:
     url: str
@@ -214,11 +208,7 @@ class Operator:
 @pytest.fixture(scope="module")
 def operator_factory(cortex_bin, tmp_path_factory) -> Iterator[Callable[..., Operator]]:
     """Starts `cortex operator serve` processes (stopped at the end of the module).
-
-    Without the subcommand in this build, the requesting test is reported XFAIL with that reason.
     """
-    if not has_subcommand(cortex_bin, ["operator", "serve"]):
-        pytest.xfail("`cortex operator serve` is not in this build yet")
     started: List[Operator] = []
 
     def start(*extra: str, env: Optional[Dict[str, str]] = None) -> Operator:

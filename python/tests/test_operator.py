@@ -1,8 +1,5 @@
 """The Python client against the real Go operator (`cortex operator serve`), with moto as STS and
 IAM authentication on: tokens minted in Python are verified by the Go verifier for real.
-
-If this build of `cortex` has no `operator serve` subcommand yet, every test here is reported as
-XFAIL with that reason (explicitly, not skipped); once the subcommand exists they run and can fail.
 """
 
 from __future__ import annotations
@@ -163,10 +160,6 @@ def test_rules_mode_read_role_cannot_deploy(start_operator, moto):
         reader.get_access()
     try:
         reader.deploy({"name": "echo", "kind": "RealtimeAPI", "handler": {"type": "command", "command": ["true"]}})
-    except cortex.NotFoundError as e:
-        if "no such endpoint" in e.message:
-            pytest.xfail("the operator does not serve POST /v1/apis yet")
-        raise
     except cortex.PermissionDeniedError as e:
         assert e.status == 403
     else:
@@ -263,10 +256,6 @@ def test_local_cluster_with_iam_auth(cortex_bin, moto, tmp_path, monkeypatch):
     the Python client authenticates to it with IAM credentials from the environment."""
     import subprocess
 
-    from conftest import has_subcommand
-
-    if not has_subcommand(cortex_bin, ["cluster", "up"]):
-        pytest.xfail("`cortex cluster up` is not in this build yet")
     alice = moto.users["alice"]
     cfg = str(tmp_path / "cfg")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("CORTEX_")}
