@@ -166,7 +166,7 @@ func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) 
 			}
 		}
 	}
-	err = p.update(ctx, func(s *State) {
+	err = p.checkpoint(ctx, func(s *State) {
 		s.Config = cfg
 		pols := []string{}
 		for _, a := range s.NodeRolePolicy {

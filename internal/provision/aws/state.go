@@ -134,14 +134,25 @@ func RemoveLocalState(dir, clusterName, region string) error {
 	return err
 }
 
-// update changes the state under the lock and persists it (locally, and in the bucket once it exists).
+// update changes the state under the lock and persists it in the CLI cache. The copy in the
+// bucket is written by checkpoint, after each step (ids recorded in between are found again by
+// tag or name on a resume, so the bucket copy need not follow every change).
 func (p *Provisioner) update(ctx context.Context, f func(s *State)) error {
+	return p.persist(ctx, f, false)
+}
+
+// checkpoint is update plus the copy in the cluster's bucket (once the bucket exists).
+func (p *Provisioner) checkpoint(ctx context.Context, f func(s *State)) error {
+	return p.persist(ctx, f, true)
+}
+
+func (p *Provisioner) persist(ctx context.Context, f func(s *State), remote bool) error {
 	p.stateMu.Lock()
 	f(p.state)
 	p.state.UpdatedAt = p.opts.Now().UTC()
 	snap := p.state.clone()
 	p.stateMu.Unlock()
-	return p.save(ctx, snap)
+	return p.save(ctx, snap, remote)
 }
 
 // snapshot returns a copy of the current state.
@@ -151,7 +162,7 @@ func (p *Provisioner) snapshot() *State {
 	return p.state.clone()
 }
 
-func (p *Provisioner) save(ctx context.Context, s *State) error {
+func (p *Provisioner) save(ctx context.Context, s *State, remote bool) error {
 	p.saveMu.Lock()
 	defer p.saveMu.Unlock()
 	data, err := json.MarshalIndent(s, "", "  ")
@@ -163,7 +174,7 @@ func (p *Provisioner) save(ctx context.Context, s *State) error {
 			return fmt.Errorf("save cluster state: %w", err)
 		}
 	}
-	if s.Bucket != "" && contains(s.Completed, stepBucket) && s.Status != StatusDeleting {
+	if remote && s.Bucket != "" && contains(s.Completed, stepBucket) && s.Status != StatusDeleting {
 		_, err := p.s3.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: aws.String(s.Bucket), Key: aws.String(StateKey), Body: bytes.NewReader(data),
 			ContentType: aws.String("application/json"), ServerSideEncryption: s3types.ServerSideEncryptionAes256,

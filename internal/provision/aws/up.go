@@ -98,7 +98,7 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 		p.state.CreatorARN = id.ARN
 	}
 	p.state.Bucket, p.state.LogGroup, p.state.EKSCluster = names.Bucket, names.LogGroup, names.EKSCluster
-	if err := p.save(ctx, p.snapshot()); err != nil {
+	if err := p.save(ctx, p.snapshot(), true); err != nil {
 		return nil, err
 	}
 
@@ -132,12 +132,12 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 		)
 	}
 	err = p.runSteps(ctx, steps, func(ctx context.Context, name string) error {
-		return p.update(ctx, func(s *State) { s.markDone(name) })
+		return p.checkpoint(ctx, func(s *State) { s.markDone(name) })
 	})
 	if err != nil {
 		return &Result{State: p.snapshot()}, fmt.Errorf("cluster up stopped (run it again to resume): %w", err)
 	}
-	if err := p.update(ctx, func(s *State) { s.Status = StatusReady }); err != nil {
+	if err := p.checkpoint(ctx, func(s *State) { s.Status = StatusReady }); err != nil {
 		return &Result{State: p.snapshot()}, err
 	}
 	st := p.snapshot()
