@@ -3,8 +3,10 @@ package operator
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -281,5 +284,100 @@ func TestAPIRoutesReadRoleCannotDeployOrDelete(t *testing.T) {
 	code, body := f.do(t, "GET", "/v1/apis/echo", "", f.token)
 	if code != 200 || !strings.Contains(string(body), `"requested": 1`) {
 		t.Fatalf("the reader changed the API: %s", body)
+	}
+}
+
+// AWS credentials reach an API through its environment only: never in the operator's logs, the
+// replica logs, the state file or argv; an API can opt out.
+func TestAPIAWSCredentialsPassedNeverLogged(t *testing.T) {
+	const keyID, secret = "AKIAEXAMPLEAPIS00001", "s3cr3t/VALUE+for-apis-only"
+	awsDir := t.TempDir()
+	writeTestFile(t, filepath.Join(awsDir, "credentials"), "[apis]\naws_access_key_id = "+keyID+"\naws_secret_access_key = "+secret+"\n")
+	writeTestFile(t, filepath.Join(awsDir, "config"), "[profile apis]\nregion = eu-west-1\n")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(awsDir, "credentials"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(awsDir, "config"))
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	t.Setenv("AWS_PROFILE", "")
+
+	cliDir := t.TempDir()
+	writeTestFile(t, filepath.Join(cliDir, "cli.yaml"), "environments:\n- name: local\n  operator_endpoint: https://127.0.0.1:1\n  aws_profile: apis\n  aws_credentials_for_apis: true\n")
+	proj := t.TempDir()
+	writeTestFile(t, filepath.Join(proj, "handler.py"), `import hashlib, os
+class Handler:
+    def __init__(self, config):
+        print("starting", flush=True)
+    def handle_post(self, payload):
+        s = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+        return {"key_id": os.environ.get("AWS_ACCESS_KEY_ID"), "region": os.environ.get("AWS_REGION"),
+                "secret_sha": hashlib.sha256(s.encode()).hexdigest() if s else None,
+                "shared_file": os.environ.get("AWS_SHARED_CREDENTIALS_FILE")}
+`)
+	var logBuf syncBuf
+	state := filepath.Join(t.TempDir(), "state")
+	f := startAPIOperator(t, state, func(c *Config) {
+		c.APIs.CLIConfigDir, c.APIs.CLIEnvironment = cliDir, "local"
+		c.Logger = slog.New(slog.NewJSONHandler(&logBuf, nil))
+	})
+	spec := func(name string, optOut bool) string {
+		s := `{"name":"` + name + `","kind":"RealtimeAPI","project_dir":` + jsonStr(proj) + `,"handler":{"type":"python","path":"handler.py"}`
+		if optOut {
+			s += `,"aws_credentials":false`
+		}
+		return s + "}"
+	}
+	if code, body := f.do(t, "POST", "/v1/apis", `{"apis":[`+spec("withcreds", false)+","+spec("optout", true)+`]}`, f.token); code != 200 {
+		t.Fatalf("deploy: %d %s", code, body)
+	}
+	call := func(name string) map[string]any {
+		f.waitLive(t, name, 1)
+		resp, err := f.client.Post(f.gateway+"/"+name, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	got := call("withcreds")
+	sum := sha256.Sum256([]byte(secret))
+	if got["key_id"] != keyID || got["secret_sha"] != hex.EncodeToString(sum[:]) || got["region"] != "eu-west-1" {
+		t.Fatalf("API with credentials saw %v", got)
+	}
+	if got := call("optout"); got["key_id"] != nil || got["secret_sha"] != nil || got["shared_file"] != "/dev/null" {
+		t.Fatalf("opted-out API saw %v", got)
+	}
+	_, logs := f.do(t, "GET", "/v1/apis/withcreds/logs", "", f.token)
+	f.stop()
+	// Nothing the operator wrote anywhere holds the secret.
+	var leaks []string
+	_ = filepath.Walk(state, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			if data, _ := os.ReadFile(p); bytes.Contains(data, []byte(secret)) {
+				leaks = append(leaks, p)
+			}
+		}
+		return nil
+	})
+	if strings.Contains(logBuf.String(), secret) || strings.Contains(string(logs), secret) || len(leaks) > 0 {
+		t.Fatalf("secret leaked: operator log %v, api logs %v, files %v", strings.Contains(logBuf.String(), secret), strings.Contains(string(logs), secret), leaks)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
