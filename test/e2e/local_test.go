@@ -202,7 +202,7 @@ func TestHostileInput(t *testing.T) {
 	before := c.get("echo")
 
 	cases := map[string]struct{ yaml, want string }{
-		"unknown kind": {strings.Replace(fmt.Sprintf(echoYAML, 3), "RealtimeAPI", "BatchAPI", 1), `:2: api "echo" (#1): kind: unknown kind "BatchAPI"`},
+		"unknown kind":    {strings.Replace(fmt.Sprintf(echoYAML, 3), "RealtimeAPI", "BatchAPI", 1), `:2: api "echo" (#1): kind: unknown kind "BatchAPI"`},
 		"duplicate names": {fmt.Sprintf(echoYAML, 3) + fmt.Sprintf(echoYAML, 1), `:9: api "echo" (#2): name: duplicate name "echo"`},
 		"dotdot endpoint": {fmt.Sprintf(echoYAML, 3) + "  networking:\n    endpoint: /a/../b\n", `:10: api "echo" (#1): networking.endpoint: invalid endpoint`},
 		"space endpoint":  {fmt.Sprintf(echoYAML, 3) + "  networking:\n    endpoint: \"/a b\"\n", `:10: api "echo" (#1): networking.endpoint: invalid endpoint`},
