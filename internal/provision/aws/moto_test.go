@@ -132,13 +132,6 @@ func moto(t testing.TB) string {
 				}
 			}()
 			srv := motoserver.Start(shim, motoserver.Options{})
-			// motoserver passes INITIAL_NO_AUTH_ACTION_COUNT=-1 for "auth off", which moto reads as
-			// "authenticate from the first request"; switch authentication off explicitly.
-			resp, err := http.Post(srv.URL+"/moto-api/reset-auth", "text/plain", strings.NewReader("inf"))
-			if err != nil {
-				panic(err)
-			}
-			resp.Body.Close()
 			motoURL = srv.URL
 		}()
 		stopMoto = func() {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -66,11 +67,16 @@ func Start(t testing.TB, opts Options) *Server {
 	}
 	port := freePort(t)
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "MOTO_CALL_RESET_API=false")
+	// moto authenticates once INITIAL_NO_AUTH_ACTION_COUNT actions have been served; unset, it
+	// never does (its default is infinity). A negative count would mean "from the first request".
+	cmd.Env = []string{"MOTO_CALL_RESET_API=false"}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "INITIAL_NO_AUTH_ACTION_COUNT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	if opts.Auth {
 		cmd.Env = append(cmd.Env, "INITIAL_NO_AUTH_ACTION_COUNT="+strconv.Itoa(opts.FreeActions))
-	} else {
-		cmd.Env = append(cmd.Env, "INITIAL_NO_AUTH_ACTION_COUNT=-1")
 	}
 	log := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log

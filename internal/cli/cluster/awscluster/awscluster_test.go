@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,12 +109,6 @@ func TestCredentialErrors(t *testing.T) {
 func TestUpInfoDownAgainstMoto(t *testing.T) {
 	t.Setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 	srv := motoserver.Start(t, motoserver.Options{})
-	// motoserver's "auth off" value turns auth on in moto; switch it off (see provision/aws tests).
-	resp, err := http.Post(srv.URL+"/moto-api/reset-auth", "text/plain", strings.NewReader("inf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
 	h := newHarness(t)
 	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
@@ -129,7 +122,7 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if !strings.Contains(h.errOut.String(), "not an administrator") {
 		t.Errorf("no administrator warning: %s", h.errOut)
 	}
-	err = h.run(NewUpCmd(h.factory), "-c", cfg, "--yes", "--configure-env", "--poll-interval", "10ms")
+	err := h.run(NewUpCmd(h.factory), "-c", cfg, "--yes", "--configure-env", "--poll-interval", "10ms")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, h.errOut)
 	}
