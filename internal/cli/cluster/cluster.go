@@ -54,7 +54,17 @@ func mergeProviders(use, short, long, defaultProvider string, byProvider map[str
 	_ = cmd.RegisterFlagCompletionFunc("provider", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return names, cobra.ShellCompDirectiveNoFileComp
 	})
+	// Label flags that only one provider has, so the merged --help says where each applies.
+	owners := map[string][]string{}
 	for _, name := range names {
+		byProvider[name].Flags().VisitAll(func(fl *pflag.Flag) { owners[fl.Name] = append(owners[fl.Name], name) })
+	}
+	for _, name := range names {
+		byProvider[name].Flags().VisitAll(func(fl *pflag.Flag) {
+			if len(owners[fl.Name]) == 1 && fl.Name != "help" && !strings.HasPrefix(fl.Usage, "["+name+"] ") {
+				fl.Usage = "[" + name + "] " + fl.Usage
+			}
+		})
 		cmd.Flags().AddFlagSet(byProvider[name].Flags())
 	}
 	cmd.RunE = func(c *cobra.Command, args []string) error {

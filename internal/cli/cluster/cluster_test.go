@@ -1,0 +1,61 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+func TestMergeProvidersDispatchesAndRefusesForeignFlags(t *testing.T) {
+	var ran, name string
+	mk := func(p string) *cobra.Command {
+		c := &cobra.Command{Use: "up", RunE: func(*cobra.Command, []string) error { ran = p; return nil }}
+		c.Flags().StringVar(&name, "name", "", "shared")
+		if p == "aws" {
+			c.Flags().StringP("config", "c", "", "aws only")
+			c.Args = cobra.MaximumNArgs(1)
+		} else {
+			c.Flags().Int("operator-port", 0, "local only")
+			c.Args = cobra.NoArgs
+		}
+		return c
+	}
+	run := func(args ...string) error {
+		ran, name = "", ""
+		cmd := mergeProviders("up", "", "", "local", map[string]*cobra.Command{"local": mk("local"), "aws": mk("aws")})
+		cmd.SetArgs(args)
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		return cmd.ExecuteContext(context.Background())
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+		err  string
+	}{
+		{nil, "local", ""},
+		{[]string{"--operator-port", "1"}, "local", ""},
+		{[]string{"cluster.yaml"}, "aws", ""},
+		{[]string{"-c", "cluster.yaml", "--name", "x"}, "aws", ""},
+		{[]string{"--provider", "aws"}, "aws", ""},
+		{[]string{"--provider", "local", "-c", "x"}, "", "--config not valid with --provider local"},
+		{[]string{"-c", "x", "--operator-port", "1"}, "", "--operator-port not valid with --provider aws"},
+		{[]string{"--provider", "gcp"}, "", "invalid --provider"},
+		{[]string{"--provider", "local", "extra"}, "", "unknown command"},
+	} {
+		err := run(tc.args...)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: err = %v, want %q", tc.args, err, tc.err)
+			}
+			if ran != "" {
+				t.Errorf("%v: ran %s despite the error", tc.args, ran)
+			}
+			continue
+		}
+		if err != nil || ran != tc.want {
+			t.Errorf("%v: ran %q, err %v; want %s", tc.args, ran, err, tc.want)
+		}
+	}
+}
