@@ -49,8 +49,11 @@ type Gateway struct {
 	opts   Options
 	routes atomic.Pointer[routeTable]
 	pool   *connPool
-	log    *accessLog
-	srv    *http.Server
+	// stopSweep ends the idle-connection sweeper (closed by Close).
+	stopSweep chan struct{}
+	closeOnce sync.Once
+	log       *accessLog
+	srv       *http.Server
 }
 
 type route struct {
@@ -92,6 +95,19 @@ func New(opts Options) *Gateway {
 		g.log = newAccessLog(opts.AccessLog)
 	}
 	g.pool = newPool(256)
+	g.stopSweep = make(chan struct{})
+	go func() {
+		t := time.NewTicker(idleTimeout / 2)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				g.pool.sweep(now)
+			case <-g.stopSweep:
+				return
+			}
+		}
+	}()
 	return g
 }
 
@@ -333,6 +349,7 @@ func (g *Gateway) ServerWithTLS(cfg *tls.Config) *http.Server {
 
 // Close flushes the access log.
 func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() { close(g.stopSweep) })
 	g.pool.closeAll()
 	if g.log != nil {
 		return g.log.close()

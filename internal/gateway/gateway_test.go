@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -346,5 +347,62 @@ func TestTLSOnly12Plus(t *testing.T) {
 	// And a client without the CA refuses the gateway.
 	if _, err := http.Get(f.url + "/x"); err == nil {
 		t.Fatal("unverified TLS succeeded")
+	}
+}
+
+// A replica that closes keep-alive connections without saying so: the gateway retries a
+// (fully buffered) request on a fresh connection instead of failing it.
+func TestStalePooledConnectionIsRetried(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				body, _ := io.ReadAll(req.Body)
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+			}()
+		}
+	}()
+	f := newFixture(t, Options{})
+	f.g.SetRoutes(map[string]string{"/echo": "echo"})
+	f.setTargets("echo", l.Addr().String())
+	for i := 0; i < 5; i++ {
+		resp, err := f.client.Post(f.url+"/echo", "text/plain", strings.NewReader(fmt.Sprintf("req-%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != fmt.Sprintf("req-%d", i) {
+			t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestIdlePoolSweep(t *testing.T) {
+	p := newPool(4)
+	a, b := net.Pipe()
+	defer b.Close()
+	p.put("x", &upstreamConn{Conn: a})
+	p.sweep(time.Now())
+	if p.get("x") == nil {
+		t.Fatal("a fresh idle connection was swept")
+	}
+	p.put("x", &upstreamConn{Conn: a})
+	p.sweep(time.Now().Add(2 * idleTimeout))
+	if p.get("x") != nil {
+		t.Fatal("an old idle connection survived the sweep")
 	}
 }

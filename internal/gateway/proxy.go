@@ -25,9 +25,14 @@ const smallBody = 64 << 10
 
 type upstreamConn struct {
 	net.Conn
-	br *bufio.Reader
-	bw *bufio.Writer
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	idleFrom time.Time
 }
+
+// idleTimeout closes pooled connections unused this long (replicas that restarted listen on
+// new ports, so connections to old ones would otherwise linger).
+const idleTimeout = 60 * time.Second
 
 type connPool struct {
 	mu   sync.Mutex
@@ -52,6 +57,7 @@ func (p *connPool) get(addr string) *upstreamConn {
 }
 
 func (p *connPool) put(addr string, c *upstreamConn) {
+	c.idleFrom = time.Now()
 	p.mu.Lock()
 	if len(p.idle[addr]) < p.max {
 		p.idle[addr] = append(p.idle[addr], c)
@@ -60,6 +66,27 @@ func (p *connPool) put(addr string, c *upstreamConn) {
 	}
 	p.mu.Unlock()
 	c.Close()
+}
+
+// sweep closes connections idle longer than idleTimeout.
+func (p *connPool) sweep(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for addr, l := range p.idle {
+		keep := l[:0]
+		for _, c := range l {
+			if now.Sub(c.idleFrom) > idleTimeout {
+				c.Close()
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) == 0 {
+			delete(p.idle, addr)
+		} else {
+			p.idle[addr] = keep
+		}
+	}
 }
 
 func (p *connPool) closeAll() {

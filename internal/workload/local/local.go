@@ -51,12 +51,22 @@ type Options struct {
 
 // Backend is the local implementation of workload.Backend.
 type Backend struct {
-	opts       Options
-	runtimePy  string
-	mu         sync.Mutex
-	apis       map[string]*api
-	closed     bool
-	nextPortMu sync.Mutex
+	opts      Options
+	runtimePy string
+	mu        sync.Mutex
+	apis      map[string]*api
+	closed    bool
+	// byName is a read-only copy of apis for Targets (the gateway's hot path takes no lock).
+	byName atomic.Pointer[map[string]*api]
+}
+
+// publishLocked refreshes the lock-free copy of the API map; b.mu must be held.
+func (b *Backend) publishLocked() {
+	m := make(map[string]*api, len(b.apis))
+	for k, v := range b.apis {
+		m[k] = v
+	}
+	b.byName.Store(&m)
 }
 
 var _ workload.Backend = (*Backend)(nil)
@@ -105,7 +115,9 @@ func New(opts Options) (*Backend, error) {
 	if err := fsutil.WriteFileAtomic(rt, serveScript); err != nil {
 		return nil, err
 	}
-	return &Backend{opts: opts, runtimePy: rt, apis: map[string]*api{}}, nil
+	b := &Backend{opts: opts, runtimePy: rt, apis: map[string]*api{}}
+	b.publishLocked()
+	return b, nil
 }
 
 func defaultBaseEnv() []string {
@@ -173,6 +185,7 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		empty := []string{}
 		a.targets.Store(&empty)
 		b.apis[spec.Name] = a
+		b.publishLocked()
 	}
 	th := spec.TemplateHash()
 	if ok && th == a.tmplHash && sameEnv(a.secretEnv, d.SecretEnv) {
@@ -530,6 +543,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	a, ok := b.apis[name]
 	if ok {
 		delete(b.apis, name)
+		b.publishLocked()
 	}
 	b.mu.Unlock()
 	if !ok {
@@ -605,9 +619,7 @@ func (b *Backend) Status(name string) (workload.Status, bool) {
 
 // Targets implements workload.Backend.
 func (b *Backend) Targets(name string) []string {
-	b.mu.Lock()
-	a, ok := b.apis[name]
-	b.mu.Unlock()
+	a, ok := (*b.byName.Load())[name]
 	if !ok {
 		return nil
 	}
@@ -634,6 +646,7 @@ func (b *Backend) Close(ctx context.Context) error {
 		apis = append(apis, a)
 	}
 	b.apis = map[string]*api{}
+	b.publishLocked()
 	b.mu.Unlock()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(apis))
