@@ -82,6 +82,11 @@ type Record struct {
 	Auth         string `json:"auth"`
 	EnvName      string `json:"env_name"`
 	StartedAt    string `json:"started_at,omitempty"`
+	// IAM settings, kept so that `up` after a crash restarts the cluster as it was.
+	AccountID       string `json:"account_id,omitempty"`
+	CreatorARN      string `json:"creator_arn,omitempty"`
+	STSTestEndpoint string `json:"sts_test_endpoint,omitempty"`
+	Python          string `json:"python,omitempty"`
 }
 
 // Status is what Info reports.
@@ -111,14 +116,8 @@ func (o *Options) defaults() error {
 	if err := cliconfig.ValidateEnvName(o.EnvName); err != nil {
 		return err
 	}
-	if o.Auth == "" {
-		o.Auth = AuthLocal
-	}
-	if o.Auth != AuthLocal && o.Auth != AuthIAM {
+	if o.Auth != "" && o.Auth != AuthLocal && o.Auth != AuthIAM {
 		return fmt.Errorf("invalid auth %q: use local or iam", o.Auth)
-	}
-	if o.Auth == AuthIAM && o.AccountID == "" {
-		return errors.New("--auth iam needs --account-id (the AWS account whose identities may use the cluster)")
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 30 * time.Second
@@ -238,7 +237,7 @@ func Up(ctx context.Context, o Options) (*Status, error) {
 		fmt.Fprintf(o.Progress, "found a stale pid file (process %d is not running); starting a new operator\n", stale)
 	}
 	if pid != 0 {
-		if rec.Auth != "" && rec.Auth != o.Auth {
+		if o.Auth != "" && rec.Auth != "" && rec.Auth != o.Auth {
 			return nil, fmt.Errorf("the local cluster is running with --auth %s; run `cortex cluster down` first to change it", rec.Auth)
 		}
 		fmt.Fprintf(o.Progress, "the local cluster is already running (pid %d)\n", pid)
@@ -264,8 +263,27 @@ func Up(ctx context.Context, o Options) (*Status, error) {
 				return nil, err
 			}
 		}
+		// Without flags, a restart (e.g. after a crash) keeps the previous settings.
+		if o.Auth == "" {
+			o.Auth = rec.Auth
+			if o.Auth == AuthIAM && o.AccountID == "" {
+				o.AccountID, o.CreatorARN, o.STSTestEndpoint = rec.AccountID, rec.CreatorARN, rec.STSTestEndpoint
+			}
+		}
+		if o.Auth == "" {
+			o.Auth = AuthLocal
+		}
+		if o.Auth == AuthIAM && o.AccountID == "" {
+			return nil, errors.New("--auth iam needs --account-id (the AWS account whose identities may use the cluster)")
+		}
+		if o.Python == "" {
+			o.Python = rec.Python
+		}
 		rec = Record{OperatorPort: opPort, GatewayPort: gwPort, Auth: o.Auth, EnvName: o.EnvName,
-			StartedAt: time.Now().UTC().Format(time.RFC3339)}
+			StartedAt: time.Now().UTC().Format(time.RFC3339), Python: o.Python}
+		if o.Auth == AuthIAM {
+			rec.AccountID, rec.CreatorARN, rec.STSTestEndpoint = o.AccountID, o.CreatorARN, o.STSTestEndpoint
+		}
 		if pid, err = start(p, o, rec); err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -42,7 +43,7 @@ detected and the cluster restarted with the APIs it had.`,
 	fl.IntVar(&opts.o.OperatorPort, "operator-port", 0, "operator port on 127.0.0.1 (default: the previous one if free, else a free port)")
 	fl.IntVar(&opts.o.GatewayPort, "gateway-port", 0, "gateway (API) port on 127.0.0.1 (default: the previous one if free, else a free port)")
 	fl.StringVar(&opts.o.Python, "python", "", "Python interpreter for python handlers (default $CORTEX_PYTHON, else python3)")
-	fl.StringVar(&opts.o.Auth, "auth", core.AuthLocal, "how callers authenticate: local (admin credential in a 0600 file) or iam (AWS identity tokens)")
+	fl.StringVar(&opts.o.Auth, "auth", "", "how callers authenticate: local (admin credential in a 0600 file) or iam (AWS identity tokens) (default: as before, else local)")
 	fl.StringVar(&opts.o.AccountID, "account-id", "", "with --auth iam: the AWS account whose identities may use the cluster")
 	fl.StringVar(&opts.o.CreatorARN, "creator-arn", "", "with --auth iam: IAM ARN that is always admin")
 	fl.StringVar(&opts.o.STSTestEndpoint, "sts-test-endpoint", "", "with --auth iam, TESTS ONLY: verify tokens against this STS emulator")
@@ -64,6 +65,10 @@ func runUp(ctx context.Context, f *cmdutil.Factory, opts *upOptions) error {
 	o.EnvName = f.EnvName
 	if o.Python != "" && !strings.Contains(o.Python, "/") {
 		o.Python = lookPath(o.Python)
+	} else if o.Python != "" {
+		if o.Python, err = filepath.Abs(o.Python); err != nil {
+			return err
+		}
 	}
 	o.Progress = f.IO.ErrOut
 	st, err := core.Up(ctx, o)
