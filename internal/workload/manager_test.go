@@ -40,6 +40,7 @@ func (f *fakeBackend) Status(name string) (Status, bool) {
 	d, ok := f.applied[name]
 	return Status{Name: name, State: Live, Requested: d.Spec.Replicas, Ready: d.Spec.Replicas}, ok
 }
+func (f *fakeBackend) Restart(context.Context, string) error               { return nil }
 func (f *fakeBackend) Targets(string) []string                             { return nil }
 func (f *fakeBackend) Logs(context.Context, string, bool, io.Writer) error { return nil }
 func (f *fakeBackend) Close(context.Context) error                         { return nil }

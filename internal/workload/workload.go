@@ -57,6 +57,9 @@ type Backend interface {
 	// Apply creates the API or brings it to d (scaling when only the replica count changed,
 	// replacing replicas otherwise, without dropping the old ones before the new ones are ready).
 	Apply(ctx context.Context, d Deployment) error
+	// Restart replaces every replica of the API with a fresh process, old ones serving until the
+	// new ones are ready (like `kubectl rollout restart`).
+	Restart(ctx context.Context, name string) error
 	// Delete stops and forgets the API; deleting an unknown API is not an error.
 	Delete(ctx context.Context, name string) error
 	// Status reports the API; ok is false for an unknown API.

@@ -215,6 +215,24 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 	return nil
 }
 
+// Restart implements workload.Backend.
+func (b *Backend) Restart(ctx context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a, ok := b.apis[name]
+	if !ok {
+		return fmt.Errorf("api %q not found", name)
+	}
+	a.old = append(a.old, a.current...)
+	a.current = nil
+	a.gen++
+	for i := 0; i < a.spec.Replicas; i++ {
+		a.current = append(a.current, b.startReplica(a, i, a.gen, a.spec, a.secretEnv))
+	}
+	b.changedLocked(a)
+	return nil
+}
+
 func sameEnv(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false

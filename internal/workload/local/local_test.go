@@ -169,6 +169,22 @@ func TestLifecycleScaleRestartDelete(t *testing.T) {
 		return true
 	})
 
+	// Restart: new processes, live again, old ones gone.
+	before := []int{pidOf(t, b, "echo", 0), pidOf(t, b, "echo", 1)}
+	if err := b.Restart(ctx, "echo"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "echo", "restarted and live", func(s workload.Status) bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return s.State == workload.Live && len(b.apis["echo"].old) == 0
+	})
+	for i, p := range before {
+		if pidOf(t, b, "echo", i) == p {
+			t.Fatalf("replica %d kept pid %d across a restart", i, p)
+		}
+	}
+
 	pids := []int{pidOf(t, b, "echo", 0), pidOf(t, b, "echo", 1)}
 	if err := b.Delete(ctx, "echo"); err != nil {
 		t.Fatal(err)
