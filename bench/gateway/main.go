@@ -14,8 +14,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -90,16 +88,14 @@ func runGateway(listen, target, tlsDir, logFile, cpuProfile string) error {
 	targets := []string{target}
 	g := gateway.New(gateway.Options{Targets: func(string) []string { return targets }, AccessLog: f})
 	g.SetRoutes(map[string]string{"/echo": "echo"})
-	srv := g.ServerWithTLS(tlsutil.ServerConfig(b.Server))
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	go func() { <-ctx.Done(); srv.Close() }()
-	srv.ErrorLog = log.New(io.Discard, "", 0) // wrk's closing handshakes are not news
-	err = srv.ServeTLS(ln, "", "")
+	go func() { <-ctx.Done(); g.Close() }()
+	err = g.Serve(ln, tlsutil.ServerConfig(b.Server))
 	g.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

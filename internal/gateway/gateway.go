@@ -49,6 +49,12 @@ type Gateway struct {
 	opts   Options
 	routes atomic.Pointer[routeTable]
 	pool   *connPool
+	// The own server (server.go).
+	srvMu     sync.Mutex
+	closing   bool
+	listeners []net.Listener
+	conns     map[*serverConn]struct{}
+	wg        sync.WaitGroup
 	// stopSweep ends the idle-connection sweeper (closed by Close).
 	stopSweep chan struct{}
 	closeOnce sync.Once
@@ -349,6 +355,7 @@ func (g *Gateway) ServerWithTLS(cfg *tls.Config) *http.Server {
 
 // Close flushes the access log.
 func (g *Gateway) Close() error {
+	g.closeConns()
 	g.closeOnce.Do(func() { close(g.stopSweep) })
 	g.pool.closeAll()
 	if g.log != nil {

@@ -83,13 +83,12 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	opts.AccessLog = f.log
 	f.g = New(opts)
 	cert, pool := testCert(t)
-	srv := f.g.Server(cert)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.ServeTLS(l, "", "")
-	t.Cleanup(func() { srv.Close(); f.g.Close() })
+	go f.g.Serve(l, &tls.Config{Certificates: []tls.Certificate{cert}})
+	t.Cleanup(func() { f.g.Close() })
 	f.addr = l.Addr().String()
 	f.url = "https://" + f.addr
 	f.pool = pool

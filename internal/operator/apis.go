@@ -50,7 +50,6 @@ type APIsConfig struct {
 type apiState struct {
 	mgr     *workload.Manager
 	gw      *gateway.Gateway
-	gwSrv   *http.Server
 	gwAddr  net.Addr
 	logFile *os.File
 }
@@ -116,13 +115,13 @@ func (s *Server) startAPIs(ctx context.Context) error {
 	mgr.GatewayURL = "https://" + ln.Addr().String()
 	mgr.OnRoutes = gw.SetRoutes
 	mgr.SecretEnv = s.apiSecretEnv
-	srv := gw.ServerWithTLS(s.tls)
+	gwTLS := s.tls.Clone() // now: the operator's own server changes s.tls when it starts
 	go func() {
-		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := gw.Serve(ln, gwTLS); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("gateway stopped", "error", err.Error())
 		}
 	}()
-	s.apis = apiState{mgr: mgr, gw: gw, gwSrv: srv, gwAddr: ln.Addr(), logFile: logFile}
+	s.apis = apiState{mgr: mgr, gw: gw, gwAddr: ln.Addr(), logFile: logFile}
 	s.log.Info("gateway listening", "addr", mgr.GatewayURL)
 	if err := mgr.Restore(ctx); err != nil {
 		s.log.Error("restoring APIs", "error", err.Error())
@@ -135,9 +134,7 @@ func (s *Server) stopAPIs(ctx context.Context) {
 	if a.mgr == nil {
 		return
 	}
-	if a.gwSrv != nil {
-		_ = a.gwSrv.Shutdown(ctx)
-	}
+	_ = a.gw.Shutdown(ctx)
 	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := a.mgr.Close(stopCtx); err != nil {
