@@ -13,7 +13,8 @@ class Handler:
     def handle_post(self, payload):
         return {
             "greeting": self.greeting,
-            "payload": payload,
+            # JSON bodies arrive parsed, text/* as str, anything else as bytes.
+            "payload": {"bytes": len(payload)} if isinstance(payload, (bytes, bytearray)) else payload,
             "replica": os.environ.get("CORTEX_REPLICA"),
             "pid": os.getpid(),
         }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -403,5 +404,123 @@ func TestIdlePoolSweep(t *testing.T) {
 	p.sweep(time.Now().Add(2 * idleTimeout))
 	if p.get("x") != nil {
 		t.Fatal("an old idle connection survived the sweep")
+	}
+}
+
+// The gateway's own HTTP/1.1 server: keep-alive and pipelining, HTTP/1.0, Expect: 100-continue,
+// HEAD, malformed requests.
+func TestServerProtocol(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.g.SetRoutes(map[string]string{"/echo": "echo"})
+	f.setTargets("echo", backend(t, "a"))
+	dial := func() (*tls.Conn, *bufio.Reader) {
+		conn, err := tls.Dial("tcp", f.addr, &tls.Config{RootCAs: f.pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		conn.SetDeadline(time.Now().Add(20 * time.Second))
+		return conn, bufio.NewReader(conn)
+	}
+	read := func(br *bufio.Reader, method string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+
+	// Pipelined requests on one connection, answered in order.
+	conn, br := dial()
+	io.WriteString(conn, "POST /echo/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /echo/2 HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := read(br, "POST"); resp.StatusCode != 200 || !strings.HasPrefix(body, "a POST /1 read=3") {
+		t.Fatalf("first: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := read(br, "GET"); resp.StatusCode != 200 || !strings.HasPrefix(body, "a GET /2 read=0") {
+		t.Fatalf("second: %d %q", resp.StatusCode, body)
+	}
+	// Chunked request body.
+	io.WriteString(conn, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+	if resp, body := read(br, "POST"); resp.StatusCode != 200 || !strings.Contains(body, "read=5") {
+		t.Fatalf("chunked: %d %q", resp.StatusCode, body)
+	}
+	// HEAD: headers only.
+	io.WriteString(conn, "HEAD /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp, body := read(br, "HEAD"); resp.StatusCode != 200 || body != "" {
+		t.Fatalf("head: %d %q", resp.StatusCode, body)
+	}
+
+	// Expect: 100-continue: the client gets 100 before it sends the body.
+	conn, br = dial()
+	io.WriteString(conn, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("no 100 Continue: %q %v", line, err)
+	}
+	br.ReadString('\n')
+	io.WriteString(conn, "wxyz")
+	if resp, body := read(br, "POST"); resp.StatusCode != 200 || !strings.Contains(body, "read=4") {
+		t.Fatalf("after continue: %d %q", resp.StatusCode, body)
+	}
+
+	// HTTP/1.0: answered, then closed.
+	conn, br = dial()
+	io.WriteString(conn, "GET /echo HTTP/1.0\r\n\r\n")
+	if resp, body := read(br, "GET"); resp.StatusCode != 200 || !strings.HasPrefix(body, "a GET / ") {
+		t.Fatalf("http/1.0: %d %q", resp.StatusCode, body)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("HTTP/1.0 connection not closed: %v", err)
+	}
+
+	// Garbage: 400 JSON, closed.
+	conn, br = dial()
+	io.WriteString(conn, "NOT HTTP AT ALL\r\n\r\n")
+	if resp, body := read(br, "GET"); resp.StatusCode != 400 || !strings.Contains(body, `"bad_request"`) {
+		t.Fatalf("garbage: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestShutdownWaitsForRequestsInFlight(t *testing.T) {
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		io.WriteString(w, "done")
+	}))
+	defer s.Close()
+	f := newFixture(t, Options{})
+	f.g.SetRoutes(map[string]string{"/slow": "slow"})
+	f.setTargets("slow", strings.TrimPrefix(s.URL, "http://"))
+	got := make(chan string, 1)
+	go func() {
+		resp, err := f.client.Get(f.url + "/slow")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	// Wait until the request is at the backend (the gateway has a request in flight).
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("request never arrived")
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- f.g.Shutdown(context.Background()) }()
+	close(release)
+	if body := <-got; body != "done" {
+		t.Fatalf("request in flight during shutdown: %q", body)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.client.Get(f.url + "/slow"); err == nil {
+		t.Fatal("the gateway still serves after Shutdown")
 	}
 }

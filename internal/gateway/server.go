@@ -26,7 +26,7 @@ func (g *Gateway) Serve(ln net.Listener, cfg *tls.Config) error {
 	if cfg.MinVersion < tls.VersionTLS12 {
 		cfg.MinVersion = tls.VersionTLS12
 	}
-	cfg.NextProtos = []string{"http/1.1"}
+	cfg.NextProtos = []string{"http/1.1", "http/1.0"}
 	g.srvMu.Lock()
 	if g.closing {
 		g.srvMu.Unlock()
@@ -161,7 +161,15 @@ func (sc *serverConn) serve() {
 	state := sc.tc.ConnectionState()
 	for first := true; ; first = false {
 		// Wait for the next request (idle timeout), then bound reading its headers.
+		// Idle, then check for shutdown: either we see closing, or Shutdown sees us idle and
+		// closes the connection under the Peek.
 		sc.idle.Store(true)
+		g.srvMu.Lock()
+		closing := g.closing
+		g.srvMu.Unlock()
+		if closing {
+			return
+		}
 		if !first {
 			_ = sc.tc.SetReadDeadline(time.Now().Add(g.opts.IdleTimeout))
 			if _, err := br.Peek(1); err != nil {
@@ -169,12 +177,6 @@ func (sc *serverConn) serve() {
 			}
 		}
 		sc.idle.Store(false)
-		g.srvMu.Lock()
-		closing := g.closing
-		g.srvMu.Unlock()
-		if closing {
-			return
-		}
 		now := time.Now()
 		_ = sc.tc.SetReadDeadline(now.Add(g.opts.ReadHeaderTimeout))
 		req, err := http.ReadRequest(br)

@@ -251,6 +251,8 @@ class Handler:
     def __init__(self, config):
         self.greeting = config["greeting"]
     def handle_post(self, payload):
+        if payload == {"bad": True}:
+            return {"not json": b"bytes"}
         return {"echo": payload, "greeting": self.greeting}
 `
 	if err := os.WriteFile(filepath.Join(dir, "handler.py"), []byte(handler), 0o600); err != nil {
@@ -271,6 +273,18 @@ class Handler:
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(body) != `{"echo": {"x": [1, 2]}, "greeting": "hi"}` {
 		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	// A return value that is not JSON is a 500 JSON error; the replica keeps serving.
+	for i := 0; i < 2; i++ {
+		resp, err = http.Post("http://"+b.Targets("py")[0]+"/", "application/json", strings.NewReader(`{"bad": true}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 500 || !strings.Contains(string(body), "not JSON serializable") {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
 	}
 }
 

@@ -45,12 +45,14 @@ def make_request_handler(handler):
             pass
 
         def reply(self, status, body, content_type="application/json"):
-            if isinstance(body, (dict, list, int, float, bool)) or body is None:
-                body = json.dumps(body).encode()
-                content_type = "application/json"
+            if isinstance(body, (bytes, bytearray)):
+                content_type = "application/octet-stream"
             elif isinstance(body, str):
                 body = body.encode()
                 content_type = "text/plain; charset=utf-8"
+            else:
+                body = json.dumps(body).encode()
+                content_type = "application/json"
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -97,7 +99,21 @@ def make_request_handler(handler):
                 traceback.print_exc()
                 sys.stderr.flush()
                 return self.fail(500, "the handler raised an exception (see cortex logs)")
+            if not isinstance(result, (bytes, bytearray, str)):
+                try:
+                    result = json.dumps(result).encode()
+                except (TypeError, ValueError) as e:
+                    print("cortex: the handler's return value cannot be sent as JSON: %s" % e, file=sys.stderr, flush=True)
+                    return self.fail(500, "the handler's return value is not JSON serializable (see cortex logs)")
+                return self.reply_json(result)
             self.reply(200, result)
+
+        def reply_json(self, data):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
     return RequestHandler
 
