@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,20 +48,15 @@ type Options struct {
 
 // Gateway routes requests to API replicas. Create it with New, set routes with SetRoutes.
 type Gateway struct {
-	opts   Options
-	routes atomic.Pointer[routeTable]
-	pool   *connPool
-	// The own server (server.go).
-	srvMu     sync.Mutex
-	closing   bool
-	listeners []net.Listener
-	conns     map[*serverConn]struct{}
-	wg        sync.WaitGroup
-	// stopSweep ends the idle-connection sweeper (closed by Close).
-	stopSweep chan struct{}
-	closeOnce sync.Once
+	opts      Options
+	routes    atomic.Pointer[routeTable]
+	transport *http.Transport
+	proxy     *httputil.ReverseProxy
 	log       *accessLog
-	srv       *http.Server
+
+	srvMu   sync.Mutex
+	closing bool
+	srv     *http.Server
 }
 
 type route struct {
@@ -95,25 +92,12 @@ func New(opts Options) *Gateway {
 	if opts.Targets == nil {
 		opts.Targets = func(string) []string { return nil }
 	}
-	g := &Gateway{opts: opts}
+	g := &Gateway{opts: opts, transport: newTransport(opts)}
+	g.proxy = g.newProxy()
 	g.routes.Store(&routeTable{byEndpoint: map[string]*route{}})
 	if opts.AccessLog != nil {
 		g.log = newAccessLog(opts.AccessLog)
 	}
-	g.pool = newPool(256)
-	g.stopSweep = make(chan struct{})
-	go func() {
-		t := time.NewTicker(idleTimeout / 2)
-		defer t.Stop()
-		for {
-			select {
-			case now := <-t.C:
-				g.pool.sweep(now)
-			case <-g.stopSweep:
-				return
-			}
-		}
-	}()
 	return g
 }
 
@@ -198,24 +182,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &limitedBody{rc: http.MaxBytesReader(rec, r.Body, g.opts.MaxBodyBytes), info: info}
 	}
-	err := g.forward(rec, r, upstream, rest, info)
-	if err == nil {
-		return
+	t := &target{upstream: upstream, path: rest, info: info}
+	// Keep the client's escaping of the part below the endpoint (endpoints are plain paths, so
+	// the escaped form starts with the same bytes); net/http re-escapes whatever is not valid.
+	if escaped := r.URL.EscapedPath(); strings.HasPrefix(escaped, rt.endpoint) {
+		if t.rawPath = escaped[len(rt.endpoint):]; t.rawPath == "" {
+			t.rawPath = "/"
+		}
 	}
-	var ue *upstreamError
-	if !errors.As(err, &ue) {
-		ue = &upstreamError{status: http.StatusBadGateway, code: "upstream_error", msg: "the API's replica failed to answer", err: err}
-	}
-	switch {
-	case ue.status == http.StatusRequestEntityTooLarge:
-		rec.Header().Set("Connection", "close")
-	case ue.status == 499 || r.Context().Err() != nil:
-		rec.WriteHeader(499) // the client went away; nobody reads this
-		return
-	case ue.status == http.StatusBadGateway && g.opts.ErrorLog != nil:
-		g.opts.ErrorLog("gateway: %s %s: %v", rt.api, upstream, ue.err)
-	}
-	writeError(rec, ue.status, ue.code, ue.msg)
+	g.proxy.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, t)))
 }
 
 func truncate(s string, n int) string {
@@ -346,18 +321,21 @@ func (g *Gateway) ServerWithTLS(cfg *tls.Config) *http.Server {
 		IdleTimeout:       g.opts.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 	}
-	if g.opts.ErrorLog != nil {
-		srv.ErrorLog = newStdLogger(g.opts.ErrorLog)
-	}
+	srv.ErrorLog = newStdLogger(g.opts.ErrorLog)
 	g.srv = srv
 	return srv
 }
 
-// Close flushes the access log.
+// Close stops serving at once, drops idle upstream connections and flushes the access log.
 func (g *Gateway) Close() error {
-	g.closeConns()
-	g.closeOnce.Do(func() { close(g.stopSweep) })
-	g.pool.closeAll()
+	g.srvMu.Lock()
+	g.closing = true
+	srv := g.srv
+	g.srvMu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+	g.transport.CloseIdleConnections()
 	if g.log != nil {
 		return g.log.close()
 	}

@@ -1,15 +1,10 @@
 package gateway
 
 import (
-	"context"
+	"io"
 	"log"
-	"net/http"
 	"strings"
 )
-
-func contextWith(r *http.Request, info *reqInfo) context.Context {
-	return context.WithValue(r.Context(), ctxKey{}, info)
-}
 
 type logFunc func(format string, args ...any)
 
@@ -18,6 +13,10 @@ func (f logFunc) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// newStdLogger adapts the gateway's error log to the *log.Logger net/http wants (nil: discard).
 func newStdLogger(f func(format string, args ...any)) *log.Logger {
+	if f == nil {
+		return log.New(io.Discard, "", 0)
+	}
 	return log.New(logFunc(f), "", 0)
 }
