@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -53,7 +55,7 @@ type VerifierConfig struct {
 type Verifier struct {
 	cfg      VerifierConfig
 	group    singleflight.Group
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	cache    map[[32]byte]Identity
 	stsCalls atomic.Int64
 }
@@ -264,15 +266,11 @@ func (v *Verifier) checkIdentity(id Identity) (Identity, error) {
 }
 
 func (v *Verifier) cached(key [32]byte, now time.Time) (Identity, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
+	v.mu.RLock()
 	id, ok := v.cache[key]
-	if !ok {
-		return Identity{}, false
-	}
-	if !now.Before(id.Expires) {
-		delete(v.cache, key)
-		return Identity{}, false
+	v.mu.RUnlock()
+	if !ok || !now.Before(id.Expires) {
+		return Identity{}, false // an expired entry is replaced by the next store or swept when full
 	}
 	return id, true
 }
@@ -298,13 +296,18 @@ func (v *Verifier) store(key [32]byte, id Identity) {
 	v.cache[key] = id
 }
 
+var hashers = sync.Pool{New: func() any { return sha256.New() }}
+
+// cacheKey is SHA-256(cluster id, 0, token): the cache never holds a token itself.
 func cacheKey(clusterID, token string) [32]byte {
-	h := sha256.New()
-	h.Write([]byte(clusterID))
-	h.Write([]byte{0})
-	h.Write([]byte(token))
+	h := hashers.Get().(hash.Hash)
+	h.Reset()
+	_, _ = io.WriteString(h, clusterID)
+	_, _ = h.Write([]byte{0})
+	_, _ = io.WriteString(h, token)
 	var k [32]byte
-	copy(k[:], h.Sum(nil))
+	h.Sum(k[:0])
+	hashers.Put(h)
 	return k
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 )
 
@@ -33,13 +34,20 @@ func infoServer(b *testing.B, auth bool) func() {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var h http.Handler = s.Handler()
 	if !auth {
-		fixed := &Caller{Identity: identity.Identity{ARN: "arn:aws:iam::123456789012:user/alice", Account: "123456789012"}, Method: MethodAWS, Role: "deploy"}
-		h = s.middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			s.handleInfo(w, r.WithContext(context.WithValue(r.Context(), callerKey, fixed)))
-		}))
+		// The same server and routes, with authentication replaced by the identity it would find.
+		fixed := &Caller{Identity: identity.Identity{ARN: "arn:aws:iam::123456789012:user/alice", CanonicalARN: "arn:aws:iam::123456789012:user/alice",
+			Account: "123456789012", UserID: "AIDA1"}, Method: MethodAWS, Role: "deploy"}
+		s.guard = func(_ access.Role, next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				r.Context().Value(requestKey).(*requestState).caller = fixed
+				next.ServeHTTP(w, r)
+			})
+		}
+		s.mux = http.NewServeMux()
+		s.routes()
 	}
+	h := s.Handler()
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = s.TLSConfig()
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)

@@ -19,10 +19,8 @@ import (
 
 type ctxKey int
 
-const (
-	callerKey ctxKey = iota
-	auditKey
-)
+// requestKey holds the *requestState the middleware puts in every request's context.
+const requestKey ctxKey = 0
 
 // Caller is the authenticated, authorized identity of a request.
 type Caller struct {
@@ -42,12 +40,16 @@ func (c *Caller) Info() CallerInfo {
 
 // CallerFrom returns the request's caller (nil on unauthenticated routes).
 func CallerFrom(ctx context.Context) *Caller {
-	c, _ := ctx.Value(callerKey).(*Caller)
-	return c
+	if st, ok := ctx.Value(requestKey).(*requestState); ok {
+		return st.caller
+	}
+	return nil
 }
 
-// audit collects what the audit log line of a request says; handlers deeper in the chain fill it.
-type audit struct {
+// requestState is what the layers of one request share: the caller, once authenticated, and what
+// its audit line says. One context value for both keeps the hot path to one allocation.
+type requestState struct {
+	caller                              *Caller
 	arn, role, decision, reason, method string
 }
 
@@ -81,8 +83,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 		w.Header().Set("Cache-Control", "no-store")
 		rec := &statusRecorder{ResponseWriter: w}
-		a := &audit{decision: "none"}
-		ctx := context.WithValue(r.Context(), auditKey, a)
+		a := &requestState{decision: "none"}
+		ctx := context.WithValue(r.Context(), requestKey, a)
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -115,9 +117,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 // authorize authenticates the request's bearer token and checks that its role includes need.
 func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, _ := r.Context().Value(auditKey).(*audit)
-		if a == nil {
-			a = &audit{}
+		a, _ := r.Context().Value(requestKey).(*requestState)
+		if a == nil { // a route served without the middleware (tests)
+			a = &requestState{}
+			r = r.WithContext(context.WithValue(r.Context(), requestKey, a))
 		}
 		deny := func(status int, code, reason, format string, args ...any) {
 			a.decision, a.reason = "deny", reason
@@ -180,8 +183,8 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 			return
 		}
 		a.decision, a.reason = "allow", reason
-		ctx := context.WithValue(r.Context(), callerKey, &Caller{Identity: id, Method: method, Role: role})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		a.caller = &Caller{Identity: id, Method: method, Role: role}
+		next.ServeHTTP(w, r)
 	})
 }
 

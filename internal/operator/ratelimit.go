@@ -10,7 +10,7 @@ import (
 // failureLimiter limits authentication failures per client address: a client that keeps sending
 // bad tokens is answered 429 before its tokens cost a verification (or an STS call).
 type failureLimiter struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	perSec  rate.Limit
 	burst   int
 	max     int
@@ -23,8 +23,8 @@ func newFailureLimiter(perSec float64, burst, maxClients int) *failureLimiter {
 
 // blocked reports whether addr has used up its failures.
 func (l *failureLimiter) blocked(addr string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock() // every request asks; only failures write
+	defer l.mu.RUnlock()
 	lim, ok := l.clients[addr]
 	return ok && lim.TokensAt(now) < 1
 }
