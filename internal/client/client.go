@@ -235,6 +235,19 @@ func (c *Client) sendUnauthenticated(ctx context.Context, path string) (*http.Re
 	return resp, nil
 }
 
+// Health is GET /healthz (no authentication): nil when the operator answers 200.
+func (c *Client) Health(ctx context.Context) error {
+	resp, err := c.sendUnauthenticated(ctx, "/healthz")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Close releases the client's idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
 // Info is GET /v1/info.
 func (c *Client) Info(ctx context.Context) (*operator.Info, error) {
 	var info operator.Info

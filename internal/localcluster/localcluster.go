@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/client"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 	"github.com/cortexlabs-go/cortex/internal/workload/local"
@@ -376,7 +376,7 @@ func start(p Paths, o Options, rec Record) (int, error) {
 func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Duration) ([]byte, error) {
 	deadline := time.Now().Add(timeout)
 	caFile := filepath.Join(p.StateDir, "tls", "ca.pem")
-	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
+	endpoint := fmt.Sprintf("https://127.0.0.1:%d", port)
 	var lastErr error
 	for {
 		if _, err := local.ProcessStartTime(pid); err != nil {
@@ -384,7 +384,7 @@ func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Durat
 		}
 		caPEM, err := os.ReadFile(caFile)
 		if err == nil {
-			lastErr = checkHealth(ctx, url, caPEM)
+			lastErr = checkHealth(ctx, endpoint, caPEM)
 			if lastErr == nil {
 				return caPEM, nil
 			}
@@ -402,23 +402,16 @@ func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Durat
 	}
 }
 
-func checkHealth(ctx context.Context, url string, caPEM []byte) error {
-	cfg, err := tlsutil.ClientConfig(caPEM)
+// checkHealth asks the operator's /healthz over TLS verified with the cluster's CA.
+func checkHealth(ctx context.Context, endpoint string, caPEM []byte) error {
+	c, err := client.New(&cliconfig.Environment{OperatorEndpoint: endpoint, CACert: string(caPEM)}, nil)
 	if err != nil {
 		return err
 	}
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, Proxy: nil}}
-	defer c.CloseIdleConnections()
-	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("/healthz answered %d", resp.StatusCode)
-	}
-	return nil
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return c.Health(ctx)
 }
 
 // Probe reports whether https://addr answers TLS verified with caPEM (used by tests and info).
@@ -462,7 +455,12 @@ func configureEnv(ctx context.Context, o Options, p Paths, st *Status, caPEM []b
 	env.CACert = string(caPEM)
 	env.ClusterName = "local"
 	if st.Auth == AuthIAM {
-		ap, err := authParams(ctx, st.OperatorEndpoint, caPEM)
+		c, err := client.New(&cliconfig.Environment{OperatorEndpoint: st.OperatorEndpoint, CACert: string(caPEM)}, nil)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ap, err := c.AuthParams(ctx)
 		if err != nil {
 			return err
 		}
@@ -474,32 +472,6 @@ func configureEnv(ctx context.Context, o Options, p Paths, st *Status, caPEM []b
 	}
 	cfg.Put(env)
 	return cfg.Save()
-}
-
-type authParamsResp struct {
-	ClusterID string `json:"cluster_id"`
-	STSHost   string `json:"sts_host"`
-	STSRegion string `json:"sts_region"`
-	STSScheme string `json:"sts_scheme"`
-}
-
-func authParams(ctx context.Context, endpoint string, caPEM []byte) (*authParamsResp, error) {
-	cfg, err := tlsutil.ClientConfig(caPEM)
-	if err != nil {
-		return nil, err
-	}
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, Proxy: nil}}
-	req, _ := http.NewRequestWithContext(ctx, "GET", endpoint+"/v1/auth", nil)
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var ap authParamsResp
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&ap); err != nil {
-		return nil, fmt.Errorf("/v1/auth: %w", err)
-	}
-	return &ap, nil
 }
 
 // Info reports the local cluster without changing anything.
