@@ -28,10 +28,15 @@ prediction=$(curl --fail --silent --show-error --cacert "$ca" -H 'Content-Type: 
   --data @examples/iris/sample.json "$endpoint")
 echo "$prediction"
 
+echo "== cortex call iris @examples/iris/sample.json   (the same call, by the CLI)" >&2
+cortex -e local call iris @examples/iris/sample.json >&2
+echo >&2
+
 cat >&2 <<MSG
 
 The iris API is live at $endpoint (TLS verified with $ca).
   cortex get                 # status of the APIs
+  cortex call iris '{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}'
   cortex logs iris --follow  # its logs
   cortex cluster down        # stop everything
 MSG

@@ -248,6 +248,32 @@ func (c *Client) Health(ctx context.Context) error {
 // Close releases the client's idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
+// APIPath is the operator path of one API, its name escaped as a single path segment.
+func APIPath(name string) string { return "/v1/apis/" + url.PathEscape(name) }
+
+// CallAPI sends a request to a deployed API's endpoint (an https URL of the cluster's gateway)
+// through this client's TLS configuration: the gateway's certificate is verified against the
+// same CA as the operator's. The operator's credential is not sent to the API.
+func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType string, body io.Reader) (*http.Response, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("API endpoint %q is not an https URL", endpoint)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.Header.Set("User-Agent", "cortex-cli")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, describeTransportError(u, err)
+	}
+	return resp, nil
+}
+
 // Info is GET /v1/info.
 func (c *Client) Info(ctx context.Context) (*operator.Info, error) {
 	var info operator.Info

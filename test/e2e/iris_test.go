@@ -40,4 +40,14 @@ func TestIrisExample(t *testing.T) {
 			t.Errorf("%s: %d %s, want %s", flower, resp.StatusCode, body, want)
 		}
 	}
+	// And with cortex itself: the sample flower from a file, then bad payloads refused locally.
+	if out := c.must("call", "iris", "@"+filepath.Join(dir, "sample.json")); strings.TrimSpace(out) != `{"prediction": "setosa"}` {
+		t.Errorf("cortex call iris: %q", out)
+	}
+	if _, stderr, code := c.run("call", "iris", "{not json"); code == 0 || !strings.Contains(stderr, "not valid JSON") {
+		t.Errorf("invalid JSON payload: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := c.run("call", "nope", "{}"); code == 0 || !strings.Contains(stderr, "not deployed") {
+		t.Errorf("call of a missing API: exit %d, %s", code, stderr)
+	}
 }

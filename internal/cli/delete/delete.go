@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/client"
 )
 
 // Options of `cortex delete`.
@@ -44,7 +45,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	var results []map[string]string
 	for _, name := range o.APIs {
 		var res map[string]string
-		if err := cl.Do(ctx, "DELETE", "/v1/apis/"+name, nil, &res); err != nil {
+		if err := cl.Do(ctx, "DELETE", client.APIPath(name), nil, &res); err != nil {
 			return fmt.Errorf("delete %s: %w", name, err)
 		}
 		results = append(results, res)

@@ -120,7 +120,7 @@ func wait(ctx context.Context, f *cmdutil.Factory, cl *client.Client, apis []str
 		var statuses []workload.APIStatus
 		for _, name := range apis {
 			var st workload.APIStatus
-			if err := cl.Do(ctx, "GET", "/v1/apis/"+name, nil, &st); err != nil {
+			if err := cl.Do(ctx, "GET", client.APIPath(name), nil, &st); err != nil {
 				if ctx.Err() != nil {
 					return fmt.Errorf("timed out after %s waiting for the APIs to be live (see cortex get, cortex logs)", timeout)
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/client"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 )
 
@@ -62,7 +63,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		var apis []workload.APIStatus
 		if o.API != "" {
 			var st workload.APIStatus
-			if err := cl.Do(ctx, "GET", "/v1/apis/"+o.API, nil, &st); err != nil {
+			if err := cl.Do(ctx, "GET", client.APIPath(o.API), nil, &st); err != nil {
 				if ctx.Err() != nil && o.Watch {
 					return nil
 				}

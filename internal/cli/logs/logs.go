@@ -4,11 +4,11 @@ package logs
 import (
 	"context"
 	"io"
-	"net/url"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/client"
 )
 
 // Options of `cortex logs`.
@@ -43,7 +43,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if o.Follow {
 		follow = "true"
 	}
-	body, err := cl.Stream(ctx, "GET", "/v1/apis/"+url.PathEscape(o.API)+"/logs?follow="+follow)
+	body, err := cl.Stream(ctx, "GET", client.APIPath(o.API)+"/logs?follow="+follow)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/cortexlabs-go/cortex/internal/cli/call"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	deletecmd "github.com/cortexlabs-go/cortex/internal/cli/delete"
 	"github.com/cortexlabs-go/cortex/internal/cli/deploy"
@@ -25,5 +26,6 @@ func init() {
 		get.NewCmd,
 		deletecmd.NewCmd,
 		logs.NewCmd,
+		call.NewCmd,
 	)
 }
