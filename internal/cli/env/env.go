@@ -77,7 +77,7 @@ Plain http:// is refused, except with --insecure-http for a loopback address.`,
 	fl.StringVar(&o.auth, "auth", "", "how to authenticate: aws (identity token) or local (local admin credential)")
 	fl.StringVar(&o.localTokenFile, "local-token-file", "", "file of the local admin credential (with --auth local)")
 	fl.BoolVar(&o.setDefault, "default", false, "make this the default environment")
-	fl.StringVar(&o.awsCredsToAPIs, "aws-credentials-for-apis", "", "local clusters: pass your AWS credentials into APIs (true or false)")
+	fl.StringVar(&o.awsCredsToAPIs, "aws-credentials-for-apis", "", "local clusters: pass AWS credentials into APIs, true or false (--aws-profile on a local environment implies true)")
 	return cmd
 }
 
@@ -110,6 +110,11 @@ func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *
 	}
 	if c.Flags().Changed("aws-profile") {
 		env.AWSProfile = o.awsProfile
+		// On a local cluster, naming a profile is asking for its credentials in the APIs
+		// (--aws-credentials-for-apis false keeps them out; true without a profile: default chain).
+		if env.Provider == "local" && o.awsCredsToAPIs == "" {
+			env.AWSCredentialsForAPIs = o.awsProfile != ""
+		}
 	}
 	if o.awsCredsToAPIs != "" {
 		switch o.awsCredsToAPIs {
