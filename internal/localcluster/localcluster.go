@@ -454,21 +454,22 @@ func configureEnv(ctx context.Context, o Options, p Paths, st *Status, caPEM []b
 	env.OperatorEndpoint = st.OperatorEndpoint
 	env.CACert = string(caPEM)
 	env.ClusterName = "local"
+	// The cluster binding (id, STS endpoint) is recorded whatever the auth: tokens need it with
+	// --auth iam, and it names the cluster in `env list` and `whoami` either way.
+	c, err := client.New(&cliconfig.Environment{OperatorEndpoint: st.OperatorEndpoint, CACert: string(caPEM)}, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ap, err := c.AuthParams(ctx)
+	if err != nil {
+		return err
+	}
+	env.ClusterID, env.STSHost, env.STSRegion, env.STSScheme = ap.ClusterID, ap.STSHost, ap.STSRegion, ap.STSScheme
 	if st.Auth == AuthIAM {
-		c, err := client.New(&cliconfig.Environment{OperatorEndpoint: st.OperatorEndpoint, CACert: string(caPEM)}, nil)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		ap, err := c.AuthParams(ctx)
-		if err != nil {
-			return err
-		}
 		env.Auth, env.LocalTokenFile = cliconfig.AuthAWS, ""
-		env.ClusterID, env.STSHost, env.STSRegion, env.STSScheme = ap.ClusterID, ap.STSHost, ap.STSRegion, ap.STSScheme
 	} else {
 		env.Auth, env.LocalTokenFile = cliconfig.AuthLocal, p.TokenFile
-		env.ClusterID, env.STSHost, env.STSRegion, env.STSScheme = "", "", "", ""
 	}
 	cfg.Put(env)
 	return cfg.Save()

@@ -159,7 +159,7 @@ func wait(ctx context.Context, f *cmdutil.Factory, cl *client.Client, apis []str
 				if tty {
 					fmt.Fprint(f.IO.Out, "\r\033[K")
 				}
-				tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+				tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 1, ' ', 0) // endpoints of several APIs line up
 				for _, st := range statuses {
 					fmt.Fprintf(tw, "api %s is live at\t%s\n", st.Name, st.Endpoint)
 				}

@@ -79,6 +79,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 	}
 	res.ARN, res.CanonicalARN, res.Account = info.Caller.ARN, info.Caller.CanonicalARN, info.Caller.Account
 	res.SessionName, res.Role, res.Method = info.Caller.SessionName, info.Caller.Role, info.Caller.Method
+	res.ClusterID = info.Cluster.ID
 	return cmdutil.Print(f.IO.Out, *o.format, res, func(tw *tabwriter.Writer) {
 		fmt.Fprintf(tw, "identity:\t%s\n", res.ARN)
 		if res.CanonicalARN != res.ARN {
