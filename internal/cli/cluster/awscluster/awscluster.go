@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -397,9 +398,28 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 	row("cluster role", st.ClusterRoleARN)
 	row("node role", st.NodeRoleARN)
 	row("vpc", st.VPCID)
-	row("subnets", fmt.Sprintf("%s (public %v, private %v)", i.SubnetVisibility, st.PublicSubnets, st.PrivateSubnets))
-	row("nat gateways", fmt.Sprintf("%s %v", i.NATGatewaySetting, st.NATGateways))
-	row("security groups", st.SecurityGroups)
+	row("subnets", i.SubnetVisibility)
+	row("  public", byKey(st.PublicSubnets))
+	row("  private", byKey(st.PrivateSubnets))
+	row("nat gateways", strings.TrimSpace(i.NATGatewaySetting+" "+byKey(st.NATGateways)))
+	row("security groups", byKey(st.SecurityGroups))
+}
+
+// byKey renders a map as "k=v, k=v" in key order ("-" when empty).
+func byKey[V any](m map[string]V) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%v", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ---- configure ----
