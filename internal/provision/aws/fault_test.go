@@ -58,6 +58,35 @@ func TestUpResumesAfterFailureAtEachStep(t *testing.T) {
 	}
 }
 
+// A resume must use the configuration the first run started with: changing a field that cannot
+// change is refused before anything is created, and the original configuration still resumes.
+func TestResumeRefusesChangedImmutableFields(t *testing.T) {
+	u := moto(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	rec := newRecorder()
+	rec.failOp.Store("CreateNatGateway")
+	base := "cluster_name: resume-changed\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nsubnet_visibility: private\n"
+	if _, err := newTestProvisioner(t, u, rec, dir).Up(ctx, mustConfig(t, base)); err == nil {
+		t.Fatal("want the injected fault")
+	}
+	rec.failOp.Store("")
+	p := newTestProvisioner(t, u, rec, dir)
+	before := takeInventory(t, p, "resume-changed")
+	_, err := p.Up(ctx, mustConfig(t, base+"vpc_cidr: 10.20.0.0/16\n"))
+	if err == nil || !strings.Contains(err.Error(), "vpc_cidr") || !strings.Contains(err.Error(), "partly created") {
+		t.Fatalf("resume with another vpc_cidr: %v", err)
+	}
+	checkInventory(t, takeInventory(t, p, "resume-changed"), before)
+	res, err := p.Up(ctx, mustConfig(t, base))
+	if err != nil || res.State.Status != StatusReady {
+		t.Fatalf("resume with the original config: %v", err)
+	}
+	if _, err := p.Down(ctx, "resume-changed", DownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // down on a cluster whose creation stopped half way (and that was never resumed) cleans up too,
 // also without the CLI's local copy of the state.
 func TestDownHalfCreated(t *testing.T) {

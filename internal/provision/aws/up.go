@@ -77,9 +77,14 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 		if prev.AccountID != "" && prev.AccountID != id.Account {
 			return nil, fmt.Errorf("cluster %s in %s belongs to account %s, but the credentials are for account %s", cfg.ClusterName, p.region, prev.AccountID, id.Account)
 		}
-		if prev.Status == StatusReady || contains(prev.Completed, stepLoadBalancers) {
+		// Resources already made follow the recorded configuration: a resume (or a re-run) with
+		// other values for the fields that cannot change would mix two clusters.
+		if prev.Config != nil && (prev.Status == StatusReady || len(prev.Completed) > 0) {
 			if _, err := clusterconfig.Diff(prev.Config, cfg); err != nil {
-				return nil, fmt.Errorf("cluster %s already exists with a different configuration (use `cortex cluster configure` for the fields that may change):\n%w", cfg.ClusterName, err)
+				if prev.Status == StatusReady {
+					return nil, fmt.Errorf("cluster %s already exists with a different configuration (use `cortex cluster configure` for the fields that may change):\n%w", cfg.ClusterName, err)
+				}
+				return nil, fmt.Errorf("cluster %s was partly created with a different configuration; resume it with the same cluster.yaml, or delete it (cortex cluster down) and start again:\n%w", cfg.ClusterName, err)
 			}
 		}
 		p.state = prev
