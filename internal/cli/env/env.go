@@ -54,7 +54,7 @@ func newConfigureCmd(f *cmdutil.Factory) *cobra.Command {
 
 The operator's certificate is verified on every call. Give the cluster's CA with --ca-file, or
 let this command fetch it: it shows the CA's SHA-256 fingerprint and asks you to confirm it
-(compare it with the one 'cortex cluster up' or the cluster admin printed), or checks it against
+(compare it with the one the cluster admin sees in 'cortex env list'), or checks it against
 --ca-fingerprint. A certificate from a CA your system already trusts needs neither.
 
 Plain http:// is refused, except with --insecure-http for a loopback address.`,
