@@ -182,6 +182,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &limitedBody{rc: http.MaxBytesReader(rec, r.Body, g.opts.MaxBodyBytes), info: info}
 	}
+	if err := bufferSmallBody(r); err != nil {
+		g.proxyError(rec, r.WithContext(context.WithValue(r.Context(), ctxKey{}, &target{upstream: upstream, info: info})), err)
+		return
+	}
 	t := &target{upstream: upstream, path: rest, info: info}
 	// Keep the client's escaping of the part below the endpoint (endpoints are plain paths, so
 	// the escaped form starts with the same bytes); net/http re-escapes whatever is not valid.

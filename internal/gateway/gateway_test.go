@@ -364,14 +364,19 @@ func TestStalePooledConnectionIsRetried(t *testing.T) {
 			if err != nil {
 				return
 			}
+			// Each connection answers one request, keeps the connection open (no
+			// Connection: close), then hangs up when the next request arrives: every
+			// request after the first meets a pooled connection the replica has closed.
 			go func() {
 				defer c.Close()
-				req, err := http.ReadRequest(bufio.NewReader(c))
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
 				if err != nil {
 					return
 				}
 				body, _ := io.ReadAll(req.Body)
 				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+				_, _ = br.Peek(1)
 			}()
 		}
 	}()

@@ -1,13 +1,17 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +26,59 @@ type target struct {
 	path     string // decoded path below the API's endpoint ("/" at least)
 	rawPath  string // the same, as the client escaped it (may be empty)
 	info     *reqInfo
+}
+
+// smallBody is the largest request body read into memory before it is forwarded, so that the
+// request can be sent again when a pooled connection turns out to be closed (see retryIdle).
+const smallBody = 64 << 10
+
+// retryIdle sends a request once more, on a fresh connection, when the pooled keep-alive
+// connection it went out on turned out to be closed by the replica before any answer (the
+// keep-alive race: the replica hung up an idle connection as the request was written).
+// http.Transport does this itself only for idempotent methods; here a POST with a replayable
+// (buffered, at most 64 KiB) body qualifies too. Never on a fresh connection, never after an
+// answer started, never for a streamed body.
+type retryIdle struct{ rt http.RoundTripper }
+
+func (t retryIdle) RoundTrip(r *http.Request) (*http.Response, error) {
+	reused := false
+	ctx := httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }})
+	resp, err := t.rt.RoundTrip(r.WithContext(ctx))
+	if err == nil || !reused || r.Context().Err() != nil || !closedUnderUs(err) {
+		return resp, err
+	}
+	again := r.Clone(r.Context())
+	if r.Body != nil && r.Body != http.NoBody {
+		if r.GetBody == nil {
+			return resp, err
+		}
+		if again.Body, err = r.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	return t.rt.RoundTrip(again)
+}
+
+// closedUnderUs reports the ways that race shows: net/http's "server closed idle connection", a
+// reset (the request hit a socket the replica had closed), or an EOF before any answer.
+func closedUnderUs(err error) bool {
+	return err.Error() == "http: server closed idle connection" || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// bufferSmallBody reads a small request body of known length into memory and makes it
+// replayable; larger or chunked bodies keep streaming.
+func bufferSmallBody(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength < 0 || r.ContentLength > smallBody {
+		return nil
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(r.Body, buf); err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(buf))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	return nil
 }
 
 func newTransport(opts Options) *http.Transport {
@@ -52,7 +109,7 @@ func (g *Gateway) newProxy() *httputil.ReverseProxy {
 			// Client-sent X-Forwarded-* are dropped by Rewrite; these are the gateway's own.
 			pr.SetXForwarded()
 		},
-		Transport:    g.transport,
+		Transport:    retryIdle{g.transport},
 		BufferPool:   bufferPool{},
 		ErrorHandler: g.proxyError,
 		ErrorLog:     newStdLogger(g.opts.ErrorLog),
