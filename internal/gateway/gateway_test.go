@@ -112,6 +112,30 @@ func backend(t *testing.T, name string) string {
 	return strings.TrimPrefix(s.URL, "http://")
 }
 
+// rawReplica is a replica written at the TCP level, for behaviour no well-behaved server has:
+// serve runs for each accepted connection (which is closed when serve returns).
+func rawReplica(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
 func decodeError(t *testing.T, resp *http.Response) string {
 	t.Helper()
 	var e errorBody
@@ -353,36 +377,21 @@ func TestTLSOnly12Plus(t *testing.T) {
 // A replica that closes keep-alive connections without saying so: the gateway retries a
 // (fully buffered) request on a fresh connection instead of failing it.
 func TestStalePooledConnectionIsRetried(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			// Each connection answers one request, keeps the connection open (no
-			// Connection: close), then hangs up when the next request arrives: every
-			// request after the first meets a pooled connection the replica has closed.
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				body, _ := io.ReadAll(req.Body)
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
-				_, _ = br.Peek(1)
-			}()
+	// Each connection answers one request, keeps the connection open (no Connection: close),
+	// then hangs up when the next request arrives: every request after the first meets a pooled
+	// connection the replica has closed.
+	addr := rawReplica(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
-	}()
+		body, _ := io.ReadAll(req.Body)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		_, _ = br.Peek(1)
+	})
 	f := newFixture(t, Options{})
 	f.g.SetRoutes(map[string]string{"/echo": "echo"})
-	f.setTargets("echo", l.Addr().String())
+	f.setTargets("echo", addr)
 	for i := 0; i < 5; i++ {
 		resp, err := f.client.Post(f.url+"/echo", "text/plain", strings.NewReader(fmt.Sprintf("req-%d", i)))
 		if err != nil {

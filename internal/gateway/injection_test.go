@@ -17,37 +17,22 @@ import (
 func TestEncodedCRLFAndSpacesInPathAreNotInjected(t *testing.T) {
 	var mu sync.Mutex
 	var lines []string
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
+	addr := rawReplica(t, func(c net.Conn, br *bufio.Reader) {
 		for {
-			c, err := l.Accept()
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					_, _ = io.Copy(io.Discard, req.Body)
-					mu.Lock()
-					lines = append(lines, req.Method+" "+req.RequestURI+" injected="+req.Header.Get("X-Injected"))
-					mu.Unlock()
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				}
-			}()
+			_, _ = io.Copy(io.Discard, req.Body)
+			mu.Lock()
+			lines = append(lines, req.Method+" "+req.RequestURI+" injected="+req.Header.Get("X-Injected"))
+			mu.Unlock()
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
-	}()
+	})
 	f := newFixture(t, Options{})
 	f.g.SetRoutes(map[string]string{"/echo": "echo"})
-	f.setTargets("echo", l.Addr().String())
+	f.setTargets("echo", addr)
 	conn, err := tls.Dial("tcp", f.addr, &tls.Config{RootCAs: f.pool, ServerName: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
