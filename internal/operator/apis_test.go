@@ -261,7 +261,7 @@ func TestAPIRoutesReadRoleCannotDeployOrDelete(t *testing.T) {
 		}
 		clusterID = p.ClusterID
 	}
-	tok, err := identity.Mint(context.Background(), reader.Creds, identity.MintInput{Endpoint: hosts[moto.Host], ClusterID: clusterID, Now: time.Now()})
+	tok, err := identity.Mint(context.Background(), reader.Creds, identity.MintInput{Endpoint: hosts[moto.Host], ClusterID: clusterID, Audience: f.base, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

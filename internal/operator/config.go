@@ -22,6 +22,10 @@ type Config struct {
 	StateDir string `json:"state_dir"`
 	// Listen is the HTTPS address (default 127.0.0.1:8888).
 	Listen string `json:"listen,omitempty"`
+	// PublicEndpoints are the URLs clients dial to reach this operator (a load balancer name, a
+	// custom domain, ...). Identity tokens are bound to the endpoint the client dialed and only
+	// these are accepted. Default: https://localhost, 127.0.0.1 and [::1] at the listen port.
+	PublicEndpoints []string `json:"public_endpoints,omitempty"`
 	// Provider is local or aws (informational; shown in /v1/info).
 	Provider    string `json:"provider,omitempty"`
 	ClusterName string `json:"cluster_name,omitempty"`
@@ -59,8 +63,15 @@ func (c *Config) setDefaults() error {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8888"
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	_, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
 		return fmt.Errorf("listen: %q is not host:port", c.Listen)
+	}
+	if len(c.PublicEndpoints) == 0 && port != "0" { // port 0: set by Run once the port is known
+		c.PublicEndpoints = loopbackEndpoints(port)
+	}
+	if c.PublicEndpoints, err = identity.NormalizeAudiences(c.PublicEndpoints); err != nil {
+		return fmt.Errorf("public_endpoints: %v", err)
 	}
 	if c.Provider == "" {
 		c.Provider = "local"
@@ -122,4 +133,9 @@ func (c *Config) setDefaults() error {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	return nil
+}
+
+// loopbackEndpoints are the default public endpoints: the loopback names at the listen port.
+func loopbackEndpoints(port string) []string {
+	return []string{"https://localhost:" + port, "https://127.0.0.1:" + port, "https://[::1]:" + port}
 }

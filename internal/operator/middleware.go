@@ -197,6 +197,10 @@ func publicReason(code string) string {
 		return "the token is dated in the future (check this machine's clock)"
 	case "host_not_allowed":
 		return "the token is signed for an STS endpoint this cluster does not accept"
+	case "wrong_audience":
+		return "the token is bound to another endpoint than this operator's public endpoints (configure the environment with the operator's own address; see docs/security.md)"
+	case "old_token_version":
+		return "the token uses an old contract: upgrade the cortex CLI or Python client"
 	case "sts_rejected":
 		return "AWS STS rejected the signature (wrong cluster, or invalid or deleted credentials)"
 	case "bad_local_token":

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"time"
@@ -25,7 +26,8 @@ type Server struct {
 	state    stateFiles
 	cluster  ClusterRecord
 	sts      identity.STSEndpoint // what clients sign for (advertised at /v1/auth)
-	verifier *identity.Verifier
+	stsTable identity.HostTable   // the STS hosts tokens may name
+	verifier *identity.Verifier   // nil until the public endpoints are known (New, or Run for port 0)
 	local    *localAuth
 	limiter  *failureLimiter
 	tls      *tls.Config
@@ -61,8 +63,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.verifier, err = identity.NewVerifier(identity.VerifierConfig{Hosts: hosts, ClusterID: s.cluster.ID, Partition: cfg.Partition}); err != nil {
-		return nil, err
+	s.stsTable = hosts
+	if len(s.cfg.PublicEndpoints) > 0 { // else Run sets the defaults once it knows the port
+		if err := s.newVerifier(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.LocalTokenFile != "" {
 		secret, err := LoadOrCreateLocalToken(cfg.LocalTokenFile)
@@ -83,6 +88,17 @@ func New(cfg Config) (*Server, error) {
 	s.guard = s.authorize
 	s.routes()
 	return s, nil
+}
+
+// newVerifier builds the token verifier for this cluster id and these public endpoints.
+func (s *Server) newVerifier() error {
+	v, err := identity.NewVerifier(identity.VerifierConfig{Hosts: s.stsTable, ClusterID: s.cluster.ID,
+		Partition: s.cfg.Partition, Audiences: s.cfg.PublicEndpoints})
+	if err != nil {
+		return err
+	}
+	s.verifier = v
+	return nil
 }
 
 // stsHosts returns the STS hosts tokens may name and sets the one clients are told to sign for:
@@ -119,6 +135,11 @@ func (s *Server) loadTLS() error {
 	} else {
 		host, _, _ := net.SplitHostPort(s.cfg.Listen)
 		names := append([]string{}, s.cfg.DNSNames...)
+		for _, ep := range s.cfg.PublicEndpoints { // clients must be able to verify every public name
+			if u, err := url.Parse(ep); err == nil {
+				names = append(names, u.Hostname())
+			}
+		}
 		if host != "" && host != "0.0.0.0" && host != "::" {
 			names = append(names, host)
 		}
@@ -161,6 +182,14 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	s.addrMu.Lock()
 	s.addr = ln.Addr()
 	s.addrMu.Unlock()
+	if s.verifier == nil {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		s.cfg.PublicEndpoints, _ = identity.NormalizeAudiences(loopbackEndpoints(port))
+		if err := s.newVerifier(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	if err := s.startAPIs(ctx); err != nil {
 		ln.Close()
 		return err
@@ -176,7 +205,8 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
-		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host)
+		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host,
+		"public_endpoints", s.cfg.PublicEndpoints)
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -253,6 +283,8 @@ type ClusterInfo struct {
 	CreatorARN      string `json:"creator_arn,omitempty"`
 	AuthMode        string `json:"auth_mode"`
 	STSTestEndpoint string `json:"sts_test_endpoint,omitempty"`
+	// PublicEndpoints are the endpoints tokens may be bound to (their audience).
+	PublicEndpoints []string `json:"public_endpoints,omitempty"`
 }
 
 // CallerInfo is the verified caller and its role.
@@ -271,10 +303,16 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, Info{
 		Version: buildinfo.Version,
 		Cluster: ClusterInfo{ID: s.cluster.ID, Name: s.cluster.Name, Provider: s.cluster.Provider, AccountID: s.cluster.AccountID,
-			Region: s.cluster.Region, CreatorARN: s.cluster.CreatorARN, AuthMode: s.cfg.AuthMode, STSTestEndpoint: s.cfg.STSTestEndpoint},
+			Region: s.cluster.Region, CreatorARN: s.cluster.CreatorARN, AuthMode: s.cfg.AuthMode, STSTestEndpoint: s.cfg.STSTestEndpoint,
+			PublicEndpoints: s.cfg.PublicEndpoints},
 		Caller: c.Info(),
 	})
 }
 
 // STSCalls is the number of requests the operator has sent to STS (tests, metrics).
-func (s *Server) STSCalls() int64 { return s.verifier.STSCalls() }
+func (s *Server) STSCalls() int64 {
+	if s.verifier == nil {
+		return 0
+	}
+	return s.verifier.STSCalls()
+}

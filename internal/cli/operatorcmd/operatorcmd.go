@@ -37,13 +37,17 @@ func newServeCmd(f *cmdutil.Factory) *cobra.Command {
 		Long: `Serve the operator API over HTTPS (TLS 1.2+).
 
 Every request but /healthz and /v1/auth must carry an identity token: a signed STS
-GetCallerIdentity request bound to this cluster's id, which the operator verifies with AWS STS.
+GetCallerIdentity request bound to this cluster's id and to the endpoint the client dialed, which
+the operator verifies with AWS STS. --public-endpoint names every URL clients use to reach this
+operator (a load balancer, a custom domain); tokens bound to any other endpoint are refused.
+Default: https://localhost, https://127.0.0.1 and https://[::1] at the listen port.
 Without --tls-cert-file the operator makes its own CA and server certificate under
 <state-dir>/tls (ca.pem is what clients pin).
 
 Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags win.`,
 		Example: `  # against real AWS STS, any identity of the account may deploy, the creator is admin
   cortex operator serve --state-dir /var/lib/cortex --listen 0.0.0.0:8888 \
+    --public-endpoint https://operator.example.com --tls-dns-name operator.example.com \
     --account-id 123456789012 --creator-arn arn:aws:iam::123456789012:user/alice
 
   # against an STS emulator (moto) for tests: ONLY that endpoint is accepted
@@ -55,6 +59,7 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.configFile, "config", "", "YAML configuration file")
 	fl.StringVar(&o.cfg.StateDir, "state-dir", "", "directory for the cluster record, access rules, TLS material and API state (required)")
 	fl.StringVar(&o.cfg.Listen, "listen", "", "HTTPS listen address (default 127.0.0.1:8888)")
+	fl.StringSliceVar(&o.cfg.PublicEndpoints, "public-endpoint", nil, "URL clients dial to reach this operator; repeat for several names (default: loopback at the listen port)")
 	fl.StringVar(&o.cfg.Provider, "provider", "", "local or aws (default local)")
 	fl.StringVar(&o.cfg.ClusterName, "cluster-name", "", "cluster name (default cortex)")
 	fl.StringVar(&o.cfg.ClusterID, "cluster-id", "", "cluster id tokens are bound to (default: made at first start, then kept)")
@@ -133,6 +138,9 @@ func mergeFlags(c *cobra.Command, dst, src *operator.Config) {
 	set("local-token-file", &dst.LocalTokenFile, src.LocalTokenFile)
 	set("tls-cert-file", &dst.TLSCertFile, src.TLSCertFile)
 	set("tls-key-file", &dst.TLSKeyFile, src.TLSKeyFile)
+	if c.Flags().Changed("public-endpoint") {
+		dst.PublicEndpoints = src.PublicEndpoints
+	}
 	if c.Flags().Changed("tls-dns-name") {
 		dst.DNSNames = src.DNSNames
 	}
