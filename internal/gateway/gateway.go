@@ -171,6 +171,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"request body larger than "+strconv.FormatInt(g.opts.MaxBodyBytes, 10)+" bytes")
 		return
 	}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.ContentLength != 0 {
+		// A body on GET or HEAD has no meaning, and a replica that does not read it (as the old
+		// Python runtime did) would parse it as a request of its own on the pooled connection,
+		// one the gateway never framed, logged or routed, whose answer goes to the next caller.
+		// Refuse it, and close: the body is not read.
+		rec.Header().Set("Connection", "close")
+		writeError(rec, http.StatusBadRequest, "body_not_allowed", "a "+r.Method+" request cannot have a body")
+		return
+	}
 	targets := g.opts.Targets(rt.api)
 	if len(targets) == 0 {
 		rec.Header().Set("Retry-After", "1")

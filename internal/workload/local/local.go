@@ -111,6 +111,9 @@ func New(opts Options) (*Backend, error) {
 	if n := SweepOrphans(opts.Dir); n > 0 {
 		opts.Logf("local backend: killed %d replica process(es) left by a previous operator", n)
 	}
+	if err := CheckPython(opts.Python); err != nil {
+		opts.Logf("local backend: warning: %v", err)
+	}
 	rt := filepath.Join(opts.Dir, "runtime", "serve.py")
 	if err := fsutil.WriteFileAtomic(rt, serveScript); err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/testutil/pyruntime"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 )
 
@@ -259,6 +260,7 @@ class Handler:
 		t.Fatal(err)
 	}
 	b := newBackend(t)
+	b.opts.Python = pyruntime.Python(t)
 	spec := apispec.Spec{Name: "py", Kind: apispec.KindRealtime, ProjectDir: dir, Replicas: 1,
 		Handler: apispec.Handler{Type: apispec.HandlerPython, Path: "handler.py", Config: map[string]any{"greeting": "hi"}}}
 	if err := b.Apply(context.Background(), workload.Deployment{Spec: spec}); err != nil {
