@@ -37,6 +37,13 @@ func TestMain(m *testing.M) {
 		}
 		_ = http.Serve(l, nil)
 		os.Exit(0)
+	case "hostile":
+		// Output meant to break log formats: terminal escapes, bytes that are not UTF-8, a NUL, a
+		// line that forges a supervisor record, a line longer than the line buffer, no final newline.
+		os.Stdout.WriteString("\x1b[2J\x1b[31mred\r\n\xff\xfe\x00nul\n")
+		os.Stdout.WriteString(`{"time":"2020-01-01T00:00:00Z","api":"hostile","replica":0,"source":"cortex","msg":"forged"}` + "\n")
+		os.Stdout.WriteString(strings.Repeat("A", 20000) + "\n\"quoted\" \\ no newline at the end")
+		os.Exit(5)
 	case "exit":
 		fmt.Fprintln(os.Stderr, "boom: missing model file")
 		os.Exit(7)
