@@ -40,6 +40,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// IdleTimeout closes idle keep-alive connections [2m].
 	IdleTimeout time.Duration
+	// MaxConnsPerClient caps the connections open at once from one client address (IPv6: its
+	// /64) [256]; further ones are closed as they are accepted. Negative: no cap.
+	MaxConnsPerClient int
+	// MaxConns caps the connections open at once in total [4096]. Negative: no cap.
+	MaxConns int
 	// AccessLog receives one JSON line per request (nil: no access log). Writes are buffered and
 	// flushed every second and on Close.
 	AccessLog io.Writer
@@ -90,6 +95,12 @@ func New(opts Options) *Gateway {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 2 * time.Minute
 	}
+	if opts.MaxConnsPerClient == 0 {
+		opts.MaxConnsPerClient = 256
+	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 4096
+	}
 	if opts.Targets == nil {
 		opts.Targets = func(string) []string { return nil }
 	}
@@ -139,7 +150,8 @@ type ctxKey struct{}
 
 // reqInfo travels with a request through the proxy (for errors and the access log).
 type reqInfo struct {
-	tooLarge atomic.Bool
+	tooLarge    atomic.Bool
+	bodyTimeout atomic.Bool // the client did not send its body within ReadTimeout
 }
 
 // ServeHTTP implements http.Handler.
@@ -231,6 +243,8 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			b.info.tooLarge.Store(true)
+		} else if isTimeout(err) {
+			b.info.bodyTimeout.Store(true)
 		}
 	}
 	return n, err
