@@ -16,6 +16,7 @@ body can never be taken for a request of their own on a kept-alive connection.
 """
 import importlib.util
 import json
+import logging
 import os
 import sys
 import traceback
@@ -37,8 +38,8 @@ except ImportError:
     sys.exit(3)
 
 MAX_BODY = int(os.environ.get("CORTEX_MAX_BODY", str(64 << 20)))
-# Worker threads: how many requests the handler runs at once (further ones wait in line).
-THREADS = int(os.environ.get("CORTEX_RUNTIME_THREADS", "8"))
+# Worker threads: how many requests a replica's handler runs at once (further ones wait in line).
+THREADS = 8
 
 
 def load_handler():
@@ -164,7 +165,10 @@ def main():
         threads=THREADS,
         max_request_body_size=MAX_BODY,
         ident="cortex",
+        asyncore_use_poll=True,  # poll(2), not select(2): no limit at 1024 file descriptors
     )
+    # "Task queue depth is N" whenever all threads are busy is load, not a fault of the API.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     print("cortex: %s serving on 127.0.0.1:%d" % (os.environ.get("CORTEX_API_NAME", "api"), port), flush=True)
     try:
         server.run()
