@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the build, the tests and the quickstart need on a fresh machine:
-# Go modules, the cortex binary (bin/cortex) and a Python venv (.venv) with moto, pytest,
+# Go modules, the cortex binary (bin/cortex) and a Python venv (.venv) with waitress (the HTTP
+# server of the python-handler runtime), moto, pytest,
 # botocore and scikit-learn. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ fi
 stamp=.venv/.requirements.sha
 want=$(cat requirements-dev.txt python/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: installing Python packages into .venv (moto, pytest, botocore, scikit-learn)"
+  echo "setup: installing Python packages into .venv (waitress, moto, pytest, botocore, scikit-learn)"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
   if [ -f python/pyproject.toml ]; then
     .venv/bin/pip install -q --disable-pip-version-check -e ./python

@@ -279,6 +279,13 @@ func Up(ctx context.Context, o Options) (*Status, error) {
 		if o.Python == "" {
 			o.Python = rec.Python
 		}
+		py := o.Python
+		if py == "" {
+			py = os.Getenv("CORTEX_PYTHON")
+		}
+		if err := local.CheckPython(py); err != nil {
+			fmt.Fprintf(o.Progress, "warning: %v\n", err)
+		}
 		rec = Record{OperatorPort: opPort, GatewayPort: gwPort, Auth: o.Auth, EnvName: o.EnvName,
 			StartedAt: time.Now().UTC().Format(time.RFC3339), Python: o.Python}
 		if o.Auth == AuthIAM {

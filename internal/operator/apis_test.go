@@ -23,6 +23,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/testutil/awstest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
+	"github.com/cortexlabs-go/cortex/internal/testutil/pyruntime"
 )
 
 type apiFixture struct {
@@ -48,6 +49,7 @@ func startAPIOperator(t *testing.T, stateDir string, mutate func(*Config)) *apiF
 		LocalTokenFile: filepath.Join(stateDir, "..", "admin.token"),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil))}
 	cfg.APIs.GatewayListen = "127.0.0.1:0"
+	cfg.APIs.Python = pyruntime.Python(t) // python handlers need waitress (the .venv has it)
 	if mutate != nil {
 		mutate(&cfg)
 	}
