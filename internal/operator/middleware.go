@@ -169,13 +169,25 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		a.arn = id.ARN
 		role, reason := access.RoleAdmin, "local_admin"
 		if method == MethodAWS {
+			uid := access.UniqueID(id.UserID)
 			s.mu.RLock()
-			role, reason = s.policy.Decide(id.CanonicalARN, id.Account)
+			d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
 			s.mu.RUnlock()
+			if d.Bind {
+				if d, err = s.bind(id.CanonicalARN, id.Account, uid); err != nil {
+					// Fail closed: a grant that cannot be bound is not used unbound.
+					s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
+					deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
+					return
+				}
+			}
+			role, reason = d.Role, d.Reason
 		}
 		a.role = string(role)
 		if !role.Allows(need) {
-			if role == access.RoleNone {
+			if reason == access.ReasonRecreated {
+				deny(http.StatusForbidden, CodeForbidden, reason, "%s is not the principal that was granted access: it was deleted and re-created (its IAM unique id changed). A cluster admin must grant it again: cortex cluster access grant %s --role <role>", id.ARN, id.CanonicalARN)
+			} else if role == access.RoleNone {
 				deny(http.StatusForbidden, CodeForbidden, reason, "%s has no access to this cluster (ask a cluster admin: cortex cluster access grant)", id.ARN)
 			} else {
 				deny(http.StatusForbidden, CodeForbidden, "role_too_low", "%s has role %s; this needs %s", id.ARN, role, need)

@@ -33,6 +33,8 @@ type Server struct {
 	mux      *http.ServeMux
 	now      func() time.Time
 
+	// mu guards policy, which holds the live unique-id bindings (the creator's too: s.cluster is
+	// only read after New, and cluster.json is rewritten from it under mu).
 	mu     sync.RWMutex
 	policy access.Policy
 
@@ -76,7 +78,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.policy = access.Policy{Mode: access.Mode(cfg.AuthMode), AccountID: s.cluster.AccountID, AccountRole: access.Role(cfg.AccountRole),
-		CreatorARN: s.cluster.CreatorARN, Rules: rules.Rules}
+		CreatorARN: s.cluster.CreatorARN, CreatorUniqueID: s.cluster.CreatorUniqueID, Rules: rules.Rules}
 	if err := s.loadTLS(); err != nil {
 		return nil, err
 	}
