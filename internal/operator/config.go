@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/awsarn"
@@ -43,6 +44,16 @@ type Config struct {
 	TLSCertFile string   `json:"tls_cert_file,omitempty"`
 	TLSKeyFile  string   `json:"tls_key_file,omitempty"`
 	DNSNames    []string `json:"dns_names,omitempty"`
+	// LogFile, when set, is where the operator writes its JSON log (the audit trail included),
+	// rotated at LogMaxSizeMB (default 20) keeping LogMaxBackups old files (default 5), all 0600 in
+	// a private directory. Empty: standard error. (Read by `cortex operator serve`; a Config built
+	// in code passes its own Logger.)
+	LogFile       string `json:"log_file,omitempty"`
+	LogMaxSizeMB  int    `json:"log_max_size_mb,omitempty"`
+	LogMaxBackups int    `json:"log_max_backups,omitempty"`
+	// DenialLogWindowSeconds is how long repeated identical denials from one address are counted
+	// before one summary line (default 60; see docs/security.md).
+	DenialLogWindowSeconds int `json:"denial_log_window_seconds,omitempty"`
 	// APIs configures the API backend and gateway (see apis.go).
 	APIs APIsConfig `json:"apis,omitempty"`
 
@@ -117,6 +128,24 @@ func (c *Config) setDefaults() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("tls_cert_file and tls_key_file: give both or neither")
+	}
+	if c.LogMaxSizeMB == 0 {
+		c.LogMaxSizeMB = DefaultLogMaxSizeMB
+	}
+	if c.LogMaxSizeMB < 1 || c.LogMaxSizeMB > 10240 {
+		return fmt.Errorf("log_max_size_mb: %d is not between 1 and 10240", c.LogMaxSizeMB)
+	}
+	if c.LogMaxBackups == 0 {
+		c.LogMaxBackups = DefaultLogMaxBackups
+	}
+	if c.LogMaxBackups < 1 || c.LogMaxBackups > 1000 {
+		return fmt.Errorf("log_max_backups: %d is not between 1 and 1000", c.LogMaxBackups)
+	}
+	if c.DenialLogWindowSeconds == 0 {
+		c.DenialLogWindowSeconds = int(DefaultDenialLogWindow / time.Second)
+	}
+	if c.DenialLogWindowSeconds < 1 || c.DenialLogWindowSeconds > 86400 {
+		return fmt.Errorf("denial_log_window_seconds: %d is not between 1 and 86400", c.DenialLogWindowSeconds)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))

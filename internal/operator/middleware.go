@@ -95,6 +95,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					WriteError(rec, http.StatusInternalServerError, CodeInternal, "internal error (request id %s)", reqID)
 				}
 			}
+			// Repeated identical denials from one address are counted, not each logged (denials.go).
+			if a.decision != "allow" && s.denials != nil &&
+				!s.denials.admit(denialKey{client: clientAddr(r), decision: a.decision, reason: a.reason, status: rec.status}, r.URL.Path, start) {
+				return
+			}
 			// The audit line: who (verified ARN only), what, the decision and why. Never the token.
 			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", reqID),

@@ -28,6 +28,7 @@ type Server struct {
 	verifier *identity.Verifier
 	local    *localAuth
 	limiter  *failureLimiter
+	denials  *denialLog
 	tls      *tls.Config
 	caPEM    []byte
 	mux      *http.ServeMux
@@ -55,6 +56,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, state: stateFiles{dir: cfg.StateDir}, mux: http.NewServeMux(), now: time.Now,
 		limiter: newFailureLimiter(0.5, 20, 10000)}
+	s.denials = newDenialLog(s.log, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
 	var err error
 	if s.cluster, err = loadOrCreateCluster(s.state, &s.cfg); err != nil {
 		return nil, err
@@ -175,6 +177,10 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	denialsCtx, stopDenials := context.WithCancel(context.Background())
+	denialsDone := make(chan struct{})
+	go func() { s.denials.run(denialsCtx); close(denialsDone) }()
+	defer func() { stopDenials(); <-denialsDone }() // the last summaries are written before Run returns
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
