@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -115,8 +116,40 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 			)
 		}()
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		r = r.WithContext(ctx)
+		s.bodyDeadline(w, r, start)
+		next.ServeHTTP(rec, r)
 	})
+}
+
+// bodyDeadline gives the request's body BodyTimeoutSeconds to arrive, then lifts the deadline
+// once it has (so a long handler, or a long response, is not cut off). Requests without a body
+// have no deadline after their headers. w must be the server's own ResponseWriter.
+func (s *Server) bodyDeadline(w http.ResponseWriter, r *http.Request, start time.Time) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(start.Add(time.Duration(s.cfg.Connections.BodyTimeoutSeconds)*time.Second)) != nil {
+		return // not a real connection (tests that call the handler directly)
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, done: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+}
+
+// deadlineBody calls done when the body has been read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	done    func()
+	seenEOF bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.seenEOF {
+		b.seenEOF = true
+		b.done()
+	}
+	return n, err
 }
 
 // authorize authenticates the request's bearer token and checks that its role includes need.
@@ -131,6 +164,15 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 			a.decision, a.reason = "deny", reason
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="cortex"`)
+			}
+			if status == http.StatusUnauthorized || status == http.StatusTooManyRequests {
+				// Answer, then close without reading the rest of the body. Connection: close alone
+				// is not enough: after the handler, net/http closes the request body "regardless of
+				// closeAfterReply" (server.go, finishRequest), which reads up to 256 KiB of it, at
+				// whatever pace the unauthenticated client sends. A read deadline in the past makes
+				// that read fail at once; the response is written all the same.
+				w.Header().Set("Connection", "close")
+				_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 			}
 			if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 				w.Header().Set("Retry-After", "5")

@@ -15,6 +15,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/netlimit"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
@@ -169,20 +170,31 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 		ln.Close()
 		return err
 	}
+	lim := s.cfg.Connections
+	limited := netlimit.NewListener(ln, netlimit.Limits{PerIP: lim.MaxConnsPerClient, Total: lim.MaxConns})
+	limited.OnRefuse = s.logRefusal
+	// HTTP/1.1 only: a connection is one client's request at a time, so the caps, the timeouts and
+	// closing a connection after a failed authentication mean what they say. (The CLI asks for
+	// HTTP/2 and falls back through ALPN.)
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		TLSConfig:         s.tls,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: time.Duration(lim.HeaderTimeoutSeconds) * time.Second,
+		// No ReadTimeout: it would also end long responses (log streams). The middleware bounds
+		// bodies instead (bodyDeadline).
+		IdleTimeout:    time.Duration(lim.IdleTimeoutSeconds) * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	denialsCtx, stopDenials := context.WithCancel(context.Background())
 	denialsDone := make(chan struct{})
 	go func() { s.denials.run(denialsCtx); close(denialsDone) }()
 	defer func() { stopDenials(); <-denialsDone }() // the last summaries are written before Run returns
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go func() { errc <- srv.ServeTLS(limited, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
 		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host)
 	if ready != nil {
@@ -286,3 +298,11 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 
 // STSCalls is the number of requests the operator has sent to STS (tests, metrics).
 func (s *Server) STSCalls() int64 { return s.verifier.STSCalls() }
+
+// logRefusal logs a connection refused by a cap, aggregated like denials: the first of a client
+// and reason in a window, then a count.
+func (s *Server) logRefusal(ip, reason string) {
+	if s.denials.admit(denialKey{client: ip, decision: "refuse", reason: reason}, "", time.Now()) {
+		s.log.Warn("connection refused", "client", ip, "reason", reason)
+	}
+}

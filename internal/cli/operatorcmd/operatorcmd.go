@@ -70,6 +70,8 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.cfg.TLSCertFile, "tls-cert-file", "", "your own server certificate (PEM, may include the chain)")
 	fl.StringVar(&o.cfg.TLSKeyFile, "tls-key-file", "", "the key of --tls-cert-file")
 	fl.StringSliceVar(&o.cfg.DNSNames, "tls-dns-name", nil, "extra DNS names or IPs for the self-managed certificate")
+	fl.IntVar(&o.cfg.Connections.MaxConns, "max-conns", 0, "open connections in all; more are closed at once (default 1024)")
+	fl.IntVar(&o.cfg.Connections.MaxConnsPerClient, "max-conns-per-client", 0, "open connections per client IP (default 128)")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&o.cfg.LogFile, "log-file", "", "write the JSON log (audit trail included) to this file, rotated; 0600 in a private directory (default: standard error)")
 	fl.IntVar(&o.cfg.LogMaxSizeMB, "log-max-size-mb", 0, "rotate --log-file when it reaches this size in MB (default 20)")
@@ -159,6 +161,8 @@ func mergeFlags(c *cobra.Command, dst, src *operator.Config) {
 			*d = v
 		}
 	}
+	setInt("max-conns", &dst.Connections.MaxConns, src.Connections.MaxConns)
+	setInt("max-conns-per-client", &dst.Connections.MaxConnsPerClient, src.Connections.MaxConnsPerClient)
 	setInt("log-max-size-mb", &dst.LogMaxSizeMB, src.LogMaxSizeMB)
 	setInt("log-max-backups", &dst.LogMaxBackups, src.LogMaxBackups)
 	setInt("denial-log-window", &dst.DenialLogWindowSeconds, src.DenialLogWindowSeconds)
