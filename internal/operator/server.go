@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/netlimit"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
@@ -30,11 +32,14 @@ type Server struct {
 	verifier *identity.Verifier   // nil until the public endpoints are known (New, or Run for port 0)
 	local    *localAuth
 	limiter  *failureLimiter
+	denials  *denialLog
 	tls      *tls.Config
 	caPEM    []byte
 	mux      *http.ServeMux
 	now      func() time.Time
 
+	// mu guards policy, which holds the live unique-id bindings (the creator's too: s.cluster is
+	// only read after New, and cluster.json is rewritten from it under mu).
 	mu     sync.RWMutex
 	policy access.Policy
 
@@ -55,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, state: stateFiles{dir: cfg.StateDir}, mux: http.NewServeMux(), now: time.Now,
 		limiter: newFailureLimiter(0.5, 20, 10000)}
+	s.denials = newDenialLog(s.log, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
 	var err error
 	if s.cluster, err = loadOrCreateCluster(s.state, &s.cfg); err != nil {
 		return nil, err
@@ -81,7 +87,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.policy = access.Policy{Mode: access.Mode(cfg.AuthMode), AccountID: s.cluster.AccountID, AccountRole: access.Role(cfg.AccountRole),
-		CreatorARN: s.cluster.CreatorARN, Rules: rules.Rules}
+		CreatorARN: s.cluster.CreatorARN, CreatorUniqueID: s.cluster.CreatorUniqueID, Rules: rules.Rules}
 	if err := s.loadTLS(); err != nil {
 		return nil, err
 	}
@@ -194,16 +200,31 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 		ln.Close()
 		return err
 	}
+	lim := s.cfg.Connections
+	limited := netlimit.NewListener(ln, netlimit.Limits{PerClient: lim.MaxConnsPerClient, Total: lim.MaxConns,
+		OnRefuse: s.logRefusal})
+	// HTTP/1.1 only: a connection is one client's request at a time, so the caps, the timeouts and
+	// closing a connection after a failed authentication mean what they say. (The CLI asks for
+	// HTTP/2 and falls back through ALPN.)
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		TLSConfig:         s.tls,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: time.Duration(lim.HeaderTimeoutSeconds) * time.Second,
+		// No ReadTimeout: it would also end long responses (log streams). The middleware bounds
+		// bodies instead (bodyDeadline).
+		IdleTimeout:    time.Duration(lim.IdleTimeoutSeconds) * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	denialsCtx, stopDenials := context.WithCancel(context.Background())
+	denialsDone := make(chan struct{})
+	go func() { s.denials.run(denialsCtx); close(denialsDone) }()
+	defer func() { stopDenials(); <-denialsDone }() // the last summaries are written before Run returns
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go func() { errc <- srv.ServeTLS(limited, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
 		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host,
 		"public_endpoints", s.cfg.PublicEndpoints)
@@ -315,4 +336,17 @@ func (s *Server) STSCalls() int64 {
 		return 0
 	}
 	return s.verifier.STSCalls()
+}
+
+// logRefusal logs a connection refused by a cap, aggregated like denials: the first of a client
+// and reason in a window, then a count.
+func (s *Server) logRefusal(remote net.Addr, reason string) {
+	ip := remote.String()
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	reason = "conn_limit_" + strings.ReplaceAll(reason, "-", "_") // conn_limit_per_client, conn_limit_total
+	if s.denials.admit(denialKey{client: ip, decision: "refuse", reason: reason}, "", time.Now()) {
+		s.log.Warn("connection refused", "client", ip, "reason", reason)
+	}
 }

@@ -287,6 +287,14 @@ func TestIdentityEndToEndAgainstMoto(t *testing.T) {
 		if !found {
 			t.Fatalf("bob's rule lost across restart: %+v", list.Rules)
 		}
+		// The creator's binding to its IAM unique id survives the restart and is listed.
+		table, err := c.as(alice.Creds, "cluster", "access", "list")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := list.CreatorUniqueID; uid == "" || !strings.Contains(table, "UNIQUE ID") || !strings.Contains(table, uid) {
+			t.Fatalf("creator's unique id not listed: %+v\n%s", list, table)
+		}
 		assertMode(t, filepath.Join(stateDir, "access.json"), 0o600)
 		op = op2
 	})
