@@ -83,7 +83,7 @@ func parseCallerIdentity(contentType string, body []byte) (Identity, error) {
 	}
 	r := doc.Result[0]
 	if len(r.Arn) != 1 || len(r.UserID) != 1 || len(r.Account) != 1 {
-		return Identity{}, fmt.Errorf("Arn, UserId and Account must each appear exactly once")
+		return Identity{}, fmt.Errorf("each of Arn, UserId and Account must appear exactly once")
 	}
 	return Identity{ARN: strings.TrimSpace(r.Arn[0]), UserID: strings.TrimSpace(r.UserID[0]), Account: strings.TrimSpace(r.Account[0])}, nil
 }

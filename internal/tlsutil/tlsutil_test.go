@@ -3,6 +3,8 @@ package tlsutil
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -116,4 +118,36 @@ func contains(xs []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// When the "system" (here: the roots seam) trusts the chain, discovery still reports the root
+// and the chain, so that an explicit pin can be checked against it and win.
+func TestDiscoverReportsTheSystemTrustedChainForPinning(t *testing.T) {
+	b, _ := EnsureSelfManaged(t.TempDir(), nil)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.TLS = ServerConfig(b.Server)
+	srv.StartTLS()
+	defer srv.Close()
+	system := x509.NewCertPool()
+	system.AddCert(b.CA)
+	d, err := discoverCA(context.Background(), strings.TrimPrefix(srv.URL, "https://"), system)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.TrustedBySystem || d.CA == nil || Fingerprint(d.CA) != Fingerprint(b.CA) || d.Seen() != Fingerprint(b.CA) {
+		t.Fatalf("discovered %+v", d)
+	}
+	if err := d.Pin(b.CA); err != nil {
+		t.Fatalf("pin the right CA: %v", err)
+	}
+	if ca, err := d.PinFingerprint(Fingerprint(b.CA)); err != nil || !ca.Equal(b.CA) {
+		t.Fatalf("pin the right fingerprint: %v", err)
+	}
+	other, _ := EnsureSelfManaged(t.TempDir(), nil)
+	if err := d.Pin(other.CA); !errors.Is(err, ErrPinMismatch) || !strings.Contains(err.Error(), Fingerprint(b.CA)) {
+		t.Fatalf("pin another CA: err = %v", err)
+	}
+	if _, err := d.PinFingerprint(Fingerprint(other.CA)); !errors.Is(err, ErrPinMismatch) || !strings.Contains(err.Error(), Fingerprint(b.CA)) {
+		t.Fatalf("pin another fingerprint: err = %v", err)
+	}
 }

@@ -23,6 +23,20 @@ sys.path.insert(0, os.path.dirname(__file__))
 ACCOUNT = "123456789012"
 ALL_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
 
+# The quick mode of scripts/test.sh (CORTEX_TEST_QUICK=1) skips the slow suites: every test that
+# needs moto or the real cortex binary (an operator, a local cluster). CI runs everything.
+QUICK = os.environ.get("CORTEX_TEST_QUICK") == "1"
+SLOW_FIXTURES = {"moto", "cortex_bin", "operator_factory"}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not QUICK:
+        return
+    skip = pytest.mark.skip(reason="moto / end-to-end test: skipped in quick mode (CORTEX_TEST_QUICK=1)")
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(skip)
+
 
 def free_port() -> int:
     with socket.socket() as s:

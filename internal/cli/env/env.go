@@ -4,6 +4,7 @@ package env
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -56,7 +57,10 @@ func newConfigureCmd(f *cmdutil.Factory) *cobra.Command {
 The operator's certificate is verified on every call. Give the cluster's CA with --ca-file, or
 let this command fetch it: it shows the CA's SHA-256 fingerprint and asks you to confirm it
 (compare it with the one the cluster admin sees in 'cortex env list'), or checks it against
---ca-fingerprint. A certificate from a CA your system already trusts needs neither.
+--ca-fingerprint. A certificate from a CA your system already trusts needs neither; but an
+explicit --ca-file or --ca-fingerprint always wins: the operator's chain must lead to that CA even
+when the system trusts it (a TLS-inspection root, say), and a mismatch is refused, showing the
+fingerprint seen.
 
 Plain http:// is refused, except with --insecure-http for a loopback address.`,
 		Example: `  cortex env configure prod --operator-endpoint https://operator.example.com:8888 --ca-file ca.pem
@@ -205,7 +209,12 @@ func bindOperator(ctx context.Context, f *cmdutil.Factory, o *configureOptions, 
 	return nil
 }
 
+// resolveCA returns the PEM of the CA to pin, or nil to verify against the system roots. An
+// explicit pin (--ca-file, --ca-fingerprint) always wins over the system roots: the operator's
+// chain must lead to it even when the system already trusts the chain (a TLS-inspection root, a
+// public CA), and a mismatch is a refusal that shows the fingerprint seen.
 func resolveCA(ctx context.Context, f *cmdutil.Factory, o *configureOptions, hostPort, port string) ([]byte, error) {
+	var fileCA *x509.Certificate
 	if o.caFile != "" {
 		data, err := os.ReadFile(o.caFile)
 		if err != nil {
@@ -215,7 +224,15 @@ func resolveCA(ctx context.Context, f *cmdutil.Factory, o *configureOptions, hos
 		if err != nil || !ca.IsCA {
 			return nil, fmt.Errorf("%s is not a PEM CA certificate", o.caFile)
 		}
-		return tlsutil.CertPEM(ca), nil
+		fileCA = ca
+	}
+	var wantFP string
+	if o.caFingerprint != "" {
+		fp, err := tlsutil.NormalizeFingerprint(o.caFingerprint)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --ca-fingerprint: %w", err)
+		}
+		wantFP = fp
 	}
 	if port == "" {
 		hostPort = net.JoinHostPort(hostPort, "443")
@@ -224,20 +241,29 @@ func resolveCA(ctx context.Context, f *cmdutil.Factory, o *configureOptions, hos
 	if err != nil {
 		return nil, err
 	}
-	if d.TrustedBySystem {
+	switch {
+	case fileCA != nil:
+		if wantFP != "" && tlsutil.Fingerprint(fileCA) != wantFP {
+			return nil, fmt.Errorf("the CA in %s has fingerprint %s, not %s: refusing to trust it", o.caFile, tlsutil.Fingerprint(fileCA), wantFP)
+		}
+		if err := d.Pin(fileCA); err != nil {
+			return nil, fmt.Errorf("the operator's CA fingerprint is %s, not that of %s (%s): refusing to trust it", d.Seen(), o.caFile, tlsutil.Fingerprint(fileCA))
+		}
+		return tlsutil.CertPEM(fileCA), nil
+	case wantFP != "":
+		ca, err := d.PinFingerprint(wantFP)
+		if err != nil {
+			return nil, fmt.Errorf("the operator's CA fingerprint is %s, not %s: refusing to trust it", d.Seen(), wantFP)
+		}
+		return tlsutil.CertPEM(ca), nil
+	case d.TrustedBySystem:
 		fmt.Fprintln(f.IO.ErrOut, "the operator's certificate is trusted by this system; no CA pinned")
 		return nil, nil
+	case d.CA == nil:
+		return nil, fmt.Errorf("%s did not send a self-signed CA with its certificate; ask the cluster admin for the CA file (--ca-file)", hostPort)
 	}
 	fp := tlsutil.Fingerprint(d.CA)
 	switch {
-	case o.caFingerprint != "":
-		want, err := tlsutil.NormalizeFingerprint(o.caFingerprint)
-		if err != nil {
-			return nil, fmt.Errorf("invalid --ca-fingerprint: %w", err)
-		}
-		if want != fp {
-			return nil, fmt.Errorf("the operator's CA fingerprint is %s, not %s: refusing to trust it", fp, want)
-		}
 	case o.yes:
 		fmt.Fprintf(f.IO.ErrOut, "trusting the operator's CA %q, fingerprint %s\n", d.CA.Subject.CommonName, fp)
 	case cmdutil.IsTerminal(f.IO.In):

@@ -15,6 +15,9 @@ import (
 type Options struct {
 	API    string
 	Follow bool
+	// Terminal decides whether the output is a terminal, where control characters are shown
+	// escaped (nil: whether f.IO.Out is one). Piped output stays byte-exact.
+	Terminal func(io.Writer) bool
 }
 
 // NewCmd returns `cortex logs`.
@@ -23,7 +26,12 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "logs API",
 		Short: "Print an API's logs (every replica's output, prefixed [api-replica])",
-		Args:  cobra.ExactArgs(1),
+		Long: `Print an API's logs: every replica's output, prefixed [api-replica].
+
+On a terminal, control characters (escape sequences, carriage returns, C1 controls, DEL) and
+invalid UTF-8 are shown escaped, as \x1b, so that what an API prints cannot retitle, clear or
+repaint your terminal; tabs and newlines are kept. Piped or redirected, the output is byte-exact.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.API = args[0]
 			return Run(c.Context(), f, o)
@@ -48,7 +56,11 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return err
 	}
 	defer body.Close()
-	_, err = io.Copy(f.IO.Out, body)
+	terminal := cmdutil.IsTerminalWriter
+	if o.Terminal != nil {
+		terminal = o.Terminal
+	}
+	err = copyLogs(f.IO.Out, body, terminal(f.IO.Out))
 	if ctx.Err() != nil {
 		return nil // interrupted while following
 	}

@@ -123,6 +123,7 @@ func (s *tbShim) Cleanup(f func()) { s.cleanups = append(s.cleanups, f) }
 
 func moto(t testing.TB) string {
 	t.Helper()
+	motoserver.SkipIfShort(t) // before the Once: a skip inside it would leave moto unstarted for every later test
 	motoOnce.Do(func() {
 		shim := &tbShim{TB: t}
 		func() {

@@ -2,9 +2,12 @@ package aws
 
 import (
 	"context"
+	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
@@ -54,5 +57,48 @@ func TestEnsurePolicyNewVersionKeepsDefault(t *testing.T) {
 	must(t, err)
 	if detail != arn+" (up to date)" {
 		t.Fatalf("detail %q", detail)
+	}
+}
+
+// raceTransport runs before() once, ahead of the first request of operation op: another `up`
+// doing the same thing at that moment, which moto alone cannot stage between two calls.
+type raceTransport struct {
+	next   http.RoundTripper
+	op     string
+	once   sync.Once
+	before func()
+}
+
+func (r *raceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if awsmiddleware.GetOperationName(req.Context()) == r.op {
+		r.once.Do(r.before)
+	}
+	return r.next.RoundTrip(req)
+}
+
+// The policy does not exist when looked up, but another run creates it before CreatePolicy:
+// moto answers EntityAlreadyExists, and ensurePolicy must carry on with the policy as re-read,
+// not fail with the first lookup's NoSuchEntity.
+func TestEnsurePolicyCreatedConcurrently(t *testing.T) {
+	u := moto(t)
+	t.Parallel()
+	ctx := context.Background()
+	const name = "cortex-race-us-west-2"
+	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`
+	other := newTestProvisioner(t, u, nil, "")
+	var created string
+	rt := &raceTransport{next: http.DefaultTransport, op: "CreatePolicy", before: func() {
+		c, err := other.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc)})
+		must(t, err)
+		created = aws.ToString(c.Policy.Arn)
+	}}
+	p := newTestProvisioner(t, u, rt, "")
+	arn := "arn:aws:iam::123456789012:policy/" + name
+	detail, err := p.ensurePolicy(ctx, arn, name, doc, nil)
+	if err != nil {
+		t.Fatalf("ensurePolicy after a concurrent create: %v", err)
+	}
+	if created != arn || detail != arn+" (up to date)" {
+		t.Fatalf("created %q, detail %q", created, detail)
 	}
 }

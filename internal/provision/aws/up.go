@@ -309,7 +309,8 @@ func (p *Provisioner) ensurePolicy(ctx context.Context, arn, name, doc string, t
 		for _, k := range sortedTagKeys(tags) {
 			t = append(t, iamtypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
 		}
-		_, err := p.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc), Tags: t,
+		// err, not a new one: the re-read below must replace the lookup's NoSuchEntity.
+		_, err = p.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String(name), PolicyDocument: aws.String(doc), Tags: t,
 			Description: aws.String("cortex cluster default policy")})
 		if err != nil && !isCode(err, "EntityAlreadyExists") {
 			return "", fmt.Errorf("create policy %s: %w", name, err)

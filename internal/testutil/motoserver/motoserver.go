@@ -57,10 +57,20 @@ func Binary() (string, error) {
 	}
 }
 
+// SkipIfShort skips a test that needs moto under go test -short (the inner loop's quick mode,
+// ./scripts/test.sh --quick); CI runs the full suite.
+func SkipIfShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs moto: skipped with -short (./scripts/test.sh --quick)")
+	}
+}
+
 // Start runs moto on a free loopback port and stops it when the test ends. Without moto
 // installed the test fails (CI installs it; a silent skip would hide a broken setup).
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
+	SkipIfShort(t)
 	bin, err := Binary()
 	if err != nil {
 		t.Fatal(err)
