@@ -27,7 +27,7 @@ func mintAs(t *testing.T, op *opserver.Operator, moto *motoserver.Server, creds 
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := identity.Mint(context.Background(), creds, identity.MintInput{Endpoint: hosts[moto.Host], ClusterID: op.Cluster().ID, Now: time.Now()})
+	tok, err := identity.Mint(context.Background(), creds, identity.MintInput{Endpoint: hosts[moto.Host], ClusterID: op.Cluster().ID, Audience: op.URL, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
