@@ -375,12 +375,20 @@ func start(p Paths, o Options, rec Record) (int, error) {
 	pid := cmd.Process.Pid
 	if err := local.WritePidFile(p.PidFile, pid); err != nil {
 		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
+		// An operator that fails at once (a bad flag, a port in use) can be gone before its start
+		// time is read: report that failure with its output, not the pid file's error.
+		if st, _ := cmd.Process.Wait(); st != nil && st.Exited() {
+			return 0, exitedDuringStartup(p)
+		}
 		return 0, err
 	}
 	// Reap it if it dies while we wait (avoids a zombie that looks alive); after we exit, init does.
 	go func() { _, _ = cmd.Process.Wait() }()
 	return pid, nil
+}
+
+func exitedDuringStartup(p Paths) error {
+	return fmt.Errorf("the operator exited during start-up; its log (%s) ends with:\n%s", p.LogFile, startupTail(p))
 }
 
 // waitHealthy polls /healthz over TLS verified with the cluster's CA until it answers, the
@@ -392,7 +400,7 @@ func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Durat
 	var lastErr error
 	for {
 		if _, err := local.ProcessStartTime(pid); err != nil {
-			return nil, fmt.Errorf("the operator exited during start-up; its log (%s) ends with:\n%s", p.LogFile, startupTail(p))
+			return nil, exitedDuringStartup(p)
 		}
 		caPEM, err := os.ReadFile(caFile)
 		if err == nil {
