@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the build, the tests and the quickstart need on a fresh machine:
 # Go modules, the cortex binary (bin/cortex), staticcheck (.cache/bin, pinned), a C compiler for
-# go test -race, and a Python venv (.venv) with moto, pytest, botocore, scikit-learn and mypy.
+# go test -race, and a Python venv (.venv) with waitress (the HTTP server of the python-handler
+# runtime), moto, pytest, botocore, scikit-learn and mypy.
 # Safe to run again: what is already there at the pinned version is not rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,7 @@ fi
 stamp=.venv/.requirements.sha
 want=$(cat requirements-dev.txt python/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: installing Python packages into .venv (moto, pytest, botocore, scikit-learn, mypy)"
+  echo "setup: installing Python packages into .venv (waitress, moto, pytest, botocore, scikit-learn, mypy)"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
   if [ -f python/pyproject.toml ]; then
     .venv/bin/pip install -q --disable-pip-version-check -e ./python

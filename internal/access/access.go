@@ -51,6 +51,12 @@ type Rule struct {
 	Role      Role   `json:"role"`
 	GrantedBy string `json:"granted_by,omitempty"`
 	GrantedAt string `json:"granted_at,omitempty"`
+	// UniqueID is the IAM unique id (AIDA… for a user, AROA… for a role) of the principal this
+	// rule was bound to when it first authenticated; BoundAt is when. A user or role deleted and
+	// re-created under the same name has a new unique id and does not match: an admin must grant
+	// again, which makes a new, unbound rule. Only ARN rules are bound; account rules are not.
+	UniqueID string `json:"unique_id,omitempty"`
+	BoundAt  string `json:"bound_at,omitempty"`
 }
 
 // NormalizePrincipal validates a rule's principal and returns its canonical form.
@@ -113,32 +119,67 @@ type Policy struct {
 	AccountID   string // the cluster's account
 	AccountRole Role   // role of account identities in ModeAccount
 	CreatorARN  string // canonical; always admin
-	Rules       []Rule // canonical principals
+	// CreatorUniqueID binds the creator like a rule's UniqueID (empty: not yet bound).
+	CreatorUniqueID string
+	Rules           []Rule // canonical principals
 }
 
-// Decide returns the role of the identity with canonical ARN canonical in account, and a short
-// reason code for the audit log. Precedence: creator; a rule naming the exact ARN; a rule naming
-// the account; the account mode. Root is matched only by a rule naming root itself.
-func (p *Policy) Decide(canonical, account string) (Role, string) {
+// ReasonRecreated is the reason of a refusal because the principal's unique id is not the one its
+// grant was bound to: the user or role was deleted and re-created under the same name.
+const ReasonRecreated = "principal_recreated"
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	Role   Role
+	Reason string // a short code for the audit log
+	// Bind is set when the role comes from a per-principal grant (the creator or a rule naming the
+	// ARN) that is not yet bound to a unique id: the caller records the identity's unique id.
+	Bind bool
+}
+
+// UniqueID is the principal part of the UserId STS returns: for an assumed role
+// ("AROA…:session") the role's id without the session, otherwise UserId itself.
+func UniqueID(userID string) string {
+	id, _, _ := strings.Cut(userID, ":")
+	return id
+}
+
+// Decide returns the role of the identity with canonical ARN canonical in account whose STS
+// unique id is uniqueID (see UniqueID). Precedence: creator; a rule naming the exact ARN; a rule
+// naming the account; the account mode. Root is matched only by a rule naming root itself.
+//
+// A creator or ARN rule bound to another unique id refuses the identity outright (it does not fall
+// through to account rules or the account mode): the grant was made for a principal that no longer
+// exists, and what it said about the name, even a restriction, must not pass to a stranger.
+func (p *Policy) Decide(canonical, account, uniqueID string) Decision {
+	bound := func(role Role, reason, boundTo string) Decision {
+		switch {
+		case boundTo == "":
+			return Decision{Role: role, Reason: reason, Bind: true}
+		case boundTo != uniqueID:
+			return Decision{Role: RoleNone, Reason: ReasonRecreated}
+		}
+		return Decision{Role: role, Reason: reason}
+	}
 	if p.CreatorARN != "" && canonical == p.CreatorARN {
-		return RoleAdmin, "creator"
+		return bound(RoleAdmin, "creator", p.CreatorUniqueID)
 	}
 	for _, r := range p.Rules {
 		if r.Principal == canonical {
-			return r.Role, "rule_arn"
+			return bound(r.Role, "rule_arn", r.UniqueID)
 		}
 	}
 	isRoot := strings.HasSuffix(canonical, ":root")
 	if isRoot {
-		return RoleNone, "root_not_implied"
+		return Decision{Role: RoleNone, Reason: "root_not_implied"}
 	}
 	for _, r := range p.Rules {
 		if r.Principal == account {
-			return r.Role, "rule_account"
+			return Decision{Role: r.Role, Reason: "rule_account"}
 		}
 	}
 	if p.Mode == ModeAccount && account == p.AccountID {
-		return p.AccountRole, "account_mode"
+		return Decision{Role: p.AccountRole, Reason: "account_mode"}
 	}
-	return RoleNone, "no_rule"
+	return Decision{Role: RoleNone, Reason: "no_rule"}
 }

@@ -72,10 +72,39 @@ func TestDecide(t *testing.T) {
 		{"rules mode: account identity without rule", rules, "arn:aws:iam::123456789012:user/anyone", acct, RoleNone, "no_rule"},
 		{"rules mode: creator", rules, creator, acct, RoleAdmin, "creator"},
 	} {
-		role, reason := tc.pol.Decide(tc.arn, tc.acc)
-		if role != tc.want || reason != tc.reason {
-			t.Errorf("%s: got %q (%s), want %q (%s)", tc.name, role, reason, tc.want, tc.reason)
+		d := tc.pol.Decide(tc.arn, tc.acc, "AIDAEXAMPLE")
+		if d.Role != tc.want || d.Reason != tc.reason {
+			t.Errorf("%s: got %q (%s), want %q (%s)", tc.name, d.Role, d.Reason, tc.want, tc.reason)
 		}
+	}
+}
+
+func TestDecideBindsPerPrincipalGrantsToTheUniqueID(t *testing.T) {
+	const acct = "123456789012"
+	creator := "arn:aws:iam::123456789012:user/creator"
+	dana := "arn:aws:iam::123456789012:user/dana"
+	p := Policy{Mode: ModeAccount, AccountID: acct, AccountRole: RoleDeploy, CreatorARN: creator, CreatorUniqueID: "AIDACREATOR",
+		Rules: []Rule{{Principal: dana, Role: RoleRead, UniqueID: "AIDADANA1"}, {Principal: "arn:aws:iam::123456789012:role/new", Role: RoleAdmin},
+			{Principal: "555555555555", Role: RoleRead}}}
+	for _, tc := range []struct {
+		name, arn, acc, uid string
+		want                Decision
+	}{
+		{"creator, same id", creator, acct, "AIDACREATOR", Decision{Role: RoleAdmin, Reason: "creator"}},
+		{"creator re-created", creator, acct, "AIDAOTHER", Decision{Role: RoleNone, Reason: ReasonRecreated}},
+		{"rule, same id", dana, acct, "AIDADANA1", Decision{Role: RoleRead, Reason: "rule_arn"}},
+		// Not the account mode's deploy either: the rule restricted dana, and a stranger does not escape it.
+		{"rule re-created", dana, acct, "AIDADANA2", Decision{Role: RoleNone, Reason: ReasonRecreated}},
+		{"unbound rule asks to bind", "arn:aws:iam::123456789012:role/new", acct, "AROANEW", Decision{Role: RoleAdmin, Reason: "rule_arn", Bind: true}},
+		{"account rule is not bound", "arn:aws:iam::555555555555:user/x", "555555555555", "AIDAX", Decision{Role: RoleRead, Reason: "rule_account"}},
+		{"account mode is not bound", "arn:aws:iam::123456789012:user/any", acct, "AIDAANY", Decision{Role: RoleDeploy, Reason: "account_mode"}},
+	} {
+		if got := p.Decide(tc.arn, tc.acc, tc.uid); got != tc.want {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	if UniqueID("AROAEXAMPLE:session-1") != "AROAEXAMPLE" || UniqueID("AIDAEXAMPLE") != "AIDAEXAMPLE" {
+		t.Fatal("UniqueID does not strip the session")
 	}
 }
 

@@ -97,7 +97,7 @@ func ForEnvironment(configDir string, env *cliconfig.Environment, now func() tim
 	case cliconfig.AuthLocal:
 		ts = LocalTokens{File: env.LocalTokenFile}
 	default:
-		ts = &AWSTokens{Env: env, CacheFile: TokenCacheFile(configDir, env.Name), Now: now}
+		ts = &AWSTokens{Env: env, Audience: env.OperatorEndpoint, CacheFile: TokenCacheFile(configDir, env.Name), Now: now}
 	}
 	return New(env, ts)
 }

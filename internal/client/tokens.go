@@ -33,7 +33,10 @@ const reuseMargin = time.Minute
 // AWSTokens mints identity tokens from the standard AWS credential chain (env vars, AWS_PROFILE
 // or the environment's profile, ~/.aws files, SSO, assume-role) and caches them 0600 on disk.
 type AWSTokens struct {
-	Env       *cliconfig.Environment
+	Env *cliconfig.Environment
+	// Audience is the endpoint the client dials (the operator's, or a gateway's): tokens are bound
+	// to it, so a server other than this one cannot replay them.
+	Audience  string
 	CacheFile string // "" disables the disk cache
 	Now       func() time.Time
 
@@ -41,9 +44,13 @@ type AWSTokens struct {
 	creds aws.CredentialsProvider
 }
 
+// cachedToken is a token and the cluster it was minted for. A cached token is reused only while
+// everything it is bound to is what would be signed for now: the cluster id, the STS host and
+// region, the audience and the access key (so re-pointing an environment never reuses a token).
 type cachedToken struct {
-	Token   string    `json:"token"`
-	Expires time.Time `json:"expires"`
+	Token     string    `json:"token"`
+	ClusterID string    `json:"cluster_id"`
+	Expires   time.Time `json:"expires"`
 }
 
 // Credentials resolves the caller's AWS credentials (never printed; Source says where they came from).
@@ -78,7 +85,7 @@ const credentialsHint = "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_
 
 var errNoCredentials = errors.New("no AWS credentials found: " + credentialsHint)
 
-// Token returns a cached token for the same access key with more than a minute left, or mints one.
+// Token returns a cached token with the same bindings and more than a minute left, or mints one.
 func (a *AWSTokens) Token(ctx context.Context) (string, error) {
 	if a.Env.ClusterID == "" || a.Env.STSHost == "" {
 		return "", fmt.Errorf("environment %q lacks the cluster binding: run `cortex env configure %s --operator-endpoint %s` again", a.Env.Name, a.Env.Name, a.Env.OperatorEndpoint)
@@ -87,18 +94,25 @@ func (a *AWSTokens) Token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	audience, err := identity.NormalizeAudience(a.Audience)
+	if err != nil {
+		return "", fmt.Errorf("environment %q: %w", a.Env.Name, err)
+	}
 	now := a.now()
-	if c, ok := a.readCache(); ok && identity.AccessKeyID(c.Token) == creds.AccessKeyID && now.Add(reuseMargin).Before(c.Expires) {
-		return c.Token, nil
+	want := identity.Binding{Host: a.Env.STSHost, Region: a.Env.STSRegion, Audience: audience, AccessKeyID: creds.AccessKeyID}
+	if c, ok := a.readCache(); ok && c.ClusterID == a.Env.ClusterID && now.Add(reuseMargin).Before(c.Expires) {
+		if b, err := identity.TokenBinding(c.Token); err == nil && b == want {
+			return c.Token, nil
+		}
 	}
 	tok, err := identity.Mint(ctx, creds, identity.MintInput{
 		Endpoint:  identity.STSEndpoint{Scheme: a.Env.STSScheme, Host: a.Env.STSHost, Region: a.Env.STSRegion},
-		ClusterID: a.Env.ClusterID, Now: now})
+		ClusterID: a.Env.ClusterID, Audience: audience, Now: now})
 	if err != nil {
 		return "", err
 	}
 	if exp, err := identity.TokenExpiry(tok); err == nil {
-		a.writeCache(cachedToken{Token: tok, Expires: exp})
+		a.writeCache(cachedToken{Token: tok, ClusterID: a.Env.ClusterID, Expires: exp})
 	}
 	return tok, nil
 }

@@ -1,7 +1,8 @@
 // Package gateway is the HTTPS front door of a cluster's APIs: it routes /<endpoint>[/...] to a
-// ready replica of the API (round robin), streams bodies both ways, bounds request bodies and
-// times, answers 503 with a JSON error when no replica is ready, tags every request with an id
-// (X-Request-Id) and writes an access log.
+// ready replica of the API (round robin), streams bodies both ways, bounds request bodies,
+// times and connections (per client and in total), refuses bodies on GET/HEAD, answers 503 with a
+// JSON error when no replica is ready, tags every request with an id (X-Request-Id) and writes a
+// JSON access log.
 package gateway
 
 import (
@@ -13,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -39,6 +41,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// IdleTimeout closes idle keep-alive connections [2m].
 	IdleTimeout time.Duration
+	// MaxConnsPerClient caps the connections open at once from one client address (IPv6: its
+	// /64) [256]; further ones are closed as they are accepted. Negative: no cap.
+	MaxConnsPerClient int
+	// MaxConns caps the connections open at once in total [4096]. Negative: no cap.
+	MaxConns int
 	// AccessLog receives one JSON line per request (nil: no access log). Writes are buffered and
 	// flushed every second and on Close.
 	AccessLog io.Writer
@@ -89,6 +96,12 @@ func New(opts Options) *Gateway {
 	if opts.IdleTimeout == 0 {
 		opts.IdleTimeout = 2 * time.Minute
 	}
+	if opts.MaxConnsPerClient == 0 {
+		opts.MaxConnsPerClient = 256
+	}
+	if opts.MaxConns == 0 {
+		opts.MaxConns = 4096
+	}
 	if opts.Targets == nil {
 		opts.Targets = func(string) []string { return nil }
 	}
@@ -138,7 +151,8 @@ type ctxKey struct{}
 
 // reqInfo travels with a request through the proxy (for errors and the access log).
 type reqInfo struct {
-	tooLarge atomic.Bool
+	tooLarge    atomic.Bool
+	bodyTimeout atomic.Bool // the client did not send its body within ReadTimeout
 }
 
 // ServeHTTP implements http.Handler.
@@ -169,6 +183,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.Header().Set("Connection", "close")
 		writeError(rec, http.StatusRequestEntityTooLarge, "body_too_large",
 			"request body larger than "+strconv.FormatInt(g.opts.MaxBodyBytes, 10)+" bytes")
+		return
+	}
+	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.ContentLength != 0 {
+		// A body on GET or HEAD has no meaning, and a replica that does not read it (as the old
+		// Python runtime did) would parse it as a request of its own on the pooled connection,
+		// one the gateway never framed, logged or routed, whose answer goes to the next caller.
+		// Refuse it, and close: the body is not read.
+		rec.Header().Set("Connection", "close")
+		writeError(rec, http.StatusBadRequest, "body_not_allowed", "a "+r.Method+" request cannot have a body")
 		return
 	}
 	targets := g.opts.Targets(rt.api)
@@ -221,6 +244,8 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			b.info.tooLarge.Store(true)
+		} else if isTimeout(err) {
+			b.info.bodyTimeout.Store(true)
 		}
 	}
 	return n, err
@@ -305,7 +330,9 @@ var pool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 func (bufferPool) Get() []byte  { return *(pool.Get().(*[]byte)) }
 func (bufferPool) Put(b []byte) { pool.Put(&b) }
 
-// Server returns the HTTPS server of the gateway (TLS 1.2+ with cert), not yet listening.
+// Server returns the HTTPS server of the gateway (TLS 1.2+ with cert), not yet listening. Run the
+// gateway with Serve: it also caps connections per client and in total, which a bare
+// *http.Server serving its own listener does not.
 func (g *Gateway) Server(cert tls.Certificate) *http.Server {
 	return g.ServerWithTLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
 }
@@ -346,18 +373,29 @@ func (g *Gateway) Close() error {
 	return nil
 }
 
-// accessLog buffers JSON lines and flushes them every second.
+// accessLog writes one JSON line per request with log/slog's JSON encoder (whatever a client
+// puts in a path comes out as valid JSON and UTF-8), buffered and flushed every second.
 type accessLog struct {
-	scratch sync.Pool
-	mu      sync.Mutex
-	w       *bufio.Writer
-	stop    chan struct{}
-	done    chan struct{}
+	log  *slog.Logger
+	mu   sync.Mutex
+	w    *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
 }
 
 func newAccessLog(w io.Writer) *accessLog {
 	l := &accessLog{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
-	l.scratch.New = func() any { b := make([]byte, 0, 512); return &b }
+	l.log = slog.New(slog.NewJSONHandler(lockedWriter{l}, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			switch a.Key {
+			case slog.LevelKey, slog.MessageKey: // every line is an access record: no level, no message
+				return slog.Attr{}
+			case slog.TimeKey:
+				return slog.Time(slog.TimeKey, a.Value.Time().UTC())
+			}
+			return a
+		},
+	}))
 	go func() {
 		defer close(l.done)
 		t := time.NewTicker(time.Second)
@@ -376,6 +414,16 @@ func newAccessLog(w io.Writer) *accessLog {
 	return l
 }
 
+// lockedWriter is the buffered file, shared with the flusher.
+type lockedWriter struct{ l *accessLog }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.l.mu.Lock()
+	defer w.l.mu.Unlock()
+	return w.l.w.Write(p)
+}
+
+// accessEntry is the shape of an access-log line (for readers of the log, and the tests).
 type accessEntry struct {
 	Time       string  `json:"time"`
 	RequestID  string  `json:"request_id"`
@@ -393,39 +441,25 @@ func (l *accessLog) write(start time.Time, id string, r *http.Request, path, api
 	if status == 0 {
 		status = http.StatusOK
 	}
-	// Hand-rolled JSON (the same keys as accessEntry): this runs for every request.
-	b := l.scratch.Get().(*[]byte)
-	buf := (*b)[:0]
-	buf = append(buf, `{"time":"`...)
-	buf = start.UTC().AppendFormat(buf, time.RFC3339Nano)
-	buf = append(buf, `","request_id":`...)
-	buf = strconv.AppendQuote(buf, id)
-	buf = append(buf, `,"remote":`...)
-	buf = strconv.AppendQuote(buf, r.RemoteAddr)
-	buf = append(buf, `,"method":`...)
-	buf = strconv.AppendQuote(buf, r.Method)
-	buf = append(buf, `,"path":`...)
-	buf = strconv.AppendQuote(buf, truncate(path, 512))
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs,
+		slog.String("request_id", id),
+		slog.String("remote", r.RemoteAddr),
+		slog.String("method", r.Method),
+		slog.String("path", truncate(path, 512)))
 	if api != "" {
-		buf = append(buf, `,"api":`...)
-		buf = strconv.AppendQuote(buf, api)
+		attrs = append(attrs, slog.String("api", api))
 	}
 	if upstream != "" {
-		buf = append(buf, `,"upstream":`...)
-		buf = strconv.AppendQuote(buf, upstream)
+		attrs = append(attrs, slog.String("upstream", upstream))
 	}
-	buf = append(buf, `,"status":`...)
-	buf = strconv.AppendInt(buf, int64(status), 10)
-	buf = append(buf, `,"bytes":`...)
-	buf = strconv.AppendInt(buf, n, 10)
-	buf = append(buf, `,"duration_ms":`...)
-	buf = strconv.AppendFloat(buf, float64(time.Since(start).Microseconds())/1000, 'f', -1, 64)
-	buf = append(buf, "}\n"...)
-	l.mu.Lock()
-	_, _ = l.w.Write(buf)
-	l.mu.Unlock()
-	*b = buf
-	l.scratch.Put(b)
+	attrs = append(attrs,
+		slog.Int("status", status),
+		slog.Int64("bytes", n),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
+	rec := slog.NewRecord(start, slog.LevelInfo, "", 0)
+	rec.AddAttrs(attrs...)
+	_ = l.log.Handler().Handle(context.Background(), rec)
 }
 
 func (l *accessLog) close() error {

@@ -333,21 +333,38 @@ func TestStreamingResponse(t *testing.T) {
 }
 
 func TestSlowClientsAreCutOff(t *testing.T) {
-	f := newFixture(t, Options{ReadHeaderTimeout: 300 * time.Millisecond, ReadTimeout: 600 * time.Millisecond})
+	f := newFixture(t, Options{ReadHeaderTimeout: 300 * time.Millisecond, ReadTimeout: 600 * time.Millisecond, IdleTimeout: 600 * time.Millisecond})
 	f.g.SetRoutes(map[string]string{"/echo": "echo"})
 	f.setTargets("echo", backend(t, "a"))
-	for name, partial := range map[string]string{
-		"headers": "POST /echo HTTP/1.1\r\nHost: x\r\n",
-		"body":    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a bit",
+	for _, tc := range []struct {
+		name, partial string
+		dribble       bool   // keep sending a byte of body every 50ms
+		want          string // the answer's status line, if any ("" = just closed)
+	}{
+		{"nothing sent", "", false, ""},
+		{"headers", "POST /echo HTTP/1.1\r\nHost: x\r\n", false, ""},
+		{"body", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly a bit", false, "HTTP/1.1 408"},
+		{"dribbled body", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", true, "HTTP/1.1 408"},
+		{"idle after a request", "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n", false, "HTTP/1.1 200"},
 	} {
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			conn, err := tls.Dial("tcp", f.addr, &tls.Config{RootCAs: f.pool, ServerName: "127.0.0.1"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer conn.Close()
-			if _, err := io.WriteString(conn, partial); err != nil {
+			if _, err := io.WriteString(conn, tc.partial); err != nil {
 				t.Fatal(err)
+			}
+			if tc.dribble {
+				go func() {
+					for {
+						if _, err := conn.Write([]byte("x")); err != nil {
+							return // the gateway hung up
+						}
+						time.Sleep(50 * time.Millisecond) // the slow client's pace, not a wait for a condition
+					}
+				}()
 			}
 			// Upper bound only so a broken server fails the test instead of hanging it.
 			conn.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -355,10 +372,50 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				t.Fatalf("the gateway kept a stalled client's connection open")
 			}
-			if bytes.HasPrefix(data, []byte("HTTP/1.1 200")) {
-				t.Fatalf("stalled request was answered 200: %q", data)
+			if !bytes.HasPrefix(data, []byte(tc.want)) || (tc.want == "" && len(data) > 0) {
+				t.Fatalf("answer %q, want %q then the connection closed", data, tc.want)
+			}
+			if tc.want == "HTTP/1.1 408" && !bytes.Contains(data, []byte(`"code":"request_timeout"`)) {
+				t.Fatalf("answer %q, want a JSON request_timeout error", data)
 			}
 		})
+	}
+}
+
+// Connections are capped per client address and in total: a client that opens many connections
+// and dribbles (50 of them stayed open as long as the client liked) cannot take them all, and
+// other clients are still served.
+func TestConnectionsAreCappedPerClient(t *testing.T) {
+	f := newFixture(t, Options{MaxConnsPerClient: 3})
+	f.g.SetRoutes(map[string]string{"/echo": "echo"})
+	f.setTargets("echo", backend(t, "a"))
+	dialFrom := func(from string) (*tls.Conn, error) {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
+		return tls.DialWithDialer(d, "tcp", f.addr, &tls.Config{RootCAs: f.pool, ServerName: "127.0.0.1"})
+	}
+	for i := 0; i < 3; i++ {
+		c, err := dialFrom("127.0.0.1")
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		defer c.Close()
+		io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nslow")
+	}
+	if c, err := dialFrom("127.0.0.1"); err == nil {
+		c.Close()
+		t.Fatal("a fourth connection from the same address was accepted (cap 3)")
+	}
+	// Another client is served meanwhile.
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		DialContext:     (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).DialContext,
+		TLSClientConfig: &tls.Config{RootCAs: f.pool}}}
+	resp, err := client.Get(f.url + "/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("another client: %d", resp.StatusCode)
 	}
 }
 
@@ -389,7 +446,7 @@ func TestStalePooledConnectionIsRetried(t *testing.T) {
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 		_, _ = br.Peek(1)
 	})
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{ErrorLog: func(format string, args ...any) { t.Logf(format, args...) }})
 	f.g.SetRoutes(map[string]string{"/echo": "echo"})
 	f.setTargets("echo", addr)
 	for i := 0; i < 5; i++ {

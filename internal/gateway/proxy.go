@@ -11,8 +11,11 @@ import (
 	"net/http/httptrace"
 	"net/http/httputil"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/cortexlabs-go/cortex/internal/netlimit"
 )
 
 // The upstream side is net/http/httputil's ReverseProxy on a tuned http.Transport, and the
@@ -60,10 +63,12 @@ func (t retryIdle) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // closedUnderUs reports the ways that race shows: net/http's "server closed idle connection", a
-// reset (the request hit a socket the replica had closed), or an EOF before any answer.
+// reset (the request hit a socket the replica had closed), an EOF before any answer, or the
+// transport's own close of that connection (its reader saw the EOF) while the body was written.
 func closedUnderUs(err error) bool {
 	return err.Error() == "http: server closed idle connection" || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed)
 }
 
 // bufferSmallBody reads a small request body of known length into memory and makes it
@@ -125,6 +130,10 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &mbe) || (t != nil && t.info.tooLarge.Load()):
 		w.Header().Set("Connection", "close")
 		writeError(w, http.StatusRequestEntityTooLarge, "body_too_large", "request body larger than "+strconv.FormatInt(g.opts.MaxBodyBytes, 10)+" bytes")
+	case t != nil && t.info.bodyTimeout.Load():
+		// The client's body did not arrive in time (ReadTimeout); the replica is not to blame.
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time")
 	case r.Context().Err() != nil || errors.Is(err, context.Canceled):
 		w.WriteHeader(499) // the client went away; nobody reads this, the access log does
 	case isTimeout(err):
@@ -148,7 +157,7 @@ func (g *Gateway) Serve(ln net.Listener, cfg *tls.Config) error {
 	}
 	srv := g.ServerWithTLS(cfg)
 	g.srvMu.Unlock()
-	return srv.ServeTLS(ln, "", "")
+	return srv.ServeTLS(g.limitListener(ln), "", "")
 }
 
 // Shutdown stops accepting, closes idle connections and waits (bounded by ctx) for requests in
@@ -162,4 +171,23 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	return srv.Shutdown(ctx)
+}
+
+// limitListener caps connections per client address and in total (before TLS: a connection over
+// a cap costs no handshake), and logs refusals at most once a minute with their count.
+func (g *Gateway) limitListener(ln net.Listener) net.Listener {
+	var refused atomic.Uint64
+	var lastLog atomic.Int64
+	return netlimit.NewListener(ln, netlimit.Limits{
+		PerClient: g.opts.MaxConnsPerClient,
+		Total:     g.opts.MaxConns,
+		OnRefuse: func(remote net.Addr, reason string) {
+			n := refused.Add(1)
+			now := time.Now().UnixNano()
+			last := lastLog.Load()
+			if g.opts.ErrorLog != nil && now-last >= int64(time.Minute) && lastLog.CompareAndSwap(last, now) {
+				g.opts.ErrorLog("gateway: connection from %s closed: %s connection cap reached (%d refused so far)", remote, reason, n)
+			}
+		},
+	})
 }

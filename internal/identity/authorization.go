@@ -7,8 +7,8 @@ import (
 
 // SignedHeaders a token must sign: exactly these, in this order (SigV4 sorts them).
 const (
-	signedHeaders        = "content-length;content-type;host;x-amz-date;x-cortex-cluster-id"
-	signedHeadersSession = "content-length;content-type;host;x-amz-date;x-amz-security-token;x-cortex-cluster-id"
+	signedHeaders        = "content-length;content-type;host;x-amz-date;x-cortex-audience;x-cortex-cluster-id"
+	signedHeadersSession = "content-length;content-type;host;x-amz-date;x-amz-security-token;x-cortex-audience;x-cortex-cluster-id"
 )
 
 // authRE is the exact shape aws-sdk-go-v2 and botocore produce:

@@ -15,8 +15,8 @@ func BenchmarkVerifyCached(b *testing.B) {
 	srv := httptest.NewServer(stsAnswer(200, "text/xml", stsOK))
 	defer srv.Close()
 	hosts, _ := TestEndpointHosts(srv.URL, "")
-	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: "c"})
-	tok, _ := Mint(context.Background(), testCreds, MintInput{Endpoint: hosts[strings.TrimPrefix(srv.URL, "http://")], ClusterID: "c", Now: time.Now()})
+	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "c"})
+	tok, _ := Mint(context.Background(), testCreds, MintInput{Endpoint: hosts[strings.TrimPrefix(srv.URL, "http://")], ClusterID: "c", Audience: testAudience, Now: time.Now()})
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		b.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func BenchmarkVerifyCached(b *testing.B) {
 // BenchmarkPrecheckReject measures how cheaply a hostile token is refused.
 func BenchmarkPrecheckReject(b *testing.B) {
 	hosts, _ := PartitionHosts(PartitionAWS)
-	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: "c", HTTPClient: &http.Client{Transport: &failTransport{}}})
+	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "c", HTTPClient: &http.Client{Transport: &failTransport{}}})
 	tok := encodeRaw(`{"host":"sts.amazonaws.com.evil","date":"20261122T120000Z","authorization":"AWS4-HMAC-SHA256 x"}`)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -26,18 +26,25 @@ var bodyHash = func() string { h := sha256.Sum256([]byte(stsBody)); return hex.E
 type MintInput struct {
 	Endpoint  STSEndpoint
 	ClusterID string
-	Now       time.Time
+	// Audience is the URL of the server the token is for, as the client dials it (normalized by
+	// NormalizeAudience): the operator's or the gateway's endpoint, never what a server announces.
+	Audience string
+	Now      time.Time
 }
 
-// Mint signs the cluster-bound GetCallerIdentity request with creds and returns the token.
-// The request is built by hand so that the SDK's signer signs exactly content-length,
-// content-type, host, x-amz-date, x-cortex-cluster-id (and x-amz-security-token).
+// Mint signs the cluster- and audience-bound GetCallerIdentity request with creds and returns the
+// token. The request is built by hand so that the SDK's signer signs exactly content-length,
+// content-type, host, x-amz-date, x-cortex-audience, x-cortex-cluster-id (and x-amz-security-token).
 func Mint(ctx context.Context, creds aws.Credentials, in MintInput) (string, error) {
 	if in.ClusterID == "" {
 		return "", fmt.Errorf("mint identity token: cluster id is empty")
 	}
 	if in.Endpoint.Host == "" || in.Endpoint.Region == "" {
 		return "", fmt.Errorf("mint identity token: STS host and region are required")
+	}
+	audience, err := NormalizeAudience(in.Audience)
+	if err != nil {
+		return "", fmt.Errorf("mint identity token: audience: %w", err)
 	}
 	scheme := in.Endpoint.Scheme
 	if scheme == "" {
@@ -51,6 +58,7 @@ func Mint(ctx context.Context, creds aws.Credentials, in MintInput) (string, err
 	req.Header.Set("Content-Type", stsContentType)
 	req.Header.Set("Content-Length", strconv.Itoa(len(stsBody)))
 	req.Header.Set(ClusterIDHeader, in.ClusterID)
+	req.Header.Set(AudienceHeader, audience)
 	req.ContentLength = int64(len(stsBody))
 	now := in.Now.UTC()
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, bodyHash, "sts", in.Endpoint.Region, now); err != nil {
@@ -59,6 +67,7 @@ func Mint(ctx context.Context, creds aws.Credentials, in MintInput) (string, err
 	return Token{
 		Host:          in.Endpoint.Host,
 		Date:          req.Header.Get("X-Amz-Date"),
+		Audience:      audience,
 		Authorization: req.Header.Get("Authorization"),
 		SecurityToken: req.Header.Get("X-Amz-Security-Token"),
 	}.Encode()
@@ -78,16 +87,22 @@ func TokenExpiry(token string) (time.Time, error) {
 	return d.Add(TokenLifetime), nil
 }
 
-// AccessKeyID returns the access key id named in a token's credential scope (not secret; used
-// to notice that the caller's credentials changed since the token was cached).
-func AccessKeyID(token string) string {
+// Binding is what a token is bound to, read from its payload without verifying anything: the STS
+// host and signing region, the audience, and the access key id of the credentials (none secret).
+// Clients compare it with what they would sign for now before reusing a cached token.
+type Binding struct {
+	Host, Region, Audience, AccessKeyID string
+}
+
+// TokenBinding parses a token's binding (not its cluster id, which is only inside the signature).
+func TokenBinding(token string) (Binding, error) {
 	t, err := decodeToken(token)
 	if err != nil {
-		return ""
+		return Binding{}, err
 	}
 	a, err := parseAuthorization(t.Authorization)
 	if err != nil {
-		return ""
+		return Binding{}, err
 	}
-	return a.accessKeyID
+	return Binding{Host: t.Host, Region: a.region, Audience: t.Audience, AccessKeyID: a.accessKeyID}, nil
 }

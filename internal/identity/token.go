@@ -1,6 +1,7 @@
 // Package identity mints and verifies cortex identity tokens (DESIGN §2): a header-signed STS
-// GetCallerIdentity request, bound to one cluster by a signed x-cortex-cluster-id header, that the
-// operator rebuilds and sends to STS to learn who the caller is.
+// GetCallerIdentity request, bound to one cluster by a signed x-cortex-cluster-id header and to the
+// endpoint the client dialed by a signed x-cortex-audience header, that the operator rebuilds and
+// sends to STS to learn who the caller is.
 package identity
 
 import (
@@ -13,8 +14,10 @@ import (
 )
 
 const (
-	// TokenPrefix starts every AWS identity token (after "Bearer ").
-	TokenPrefix = "cortex-aws-v1."
+	// TokenPrefix starts every AWS identity token (after "Bearer "). v2 added the audience.
+	TokenPrefix = "cortex-aws-v2."
+	// tokenPrefixV1 is the retired contract (no audience): refused with a reason that says so.
+	tokenPrefixV1 = "cortex-aws-v1."
 	// MaxTokenSize bounds the whole token, prefix included.
 	MaxTokenSize = 16 << 10
 
@@ -29,6 +32,7 @@ const (
 type Token struct {
 	Host          string `json:"host"`
 	Date          string `json:"date"`
+	Audience      string `json:"audience"`
 	Authorization string `json:"authorization"`
 	SecurityToken string `json:"security_token,omitempty"`
 }
@@ -49,6 +53,9 @@ func decodeToken(s string) (Token, error) {
 		return Token{}, invalid("token_too_large", "token is larger than %d bytes", MaxTokenSize)
 	}
 	payload, ok := strings.CutPrefix(s, TokenPrefix)
+	if !ok && strings.HasPrefix(s, tokenPrefixV1) {
+		return Token{}, invalid("old_token_version", "token uses contract v1 (no audience binding): upgrade the cortex CLI or Python client")
+	}
 	if !ok {
 		return Token{}, invalid("bad_prefix", "token does not start with %q", TokenPrefix)
 	}
@@ -67,6 +74,8 @@ func decodeToken(s string) (Token, error) {
 			t.Host = v
 		case "date":
 			t.Date = v
+		case "audience":
+			t.Audience = v
 		case "authorization":
 			t.Authorization = v
 		case "security_token":
@@ -75,7 +84,7 @@ func decodeToken(s string) (Token, error) {
 			return Token{}, invalid("bad_json", "token payload has unknown key %q", k)
 		}
 	}
-	for k, v := range map[string]string{"host": t.Host, "date": t.Date, "authorization": t.Authorization} {
+	for k, v := range map[string]string{"host": t.Host, "date": t.Date, "audience": t.Audience, "authorization": t.Authorization} {
 		if v == "" {
 			return Token{}, invalid("bad_json", "token payload lacks %q", k)
 		}
@@ -83,7 +92,29 @@ func decodeToken(s string) (Token, error) {
 	if _, ok := fields["security_token"]; ok && t.SecurityToken == "" {
 		return Token{}, invalid("bad_json", "token payload has an empty security_token")
 	}
+	if t.SecurityToken != "" && !validSecurityToken(t.SecurityToken) {
+		return Token{}, invalid("bad_security_token", "security_token is not a well-formed AWS session token")
+	}
 	return t, nil
+}
+
+// maxSecurityToken bounds a session token; AWS's are at most a few KiB.
+const maxSecurityToken = 8 << 10
+
+// validSecurityToken accepts what AWS session tokens are made of (base64, either alphabet). Every
+// field of a token is checked before any request is built from it: a control character here would
+// otherwise fail inside the operator's own HTTP client and look like an STS outage.
+func validSecurityToken(s string) bool {
+	if len(s) > maxSecurityToken {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // strictStringObject decodes one JSON object whose values are all strings, rejecting duplicate

@@ -26,6 +26,7 @@ type vector struct {
 	Host            string `json:"host"`
 	Region          string `json:"region"`
 	ClusterID       string `json:"cluster_id"`
+	Audience        string `json:"audience"`
 	Time            string `json:"time"`
 	Token           string `json:"token"`
 }
@@ -33,12 +34,12 @@ type vector struct {
 func vectorInputs() []vector {
 	return []vector{
 		{Name: "long-term credentials, regional host", AccessKeyID: "AKIDEXAMPLE00000000", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-			Host: "sts.us-west-2.amazonaws.com", Region: "us-west-2", ClusterID: "c7f3a9e1d2b4", Time: "2026-01-02T03:04:05Z"},
+			Host: "sts.us-west-2.amazonaws.com", Region: "us-west-2", ClusterID: "c7f3a9e1d2b4", Audience: "https://operator.example.com:443", Time: "2026-01-02T03:04:05Z"},
 		{Name: "session credentials, global host", AccessKeyID: "ASIAEXAMPLE000000000", SecretAccessKey: "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
 			SessionToken: "IQoJb3JpZ2luX2VjEXAMPLE+/=session/token==", Host: "sts.amazonaws.com", Region: "us-east-1",
-			ClusterID: "0123456789abcdef", Time: "2026-11-22T23:59:59Z"},
+			ClusterID: "0123456789abcdef", Audience: "https://127.0.0.1:8888", Time: "2026-11-22T23:59:59Z"},
 		{Name: "china partition", AccessKeyID: "AKIDEXAMPLECN0000000", SecretAccessKey: "cnSecretKeyEXAMPLE/abc+def",
-			Host: "sts.cn-north-1.amazonaws.com.cn", Region: "cn-north-1", ClusterID: "cn-cluster-1", Time: "2026-06-30T12:00:00Z"},
+			Host: "sts.cn-north-1.amazonaws.com.cn", Region: "cn-north-1", ClusterID: "cn-cluster-1", Audience: "https://[2001:db8::1]:9443", Time: "2026-06-30T12:00:00Z"},
 	}
 }
 
@@ -49,7 +50,7 @@ func mintVector(t *testing.T, v vector) string {
 		t.Fatal(err)
 	}
 	tok, err := Mint(context.Background(), aws.Credentials{AccessKeyID: v.AccessKeyID, SecretAccessKey: v.SecretAccessKey, SessionToken: v.SessionToken},
-		MintInput{Endpoint: STSEndpoint{Scheme: "https", Host: v.Host, Region: v.Region}, ClusterID: v.ClusterID, Now: now})
+		MintInput{Endpoint: STSEndpoint{Scheme: "https", Host: v.Host, Region: v.Region}, ClusterID: v.ClusterID, Audience: v.Audience, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestTokenVectors(t *testing.T) {
 		// The vector's token must also pass every pre-network check at its own time.
 		now, _ := time.Parse(time.RFC3339, v.Time)
 		hosts := HostTable{v.Host: {Scheme: "https", Host: v.Host, Region: v.Region}}
-		ver, _ := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: v.ClusterID, Now: func() time.Time { return now }})
+		ver, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{v.Audience}, ClusterID: v.ClusterID, Now: func() time.Time { return now }})
 		if _, _, err := ver.precheck(v.Token, now); err != nil {
 			t.Errorf("%s: precheck: %v", v.Name, err)
 		}

@@ -41,7 +41,10 @@ type Identity struct {
 type VerifierConfig struct {
 	Hosts     HostTable // allowed STS hosts: PartitionHosts or TestEndpointHosts
 	ClusterID string    // this cluster's id: the only value the rebuilt request carries
-	Partition string    // ARNs from STS must be in this partition (default aws)
+	// Audiences are this server's public endpoints (NormalizeAudience form). A token must name one
+	// of them; the rebuilt request carries the server's own copy.
+	Audiences []string
+	Partition string // ARNs from STS must be in this partition (default aws)
 	// HTTPClient calls STS. Default: NewSTSClient().
 	HTTPClient *http.Client
 	Now        func() time.Time
@@ -53,11 +56,12 @@ type VerifierConfig struct {
 
 // Verifier checks identity tokens. It is safe for concurrent use.
 type Verifier struct {
-	cfg      VerifierConfig
-	group    singleflight.Group
-	mu       sync.RWMutex
-	cache    map[[32]byte]Identity
-	stsCalls atomic.Int64
+	cfg       VerifierConfig
+	audiences map[string]string
+	group     singleflight.Group
+	mu        sync.RWMutex
+	cache     map[[32]byte]Identity
+	stsCalls  atomic.Int64
 }
 
 // NewVerifier validates cfg and returns a Verifier.
@@ -67,6 +71,17 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	}
 	if cfg.ClusterID == "" {
 		return nil, errors.New("identity verifier: cluster id is empty")
+	}
+	if len(cfg.Audiences) == 0 {
+		return nil, errors.New("identity verifier: no public endpoints (audiences) configured")
+	}
+	audiences := map[string]string{}
+	for _, a := range cfg.Audiences {
+		n, err := NormalizeAudience(a)
+		if err != nil || n != a {
+			return nil, fmt.Errorf("identity verifier: audience %q is not in normalized form", a)
+		}
+		audiences[a] = a
 	}
 	if cfg.Partition == "" {
 		cfg.Partition = PartitionAWS
@@ -83,7 +98,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 10000
 	}
-	return &Verifier{cfg: cfg, cache: map[[32]byte]Identity{}}, nil
+	return &Verifier{cfg: cfg, audiences: audiences, cache: map[[32]byte]Identity{}}, nil
 }
 
 // STSCalls is the number of requests sent to STS so far (for tests and metrics).
@@ -150,13 +165,14 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 // stsRequest is what the operator rebuilds from a token: only these values come from the client.
 type stsRequest struct {
 	endpoint      STSEndpoint
+	audience      string // the verifier's own copy of one of its audiences
 	date          string
 	authorization string
 	securityToken string
 }
 
-// precheck does every check that needs no network: structure, host allowlist, credential scope,
-// signed headers, signature shape, freshness. It returns the request to send and the token's expiry.
+// precheck does every check that needs no network: structure and every field's characters, host
+// allowlist, audience, credential scope, signed headers, signature shape, freshness. It returns the request to send and the token's expiry.
 func (v *Verifier) precheck(raw string, now time.Time) (stsRequest, time.Time, error) {
 	t, err := decodeToken(raw)
 	if err != nil {
@@ -165,6 +181,10 @@ func (v *Verifier) precheck(raw string, now time.Time) (stsRequest, time.Time, e
 	ep, ok := v.cfg.Hosts[t.Host]
 	if !ok {
 		return stsRequest{}, time.Time{}, invalid("host_not_allowed", "STS host is not allowed for this cluster")
+	}
+	audience, ok := v.audiences[t.Audience]
+	if !ok {
+		return stsRequest{}, time.Time{}, invalid("wrong_audience", "token is bound to another endpoint, not one of this server's public endpoints")
 	}
 	date, err := time.Parse(amzDateFormat, t.Date)
 	if err != nil || date.Format(amzDateFormat) != t.Date {
@@ -194,14 +214,15 @@ func (v *Verifier) precheck(raw string, now time.Time) (stsRequest, time.Time, e
 	} else if age < -MaxClockSkew {
 		return stsRequest{}, time.Time{}, invalid("token_from_future", "token date is more than %s in the future", MaxClockSkew)
 	}
-	return stsRequest{endpoint: ep, date: t.Date, authorization: t.Authorization, securityToken: t.SecurityToken},
+	return stsRequest{endpoint: ep, audience: audience, date: t.Date, authorization: t.Authorization, securityToken: t.SecurityToken},
 		date.Add(TokenLifetime), nil
 }
 
 func (v *Verifier) callSTS(ctx context.Context, r stsRequest) (Identity, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.endpoint.URL(), strings.NewReader(stsBody))
 	if err != nil {
-		return Identity{}, unavailable("sts_request", "build STS request: %v", err)
+		// Every value comes from the allowlist or passed precheck: this is a bug, not an outage.
+		return Identity{}, invalid("bad_request", "build STS request: %v", err)
 	}
 	req.Host = r.endpoint.Host
 	req.ContentLength = int64(len(stsBody))
@@ -210,6 +231,7 @@ func (v *Verifier) callSTS(ctx context.Context, r stsRequest) (Identity, error) 
 	req.Header.Set("Content-Length", strconv.Itoa(len(stsBody)))
 	req.Header.Set("X-Amz-Date", r.date)
 	req.Header.Set(ClusterIDHeader, v.cfg.ClusterID)
+	req.Header.Set(AudienceHeader, r.audience)
 	req.Header.Set("Authorization", r.authorization)
 	if r.securityToken != "" {
 		req.Header.Set("X-Amz-Security-Token", r.securityToken)

@@ -16,6 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
+// testAudience is the public endpoint of the operator in these tests.
+const testAudience = "https://operator.example.com:443"
+
 var (
 	testNow   = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	testCreds = aws.Credentials{AccessKeyID: "AKIDEXAMPLE00000000", SecretAccessKey: "secret-for-tests-only"}
@@ -29,16 +32,16 @@ func (f *failTransport) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("network must not be reached")
 }
 
-func mintAt(t *testing.T, ep STSEndpoint, cluster string, now time.Time, creds aws.Credentials) string {
+func mintAt(t testing.TB, ep STSEndpoint, cluster string, now time.Time, creds aws.Credentials) string {
 	t.Helper()
-	tok, err := Mint(context.Background(), creds, MintInput{Endpoint: ep, ClusterID: cluster, Now: now})
+	tok, err := Mint(context.Background(), creds, MintInput{Endpoint: ep, ClusterID: cluster, Audience: testAudience, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tok
 }
 
-func decoded(t *testing.T, tok string) Token {
+func decoded(t testing.TB, tok string) Token {
 	t.Helper()
 	d, err := decodeToken(tok)
 	if err != nil {
@@ -51,7 +54,7 @@ func encodeRaw(payload string) string {
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(payload))
 }
 
-func must(t *testing.T, tok Token) string {
+func must(t testing.TB, tok Token) string {
 	s, err := tok.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -59,27 +62,34 @@ func must(t *testing.T, tok Token) string {
 	return s
 }
 
-func TestPrecheckRejectsHostileTokens(t *testing.T) {
+// hostileCase is a token that must fail the pre-checks with code, before any network call.
+type hostileCase struct{ name, token, code string }
+
+// hostileTokens is the table of hostile tokens for an operator of cluster "cluster-a" with
+// audience testAudience on the aws partition at testNow, and the good tokens they derive from.
+// The fuzz targets are seeded with every row.
+func hostileTokens(t testing.TB) (hosts HostTable, good, goodSession string, cases []hostileCase) {
 	hosts, err := PartitionHosts(PartitionAWS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ep := hosts["sts.us-east-1.amazonaws.com"]
-	good := mintAt(t, ep, "cluster-a", testNow, testCreds)
+	good = mintAt(t, ep, "cluster-a", testNow, testCreds)
 	g := decoded(t, good)
 	with := func(f func(*Token)) string { c := g; f(&c); return must(t, c) }
+	gs := decoded(t, mintAt(t, ep, "cluster-a", testNow, aws.Credentials{AccessKeyID: "ASIAEXAMPLE000000000", SecretAccessKey: "s", SessionToken: "FwoGZXIvYXdzEXAMPLE"}))
+	withSession := func(f func(*Token)) string { c := gs; f(&c); return must(t, c) }
 	replaceAuth := func(old, new string) string {
 		return with(func(c *Token) { c.Authorization = strings.Replace(c.Authorization, old, new, 1) })
 	}
 	goodPayload := strings.TrimPrefix(good, TokenPrefix)
 	rawJSON, _ := base64.RawURLEncoding.DecodeString(goodPayload)
 
-	cases := []struct {
-		name, token, code string
-	}{
+	cases = []hostileCase{
 		{"empty", "", "bad_prefix"},
 		{"no prefix", goodPayload, "bad_prefix"},
-		{"wrong prefix", "cortex-aws-v2." + goodPayload, "bad_prefix"},
+		{"wrong prefix", "cortex-aws-v3." + goodPayload, "bad_prefix"},
+		{"retired v1 prefix", "cortex-aws-v1." + goodPayload, "old_token_version"},
 		{"k8s-aws prefix", "k8s-aws-v1." + goodPayload, "bad_prefix"},
 		{"oversize", TokenPrefix + strings.Repeat("A", MaxTokenSize), "token_too_large"},
 		{"padded base64", good + "==", "bad_encoding"},
@@ -91,6 +101,23 @@ func TestPrecheckRejectsHostileTokens(t *testing.T) {
 		{"unknown key", encodeRaw(strings.TrimSuffix(string(rawJSON), "}") + `,"extra":"x"}`), "bad_json"},
 		{"duplicate key", encodeRaw(strings.TrimSuffix(string(rawJSON), "}") + `,"host":"sts.amazonaws.com"}`), "bad_json"},
 		{"missing key", encodeRaw(`{"host":"sts.amazonaws.com","date":"20261122T120000Z"}`), "bad_json"},
+		{"missing audience (a v1 payload)", encodeRaw(`{"host":"sts.us-east-1.amazonaws.com","date":"20261122T120000Z","authorization":"` + g.Authorization + `"}`), "bad_json"},
+		{"empty audience", with(func(c *Token) { c.Audience = "" }), "bad_json"},
+		{"audience of another server", with(func(c *Token) { c.Audience = "https://relay.example.net:443" }), "wrong_audience"},
+		{"audience without explicit port", with(func(c *Token) { c.Audience = "https://operator.example.com" }), "wrong_audience"},
+		{"audience upper case", with(func(c *Token) { c.Audience = "https://OPERATOR.example.com:443" }), "wrong_audience"},
+		{"audience other scheme", with(func(c *Token) { c.Audience = "http://operator.example.com:443" }), "wrong_audience"},
+		{"audience with path", with(func(c *Token) { c.Audience = testAudience + "/v1" }), "wrong_audience"},
+		{"audience with userinfo", with(func(c *Token) { c.Audience = "https://x@operator.example.com:443" }), "wrong_audience"},
+		{"audience trailing dot", with(func(c *Token) { c.Audience = "https://operator.example.com.:443" }), "wrong_audience"},
+		{"audience with CRLF", with(func(c *Token) { c.Audience = testAudience + "\r\nX-Evil: 1" }), "wrong_audience"},
+		{"signed headers without audience", replaceAuth(";x-cortex-audience", ""), "bad_signed_headers"},
+		{"session token with control character", withSession(func(c *Token) { c.SecurityToken = "FwoGZXIv\x01YXdz" }), "bad_security_token"},
+		{"session token with CRLF", withSession(func(c *Token) { c.SecurityToken = "FwoGZXIv\r\nX-Evil: 1" }), "bad_security_token"},
+		{"session token with space", withSession(func(c *Token) { c.SecurityToken = "FwoG ZXIv" }), "bad_security_token"},
+		{"session token with DEL", withSession(func(c *Token) { c.SecurityToken = "FwoG\x7fZXIv" }), "bad_security_token"},
+		{"session token non-ASCII", withSession(func(c *Token) { c.SecurityToken = "FwoGéZXIv" }), "bad_security_token"},
+		{"session token oversize", withSession(func(c *Token) { c.SecurityToken = strings.Repeat("A", 8<<10+1) }), "bad_security_token"},
 		{"non-string value", encodeRaw(`{"host":"sts.amazonaws.com","date":1,"authorization":"x"}`), "bad_json"},
 		{"trailing data", encodeRaw(string(rawJSON) + `{}`), "bad_json"},
 		{"empty security token", encodeRaw(strings.TrimSuffix(string(rawJSON), "}") + `,"security_token":""}`), "bad_json"},
@@ -127,10 +154,15 @@ func TestPrecheckRejectsHostileTokens(t *testing.T) {
 		{"too old", mintAt(t, ep, "cluster-a", testNow.Add(-MaxTokenAge-time.Second), testCreds), "token_expired"},
 		{"from the future", mintAt(t, ep, "cluster-a", testNow.Add(MaxClockSkew+time.Second), testCreds), "token_from_future"},
 	}
+	return hosts, good, must(t, gs), cases
+}
+
+func TestPrecheckRejectsHostileTokens(t *testing.T) {
+	hosts, good, goodSession, cases := hostileTokens(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ft := &failTransport{}
-			v, err := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: "cluster-a", HTTPClient: &http.Client{Transport: ft},
+			v, err := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "cluster-a", HTTPClient: &http.Client{Transport: ft},
 				Now: func() time.Time { return testNow }})
 			if err != nil {
 				t.Fatal(err)
@@ -151,9 +183,12 @@ func TestPrecheckRejectsHostileTokens(t *testing.T) {
 		})
 	}
 	// The untouched token passes the pre-checks (so each row above fails for its own reason).
-	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: "cluster-a", Now: func() time.Time { return testNow }})
+	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "cluster-a", Now: func() time.Time { return testNow }})
 	if _, _, err := v.precheck(good, testNow); err != nil {
 		t.Fatalf("good token fails precheck: %v", err)
+	}
+	if _, _, err := v.precheck(goodSession, testNow); err != nil {
+		t.Fatalf("good session token fails precheck: %v", err)
 	}
 }
 
@@ -239,7 +274,7 @@ func TestVerifyHandlesSTSAnswers(t *testing.T) {
 			}
 			client := NewSTSClient()
 			client.Timeout = 500 * time.Millisecond // the slow drip must hit the overall timeout
-			v, _ := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: "cluster-a", HTTPClient: client})
+			v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "cluster-a", HTTPClient: client})
 			ep := hosts[strings.TrimPrefix(srv.URL, "http://")]
 			id, err := v.Verify(context.Background(), mintAt(t, ep, "cluster-a", time.Now(), testCreds))
 			if tc.class == nil {
@@ -269,7 +304,7 @@ func TestVerifyNeverCachesFailures(t *testing.T) {
 	}))
 	defer srv.Close()
 	hosts, _ := TestEndpointHosts(srv.URL, "")
-	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: "c"})
+	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "c"})
 	tok := mintAt(t, hosts[strings.TrimPrefix(srv.URL, "http://")], "c", time.Now(), testCreds)
 	for i := 0; i < 3; i++ {
 		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
@@ -291,7 +326,7 @@ func TestConcurrentIdenticalTokensMakeOneSTSCall(t *testing.T) {
 	}))
 	defer srv.Close()
 	hosts, _ := TestEndpointHosts(srv.URL, "")
-	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: "c"})
+	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "c"})
 	tok := mintAt(t, hosts[strings.TrimPrefix(srv.URL, "http://")], "c", time.Now(), testCreds)
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
@@ -339,7 +374,7 @@ func TestCacheExpiresWithToken(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
 	hosts, _ := TestEndpointHosts(srv.URL, "")
-	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, ClusterID: "c", Now: clock, CacheTTL: time.Hour})
+	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "c", Now: clock, CacheTTL: time.Hour})
 	tok := mintAt(t, hosts[strings.TrimPrefix(srv.URL, "http://")], "c", now, testCreds)
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)

@@ -65,13 +65,16 @@ type Options struct {
 // Paths are the files of a local cluster.
 type Paths struct {
 	Dir, StateDir, PidFile, LogFile, TokenFile, RecordFile, LockFile string
+	// StderrFile catches what the operator prints before its log is open or outside it (a
+	// configuration error, a crash); it is truncated at every start, so it stays small.
+	StderrFile string
 }
 
 // PathsFor returns the paths of the local cluster under configDir.
 func PathsFor(configDir string) Paths {
 	d := filepath.Join(configDir, "local")
 	return Paths{Dir: d, StateDir: filepath.Join(d, "state"), PidFile: filepath.Join(d, "operator.pid"),
-		LogFile: filepath.Join(d, "operator.log"), TokenFile: filepath.Join(d, "admin.token"),
+		LogFile: filepath.Join(d, "operator.log"), StderrFile: filepath.Join(d, "operator.stderr"), TokenFile: filepath.Join(d, "admin.token"),
 		RecordFile: filepath.Join(d, "cluster.json"), LockFile: filepath.Join(d, ".lock")}
 }
 
@@ -279,6 +282,13 @@ func Up(ctx context.Context, o Options) (*Status, error) {
 		if o.Python == "" {
 			o.Python = rec.Python
 		}
+		py := o.Python
+		if py == "" {
+			py = os.Getenv("CORTEX_PYTHON")
+		}
+		if err := local.CheckPython(py); err != nil {
+			fmt.Fprintf(o.Progress, "warning: %v\n", err)
+		}
 		rec = Record{OperatorPort: opPort, GatewayPort: gwPort, Auth: o.Auth, EnvName: o.EnvName,
 			StartedAt: time.Now().UTC().Format(time.RFC3339), Python: o.Python}
 		if o.Auth == AuthIAM {
@@ -315,8 +325,10 @@ func start(p Paths, o Options, rec Record) (int, error) {
 			return 0, err
 		}
 	}
+	// The operator writes its own log, rotated (20 MB x 5 by default): an append-only stderr file
+	// grew without bound.
 	args := []string{"operator", "serve", "--provider", "local", "--state-dir", p.StateDir,
-		"--listen", "127.0.0.1:" + strconv.Itoa(rec.OperatorPort), "--cluster-name", "local"}
+		"--listen", "127.0.0.1:" + strconv.Itoa(rec.OperatorPort), "--cluster-name", "local", "--log-file", p.LogFile}
 	if o.Auth == AuthLocal {
 		args = append(args, "--local-token-file", p.TokenFile)
 	} else {
@@ -343,7 +355,7 @@ func start(p Paths, o Options, rec Record) (int, error) {
 	}
 	cmd.Env = env
 	cmd.Dir = p.Dir
-	logf, err := os.OpenFile(p.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, fsutil.PrivateFile)
+	logf, err := os.OpenFile(p.StderrFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fsutil.PrivateFile)
 	if err != nil {
 		return 0, err
 	}
@@ -380,7 +392,7 @@ func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Durat
 	var lastErr error
 	for {
 		if _, err := local.ProcessStartTime(pid); err != nil {
-			return nil, fmt.Errorf("the operator exited during start-up; its log (%s) ends with:\n%s", p.LogFile, tail(p.LogFile, 15))
+			return nil, fmt.Errorf("the operator exited during start-up; its log (%s) ends with:\n%s", p.LogFile, startupTail(p))
 		}
 		caPEM, err := os.ReadFile(caFile)
 		if err == nil {
@@ -426,6 +438,21 @@ func Probe(addr string, caPEM []byte) error {
 		return err
 	}
 	return conn.Close()
+}
+
+// startupTail is what an operator that died during start-up left: the end of its log, then what
+// it printed to stderr (where an error before the log was open, or a crash, goes).
+func startupTail(p Paths) string {
+	var parts []string
+	for _, f := range []string{p.LogFile, p.StderrFile} {
+		if t := tail(f, 15); t != "(no log)" && t != "" {
+			parts = append(parts, t)
+		}
+	}
+	if len(parts) == 0 {
+		return "(no log)"
+	}
+	return strings.Join(parts, "\n")
 }
 
 func tail(path string, n int) string {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
@@ -79,5 +81,28 @@ func TestUpRefusesBadOptions(t *testing.T) {
 		if _, err := Up(context.Background(), o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
+	}
+}
+
+// The operator writes its own rotated log (--log-file); what it prints to stderr before that log
+// is open (a bad flag, a port in use) must still reach the user when it dies during start-up.
+func TestStartupFailureQuotesTheOperatorsOutput(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(t.TempDir(), "fake-operator")
+	// A stand-in for `cortex operator serve` that fails at once: a real process, its real stderr.
+	script := "#!/bin/sh\necho \"args: $*\" >&2\necho 'Error: listen on 127.0.0.1:1: address already in use' >&2\nexit 1\n"
+	if err := os.WriteFile(exe, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Up(context.Background(), Options{ConfigDir: dir, Exe: exe, Auth: AuthLocal})
+	p := PathsFor(dir)
+	if err == nil || !strings.Contains(err.Error(), "exited during start-up") || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(err.Error(), "--log-file "+p.LogFile) {
+		t.Fatalf("the operator was not given its log file: %v", err)
+	}
+	if fi, err := os.Stat(p.StderrFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("stderr file: %v %v", fi, err)
 	}
 }

@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"time"
@@ -10,18 +11,20 @@ import (
 
 // AccessList is GET /v1/access.
 type AccessList struct {
-	Mode        string        `json:"mode"`
-	AccountID   string        `json:"account_id,omitempty"`
-	AccountRole string        `json:"account_role,omitempty"`
-	CreatorARN  string        `json:"creator_arn,omitempty"`
-	Rules       []access.Rule `json:"rules"`
+	Mode        string `json:"mode"`
+	AccountID   string `json:"account_id,omitempty"`
+	AccountRole string `json:"account_role,omitempty"`
+	CreatorARN  string `json:"creator_arn,omitempty"`
+	// CreatorUniqueID is the IAM unique id the creator is bound to (empty until it first signs in).
+	CreatorUniqueID string        `json:"creator_unique_id,omitempty"`
+	Rules           []access.Rule `json:"rules"`
 }
 
 func (s *Server) handleAccessList(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	list := AccessList{Mode: string(s.policy.Mode), AccountID: s.policy.AccountID, CreatorARN: s.policy.CreatorARN,
-		Rules: append([]access.Rule{}, s.policy.Rules...)}
+		CreatorUniqueID: s.policy.CreatorUniqueID, Rules: append([]access.Rule{}, s.policy.Rules...)}
 	if s.policy.Mode == access.ModeAccount {
 		list.AccountRole = string(s.policy.AccountRole)
 	}
@@ -45,6 +48,10 @@ func (s *Server) handleAccessGrant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rule.Principal == s.cluster.CreatorARN {
+		if rule.Role == access.RoleAdmin {
+			s.regrantCreator(w, r)
+			return
+		}
 		WriteError(w, http.StatusConflict, CodeConflict, "%s created the cluster and is always admin", rule.Principal)
 		return
 	}
@@ -95,4 +102,67 @@ func (s *Server) handleAccessRevoke(w http.ResponseWriter, r *http.Request) {
 	s.policy.Rules = rules
 	s.log.Info("access revoked", "principal", principal, "by", CallerFrom(r.Context()).ARN)
 	WriteJSON(w, http.StatusOK, map[string]string{"revoked": principal})
+}
+
+// regrantCreator is an admin granting admin to the creator: it clears the creator's unique-id
+// binding, so that a creator that was deleted and re-created binds anew on its next request.
+func (s *Server) regrantCreator(w http.ResponseWriter, r *http.Request) {
+	by := CallerFrom(r.Context()).ARN
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.saveCreatorBinding(""); err != nil {
+		WriteError(w, http.StatusInternalServerError, CodeInternal, "could not save the cluster record")
+		s.log.Error("save cluster record", "error", err.Error())
+		return
+	}
+	s.log.Info("access granted", "principal", s.policy.CreatorARN, "role", string(access.RoleAdmin), "by", by, "creator_binding", "cleared")
+	WriteJSON(w, http.StatusOK, access.Rule{Principal: s.policy.CreatorARN, Role: access.RoleAdmin, GrantedBy: by,
+		GrantedAt: s.now().UTC().Format(time.RFC3339)})
+}
+
+// saveCreatorBinding persists the creator's unique id (empty: unbound) in cluster.json, then
+// applies it. Callers hold s.mu.
+func (s *Server) saveCreatorBinding(uid string) error {
+	rec := s.cluster
+	rec.CreatorUniqueID = uid
+	if err := s.state.write("cluster.json", rec); err != nil {
+		return err
+	}
+	s.policy.CreatorUniqueID = uid
+	return nil
+}
+
+// bind records uid as the unique id of the per-principal grant that admits canonical (the
+// creator, or the rule naming it), persists it, and returns the decision that then holds. It
+// decides again under the write lock: a concurrent bind, grant or revoke may have come first.
+func (s *Server) bind(canonical, account, uid string) (access.Decision, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.policy.Decide(canonical, account, uid)
+	if !d.Bind {
+		return d, nil
+	}
+	if uid == "" {
+		return access.Decision{}, errors.New("STS returned no unique id")
+	}
+	now := s.now().UTC().Format(time.RFC3339)
+	if d.Reason == "creator" {
+		if err := s.saveCreatorBinding(uid); err != nil {
+			return access.Decision{}, err
+		}
+	} else {
+		rules := append([]access.Rule{}, s.policy.Rules...)
+		for i := range rules {
+			if rules[i].Principal == canonical {
+				rules[i].UniqueID, rules[i].BoundAt = uid, now
+			}
+		}
+		if err := s.state.write("access.json", accessFile{Rules: rules}); err != nil {
+			return access.Decision{}, err
+		}
+		s.policy.Rules = rules
+	}
+	s.log.Info("principal bound to its unique id", "principal", canonical, "unique_id", uid, "grant", d.Reason)
+	d.Bind = false
+	return d, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/testutil/awstest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
+	"github.com/cortexlabs-go/cortex/internal/testutil/pyruntime"
 )
 
 type apiFixture struct {
@@ -48,6 +49,7 @@ func startAPIOperator(t *testing.T, stateDir string, mutate func(*Config)) *apiF
 		LocalTokenFile: filepath.Join(stateDir, "..", "admin.token"),
 		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil))}
 	cfg.APIs.GatewayListen = "127.0.0.1:0"
+	cfg.APIs.Python = pyruntime.Python(t) // python handlers need waitress (the .venv has it)
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -261,7 +263,7 @@ func TestAPIRoutesReadRoleCannotDeployOrDelete(t *testing.T) {
 		}
 		clusterID = p.ClusterID
 	}
-	tok, err := identity.Mint(context.Background(), reader.Creds, identity.MintInput{Endpoint: hosts[moto.Host], ClusterID: clusterID, Now: time.Now()})
+	tok, err := identity.Mint(context.Background(), reader.Creds, identity.MintInput{Endpoint: hosts[moto.Host], ClusterID: clusterID, Audience: f.base, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

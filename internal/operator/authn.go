@@ -35,6 +35,9 @@ type authenticator interface {
 type awsAuth struct{ v *identity.Verifier }
 
 func (a awsAuth) authenticate(ctx context.Context, token string) (identity.Identity, error) {
+	if a.v == nil { // Handler used without Run on port 0: no public endpoint is known, so none verifies
+		return identity.Identity{}, &identity.Error{Class: identity.ErrInvalid, Code: "wrong_audience", Msg: "no public endpoints configured"}
+	}
 	return a.v.Verify(ctx, token)
 }
 

@@ -58,7 +58,7 @@ func infoServer(b *testing.B, auth bool) func() {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 64}}
 	tok, err := identity.Mint(context.Background(), aws.Credentials{AccessKeyID: "AKIDEXAMPLE00000000", SecretAccessKey: "s"},
 		identity.MintInput{Endpoint: identity.STSEndpoint{Scheme: "http", Host: strings.TrimPrefix(fakeSTS.URL, "http://"), Region: "us-east-1"},
-			ClusterID: s.Cluster().ID, Now: time.Now()})
+			ClusterID: s.Cluster().ID, Audience: "https://127.0.0.1:8888", Now: time.Now()})
 	if err != nil {
 		b.Fatal(err)
 	}

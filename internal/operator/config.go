@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/awsarn"
@@ -22,6 +23,10 @@ type Config struct {
 	StateDir string `json:"state_dir"`
 	// Listen is the HTTPS address (default 127.0.0.1:8888).
 	Listen string `json:"listen,omitempty"`
+	// PublicEndpoints are the URLs clients dial to reach this operator (a load balancer name, a
+	// custom domain, ...). Identity tokens are bound to the endpoint the client dialed and only
+	// these are accepted. Default: https://localhost, 127.0.0.1 and [::1] at the listen port.
+	PublicEndpoints []string `json:"public_endpoints,omitempty"`
 	// Provider is local or aws (informational; shown in /v1/info).
 	Provider    string `json:"provider,omitempty"`
 	ClusterName string `json:"cluster_name,omitempty"`
@@ -43,10 +48,64 @@ type Config struct {
 	TLSCertFile string   `json:"tls_cert_file,omitempty"`
 	TLSKeyFile  string   `json:"tls_key_file,omitempty"`
 	DNSNames    []string `json:"dns_names,omitempty"`
+	// LogFile, when set, is where the operator writes its JSON log (the audit trail included),
+	// rotated at LogMaxSizeMB (default 20) keeping LogMaxBackups old files (default 5), all 0600 in
+	// a private directory. Empty: standard error. (Read by `cortex operator serve`; a Config built
+	// in code passes its own Logger.)
+	LogFile       string `json:"log_file,omitempty"`
+	LogMaxSizeMB  int    `json:"log_max_size_mb,omitempty"`
+	LogMaxBackups int    `json:"log_max_backups,omitempty"`
+	// DenialLogWindowSeconds is how long repeated identical denials from one address are counted
+	// before one summary line (default 60; see docs/security.md).
+	DenialLogWindowSeconds int `json:"denial_log_window_seconds,omitempty"`
+	// Connections bounds the connections and the time one client can hold (docs/security.md).
+	Connections ConnLimits `json:"connections,omitempty"`
 	// APIs configures the API backend and gateway (see apis.go).
 	APIs APIsConfig `json:"apis,omitempty"`
 
 	Logger *slog.Logger `json:"-"`
+}
+
+// ConnLimits bound what a client, authenticated or not, can hold open. Zero values take the
+// defaults.
+type ConnLimits struct {
+	// MaxConns caps open connections in all (default 1024); MaxConnsPerClient caps them per client
+	// IP (default 128; on a local cluster every client is 127.0.0.1). A connection over a cap is
+	// closed as soon as it is accepted.
+	MaxConns          int `json:"max_conns,omitempty"`
+	MaxConnsPerClient int `json:"max_conns_per_client,omitempty"`
+	// HeaderTimeoutSeconds bounds the time to send a request's headers (default 10);
+	// BodyTimeoutSeconds the time to send its body, counted from when the handler starts
+	// (default 30); IdleTimeoutSeconds how long a keep-alive connection may wait for its next
+	// request (default 60).
+	HeaderTimeoutSeconds int `json:"header_timeout_seconds,omitempty"`
+	BodyTimeoutSeconds   int `json:"body_timeout_seconds,omitempty"`
+	IdleTimeoutSeconds   int `json:"idle_timeout_seconds,omitempty"`
+}
+
+func (l *ConnLimits) setDefaults() error {
+	for _, f := range []struct {
+		name     string
+		v        *int
+		def, max int
+	}{
+		{"connections.max_conns", &l.MaxConns, 1024, 1 << 20},
+		{"connections.max_conns_per_client", &l.MaxConnsPerClient, 128, 1 << 20},
+		{"connections.header_timeout_seconds", &l.HeaderTimeoutSeconds, 10, 3600},
+		{"connections.body_timeout_seconds", &l.BodyTimeoutSeconds, 30, 3600},
+		{"connections.idle_timeout_seconds", &l.IdleTimeoutSeconds, 60, 3600},
+	} {
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+		if *f.v < 1 || *f.v > f.max {
+			return fmt.Errorf("%s: %d is not between 1 and %d", f.name, *f.v, f.max)
+		}
+	}
+	if l.MaxConnsPerClient > l.MaxConns {
+		return fmt.Errorf("connections.max_conns_per_client: %d is more than max_conns (%d)", l.MaxConnsPerClient, l.MaxConns)
+	}
+	return nil
 }
 
 var clusterIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{2,62}$`)
@@ -59,8 +118,15 @@ func (c *Config) setDefaults() error {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:8888"
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	_, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
 		return fmt.Errorf("listen: %q is not host:port", c.Listen)
+	}
+	if len(c.PublicEndpoints) == 0 && port != "0" { // port 0: set by Run once the port is known
+		c.PublicEndpoints = loopbackEndpoints(port)
+	}
+	if c.PublicEndpoints, err = identity.NormalizeAudiences(c.PublicEndpoints); err != nil {
+		return fmt.Errorf("public_endpoints: %v", err)
 	}
 	if c.Provider == "" {
 		c.Provider = "local"
@@ -118,8 +184,34 @@ func (c *Config) setDefaults() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return errors.New("tls_cert_file and tls_key_file: give both or neither")
 	}
+	if err := c.Connections.setDefaults(); err != nil {
+		return err
+	}
+	if c.LogMaxSizeMB == 0 {
+		c.LogMaxSizeMB = DefaultLogMaxSizeMB
+	}
+	if c.LogMaxSizeMB < 1 || c.LogMaxSizeMB > 10240 {
+		return fmt.Errorf("log_max_size_mb: %d is not between 1 and 10240", c.LogMaxSizeMB)
+	}
+	if c.LogMaxBackups == 0 {
+		c.LogMaxBackups = DefaultLogMaxBackups
+	}
+	if c.LogMaxBackups < 1 || c.LogMaxBackups > 1000 {
+		return fmt.Errorf("log_max_backups: %d is not between 1 and 1000", c.LogMaxBackups)
+	}
+	if c.DenialLogWindowSeconds == 0 {
+		c.DenialLogWindowSeconds = int(DefaultDenialLogWindow / time.Second)
+	}
+	if c.DenialLogWindowSeconds < 1 || c.DenialLogWindowSeconds > 86400 {
+		return fmt.Errorf("denial_log_window_seconds: %d is not between 1 and 86400", c.DenialLogWindowSeconds)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	return nil
+}
+
+// loopbackEndpoints are the default public endpoints: the loopback names at the listen port.
+func loopbackEndpoints(port string) []string {
+	return []string{"https://localhost:" + port, "https://127.0.0.1:" + port, "https://[::1]:" + port}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -95,6 +96,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					WriteError(rec, http.StatusInternalServerError, CodeInternal, "internal error (request id %s)", reqID)
 				}
 			}
+			// Repeated identical denials from one address are counted, not each logged (denials.go).
+			if a.decision != "allow" && s.denials != nil &&
+				!s.denials.admit(denialKey{client: clientAddr(r), decision: a.decision, reason: a.reason, status: rec.status}, r.URL.Path, start) {
+				return
+			}
 			// The audit line: who (verified ARN only), what, the decision and why. Never the token.
 			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", reqID),
@@ -110,8 +116,40 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 			)
 		}()
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		r = r.WithContext(ctx)
+		s.bodyDeadline(w, r, start)
+		next.ServeHTTP(rec, r)
 	})
+}
+
+// bodyDeadline gives the request's body BodyTimeoutSeconds to arrive, then lifts the deadline
+// once it has (so a long handler, or a long response, is not cut off). Requests without a body
+// have no deadline after their headers. w must be the server's own ResponseWriter.
+func (s *Server) bodyDeadline(w http.ResponseWriter, r *http.Request, start time.Time) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(start.Add(time.Duration(s.cfg.Connections.BodyTimeoutSeconds)*time.Second)) != nil {
+		return // not a real connection (tests that call the handler directly)
+	}
+	r.Body = &deadlineBody{ReadCloser: r.Body, done: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+}
+
+// deadlineBody calls done when the body has been read to its end.
+type deadlineBody struct {
+	io.ReadCloser
+	done    func()
+	seenEOF bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.seenEOF {
+		b.seenEOF = true
+		b.done()
+	}
+	return n, err
 }
 
 // authorize authenticates the request's bearer token and checks that its role includes need.
@@ -126,6 +164,15 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 			a.decision, a.reason = "deny", reason
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="cortex"`)
+			}
+			if status == http.StatusUnauthorized || status == http.StatusTooManyRequests {
+				// Answer, then close without reading the rest of the body. Connection: close alone
+				// is not enough: after the handler, net/http closes the request body "regardless of
+				// closeAfterReply" (server.go, finishRequest), which reads up to 256 KiB of it, at
+				// whatever pace the unauthenticated client sends. A read deadline in the past makes
+				// that read fail at once; the response is written all the same.
+				w.Header().Set("Connection", "close")
+				_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 			}
 			if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 				w.Header().Set("Retry-After", "5")
@@ -169,13 +216,25 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		a.arn = id.ARN
 		role, reason := access.RoleAdmin, "local_admin"
 		if method == MethodAWS {
+			uid := access.UniqueID(id.UserID)
 			s.mu.RLock()
-			role, reason = s.policy.Decide(id.CanonicalARN, id.Account)
+			d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
 			s.mu.RUnlock()
+			if d.Bind {
+				if d, err = s.bind(id.CanonicalARN, id.Account, uid); err != nil {
+					// Fail closed: a grant that cannot be bound is not used unbound.
+					s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
+					deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
+					return
+				}
+			}
+			role, reason = d.Role, d.Reason
 		}
 		a.role = string(role)
 		if !role.Allows(need) {
-			if role == access.RoleNone {
+			if reason == access.ReasonRecreated {
+				deny(http.StatusForbidden, CodeForbidden, reason, "%s is not the principal that was granted access: it was deleted and re-created (its IAM unique id changed). A cluster admin must grant it again: cortex cluster access grant %s --role <role>", id.ARN, id.CanonicalARN)
+			} else if role == access.RoleNone {
 				deny(http.StatusForbidden, CodeForbidden, reason, "%s has no access to this cluster (ask a cluster admin: cortex cluster access grant)", id.ARN)
 			} else {
 				deny(http.StatusForbidden, CodeForbidden, "role_too_low", "%s has role %s; this needs %s", id.ARN, role, need)
@@ -197,6 +256,10 @@ func publicReason(code string) string {
 		return "the token is dated in the future (check this machine's clock)"
 	case "host_not_allowed":
 		return "the token is signed for an STS endpoint this cluster does not accept"
+	case "wrong_audience":
+		return "the token is bound to another endpoint than this operator's public endpoints (configure the environment with the operator's own address; see docs/security.md)"
+	case "old_token_version":
+		return "the token uses an old contract: upgrade the cortex CLI or Python client"
 	case "sts_rejected":
 		return "AWS STS rejected the signature (wrong cluster, or invalid or deleted credentials)"
 	case "bad_local_token":

@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/netlimit"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
@@ -25,14 +28,18 @@ type Server struct {
 	state    stateFiles
 	cluster  ClusterRecord
 	sts      identity.STSEndpoint // what clients sign for (advertised at /v1/auth)
-	verifier *identity.Verifier
+	stsTable identity.HostTable   // the STS hosts tokens may name
+	verifier *identity.Verifier   // nil until the public endpoints are known (New, or Run for port 0)
 	local    *localAuth
 	limiter  *failureLimiter
+	denials  *denialLog
 	tls      *tls.Config
 	caPEM    []byte
 	mux      *http.ServeMux
 	now      func() time.Time
 
+	// mu guards policy, which holds the live unique-id bindings (the creator's too: s.cluster is
+	// only read after New, and cluster.json is rewritten from it under mu).
 	mu     sync.RWMutex
 	policy access.Policy
 
@@ -53,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, state: stateFiles{dir: cfg.StateDir}, mux: http.NewServeMux(), now: time.Now,
 		limiter: newFailureLimiter(0.5, 20, 10000)}
+	s.denials = newDenialLog(s.log, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
 	var err error
 	if s.cluster, err = loadOrCreateCluster(s.state, &s.cfg); err != nil {
 		return nil, err
@@ -61,8 +69,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.verifier, err = identity.NewVerifier(identity.VerifierConfig{Hosts: hosts, ClusterID: s.cluster.ID, Partition: cfg.Partition}); err != nil {
-		return nil, err
+	s.stsTable = hosts
+	if len(s.cfg.PublicEndpoints) > 0 { // else Run sets the defaults once it knows the port
+		if err := s.newVerifier(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.LocalTokenFile != "" {
 		secret, err := LoadOrCreateLocalToken(cfg.LocalTokenFile)
@@ -76,13 +87,24 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.policy = access.Policy{Mode: access.Mode(cfg.AuthMode), AccountID: s.cluster.AccountID, AccountRole: access.Role(cfg.AccountRole),
-		CreatorARN: s.cluster.CreatorARN, Rules: rules.Rules}
+		CreatorARN: s.cluster.CreatorARN, CreatorUniqueID: s.cluster.CreatorUniqueID, Rules: rules.Rules}
 	if err := s.loadTLS(); err != nil {
 		return nil, err
 	}
 	s.guard = s.authorize
 	s.routes()
 	return s, nil
+}
+
+// newVerifier builds the token verifier for this cluster id and these public endpoints.
+func (s *Server) newVerifier() error {
+	v, err := identity.NewVerifier(identity.VerifierConfig{Hosts: s.stsTable, ClusterID: s.cluster.ID,
+		Partition: s.cfg.Partition, Audiences: s.cfg.PublicEndpoints})
+	if err != nil {
+		return err
+	}
+	s.verifier = v
+	return nil
 }
 
 // stsHosts returns the STS hosts tokens may name and sets the one clients are told to sign for:
@@ -119,6 +141,11 @@ func (s *Server) loadTLS() error {
 	} else {
 		host, _, _ := net.SplitHostPort(s.cfg.Listen)
 		names := append([]string{}, s.cfg.DNSNames...)
+		for _, ep := range s.cfg.PublicEndpoints { // clients must be able to verify every public name
+			if u, err := url.Parse(ep); err == nil {
+				names = append(names, u.Hostname())
+			}
+		}
 		if host != "" && host != "0.0.0.0" && host != "::" {
 			names = append(names, host)
 		}
@@ -161,22 +188,46 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	s.addrMu.Lock()
 	s.addr = ln.Addr()
 	s.addrMu.Unlock()
+	if s.verifier == nil {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		s.cfg.PublicEndpoints, _ = identity.NormalizeAudiences(loopbackEndpoints(port))
+		if err := s.newVerifier(); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	if err := s.startAPIs(ctx); err != nil {
 		ln.Close()
 		return err
 	}
+	lim := s.cfg.Connections
+	limited := netlimit.NewListener(ln, netlimit.Limits{PerClient: lim.MaxConnsPerClient, Total: lim.MaxConns,
+		OnRefuse: s.logRefusal})
+	// HTTP/1.1 only: a connection is one client's request at a time, so the caps, the timeouts and
+	// closing a connection after a failed authentication mean what they say. (The CLI asks for
+	// HTTP/2 and falls back through ALPN.)
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		TLSConfig:         s.tls,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: time.Duration(lim.HeaderTimeoutSeconds) * time.Second,
+		// No ReadTimeout: it would also end long responses (log streams). The middleware bounds
+		// bodies instead (bodyDeadline).
+		IdleTimeout:    time.Duration(lim.IdleTimeoutSeconds) * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	denialsCtx, stopDenials := context.WithCancel(context.Background())
+	denialsDone := make(chan struct{})
+	go func() { s.denials.run(denialsCtx); close(denialsDone) }()
+	defer func() { stopDenials(); <-denialsDone }() // the last summaries are written before Run returns
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	go func() { errc <- srv.ServeTLS(limited, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
-		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host)
+		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host,
+		"public_endpoints", s.cfg.PublicEndpoints)
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -253,6 +304,8 @@ type ClusterInfo struct {
 	CreatorARN      string `json:"creator_arn,omitempty"`
 	AuthMode        string `json:"auth_mode"`
 	STSTestEndpoint string `json:"sts_test_endpoint,omitempty"`
+	// PublicEndpoints are the endpoints tokens may be bound to (their audience).
+	PublicEndpoints []string `json:"public_endpoints,omitempty"`
 }
 
 // CallerInfo is the verified caller and its role.
@@ -271,10 +324,29 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, Info{
 		Version: buildinfo.Version,
 		Cluster: ClusterInfo{ID: s.cluster.ID, Name: s.cluster.Name, Provider: s.cluster.Provider, AccountID: s.cluster.AccountID,
-			Region: s.cluster.Region, CreatorARN: s.cluster.CreatorARN, AuthMode: s.cfg.AuthMode, STSTestEndpoint: s.cfg.STSTestEndpoint},
+			Region: s.cluster.Region, CreatorARN: s.cluster.CreatorARN, AuthMode: s.cfg.AuthMode, STSTestEndpoint: s.cfg.STSTestEndpoint,
+			PublicEndpoints: s.cfg.PublicEndpoints},
 		Caller: c.Info(),
 	})
 }
 
 // STSCalls is the number of requests the operator has sent to STS (tests, metrics).
-func (s *Server) STSCalls() int64 { return s.verifier.STSCalls() }
+func (s *Server) STSCalls() int64 {
+	if s.verifier == nil {
+		return 0
+	}
+	return s.verifier.STSCalls()
+}
+
+// logRefusal logs a connection refused by a cap, aggregated like denials: the first of a client
+// and reason in a window, then a count.
+func (s *Server) logRefusal(remote net.Addr, reason string) {
+	ip := remote.String()
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	reason = "conn_limit_" + strings.ReplaceAll(reason, "-", "_") // conn_limit_per_client, conn_limit_total
+	if s.denials.admit(denialKey{client: ip, decision: "refuse", reason: reason}, "", time.Now()) {
+		s.log.Warn("connection refused", "client", ip, "reason", reason)
+	}
+}

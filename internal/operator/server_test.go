@@ -77,7 +77,7 @@ func mintFor(t testing.TB, op *opserver.Operator, sts string) string {
 		ep = e
 	}
 	tok, err := identity.Mint(context.Background(), aws.Credentials{AccessKeyID: "AKIDEXAMPLE00000000", SecretAccessKey: "s"},
-		identity.MintInput{Endpoint: ep, ClusterID: op.Cluster().ID, Now: time.Now()})
+		identity.MintInput{Endpoint: ep, ClusterID: op.Cluster().ID, Audience: op.URL, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,13 +16,16 @@ import (
 
 // ClusterRecord is what a cluster is: made once, at its first start (or by `cluster up`).
 type ClusterRecord struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Provider   string    `json:"provider"`
-	AccountID  string    `json:"account_id,omitempty"`
-	Region     string    `json:"region,omitempty"`
-	CreatorARN string    `json:"creator_arn,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Provider   string `json:"provider"`
+	AccountID  string `json:"account_id,omitempty"`
+	Region     string `json:"region,omitempty"`
+	CreatorARN string `json:"creator_arn,omitempty"`
+	// CreatorUniqueID is the IAM unique id of the creator, recorded when it first authenticates:
+	// a creator deleted and re-created under the same name is refused (docs/security.md).
+	CreatorUniqueID string    `json:"creator_unique_id,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 // stateFiles reads and writes the operator's JSON state under one private directory.

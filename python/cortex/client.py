@@ -341,6 +341,7 @@ class Client:
                 self._credentials,
                 host=host,
                 cluster_id=cluster_id,
+                audience=self.endpoint,  # the endpoint this client dials, never one it was told
                 region=region or None,
                 scheme=scheme or "https",
                 cache_path=cache,

@@ -1,20 +1,24 @@
-"""Identity tokens (DESIGN §2, wire contract v1), minted exactly as the Go client mints them.
+"""Identity tokens (DESIGN §2, wire contract v2), minted exactly as the Go client mints them.
 
 A token is a header-signed STS ``GetCallerIdentity`` request, bound to a cluster through the signed
-``X-Cortex-Cluster-Id`` header, serialized as::
+``X-Cortex-Cluster-Id`` header and to the endpoint the client dials through the signed
+``X-Cortex-Audience`` header, serialized as::
 
-    cortex-aws-v1.<base64url, no padding, of {"host":..,"date":..,"authorization":..[,"security_token":..]}>
+    cortex-aws-v2.<base64url, no padding, of
+        {"host":..,"date":..,"audience":..,"authorization":..[,"security_token":..]}>
 
-The operator rebuilds the request from its own allowlisted host, fixed body, its own cluster id and
-the token's date/authorization/security token, and sends it to STS. Tokens are accepted for five
-minutes after their date; :class:`TokenSource` reuses one while it has more than 60 s left and the
-credentials' access key id has not changed.
+The operator refuses an audience that is not one of its own public endpoints, then rebuilds the
+request from its own allowlisted host, fixed body, its own cluster id and audience, and the token's
+date/authorization/security token, and sends it to STS. Tokens are accepted for five minutes after
+their date; :class:`TokenSource` reuses one while it has more than 60 s left and everything it is
+bound to (cluster id, STS host and region, audience, access key id) is unchanged.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
+import ipaddress
 import json
 import os
 import re
@@ -37,24 +41,26 @@ __all__ = [
     "TOKEN_LIFETIME",
     "REUSE_MARGIN",
     "region_for_sts_host",
+    "normalize_audience",
     "mint_token",
     "decode_token",
     "MintedToken",
     "TokenSource",
 ]
 
-TOKEN_PREFIX = "cortex-aws-v1."
+TOKEN_PREFIX = "cortex-aws-v2."
 LOCAL_TOKEN_PREFIX = "cortex-local-v1."
 STS_BODY = "Action=GetCallerIdentity&Version=2011-06-15"
 STS_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
 CLUSTER_ID_HEADER = "X-Cortex-Cluster-Id"
+AUDIENCE_HEADER = "X-Cortex-Audience"
 # The operator accepts a token for this long after its date.
 TOKEN_LIFETIME = _dt.timedelta(minutes=5)
 # A cached token is reused only while it has more than this left.
 REUSE_MARGIN = _dt.timedelta(seconds=60)
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
 
-_SIGNED_HEADERS = ["content-length", "content-type", "host", "x-amz-date", "x-cortex-cluster-id"]
+_SIGNED_HEADERS = ["content-length", "content-type", "host", "x-amz-date", "x-cortex-audience", "x-cortex-cluster-id"]
 
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
 _STS_HOST_PATTERNS = [
@@ -78,6 +84,63 @@ def region_for_sts_host(host: str) -> Optional[str]:
         if m:
             return m.group(1)
     return None
+
+
+_DNS_NAME = re.compile(r"^[a-z0-9.-]+$")
+
+
+def normalize_audience(endpoint: str) -> str:
+    """The audience of an endpoint URL, exactly as the Go client and the operator write it.
+
+    ``scheme://host:port``: scheme and host lower-cased, the port always explicit (443/80 filled
+    in), an IPv6 literal in brackets; user info, a path, a query or a fragment are refused.
+    """
+    bad = ConfigError(f"invalid endpoint {endpoint!r}: want https://host[:port]")
+    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(/?)$", endpoint)
+    if not m:
+        raise bad
+    scheme, netloc = m.group(1).lower(), m.group(2)
+    default_port = {"https": "443", "http": "80"}.get(scheme)
+    if default_port is None or "@" in netloc:
+        raise bad
+    if netloc.startswith("["):
+        end = netloc.find("]")
+        if end < 0:
+            raise bad
+        host, rest = netloc[1:end].lower(), netloc[end + 1 :]
+        if "%" in host:  # no IPv6 zones
+            raise bad
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise bad from None
+    else:
+        host, sep, port_part = netloc.partition(":")
+        host = host.lower()
+        rest = sep + port_part
+        if not host or ":" in port_part:
+            raise bad
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            if (
+                len(host) > 253
+                or not _DNS_NAME.match(host)
+                or host.startswith(".")
+                or host.endswith(".")
+                or ".." in host
+            ):
+                raise bad from None
+    if rest == "":
+        port = default_port
+    elif rest.startswith(":") and rest[1:].isdigit() and rest[1:].isascii():
+        port = rest[1:]
+        if str(int(port)) != port or not 1 <= int(port) <= 65535:
+            raise bad
+    else:
+        raise bad
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
 
 
 def _utc(t: _dt.datetime) -> _dt.datetime:
@@ -119,6 +182,7 @@ class MintedToken:
     host: str
     region: str
     cluster_id: str
+    audience: str
 
     @property
     def expires(self) -> _dt.datetime:
@@ -136,7 +200,7 @@ class MintedToken:
     def __repr__(self) -> str:
         return (
             f"MintedToken(date={self.date.isoformat()}Z, host={self.host!r}, region={self.region!r}, "
-            f"cluster_id={self.cluster_id!r}, token=[redacted])"
+            f"cluster_id={self.cluster_id!r}, audience={self.audience!r}, token=[redacted])"
         )
 
 
@@ -145,13 +209,16 @@ def mint_token(
     *,
     host: str,
     cluster_id: str,
+    audience: str,
     region: Optional[str] = None,
     scheme: str = "https",
     now: Optional[_dt.datetime] = None,
 ) -> MintedToken:
-    """Mint a ``cortex-aws-v1`` token for ``cluster_id`` with the given (frozen) credentials.
+    """Mint a ``cortex-aws-v2`` token for ``cluster_id`` and ``audience`` with the given (frozen)
+    credentials.
 
-    ``region`` defaults to the region of ``host`` (an official STS host); it is required for any
+    ``audience`` is the URL of the server the token is for, as this client dials it (the
+    operator's endpoint): never a value a server announced. ``region`` defaults to the region of ``host`` (an official STS host); it is required for any
     other host (an operator's STS test endpoint). ``now`` fixes the clock (UTC), for test vectors.
     """
     if not credentials or not credentials.access_key or not credentials.secret_key:
@@ -160,6 +227,7 @@ def mint_token(
         raise ConfigError(f"invalid STS host {host!r}")
     if not cluster_id:
         raise ConfigError("the environment has no cluster id; run `cortex env configure` again")
+    audience = normalize_audience(audience)
     host_region = region_for_sts_host(host)
     if region is None:
         region = host_region
@@ -177,6 +245,7 @@ def mint_token(
         "Content-Type": STS_CONTENT_TYPE,
         "Content-Length": str(len(body)),
         CLUSTER_ID_HEADER: cluster_id,
+        AUDIENCE_HEADER: audience,
     }
     request = AWSRequest(method="POST", url=f"{scheme}://{host}/", headers=headers, data=body)
     signer = _FixedClockSigV4Auth(credentials, region, when)
@@ -194,12 +263,12 @@ def mint_token(
     if date != when.strftime(_AMZ_DATE):
         raise AssertionError("botocore used a different signing date")
 
-    payload = {"host": host, "date": date, "authorization": authorization}
+    payload = {"host": host, "date": date, "audience": audience, "authorization": authorization}
     if credentials.token:
         payload["security_token"] = credentials.token
     raw = _go_json(payload).encode("ascii")
     token = TOKEN_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-    return MintedToken(token, when, credentials.access_key, host, region, cluster_id)
+    return MintedToken(token, when, credentials.access_key, host, region, cluster_id, audience)
 
 
 def _go_json(obj: Dict[str, str]) -> str:
@@ -218,9 +287,9 @@ def _signed_headers_of(authorization: str) -> str:
 
 
 def decode_token(token: str) -> Dict[str, Any]:
-    """Decode a ``cortex-aws-v1`` token into its JSON object (for tests and debugging)."""
+    """Decode a ``cortex-aws-v2`` token into its JSON object (for tests and debugging)."""
     if not token.startswith(TOKEN_PREFIX):
-        raise ValueError("not a cortex-aws-v1 token")
+        raise ValueError("not a cortex-aws-v2 token")
     b = token[len(TOKEN_PREFIX):]
     raw = base64.urlsafe_b64decode(b + "=" * (-len(b) % 4))
     out = json.loads(raw)
@@ -246,6 +315,7 @@ class TokenSource:
         *,
         host: str,
         cluster_id: str,
+        audience: str,
         region: Optional[str] = None,
         scheme: str = "https",
         cache_path: Optional[str] = None,
@@ -254,6 +324,7 @@ class TokenSource:
         self._credentials = credentials
         self.host = host
         self.cluster_id = cluster_id
+        self.audience = normalize_audience(audience)
         self.region = region if region else region_for_sts_host(host)
         self.scheme = scheme or "https"
         self.cache_path = cache_path
@@ -262,7 +333,10 @@ class TokenSource:
         self._current: Optional[MintedToken] = None
 
     def __repr__(self) -> str:
-        return f"TokenSource(host={self.host!r}, region={self.region!r}, cluster_id={self.cluster_id!r})"
+        return (
+            f"TokenSource(host={self.host!r}, region={self.region!r}, cluster_id={self.cluster_id!r}, "
+            f"audience={self.audience!r})"
+        )
 
     def _frozen(self) -> ReadOnlyCredentials:
         try:
@@ -279,7 +353,12 @@ class TokenSource:
         return creds
 
     def _matches(self, t: MintedToken) -> bool:
-        return t.host == self.host and t.region == self.region and t.cluster_id == self.cluster_id
+        return (
+            t.host == self.host
+            and t.region == self.region
+            and t.cluster_id == self.cluster_id
+            and t.audience == self.audience
+        )
 
     def token(self, force_new: bool = False) -> str:
         """Return a token valid for at least 60 more seconds, minting a new one when needed."""
@@ -296,7 +375,13 @@ class TokenSource:
                     self._current = cand
                     return cand.token, False
             minted = mint_token(
-                creds, host=self.host, cluster_id=self.cluster_id, region=self.region, scheme=self.scheme, now=now
+                creds,
+                host=self.host,
+                cluster_id=self.cluster_id,
+                audience=self.audience,
+                region=self.region,
+                scheme=self.scheme,
+                now=now,
             )
             self._current = minted
             self._store(minted)
@@ -330,6 +415,7 @@ class TokenSource:
                 host=str(d["host"]),
                 region=str(d["region"]),
                 cluster_id=str(d["cluster_id"]),
+                audience=str(d["audience"]),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -345,6 +431,7 @@ class TokenSource:
                 "host": t.host,
                 "region": t.region,
                 "cluster_id": t.cluster_id,
+                "audience": t.audience,
             }
         )
         try:

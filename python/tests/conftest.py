@@ -232,6 +232,8 @@ def operator_factory(cortex_bin, tmp_path_factory) -> Iterator[Callable[..., Ope
         port = free_port()
         args = [cortex_bin, "operator", "serve", "--state-dir", state, "--listen", f"127.0.0.1:{port}", *extra]
         penv = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("CORTEX_")}
+        # Python handlers run on this interpreter (the .venv: it has waitress, the runtime's server).
+        penv["CORTEX_PYTHON"] = sys.executable
         penv.update(env or {})
         with open(log, "wb") as out:
             proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=penv, start_new_session=True,

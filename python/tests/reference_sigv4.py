@@ -18,13 +18,14 @@ def _h(key: bytes, msg: str) -> bytes:
 
 
 def authorization(akid: str, secret: str, session_token: Optional[str], host: str, region: str,
-                  cluster_id: str, amz_date: str) -> str:
+                  cluster_id: str, audience: str, amz_date: str) -> str:
     headers = {
         "content-length": str(len(BODY)),
         "content-type": CTYPE,
         "host": host,
         "x-amz-date": amz_date,
         "x-cortex-cluster-id": cluster_id,
+        "x-cortex-audience": audience,
     }
     if session_token:
         headers["x-amz-security-token"] = session_token
@@ -43,10 +44,11 @@ def authorization(akid: str, secret: str, session_token: Optional[str], host: st
 
 
 def token(akid: str, secret: str, session_token: Optional[str], host: str, region: str,
-          cluster_id: str, amz_date: str) -> str:
-    payload = {"host": host, "date": amz_date,
-               "authorization": authorization(akid, secret, session_token, host, region, cluster_id, amz_date)}
+          cluster_id: str, audience: str, amz_date: str) -> str:
+    payload = {"host": host, "date": amz_date, "audience": audience,
+               "authorization": authorization(akid, secret, session_token, host, region, cluster_id, audience,
+                                              amz_date)}
     if session_token:
         payload["security_token"] = session_token
     raw = json.dumps(payload, separators=(",", ":")).encode()
-    return "cortex-aws-v1." + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return "cortex-aws-v2." + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -12,7 +12,7 @@ import pytest
 
 import cortex
 import reference_sigv4 as ref
-from cortex.token import decode_token
+from cortex.token import decode_token, normalize_audience
 from fakeop import FakeServer
 
 SECRET_LOCAL = "s3cr3t-local-admin-credential-value"
@@ -116,7 +116,7 @@ def test_environment_from_cli_yaml(server, tmp_path, monkeypatch, aws_env):
         assert c.environment.provider == "local"
     with cortex.client() as c:  # the default environment
         assert c.whoami()["arn"] == INFO["caller"]["arn"]
-        assert server.requests[-1]["headers"]["Authorization"].startswith("Bearer cortex-aws-v1.")
+        assert server.requests[-1]["headers"]["Authorization"].startswith("Bearer cortex-aws-v2.")
     with pytest.raises(cortex.ConfigError, match="not configured"):
         cortex.client("nope")
 
@@ -231,7 +231,8 @@ def test_endpoint_mode_discovers_binding_and_reuses_token(server, aws_env):
     # Signed for the advertised cluster id with the env credentials (checked independently).
     assert d["authorization"] == ref.authorization(
         "AKIDENVEXAMPLE", "envSecretKeyEXAMPLE/abc+def", None, "sts.eu-west-1.amazonaws.com", "eu-west-1",
-        "c-disc", d["date"])
+        "c-disc", normalize_audience(server.url), d["date"])
+    assert d["audience"] == normalize_audience(server.url)  # what the client dialed, not announced
 
 
 def test_session_credentials_from_environment(server, aws_env, monkeypatch, tmp_path):
@@ -310,6 +311,7 @@ def test_refused_cached_token_is_replaced_once(server, aws_env, tmp_path):
     TokenSource(
         lambda: ReadOnlyCredentials("AKIDENVEXAMPLE", "envSecretKeyEXAMPLE/abc+def", None),
         host="sts.us-west-2.amazonaws.com", cluster_id="c-prod-1", region="us-west-2",
+        audience=server.url,
         cache_path=str(cfg / "tokens" / "py-prod.json"),
         clock=lambda: dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=100),
     ).token()
@@ -368,9 +370,9 @@ def test_error_classes_and_no_secret_in_text(server, aws_env, tmp_path, status, 
     assert type(e) is cls
     assert e.status == status and e.code == f"code_{status}"
     sent = server.requests[-1]["headers"]["Authorization"][len("Bearer "):]
-    payload = sent[len("cortex-aws-v1."):]
+    payload = sent[len("cortex-aws-v2."):]
     for text in (str(e), repr(e), e.message, repr(c)):
-        assert sent not in text and payload[:40] not in text and "cortex-aws-v1." not in text
+        assert sent not in text and payload[:40] not in text and "cortex-aws-v2." not in text
     if status == 429:
         assert e.retry_after == 7.0
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 
 import pytest
 
@@ -120,7 +121,9 @@ def cluster_up(cortex_bin, tmp_path_factory):
     cfg = str(tmp_path_factory.mktemp("clusterup") / "cfg")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and not k.startswith("CORTEX_")}
     env["CORTEX_CLI_CONFIG_DIR"] = cfg
-    r = subprocess.run([cortex_bin, "cluster", "up"], env=env, capture_output=True, text=True, timeout=180)
+    # Python handlers run on this interpreter (the .venv: it has waitress, the runtime's server).
+    r = subprocess.run([cortex_bin, "cluster", "up", "--python", sys.executable], env=env, capture_output=True,
+                       text=True, timeout=180)
     try:
         assert r.returncode == 0, r.stdout + r.stderr
         yield cfg

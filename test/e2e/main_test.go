@@ -72,6 +72,10 @@ func newCluster(t *testing.T, extraEnv ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, configDir: t.TempDir()}
 	c.env = append(os.Environ(), "CORTEX_CLI_CONFIG_DIR="+c.configDir, "CORTEX_ENV=")
+	if os.Getenv("CORTEX_PYTHON") == "" {
+		// Python handlers run on the repo's .venv (it has the runtime's HTTP server, waitress).
+		c.env = append(c.env, "CORTEX_PYTHON="+filepath.Join(repoRoot, ".venv", "bin", "python"))
+	}
 	c.env = append(c.env, extraEnv...)
 	t.Cleanup(func() {
 		// Whatever happened, leave nothing running.

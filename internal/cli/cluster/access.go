@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -42,15 +43,21 @@ func newAccessListCmd(f *cmdutil.Factory) *cobra.Command {
 			return err
 		}
 		return cmdutil.Print(f.IO.Out, *format, list, func(tw *tabwriter.Writer) {
-			fmt.Fprintln(tw, "PRINCIPAL\tROLE\tGRANTED BY\tGRANTED AT")
+			// UNIQUE ID: the IAM unique id a grant was bound to at its principal's first sign-in
+			// ("-": not yet; account rules are never bound).
+			fmt.Fprintln(tw, "PRINCIPAL\tROLE\tGRANTED BY\tGRANTED AT\tUNIQUE ID")
 			if list.CreatorARN != "" {
-				fmt.Fprintf(tw, "%s\tadmin\t(creator)\t\n", list.CreatorARN)
+				fmt.Fprintf(tw, "%s\tadmin\t(creator)\t\t%s\n", list.CreatorARN, orDash(list.CreatorUniqueID))
 			}
 			for _, r := range list.Rules {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Principal, r.Role, r.GrantedBy, r.GrantedAt)
+				uid := orDash(r.UniqueID)
+				if !strings.HasPrefix(r.Principal, "arn:") {
+					uid = "" // an account rule
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Principal, r.Role, r.GrantedBy, r.GrantedAt, uid)
 			}
 			if list.Mode == string(access.ModeAccount) && list.AccountID != "" {
-				fmt.Fprintf(tw, "%s (any other identity of the account)\t%s\t(account mode)\t\n", list.AccountID, list.AccountRole)
+				fmt.Fprintf(tw, "%s (any other identity of the account)\t%s\t(account mode)\t\t\n", list.AccountID, list.AccountRole)
 			}
 		})
 	}
@@ -114,4 +121,11 @@ func newAccessRevokeCmd(f *cmdutil.Factory) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

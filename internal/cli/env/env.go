@@ -16,6 +16,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
+	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
@@ -138,6 +139,7 @@ func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *
 			return err
 		}
 	}
+	warnSharedClusterID(f, cfg, env)
 	cfg.Put(env)
 	if o.setDefault {
 		cfg.DefaultEnvironment = env.Name
@@ -150,6 +152,31 @@ func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *
 		fmt.Fprintf(f.IO.Out, "%s is the default environment\n", env.Name)
 	}
 	return nil
+}
+
+// warnSharedClusterID warns when another environment already knows this cluster id at another
+// endpoint. Cluster ids are public: a server that announces another cluster's id may be trying to
+// collect tokens for it. Tokens are bound to the endpoint dialed, so it cannot replay them to the
+// real cluster; but the user should know which of the two is the cluster they meant.
+func warnSharedClusterID(f *cmdutil.Factory, cfg *cliconfig.Config, env cliconfig.Environment) {
+	if env.ClusterID == "" {
+		return
+	}
+	mine, err := identity.NormalizeAudience(env.OperatorEndpoint)
+	if err != nil {
+		return
+	}
+	for _, other := range cfg.Environments {
+		if other.Name == env.Name || other.ClusterID != env.ClusterID {
+			continue
+		}
+		if theirs, err := identity.NormalizeAudience(other.OperatorEndpoint); err == nil && theirs == mine {
+			continue
+		}
+		fmt.Fprintf(f.IO.ErrOut, "warning: environment %s already uses cluster %s at %s; %s announces the same cluster id.\n"+
+			"  If it is not the same cluster under another name, do not trust it: it may be impersonating that cluster.\n",
+			other.Name, env.ClusterID, other.OperatorEndpoint, env.OperatorEndpoint)
+	}
 }
 
 // bindOperator pins the operator's CA and learns the cluster binding from /v1/auth.

@@ -3,6 +3,7 @@ package operatorcmd
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -37,13 +38,17 @@ func newServeCmd(f *cmdutil.Factory) *cobra.Command {
 		Long: `Serve the operator API over HTTPS (TLS 1.2+).
 
 Every request but /healthz and /v1/auth must carry an identity token: a signed STS
-GetCallerIdentity request bound to this cluster's id, which the operator verifies with AWS STS.
+GetCallerIdentity request bound to this cluster's id and to the endpoint the client dialed, which
+the operator verifies with AWS STS. --public-endpoint names every URL clients use to reach this
+operator (a load balancer, a custom domain); tokens bound to any other endpoint are refused.
+Default: https://localhost, https://127.0.0.1 and https://[::1] at the listen port.
 Without --tls-cert-file the operator makes its own CA and server certificate under
 <state-dir>/tls (ca.pem is what clients pin).
 
 Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags win.`,
 		Example: `  # against real AWS STS, any identity of the account may deploy, the creator is admin
   cortex operator serve --state-dir /var/lib/cortex --listen 0.0.0.0:8888 \
+    --public-endpoint https://operator.example.com --tls-dns-name operator.example.com \
     --account-id 123456789012 --creator-arn arn:aws:iam::123456789012:user/alice
 
   # against an STS emulator (moto) for tests: ONLY that endpoint is accepted
@@ -55,6 +60,7 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.configFile, "config", "", "YAML configuration file")
 	fl.StringVar(&o.cfg.StateDir, "state-dir", "", "directory for the cluster record, access rules, TLS material and API state (required)")
 	fl.StringVar(&o.cfg.Listen, "listen", "", "HTTPS listen address (default 127.0.0.1:8888)")
+	fl.StringSliceVar(&o.cfg.PublicEndpoints, "public-endpoint", nil, "URL clients dial to reach this operator; repeat for several names (default: loopback at the listen port)")
 	fl.StringVar(&o.cfg.Provider, "provider", "", "local or aws (default local)")
 	fl.StringVar(&o.cfg.ClusterName, "cluster-name", "", "cluster name (default cortex)")
 	fl.StringVar(&o.cfg.ClusterID, "cluster-id", "", "cluster id tokens are bound to (default: made at first start, then kept)")
@@ -69,7 +75,13 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.cfg.TLSCertFile, "tls-cert-file", "", "your own server certificate (PEM, may include the chain)")
 	fl.StringVar(&o.cfg.TLSKeyFile, "tls-key-file", "", "the key of --tls-cert-file")
 	fl.StringSliceVar(&o.cfg.DNSNames, "tls-dns-name", nil, "extra DNS names or IPs for the self-managed certificate")
+	fl.IntVar(&o.cfg.Connections.MaxConns, "max-conns", 0, "open connections in all; more are closed at once (default 1024)")
+	fl.IntVar(&o.cfg.Connections.MaxConnsPerClient, "max-conns-per-client", 0, "open connections per client IP (default 128)")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&o.cfg.LogFile, "log-file", "", "write the JSON log (audit trail included) to this file, rotated; 0600 in a private directory (default: standard error)")
+	fl.IntVar(&o.cfg.LogMaxSizeMB, "log-max-size-mb", 0, "rotate --log-file when it reaches this size in MB (default 20)")
+	fl.IntVar(&o.cfg.LogMaxBackups, "log-max-backups", 0, "rotated log files to keep (default 5)")
+	fl.IntVar(&o.cfg.DenialLogWindowSeconds, "denial-log-window", 0, "seconds over which repeated identical denials from one address are counted into one summary line (default 60)")
 	return cmd
 }
 
@@ -100,7 +112,22 @@ func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
 	if err := fsutil.EnsurePrivateDir(cfg.StateDir); err != nil {
 		return err
 	}
-	cfg.Logger = slog.New(slog.NewJSONHandler(f.IO.ErrOut, &slog.HandlerOptions{Level: level}))
+	var logOut io.Writer = f.IO.ErrOut
+	if cfg.LogFile != "" {
+		if cfg.LogMaxSizeMB == 0 {
+			cfg.LogMaxSizeMB = operator.DefaultLogMaxSizeMB
+		}
+		if cfg.LogMaxBackups == 0 {
+			cfg.LogMaxBackups = operator.DefaultLogMaxBackups
+		}
+		w, err := operator.OpenLogFile(cfg.LogFile, cfg.LogMaxSizeMB, cfg.LogMaxBackups)
+		if err != nil {
+			return fmt.Errorf("log_file: %w", err)
+		}
+		defer w.Close()
+		logOut = w
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
 	srv, err := operator.New(cfg)
 	if err != nil {
 		return err
@@ -133,6 +160,20 @@ func mergeFlags(c *cobra.Command, dst, src *operator.Config) {
 	set("local-token-file", &dst.LocalTokenFile, src.LocalTokenFile)
 	set("tls-cert-file", &dst.TLSCertFile, src.TLSCertFile)
 	set("tls-key-file", &dst.TLSKeyFile, src.TLSKeyFile)
+	if c.Flags().Changed("public-endpoint") {
+		dst.PublicEndpoints = src.PublicEndpoints
+	}
+	set("log-file", &dst.LogFile, src.LogFile)
+	setInt := func(name string, d *int, v int) {
+		if c.Flags().Changed(name) {
+			*d = v
+		}
+	}
+	setInt("max-conns", &dst.Connections.MaxConns, src.Connections.MaxConns)
+	setInt("max-conns-per-client", &dst.Connections.MaxConnsPerClient, src.Connections.MaxConnsPerClient)
+	setInt("log-max-size-mb", &dst.LogMaxSizeMB, src.LogMaxSizeMB)
+	setInt("log-max-backups", &dst.LogMaxBackups, src.LogMaxBackups)
+	setInt("denial-log-window", &dst.DenialLogWindowSeconds, src.DenialLogWindowSeconds)
 	if c.Flags().Changed("tls-dns-name") {
 		dst.DNSNames = src.DNSNames
 	}

@@ -117,7 +117,7 @@ func TestIdentityEndToEndAgainstMoto(t *testing.T) {
 		env, _ := cfg.Get("test")
 		wrong := *env
 		wrong.ClusterID = "another-cluster"
-		cl, err := client.New(&wrong, &client.AWSTokens{Env: &wrong})
+		cl, err := client.New(&wrong, &client.AWSTokens{Env: &wrong, Audience: wrong.OperatorEndpoint})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestIdentityEndToEndAgainstMoto(t *testing.T) {
 		cfg, _ := cliconfig.Load(c.configDir)
 		env, _ := cfg.Get("test")
 		tok, err := identity.Mint(context.Background(), dave.Creds, identity.MintInput{
-			Endpoint: identity.STSEndpoint{Scheme: env.STSScheme, Host: env.STSHost, Region: env.STSRegion}, ClusterID: env.ClusterID, Now: time.Now()})
+			Endpoint: identity.STSEndpoint{Scheme: env.STSScheme, Host: env.STSHost, Region: env.STSRegion}, ClusterID: env.ClusterID, Audience: env.OperatorEndpoint, Now: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,6 +286,14 @@ func TestIdentityEndToEndAgainstMoto(t *testing.T) {
 		}
 		if !found {
 			t.Fatalf("bob's rule lost across restart: %+v", list.Rules)
+		}
+		// The creator's binding to its IAM unique id survives the restart and is listed.
+		table, err := c.as(alice.Creds, "cluster", "access", "list")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := list.CreatorUniqueID; uid == "" || !strings.Contains(table, "UNIQUE ID") || !strings.Contains(table, uid) {
+			t.Fatalf("creator's unique id not listed: %+v\n%s", list, table)
 		}
 		assertMode(t, filepath.Join(stateDir, "access.json"), 0o600)
 		op = op2
@@ -367,7 +375,7 @@ func clientFor(t *testing.T, configDir string, creds aws.Credentials) *client.Cl
 		t.Fatal(err)
 	}
 	tok, err := identity.Mint(context.Background(), creds, identity.MintInput{
-		Endpoint: identity.STSEndpoint{Scheme: env.STSScheme, Host: env.STSHost, Region: env.STSRegion}, ClusterID: env.ClusterID, Now: time.Now()})
+		Endpoint: identity.STSEndpoint{Scheme: env.STSScheme, Host: env.STSHost, Region: env.STSRegion}, ClusterID: env.ClusterID, Audience: env.OperatorEndpoint, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

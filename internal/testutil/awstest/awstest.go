@@ -98,3 +98,14 @@ func AssumeRole(t testing.TB, admin aws.Config, role, session string) (roleARN s
 	return *r.Role.Arn, aws.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey,
 		SessionToken: *out.Credentials.SessionToken, Source: "test"}
 }
+
+// AssumeExistingRole starts another session of an existing role.
+func AssumeExistingRole(t testing.TB, admin aws.Config, roleARN, session string) (string, aws.Credentials) {
+	t.Helper()
+	out, err := sts.NewFromConfig(admin).AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String(session)})
+	if err != nil {
+		t.Fatalf("assume role: %v", err)
+	}
+	return roleARN, aws.Credentials{AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey,
+		SessionToken: *out.Credentials.SessionToken, Source: "test"}
+}

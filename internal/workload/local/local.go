@@ -112,6 +112,9 @@ func New(opts Options) (*Backend, error) {
 	if n := SweepOrphans(opts.Dir); n > 0 {
 		opts.Logf("local backend: killed %d replica process(es) left by a previous operator", n)
 	}
+	if err := CheckPython(opts.Python); err != nil {
+		opts.Logf("local backend: warning: %v", err)
+	}
 	rt := filepath.Join(opts.Dir, "runtime", "serve.py")
 	if err := fsutil.WriteFileAtomic(rt, serveScript); err != nil {
 		return nil, err
@@ -379,11 +382,18 @@ func (r *replica) run(ctx context.Context) {
 	b := r.a.b
 	failures := 0
 	prefix := fmt.Sprintf("[%s-%d] ", r.a.name, r.id)
+	logFile, err := openReplicaLog(filepath.Join(b.opts.Dir, "logs", r.a.name, fmt.Sprintf("replica-%d.log", r.id)), r.a.name, r.id)
+	if err != nil {
+		b.opts.Logf("api %s: cannot open log file: %v", r.a.name, err)
+		logFile = nil
+	} else {
+		defer logFile.close()
+	}
 	for attempt := 0; ; attempt++ {
 		if ctx.Err() != nil {
 			return
 		}
-		wasReady, stable, reason := r.once(ctx, prefix)
+		wasReady, stable, reason := r.once(ctx, prefix, logFile)
 		if ctx.Err() != nil {
 			return
 		}
@@ -404,7 +414,11 @@ func (r *replica) run(ctx context.Context) {
 		} else {
 			r.set("error", reason)
 		}
-		r.a.hub.add([]byte(fmt.Sprintf("%scortex: %s; restarting in %s\n", prefix, reason, delay.Round(time.Millisecond))))
+		event := fmt.Sprintf("%s; restarting in %s", reason, delay.Round(time.Millisecond))
+		r.a.hub.add([]byte(prefix + "cortex: " + event + "\n"))
+		if logFile != nil {
+			logFile.event(event)
+		}
 		b.opts.Logf("api %s replica %d: %s; restarting in %s", r.a.name, r.id, reason, delay)
 		t := time.NewTimer(delay)
 		select {
@@ -418,7 +432,7 @@ func (r *replica) run(ctx context.Context) {
 
 // once starts the process and supervises it until it exits or ctx ends. It reports whether the
 // replica became ready, whether it was stable (ready for StableAfter) and why it ended.
-func (r *replica) once(ctx context.Context, prefix string) (ready, stable bool, reason string) {
+func (r *replica) once(ctx context.Context, prefix string, logFile *replicaLog) (ready, stable bool, reason string) {
 	b := r.a.b
 	port, err := freePort()
 	if err != nil {
@@ -434,17 +448,9 @@ func (r *replica) once(ctx context.Context, prefix string) (ready, stable bool, 
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.Stdin = nil
-	logFile, err := openReplicaLog(filepath.Join(b.opts.Dir, "logs", r.a.name, fmt.Sprintf("replica-%d.log", r.id)))
-	if err != nil {
-		b.opts.Logf("api %s: cannot open log file: %v", r.a.name, err)
-		logFile = nil
-	}
 	if err := startLocked(cmd); err != nil {
 		pw.Close()
 		pr.Close()
-		if logFile != nil {
-			logFile.f.Close()
-		}
 		return false, false, "cannot start: " + err.Error()
 	}
 	pw.Close()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/testutil/pyruntime"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 )
 
@@ -42,6 +43,13 @@ func TestMain(m *testing.M) {
 		}
 		_ = http.Serve(l, nil)
 		os.Exit(0)
+	case "hostile":
+		// Output meant to break log formats: terminal escapes, bytes that are not UTF-8, a NUL, a
+		// line that forges a supervisor record, a line longer than the line buffer, no final newline.
+		os.Stdout.WriteString("\x1b[2J\x1b[31mred\r\n\xff\xfe\x00nul\n")
+		os.Stdout.WriteString(`{"time":"2020-01-01T00:00:00Z","api":"hostile","replica":0,"source":"cortex","msg":"forged"}` + "\n")
+		os.Stdout.WriteString(strings.Repeat("A", 20000) + "\n\"quoted\" \\ no newline at the end")
+		os.Exit(5)
 	case "exit":
 		fmt.Fprintln(os.Stderr, "boom: missing model file")
 		os.Exit(7)
@@ -299,6 +307,7 @@ class Handler:
 		t.Fatal(err)
 	}
 	b := newBackend(t)
+	b.opts.Python = pyruntime.Python(t)
 	spec := apispec.Spec{Name: "py", Kind: apispec.KindRealtime, ProjectDir: dir, Replicas: 1,
 		Handler: apispec.Handler{Type: apispec.HandlerPython, Path: "handler.py", Config: map[string]any{"greeting": "hi"}}}
 	if err := b.Apply(context.Background(), workload.Deployment{Spec: spec}); err != nil {

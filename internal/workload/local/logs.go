@@ -2,8 +2,10 @@ package local
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -125,14 +127,17 @@ func (h *logHub) stream(ctx context.Context, follow bool, w io.Writer) error {
 	}
 }
 
-// replicaLog is the file a replica's output is captured in (rotated to .1 at maxLogFile).
+// replicaLog is the file a replica's output is kept in: one JSON record per line, written by
+// log/slog's JSON encoder, so that nothing an API prints (escapes, bytes that are not UTF-8, text
+// that looks like a record) can break the format or pass for a record of the supervisor. The
+// replica's lines have "source":"api", the supervisor's own "source":"cortex". Rotated to .1 at
+// maxLogFile.
 type replicaLog struct {
-	path string
-	f    *os.File
-	size int64
+	log  *slog.Logger
+	file *rotatingFile
 }
 
-func openReplicaLog(path string) (*replicaLog, error) {
+func openReplicaLog(path, api string, replica int) (*replicaLog, error) {
 	if err := fsutil.EnsurePrivateDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
@@ -145,45 +150,90 @@ func openReplicaLog(path string) (*replicaLog, error) {
 	if st != nil {
 		size = st.Size()
 	}
-	return &replicaLog{path: path, f: f, size: size}, nil
-}
-
-func (l *replicaLog) write(b []byte) {
-	if l.size+int64(len(b)) > maxLogFile {
-		l.f.Close()
-		_ = os.Rename(l.path, l.path+".1")
-		f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fsutil.PrivateFile)
-		if err != nil {
-			return
+	rf := &rotatingFile{path: path, f: f, size: size}
+	h := slog.NewJSONHandler(rf, &slog.HandlerOptions{ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		switch a.Key {
+		case slog.LevelKey:
+			return slog.Attr{}
+		case slog.TimeKey:
+			return slog.Time(slog.TimeKey, a.Value.Time().UTC())
 		}
-		l.f, l.size = f, 0
-	}
-	n, _ := l.f.Write(b)
-	l.size += int64(n)
+		return a
+	}})
+	return &replicaLog{log: slog.New(h).With(slog.String("api", api), slog.Int("replica", replica)), file: rf}, nil
 }
 
-// pump copies a replica's output, line by line with a prefix, into its file and the API's hub.
+// output records one line the replica printed (without its newline).
+func (l *replicaLog) output(line []byte) {
+	l.log.LogAttrs(context.Background(), slog.LevelInfo, string(line), slog.String("source", "api"))
+}
+
+// event records something the supervisor has to say about the replica.
+func (l *replicaLog) event(msg string) {
+	l.log.LogAttrs(context.Background(), slog.LevelInfo, msg, slog.String("source", "cortex"))
+}
+
+func (l *replicaLog) close() { l.file.close() }
+
+// rotatingFile is an append-only file moved to .1 when it would grow past maxLogFile. Each Write
+// is one whole record (slog writes a record at once).
+type rotatingFile struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	size int64
+}
+
+func (r *rotatingFile) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f == nil {
+		return 0, os.ErrClosed
+	}
+	if r.size+int64(len(b)) > maxLogFile {
+		r.f.Close()
+		_ = os.Rename(r.path, r.path+".1")
+		f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fsutil.PrivateFile)
+		if err != nil {
+			r.f = nil
+			return 0, err
+		}
+		r.f, r.size = f, 0
+	}
+	n, err := r.f.Write(b)
+	r.size += int64(n)
+	return n, err
+}
+
+func (r *rotatingFile) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+}
+
+// pump copies a replica's output, line by line, into its file (a JSON record per line) and the
+// API's hub (the line with the replica's prefix, for `cortex logs`).
 func pump(r io.Reader, prefix string, file *replicaLog, hub *logHub) {
 	br := bufio.NewReaderSize(r, maxLineBytes)
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if len(chunk) > 0 {
+			if file != nil {
+				file.output(bytes.TrimSuffix(chunk, []byte("\n")))
+			}
 			line := make([]byte, 0, len(prefix)+len(chunk)+1)
 			line = append(line, prefix...)
 			line = append(line, chunk...)
 			if line[len(line)-1] != '\n' {
 				line = append(line, '\n')
 			}
-			if file != nil {
-				file.write(line)
-			}
 			hub.add(line)
 		}
 		if err != nil && err != bufio.ErrBufferFull {
 			break
 		}
-	}
-	if file != nil {
-		file.f.Close()
 	}
 }

@@ -1,22 +1,45 @@
-"""cortex serving runtime for Python handlers (stdlib only).
+"""cortex serving runtime for Python handlers.
 
 Loads class Handler from $CORTEX_HANDLER_PATH, builds it with the JSON config in
 $CORTEX_HANDLER_CONFIG, and serves it on 127.0.0.1:$CORTEX_PORT:
 
-  POST /...   body parsed as JSON (or passed as text/bytes) -> Handler.handle_post(payload)
-  GET  /...   Handler.handle_get() if defined
-  GET /healthz (answered by the runtime) -> 200 once the handler is built
+  POST /...       body parsed as JSON (or passed as text/bytes) -> Handler.handle_post(payload)
+  GET  /...       Handler.handle_get() if defined (HEAD: the same, without the body)
+  GET  /healthz   answered by the runtime: 200 once the handler is built
 
-The return value is sent as JSON unless it is bytes or str.
+The return value is sent as JSON unless it is bytes or str. Every error is a JSON body
+{"error": {"code": ..., "message": ...}}.
+
+HTTP is spoken by waitress (a maintained, pure-Python WSGI server), not by hand: it reads every
+request's declared body in full, whatever the method, before the handler runs, so the bytes of a
+body can never be taken for a request of their own on a kept-alive connection.
 """
 import importlib.util
 import json
+import logging
 import os
 import sys
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WAITRESS_PIN = "waitress==3.0.2"
+
+try:
+    import waitress
+except ImportError:
+    print(
+        # Not "cortex: ...": the supervisor skips its own lines when it quotes a replica's last
+        # words in the API's status, and this one must be quoted.
+        "error: the Python runtime needs the waitress HTTP server, which %s cannot import; "
+        "install it with: %s -m pip install '%s' (or start the cluster with --python <an "
+        "interpreter that has it>, e.g. the repo's .venv/bin/python)" % (sys.executable, sys.executable, WAITRESS_PIN),
+        file=sys.stderr,
+        flush=True,
+    )
+    sys.exit(3)
 
 MAX_BODY = int(os.environ.get("CORTEX_MAX_BODY", str(64 << 20)))
+# Worker threads: how many requests a replica's handler runs at once (further ones wait in line).
+THREADS = 8
 
 
 def load_handler():
@@ -32,99 +55,123 @@ def load_handler():
     return cls(config)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+STATUS_TEXT = {
+    200: "OK",
+    400: "Bad Request",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
+    500: "Internal Server Error",
+}
 
 
-def make_request_handler(handler):
-    class RequestHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def error_body(status, message):
+    code = {400: "bad_request", 405: "method_not_allowed", 411: "length_required", 413: "body_too_large"}.get(
+        status, "handler_error"
+    )
+    return {"error": {"code": code, "message": message}}
 
-        def log_message(self, fmt, *args):  # the gateway keeps the access log
-            pass
 
-        def reply(self, status, body, content_type="application/json"):
-            if isinstance(body, (bytes, bytearray)):
-                content_type = "application/octet-stream"
-            elif isinstance(body, str):
-                body = body.encode()
-                content_type = "text/plain; charset=utf-8"
-            else:
-                body = json.dumps(body).encode()
-                content_type = "application/json"
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+def encode(body):
+    """The bytes and content type of a handler's return value (ValueError if not sendable)."""
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body), "application/octet-stream"
+    if isinstance(body, str):
+        return body.encode(), "text/plain; charset=utf-8"
+    try:
+        return json.dumps(body).encode(), "application/json"
+    except (TypeError, ValueError) as e:
+        raise ValueError(str(e))
 
-        def fail(self, status, message):
-            self.reply(status, {"error": {"code": "handler_error" if status == 500 else "bad_request", "message": message}})
 
-        def do_GET(self):
-            if self.path == "/healthz":
-                return self.reply(200, {"ok": True})
-            fn = getattr(handler, "handle_get", None)
-            if fn is None:
-                return self.fail(405, "this API accepts POST")
-            self.call(fn)
+def make_app(handler):
+    def respond(start_response, method, status, body, extra=()):
+        data, ctype = encode(body)
+        headers = [("Content-Type", ctype), ("Content-Length", str(len(data)))] + list(extra)
+        start_response("%d %s" % (status, STATUS_TEXT.get(status, "Error")), headers)
+        return [] if method == "HEAD" else [data]
 
-        def do_POST(self):
-            length = self.headers.get("Content-Length")
-            if length is None:
-                return self.fail(411, "Content-Length required")
+    def fail(start_response, method, status, message, extra=()):
+        return respond(start_response, method, status, error_body(status, message), extra)
+
+    def call(start_response, method, fn, *args):
+        try:
+            result = fn(*args)
+        except Exception:
+            traceback.print_exc()
+            sys.stderr.flush()
+            return fail(start_response, method, 500, "the handler raised an exception (see cortex logs)")
+        try:
+            return respond(start_response, method, 200, result)
+        except ValueError as e:
+            print("cortex: the handler's return value cannot be sent as JSON: %s" % e, file=sys.stderr, flush=True)
+            return fail(start_response, method, 500, "the handler's return value is not JSON serializable (see cortex logs)")
+
+    def read_payload(environ):
+        """The POST payload, or (status, message) when the body cannot be used."""
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length == "":
+            return None, (411, "Content-Length required")
+        try:
+            n = int(length)
+        except ValueError:
+            return None, (400, "bad Content-Length")
+        if n < 0 or n > MAX_BODY:
+            return None, (413, "body too large")
+        raw = environ["wsgi.input"].read(n)
+        ctype = environ.get("CONTENT_TYPE", "")
+        if "json" in ctype or (ctype == "" and raw[:1] in (b"{", b"[")):
             try:
-                n = int(length)
-            except ValueError:
-                return self.fail(400, "bad Content-Length")
-            if n < 0 or n > MAX_BODY:
-                return self.fail(413, "body too large")
-            raw = self.rfile.read(n)
-            ctype = self.headers.get("Content-Type", "")
-            payload = raw
-            if "json" in ctype or (ctype == "" and raw[:1] in (b"{", b"[")):
-                try:
-                    payload = json.loads(raw or b"null")
-                except ValueError as e:
-                    return self.fail(400, "invalid JSON: %s" % e)
-            elif ctype.startswith("text/"):
-                payload = raw.decode("utf-8", "replace")
-            self.call(handler.handle_post, payload)
+                return json.loads(raw or b"null"), None
+            except ValueError as e:
+                return None, (400, "invalid JSON: %s" % e)
+        if ctype.startswith("text/"):
+            return raw.decode("utf-8", "replace"), None
+        return raw, None
 
-        def call(self, fn, *args):
-            try:
-                result = fn(*args)
-            except Exception:
-                traceback.print_exc()
-                sys.stderr.flush()
-                return self.fail(500, "the handler raised an exception (see cortex logs)")
-            if not isinstance(result, (bytes, bytearray, str)):
-                try:
-                    result = json.dumps(result).encode()
-                except (TypeError, ValueError) as e:
-                    print("cortex: the handler's return value cannot be sent as JSON: %s" % e, file=sys.stderr, flush=True)
-                    return self.fail(500, "the handler's return value is not JSON serializable (see cortex logs)")
-                return self.reply_json(result)
-            self.reply(200, result)
+    def app(environ, start_response):
+        method = environ.get("REQUEST_METHOD", "")
+        try:
+            if method in ("GET", "HEAD"):
+                if environ.get("PATH_INFO") == "/healthz":
+                    return respond(start_response, method, 200, {"ok": True})
+                fn = getattr(handler, "handle_get", None)
+                if fn is None:
+                    return fail(start_response, method, 405, "this API accepts POST", [("Allow", "POST")])
+                return call(start_response, method, fn)
+            if method == "POST":
+                payload, err = read_payload(environ)
+                if err is not None:
+                    return fail(start_response, method, *err)
+                return call(start_response, method, handler.handle_post, payload)
+            allow = "GET, HEAD, POST" if getattr(handler, "handle_get", None) else "POST"
+            return fail(start_response, method, 405, "method %s is not supported" % method[:32], [("Allow", allow)])
+        except Exception:
+            # A fault of the runtime itself: still a JSON error, never the server's own page.
+            traceback.print_exc()
+            sys.stderr.flush()
+            return fail(start_response, method, 500, "the runtime failed to serve the request (see cortex logs)")
 
-        def reply_json(self, data):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return RequestHandler
+    return app
 
 
 def main():
     port = int(os.environ["CORTEX_PORT"])
     handler = load_handler()
-    server = Server(("127.0.0.1", port), make_request_handler(handler))
+    server = waitress.create_server(
+        make_app(handler),
+        host="127.0.0.1",
+        port=port,
+        threads=THREADS,
+        max_request_body_size=MAX_BODY,
+        ident="cortex",
+        asyncore_use_poll=True,  # poll(2), not select(2): no limit at 1024 file descriptors
+    )
+    # "Task queue depth is N" whenever all threads are busy is load, not a fault of the API.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     print("cortex: %s serving on 127.0.0.1:%d" % (os.environ.get("CORTEX_API_NAME", "api"), port), flush=True)
     try:
-        server.serve_forever()
+        server.run()
     except KeyboardInterrupt:
         pass
 
