@@ -375,20 +375,16 @@ func start(p Paths, o Options, rec Record) (int, error) {
 	pid := cmd.Process.Pid
 	if err := local.WritePidFile(p.PidFile, pid); err != nil {
 		_ = cmd.Process.Kill()
-		// An operator that fails at once (a bad flag, a port in use) can be gone before its start
-		// time is read: report that failure with its output, not the pid file's error.
-		if st, _ := cmd.Process.Wait(); st != nil && st.Exited() {
-			return 0, exitedDuringStartup(p)
+		if state, _ := cmd.Process.Wait(); state != nil && state.Exited() {
+			// It died on its own before its pid file was written (a bad flag, a port in use):
+			// that is a start-up failure, with its output, not the pid file's "zombie".
+			return 0, startupFailed(p)
 		}
 		return 0, err
 	}
 	// Reap it if it dies while we wait (avoids a zombie that looks alive); after we exit, init does.
 	go func() { _, _ = cmd.Process.Wait() }()
 	return pid, nil
-}
-
-func exitedDuringStartup(p Paths) error {
-	return fmt.Errorf("the operator exited during start-up; its log (%s) ends with:\n%s", p.LogFile, startupTail(p))
 }
 
 // waitHealthy polls /healthz over TLS verified with the cluster's CA until it answers, the
@@ -400,7 +396,7 @@ func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Durat
 	var lastErr error
 	for {
 		if _, err := local.ProcessStartTime(pid); err != nil {
-			return nil, exitedDuringStartup(p)
+			return nil, startupFailed(p)
 		}
 		caPEM, err := os.ReadFile(caFile)
 		if err == nil {
@@ -446,6 +442,11 @@ func Probe(addr string, caPEM []byte) error {
 		return err
 	}
 	return conn.Close()
+}
+
+// startupFailed is the error of an operator that died during start-up, quoting what it left.
+func startupFailed(p Paths) error {
+	return fmt.Errorf("the operator exited during start-up; its log (%s) ends with:\n%s", p.LogFile, startupTail(p))
 }
 
 // startupTail is what an operator that died during start-up left: the end of its log, then what
