@@ -46,6 +46,8 @@ echo "== go test${short[*]+ ${short[*]}}"
 go test -count=1 ${short[@]+"${short[@]}"} -timeout 12m "${other_pkgs[@]}"
 echo "== go test -race (concurrent packages)"
 go test -count=1 -race ${short[@]+"${short[@]}"} -timeout 12m "${race_list[@]}"
+echo "== images: tools/imagebuild's tests build them (scripts/build-images.sh) and check the archives"
+(cd tools/imagebuild && go vet ./... && go test -count=1 ${short[@]+"${short[@]}"} -timeout 20m ./...)
 echo "== fuzz (short): the token's fields, then its raw encoding"
 # -fuzzminimizetime bounds the minimization of each new corpus entry (the default, 60 s each,
 # stalls the run: docs/performance.md).

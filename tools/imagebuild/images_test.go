@@ -19,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -49,18 +50,34 @@ type ociImage struct {
 	data  map[string][]byte      // regular files' contents
 }
 
-// buildImages runs scripts/build-images.sh with args and returns its images.json.
-func buildImages(t *testing.T, args ...string) map[string]imageEntry {
+// defaultImages is the build into .cache/images, made once for all the tests that read it.
+var defaultImages struct {
+	once   sync.Once
+	images map[string]imageEntry
+	err    error
+}
+
+// cachedImages runs scripts/build-images.sh into .cache/images (where the real-node tests find
+// the archives) once per test binary and returns its images.json.
+func cachedImages(t *testing.T) map[string]imageEntry {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the images (go build, apt-get download): not in -short")
 	}
+	defaultImages.once.Do(func() { defaultImages.images, defaultImages.err = buildImages() })
+	if defaultImages.err != nil {
+		t.Fatal(defaultImages.err)
+	}
+	return defaultImages.images
+}
+
+// buildImages runs scripts/build-images.sh with args and returns its images.json.
+func buildImages(args ...string) (map[string]imageEntry, error) {
 	cmd := exec.Command(filepath.Join(repoRoot, "scripts", "build-images.sh"), args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("build-images.sh %v: %v\n%s", args, err, out)
+		return nil, fmt.Errorf("build-images.sh %v: %v\n%s", args, err, out)
 	}
-	t.Logf("build-images.sh %v:\n%s", args, out)
 	outDir := filepath.Join(repoRoot, ".cache", "images")
 	for i, a := range args {
 		if a == "--out" {
@@ -69,17 +86,17 @@ func buildImages(t *testing.T, args ...string) map[string]imageEntry {
 	}
 	b, err := os.ReadFile(filepath.Join(outDir, "images.json"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	images := map[string]imageEntry{}
 	if err := json.Unmarshal(b, &images); err != nil {
-		t.Fatalf("images.json: %v\n%s", err, b)
+		return nil, fmt.Errorf("images.json: %v\n%s", err, b)
 	}
-	return images
+	return images, nil
 }
 
 func TestImages(t *testing.T) {
-	images := buildImages(t)
+	images := cachedImages(t)
 	for _, role := range []string{"cortex", "pause", "testserver", "python-runtime"} {
 		if _, ok := images[role]; !ok {
 			t.Fatalf("images.json has no %s image: %v", role, images)
@@ -135,8 +152,11 @@ func TestImages(t *testing.T) {
 // TestImagesAreReproducible builds every image a second time from scratch into another directory
 // (the downloads are shared, nothing else is) and expects the same digests, byte for byte.
 func TestImagesAreReproducible(t *testing.T) {
-	first := buildImages(t)
-	second := buildImages(t, "--out", t.TempDir())
+	first := cachedImages(t)
+	second, err := buildImages("--out", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for role, a := range first {
 		b, ok := second[role]
 		if !ok || a.Digest != b.Digest || a.Name != b.Name {
