@@ -143,8 +143,13 @@ if $python; then
   debs=$repo/.cache/images/downloads/debs wheels=$repo/.cache/images/downloads/wheels
   mkdir -p "$debs" "$wheels"
   missing=()
+  # apt's candidate versions, in one call (apt-cache takes a second or more per call).
+  local -A candidate=()
+  local p v
+  while read -r p v; do candidate[$p]=$v; done < <(apt-cache policy "${python_debs[@]}" |
+    awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1) } /^ +Candidate:/ { print p, $2 }')
   for p in "${python_debs[@]}"; do
-    v=$(apt-cache policy "$p" | sed -n 's/^ *Candidate: //p')
+    v=${candidate[$p]:-}
     if [ -z "$v" ] || [ "$v" = "(none)" ]; then echo "build-images: apt has no candidate for $p (apt-get update?)" >&2; exit 1; fi
     ls "$debs/${p}_"*.deb >/dev/null 2>&1 && [ -f "$debs/$p.version" ] && [ "$(cat "$debs/$p.version")" = "$v" ] && continue
     rm -f "$debs/${p}_"*.deb
