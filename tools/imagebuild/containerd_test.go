@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestImagesRunInContainerd imports the archives into a real containerd, as the real-node tests
+// do (`ctr -n k8s.io images import`), checks the names the kubelet will look up, and runs the
+// static images with a read-only root filesystem: the test server answers JSON, cortex prints its
+// version. containerd and runc come from $CORTEX_CONTAINERD_DIR (a directory holding containerd,
+// containerd-shim-runc-v2, ctr and runc) or else from Debian's packages, downloaded once into
+// .cache/images/downloads/containerd and unpacked (not installed). It needs root.
+func TestImagesRunInContainerd(t *testing.T) {
+	images := cachedImages(t)
+	if os.Geteuid() != 0 {
+		t.Skip("containerd needs root")
+	}
+	bin := containerdBinaries(t)
+	dir, err := os.MkdirTemp("", "ctrd-") // short: the socket path must fit in 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "containerd.sock")
+	config := fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock)
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "containerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := exec.Command(filepath.Join(bin, "containerd"), "--config", filepath.Join(dir, "config.toml"))
+	daemon.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH")) // the shim finds runc on PATH
+	daemon.Stdout, daemon.Stderr = logFile, logFile
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = daemon.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- daemon.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = daemon.Process.Kill()
+			<-done
+		}
+		logFile.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "containerd.log"))
+			t.Logf("containerd.log:\n%s", b)
+		}
+		os.RemoveAll(dir)
+	})
+	ctr := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(bin, "ctr"), append([]string{"-a", sock, "-n", "k8s.io"}, args...)...)
+		cmd.Env = daemon.Env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	waitFor(t, 30*time.Second, "containerd to answer", func() error { _, err := ctr("version"); return err })
+
+	for role, img := range images {
+		if out, err := ctr("images", "import", img.Archive); err != nil {
+			t.Fatalf("import %s: %v\n%s", role, err, out)
+		}
+	}
+	listed, err := ctr("images", "ls", "-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, img := range images {
+		if !strings.Contains(listed, "docker.io/library/"+img.Name+"\n") {
+			t.Errorf("%s: containerd lists no docker.io/library/%s:\n%s", role, img.Name, listed)
+		}
+	}
+
+	version, err := ctr("run", "--rm", "--read-only", "docker.io/library/"+images["cortex"].Name, "cortex-version", "/cortex", "version")
+	if err != nil || !strings.HasPrefix(version, "cortex "+strings.TrimPrefix(images["cortex"].Name, "cortex:")) {
+		t.Errorf("cortex version in the image: %v\n%s", err, version)
+	}
+	if out, err := ctr("run", "--rm", "--read-only", "docker.io/library/"+images["cortex"].Name, "cortex-sh", "/bin/sh", "-c", "true"); err == nil {
+		t.Errorf("/bin/sh ran in the cortex image:\n%s", out)
+	}
+
+	port := freePort(t)
+	server := exec.Command(filepath.Join(bin, "ctr"), "-a", sock, "-n", "k8s.io", "run", "--rm", "--net-host", "--read-only",
+		"--env", "PORT="+port, "docker.io/library/"+images["testserver"].Name, "testserver")
+	server.Env = daemon.Env
+	var serverOut bytes.Buffer
+	server.Stdout, server.Stderr = &serverOut, &serverOut
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_, _ = ctr("task", "kill", "-s", "SIGTERM", "testserver")
+		_ = server.Wait()
+	}()
+	var reply map[string]any
+	waitFor(t, 60*time.Second, "the test server to answer", func() error {
+		resp, err := http.Post("http://127.0.0.1:"+port+"/hello", "application/json", strings.NewReader(`{"a":1}`))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: %s", resp.Status, b)
+		}
+		return json.Unmarshal(b, &reply)
+	})
+	if reply["path"] != "/hello" || reply["server"] != "cortex-testserver" {
+		t.Errorf("test server answered %v (output: %s)", reply, serverOut.String())
+	}
+}
+
+// containerdBinaries returns a directory holding containerd, its runc shim, ctr and runc.
+func containerdBinaries(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("CORTEX_CONTAINERD_DIR"); dir != "" {
+		return dir
+	}
+	cache, err := filepath.Abs(filepath.Join(repoRoot, ".cache", "images", "downloads", "containerd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(cache, "bin")
+	if _, err := os.Stat(filepath.Join(bin, "runc")); err == nil {
+		return bin
+	}
+	for _, tool := range []string{"apt-get", "dpkg-deb"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no containerd: set CORTEX_CONTAINERD_DIR, or run on Debian (%s: %v)", tool, err)
+		}
+	}
+	debs := filepath.Join(cache, "debs")
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	download := exec.Command("apt-get", "download", "-q=2", "containerd", "runc")
+	download.Dir = debs
+	if out, err := download.CombinedOutput(); err != nil {
+		t.Fatalf("apt-get download containerd runc: %v\n%s", err, out)
+	}
+	unpacked := filepath.Join(cache, "unpacked")
+	entries, _ := os.ReadDir(debs)
+	for _, e := range entries {
+		if out, err := exec.Command("dpkg-deb", "-x", filepath.Join(debs, e.Name()), unpacked).CombinedOutput(); err != nil {
+			t.Fatalf("dpkg-deb -x %s: %v\n%s", e.Name(), err, out)
+		}
+	}
+	tmp := bin + ".tmp"
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"usr/bin/containerd", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr", "usr/sbin/runc"} {
+		if err := os.Rename(filepath.Join(unpacked, p), filepath.Join(tmp, filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(unpacked)
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+// waitFor polls cond until it returns nil or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, err)
+		case <-tick.C:
+		}
+	}
+}
