@@ -101,22 +101,84 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		t.Errorf("/bin/sh ran in the cortex image:\n%s", out)
 	}
 
-	port := freePort(t)
-	server := exec.Command(filepath.Join(bin, "ctr"), "-a", sock, "-n", "k8s.io", "run", "--rm", "--net-host", "--read-only",
-		"--env", "PORT="+port, "docker.io/library/"+images["testserver"].Name, "testserver")
-	server.Env = daemon.Env
+	t.Run("testserver", func(t *testing.T) {
+		port := freePort(t)
+		reply := runServer(t, ctr, daemon.Env, bin, sock, "testserver", []string{"--env", "PORT=" + port},
+			images["testserver"].Name, "http://127.0.0.1:"+port+"/hello")
+		if reply["path"] != "/hello" || reply["server"] != "cortex-testserver" {
+			t.Errorf("test server answered %v", reply)
+		}
+	})
+	t.Run("python-runtime", func(t *testing.T) {
+		handler := t.TempDir()
+		// The handler imports the standard-library modules whose shared libraries the image carries.
+		code := "import json, ssl, sqlite3, uuid, decimal, lzma, bz2, ctypes\n" +
+			"class Handler:\n" +
+			"    def __init__(self, config):\n        pass\n" +
+			"    def handle_post(self, payload):\n        return {\"echo\": payload, \"ssl\": ssl.OPENSSL_VERSION}\n"
+		if err := os.WriteFile(filepath.Join(handler, "handler.py"), []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(handler, 0o755)
+		port := freePort(t)
+		reply := runServer(t, ctr, daemon.Env, bin, sock, "python", []string{
+			"--mount", "type=bind,src=" + handler + ",dst=/handler,options=rbind:ro",
+			"--env", "CORTEX_HANDLER_PATH=/handler/handler.py", "--env", "CORTEX_PORT=" + port,
+		}, images["python-runtime"].Name, "http://127.0.0.1:"+port+"/")
+		if echo, _ := reply["echo"].(map[string]any); echo["a"] != 1.0 || !strings.HasPrefix(fmt.Sprint(reply["ssl"]), "OpenSSL") {
+			t.Errorf("python runtime answered %v", reply)
+		}
+	})
+	t.Run("pause", func(t *testing.T) {
+		pause := exec.Command(filepath.Join(bin, "ctr"), "-a", sock, "-n", "k8s.io", "run", "--rm", "--read-only",
+			"docker.io/library/"+images["pause"].Name, "pause")
+		pause.Env = daemon.Env
+		if err := pause.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 60*time.Second, "the pause container to run", func() error {
+			out, err := ctr("task", "ls")
+			if err == nil && (!strings.Contains(out, "\npause ") || !strings.Contains(out, "RUNNING")) {
+				err = fmt.Errorf("not running:\n%s", out)
+			}
+			return err
+		})
+		if out, err := ctr("task", "kill", "-s", "SIGTERM", "pause"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if err := pause.Wait(); err != nil {
+			t.Errorf("pause after SIGTERM: %v (want exit 0)", err)
+		}
+	})
+}
+
+// runServer runs image as container id with host networking and a read-only root, POSTs {"a":1}
+// to url until it answers JSON, stops the container and returns the answer.
+func runServer(t *testing.T, ctr func(...string) (string, error), env []string, bin, sock, id string, flags []string, image, url string) map[string]any {
+	t.Helper()
+	args := append([]string{"-a", sock, "-n", "k8s.io", "run", "--rm", "--net-host", "--read-only"}, flags...)
+	server := exec.Command(filepath.Join(bin, "ctr"), append(args, "docker.io/library/"+image, id)...)
+	server.Env = env
 	var serverOut bytes.Buffer
 	server.Stdout, server.Stderr = &serverOut, &serverOut
 	if err := server.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- server.Wait() }()
 	defer func() {
-		_, _ = ctr("task", "kill", "-s", "SIGTERM", "testserver")
-		_ = server.Wait()
+		_, _ = ctr("task", "kill", "-s", "SIGTERM", id)
+		<-exited
 	}()
 	var reply map[string]any
-	waitFor(t, 60*time.Second, "the test server to answer", func() error {
-		resp, err := http.Post("http://127.0.0.1:"+port+"/hello", "application/json", strings.NewReader(`{"a":1}`))
+	waitFor(t, 60*time.Second, id+" to answer", func() error {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("%s exited before answering (%v):\n%s", id, err, serverOut.String())
+		default:
+		}
+		resp, err := http.Post(url, "application/json", strings.NewReader(`{"a":1}`))
 		if err != nil {
 			return err
 		}
@@ -127,9 +189,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		}
 		return json.Unmarshal(b, &reply)
 	})
-	if reply["path"] != "/hello" || reply["server"] != "cortex-testserver" {
-		t.Errorf("test server answered %v (output: %s)", reply, serverOut.String())
-	}
+	return reply
 }
 
 // containerdBinaries returns a directory holding containerd, its runc shim, ctr and runc.
