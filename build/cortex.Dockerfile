@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # The cortex image, for machines with Docker (or any Dockerfile builder) and a registry:
 #
 #   docker build -f build/cortex.Dockerfile --build-arg VERSION=v1.2.3 -t registry.example.com/cortex:v1.2.3 .

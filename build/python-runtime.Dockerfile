@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # The runtime image of `python` handlers, for machines with Docker and a registry:
 #
 #   docker build -f build/python-runtime.Dockerfile -t registry.example.com/cortex-python-runtime:v1.2.3 .
