@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds cortex's container images without a Docker daemon or a registry, as OCI image archives
-# (an OCI layout in a tar, plus Docker's manifest.json) that `ctr -n k8s.io images import`,
-# `docker load` and `podman load` accept:
+# (an OCI layout in a tar, plus Docker's manifest.json) that `ctr -n k8s.io images import`
+# accepts (as `docker load` should; not tried):
 #
 #   cortex:<version>                 the cortex binary (static), non-root, from scratch
 #   cortex-python-runtime:<version>  Debian's python3.11 + waitress + the python-handler runtime

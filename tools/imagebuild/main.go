@@ -1,6 +1,6 @@
 // Command imagebuild writes a container image from a staged root filesystem into an OCI image
 // archive, without a Docker daemon or a registry: the images the real-node tests import with
-// `ctr -n k8s.io images import`, and that `docker load` and `podman load` accept too.
+// `ctr -n k8s.io images import` (its manifest.json is for `docker load`, not tried).
 //
 //	imagebuild -rootfs DIR -name cortex:v1 -out cortex.tar -user 65532:65532 -entrypoint '["/cortex"]'
 //
