@@ -52,7 +52,7 @@ const (
 )
 
 // Build writes spec's image as an OCI image layout in a tar archive at out (plus a Docker
-// manifest.json, so `docker load` of older Dockers accepts it too) and returns the manifest digest.
+// manifest.json, as Docker 25's `docker save` writes, for `docker load`) and returns the manifest digest.
 func Build(spec Spec, out string) (string, error) {
 	ref, err := name.NewTag(spec.Name)
 	if err != nil {
