@@ -2,13 +2,16 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // retryIdle resends a POST on a fresh connection when its pooled connection "turned out to be
@@ -81,5 +84,52 @@ func TestRedteamClientChosenRequestIDCollidesInTheAccessLog(t *testing.T) {
 	f.g.Close()
 	if n := strings.Count(f.log.String(), `"request_id":"`+victimID+`"`); n != 1 {
 		t.Errorf("request id %s names %d requests in the access log:\n%s", victimID, n, f.log.String())
+	}
+}
+
+// The per-client and total caps count TCP connections, but the gateway speaks HTTP/2, where one
+// connection carries up to 250 concurrent streams (net/http's default), each proxied on its own
+// upstream connection (the transport has no per-replica cap). With MaxConnsPerClient 1 and
+// MaxConns 1, one client on one connection still holds hundreds of requests (and upstream
+// sockets) open at once; at the defaults (256 per client) that is 64,000 per client, in the
+// operator's process, for an API anyone can call.
+func TestRedteamHTTP2StreamsBypassTheConnectionCaps(t *testing.T) {
+	t.Skip("redteam: reproduces 'HTTP/2 streams multiply the gateway's per-client/total connection caps by 250 (and upstream sockets with them)'; unskip when fixed")
+	var inFlight, peak atomic.Int64
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		inFlight.Add(-1)
+	}))
+	defer slow.Close()
+	defer close(release)
+	f := newFixture(t, Options{MaxConnsPerClient: 1, MaxConns: 1})
+	f.g.SetRoutes(map[string]string{"/slow": "slow"})
+	f.setTargets("slow", strings.TrimPrefix(slow.URL, "http://"))
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.pool}, ForceAttemptHTTP2: true, MaxConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	const n = 300
+	for i := 0; i < n; i++ {
+		go func() {
+			if resp, err := c.Get(f.url + "/slow"); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for peak.Load() < 200 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("one client, one TCP connection (caps: 1 per client, 1 in total): %d requests held at the replica at once", peak.Load())
+	if p := peak.Load(); p > 16 {
+		t.Errorf("one connection held %d concurrent upstream requests", p)
 	}
 }
