@@ -16,7 +16,10 @@ func TestPromptsReturnWhenInterrupted(t *testing.T) {
 		"confirm":  func(ctx context.Context, p Prompter) error { _, err := p.Confirm(ctx, "sure?"); return err },
 		"input":    func(ctx context.Context, p Prompter) error { _, err := p.Input(ctx, "AWS access key id"); return err },
 		"password": func(ctx context.Context, p Prompter) error { _, err := p.Password(ctx, "secret"); return err },
-		"select":   func(ctx context.Context, p Prompter) error { _, err := p.Select(ctx, "env", []string{"a", "b"}); return err },
+		"select": func(ctx context.Context, p Prompter) error {
+			_, err := p.Select(ctx, "env", []string{"a", "b"})
+			return err
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r, w := io.Pipe() // a user who has not typed anything yet
