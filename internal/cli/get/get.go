@@ -83,7 +83,11 @@ func getRun(o *GetOptions) error {
 			return nil // interrupted
 		case o.Watch && transient(err):
 			// Keep watching through a restart of the operator or a network blip: say so, keep
-			// the last view, and try again at the next refresh.
+			// the last view, and try again at the next refresh. A terminal shows the last view
+			// and the latest error; piped, each new error is one line.
+			if tty {
+				fmt.Fprint(o.IO.Out, "\033[H\033[2J"+prev)
+			}
 			if msg := err.Error(); msg != prevErr || tty {
 				fmt.Fprintf(o.IO.ErrOut, "%s: %v (retrying every %s)\n", o.Now().Format("15:04:05"), err, o.Interval)
 				prevErr = msg
