@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,8 +146,11 @@ type api struct {
 	gen       int
 	current   []*replica
 	old       []*replica
-	hub       *logHub
-	targets   atomic.Pointer[[]string]
+	// retiring are replicas being stopped in the background (replaced or scaled away): stopAll
+	// waits for them too, so that nothing of a deleted API outlives Delete or Close.
+	retiring []*replica
+	hub      *logHub
+	targets  atomic.Pointer[[]string]
 }
 
 type replica struct {
@@ -199,7 +203,7 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		for len(a.current) > spec.Replicas {
 			r := a.current[len(a.current)-1]
 			a.current = a.current[:len(a.current)-1]
-			go r.stop()
+			b.retireLocked(a, r)
 		}
 		a.spec = spec
 		a.updatedAt = d.UpdatedAt
@@ -268,7 +272,7 @@ func (b *Backend) changedLocked(a *api) {
 	}
 	if len(a.old) > 0 && readyNew >= len(a.current) {
 		for _, r := range a.old {
-			go r.stop()
+			b.retireLocked(a, r)
 		}
 		a.old = nil
 	}
@@ -283,6 +287,17 @@ func (b *Backend) changedLocked(a *api) {
 		targets = []string{}
 	}
 	a.targets.Store(&targets)
+}
+
+// retireLocked stops r in the background, keeping it in a.retiring until it has stopped.
+func (b *Backend) retireLocked(a *api, r *replica) {
+	a.retiring = append(a.retiring, r)
+	go func() {
+		r.stop()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		a.retiring = slices.DeleteFunc(a.retiring, func(x *replica) bool { return x == r })
+	}()
 }
 
 func (b *Backend) startReplica(a *api, id, gen int, spec apispec.Spec, secret map[string]string) *replica {
@@ -578,7 +593,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 
 func stopAll(ctx context.Context, a *api) error {
 	a.b.mu.Lock()
-	rs := append(append([]*replica(nil), a.current...), a.old...)
+	rs := append(append(append([]*replica(nil), a.current...), a.old...), a.retiring...)
 	a.b.mu.Unlock()
 	empty := []string{}
 	a.targets.Store(&empty)
