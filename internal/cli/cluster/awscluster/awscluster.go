@@ -732,7 +732,6 @@ func policyRun(o *PolicyOptions) error {
 // ExampleConfigOptions are the dependencies, flags and arguments of the command.
 type ExampleConfigOptions struct {
 	Deps
-	common
 
 	args []string
 }
