@@ -18,6 +18,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/operator"
 	"github.com/cortexlabs-go/cortex/internal/testutil/opserver"
 )
@@ -31,6 +32,7 @@ type ptyRun struct {
 	ptm   *os.File // our side
 	mu    sync.Mutex
 	out   bytes.Buffer
+	read  chan struct{} // closed when everything the process wrote has been read
 	done  chan struct{}
 	state *os.ProcessState
 }
@@ -49,8 +51,9 @@ func startOnPTY(t *testing.T, env []string, args ...string) *ptyRun {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := &ptyRun{t: t, cmd: cmd, tty: tty, ptm: ptm, done: make(chan struct{})}
+	r := &ptyRun{t: t, cmd: cmd, tty: tty, ptm: ptm, done: make(chan struct{}), read: make(chan struct{})}
 	go func() {
+		defer close(r.read)
 		buf := make([]byte, 4096)
 		for {
 			n, err := ptm.Read(buf)
@@ -74,6 +77,19 @@ func startOnPTY(t *testing.T, env []string, args ...string) *ptyRun {
 		tty.Close()
 	})
 	return r
+}
+
+// drain closes our copy of the terminal's side, so that reading ends once everything the exited
+// process wrote has been read, and waits for that.
+func (r *ptyRun) drain() string {
+	r.t.Helper()
+	r.tty.Close()
+	select {
+	case <-r.read:
+	case <-time.After(10 * time.Second):
+		r.t.Fatal("the terminal's output did not end")
+	}
+	return r.output()
 }
 
 func (r *ptyRun) output() string {
@@ -121,7 +137,20 @@ func (r *ptyRun) exitCode() int {
 // nothing, and leaves the terminal echoing again (issue 12, item 4). Before, the interrupt was
 // swallowed and the next line typed was taken as the answer.
 func TestCtrlCAtEveryPrompt(t *testing.T) {
-	op := opserver.Start(t, operator.Config{STSTestEndpoint: "http://127.0.0.1:1", AccountID: "123456789012"})
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	op := opserver.Start(t, operator.Config{STSTestEndpoint: "http://127.0.0.1:1", AccountID: "123456789012", LocalTokenFile: tokenFile})
+	// An environment of that operator, for the commands that need one (delete).
+	withEnv := func(configDir string) {
+		cfg, err := cliconfig.Load(configDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Put(cliconfig.Environment{Name: "local", OperatorEndpoint: op.URL, CACert: string(op.CAPEM()), Auth: cliconfig.AuthLocal,
+			LocalTokenFile: tokenFile, ClusterID: op.Cluster().ID})
+		if err := cfg.Save(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	clusterYAML := filepath.Join(t.TempDir(), "cluster.yaml")
 	writeFile(t, clusterYAML, "cluster_name: ctrlc\nregion: us-west-2\n")
 	for _, tc := range []struct {
@@ -129,10 +158,12 @@ func TestCtrlCAtEveryPrompt(t *testing.T) {
 		args   []string
 		prompt string
 		before string // typed before the prompt is interrupted
+		setup  func(configDir string)
 	}{
-		{"CA trust", []string{"env", "configure", "x", "--operator-endpoint", op.URL}, "Trust it for this environment? [y/N] ", ""},
-		{"AWS access key", []string{"cluster", "up", clusterYAML}, "AWS access key id: ", ""},
-		{"AWS secret (no echo)", []string{"cluster", "up", clusterYAML}, "AWS secret access key: ", "AKIAIOSFODNN7EXAMPLE\r"},
+		{"CA trust", []string{"env", "configure", "x", "--operator-endpoint", op.URL}, "Trust it for this environment? [y/N] ", "", nil},
+		{"AWS access key", []string{"cluster", "up", clusterYAML}, "AWS access key id: ", "", nil},
+		{"AWS secret (no echo)", []string{"cluster", "up", clusterYAML}, "AWS secret access key: ", "AKIAIOSFODNN7EXAMPLE\r", nil},
+		{"delete confirmation", []string{"delete", "echo"}, "? [y/N] ", "", withEnv},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			configDir := t.TempDir()
@@ -142,6 +173,10 @@ func TestCtrlCAtEveryPrompt(t *testing.T) {
 				"AWS_CONFIG_FILE="+filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "none"),
 				"AWS_EC2_METADATA_DISABLED=true", "CORTEX_AWS_ACCESS_KEY_ID=", "CORTEX_AWS_SECRET_ACCESS_KEY=",
 				"CLUSTER_AWS_ACCESS_KEY_ID=", "CLUSTER_AWS_SECRET_ACCESS_KEY=")
+			if tc.setup != nil {
+				tc.setup(configDir)
+			}
+			before, _ := os.ReadFile(filepath.Join(configDir, "cli.yaml"))
 			r := startOnPTY(t, env, tc.args...)
 			if tc.before != "" {
 				r.waitFor("AWS access key id: ")
@@ -152,20 +187,20 @@ func TestCtrlCAtEveryPrompt(t *testing.T) {
 			if code := r.exitCode(); code != 130 {
 				t.Fatalf("exit code %d, want 130:\n%s", code, r.output())
 			}
-			out := r.output()
+			termios, err := unix.IoctlGetTermios(int(r.tty.Fd()), unix.TCGETS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := r.drain()
 			tail := out[strings.LastIndex(out, tc.prompt)+len(tc.prompt):]
 			if !strings.Contains(tail, "interrupted") || strings.Count(strings.TrimSpace(strings.ReplaceAll(tail, "^C", "")), "\n") > 1 {
 				t.Errorf("want one line saying it was interrupted after the prompt, got %q", tail)
 			}
-			if _, err := os.Stat(filepath.Join(configDir, "cli.yaml")); !os.IsNotExist(err) {
-				t.Errorf("an interrupted command wrote cli.yaml")
+			if after, _ := os.ReadFile(filepath.Join(configDir, "cli.yaml")); !bytes.Equal(before, after) {
+				t.Errorf("an interrupted command changed cli.yaml")
 			}
 			if ents, _ := os.ReadDir(filepath.Join(configDir, "clusters")); len(ents) > 0 {
 				t.Errorf("an interrupted command cached credentials: %v", ents)
-			}
-			termios, err := unix.IoctlGetTermios(int(r.tty.Fd()), unix.TCGETS)
-			if err != nil {
-				t.Fatal(err)
 			}
 			if termios.Lflag&unix.ECHO == 0 {
 				t.Errorf("the terminal was left without echo")
