@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -186,5 +187,37 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(h.dir, "clusters")); len(ents) != 0 {
 		t.Errorf("cluster cache survived down: %v", ents)
+	}
+}
+
+// On a terminal, `cluster down` asks before anything is looked up, through the prompter: "n"
+// aborts with exit code 1, the end of input is no answer. Without a terminal it needs --yes.
+func TestDownConfirmationOnATerminalAndNot(t *testing.T) {
+	for _, tc := range []struct {
+		tty  bool
+		in   string
+		err  string
+		code int
+	}{
+		{false, "", "pass --yes to continue without a terminal", 0},
+		{true, "n\n", "aborted", 1},
+		{true, "", "no answer", 0},
+	} {
+		h := newHarness(t)
+		h.factory, h.out, h.errOut = cmdutil.TestFactory(h.dir, tc.in, tc.tty)
+		err := h.run(NewCmdDown(h.factory, nil), "--name", "gone", "--region", "us-west-2")
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("tty %v, %q: err %v, want %q", tc.tty, tc.in, err, tc.err)
+		}
+		var ee *cmdutil.ExitError
+		if tc.code != 0 && (!errors.As(err, &ee) || ee.Code != tc.code) {
+			t.Errorf("tty %v: exit %v, want %d", tc.tty, err, tc.code)
+		}
+		if tc.tty && !strings.Contains(h.errOut.String(), "delete cluster gone in us-west-2 and every AWS resource") {
+			t.Errorf("tty %v: question not asked: %q", tc.tty, h.errOut)
+		}
+		if strings.Contains(h.errOut.String(), "using AWS credentials") {
+			t.Errorf("credentials were looked up before the answer: %q", h.errOut)
+		}
 	}
 }
