@@ -256,7 +256,7 @@ func TestInterruptedLocalClusterUpLeavesNothingRunning(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	cfg, _ := os.ReadFile(filepath.Join(c.configDir, "cli.yaml"))
-	if strings.Contains(string(cfg), "name: local") {
+	if strings.Contains(string(cfg), "\n  name: local\n") {
 		t.Errorf("the environment was written although up was interrupted:\n%s", cfg)
 	}
 	if left := c.processes(); len(left) > 0 {
@@ -266,5 +266,25 @@ func TestInterruptedLocalClusterUpLeavesNothingRunning(t *testing.T) {
 	c.must("cluster", "up")
 	if ci := c.info(); !ci.Running {
 		t.Fatalf("cluster up after the interrupted one: %+v", ci)
+	}
+}
+
+// -e NAME is accepted by the local provider's up, info and down (issue 12, item 2; before:
+// "--env not valid with --provider local"): up configures that environment, info lists through
+// it, down forgets it.
+func TestLocalClusterCommandsTakeTheEnvFlag(t *testing.T) {
+	c := newCluster(t)
+	c.must("cluster", "up", "-e", "dev")
+	cfg, _ := os.ReadFile(filepath.Join(c.configDir, "cli.yaml"))
+	if !strings.Contains(string(cfg), "\n  name: dev\n") || strings.Contains(string(cfg), "\n  name: local\n") {
+		t.Fatalf("cluster up -e dev wrote:\n%s", cfg)
+	}
+	if out := c.must("cluster", "info", "-e", "dev"); !strings.Contains(out, "environment:  dev") || !strings.Contains(out, "apis:") || strings.Contains(out, "cannot list") {
+		t.Fatalf("cluster info -e dev:\n%s", out)
+	}
+	c.must("cluster", "down", "-e", "dev")
+	cfg, _ = os.ReadFile(filepath.Join(c.configDir, "cli.yaml"))
+	if strings.Contains(string(cfg), "\n  name: dev\n") {
+		t.Fatalf("cluster down -e dev left the environment:\n%s", cfg)
 	}
 }

@@ -110,8 +110,8 @@ func TestLocalProviderAcceptsTheEnvFlag(t *testing.T) {
 		{"cluster", "down", "-e", "dev"},
 		{"cluster", "down", "--env", "dev", "--provider", "local"},
 		{"-e", "dev", "cluster", "info"},
-		{"cluster", "up", "-e", "dev", "--start-timeout", "-1s"},
-	} {
+	} { // cluster up -e: test/e2e TestLocalClusterCommandsTakeTheEnvFlag, with a real cluster
+
 		r := c.run("", args...)
 		if strings.Contains(r.err, "not valid with") {
 			t.Errorf("%v refused -e:\n%s", args, r)
