@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/netlimit"
@@ -281,46 +282,13 @@ func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) {
 		STSScheme: s.sts.Scheme, Methods: methods})
 }
 
-// AuthParams is what a client needs to mint a token for this cluster (GET /v1/auth, no auth).
-type AuthParams struct {
-	ClusterID string   `json:"cluster_id"`
-	STSHost   string   `json:"sts_host"`
-	STSRegion string   `json:"sts_region"`
-	STSScheme string   `json:"sts_scheme"`
-	Methods   []string `json:"methods"`
-}
-
-// Info is GET /v1/info.
-type Info struct {
-	Version string      `json:"version"`
-	Cluster ClusterInfo `json:"cluster"`
-	Caller  CallerInfo  `json:"caller"`
-}
-
-// ClusterInfo describes the cluster.
-type ClusterInfo struct {
-	ID              string `json:"id"`
-	Name            string `json:"name"`
-	Provider        string `json:"provider"`
-	AccountID       string `json:"account_id,omitempty"`
-	Region          string `json:"region,omitempty"`
-	CreatorARN      string `json:"creator_arn,omitempty"`
-	AuthMode        string `json:"auth_mode"`
-	STSTestEndpoint string `json:"sts_test_endpoint,omitempty"`
-	// PublicEndpoints are the endpoints tokens may be bound to (their audience).
-	PublicEndpoints []string `json:"public_endpoints,omitempty"`
-}
-
-// CallerInfo is the verified caller and its role.
-type CallerInfo struct {
-	ARN          string `json:"arn"`
-	CanonicalARN string `json:"canonical_arn"`
-	Account      string `json:"account,omitempty"`
-	UserID       string `json:"user_id,omitempty"`
-	SessionName  string `json:"session_name,omitempty"`
-	Role         string `json:"role"`
-	Method       string `json:"method"`
-}
+// The wire types of /v1/auth and /v1/info live in apitypes, shared with the client.
+type (
+	AuthParams  = apitypes.AuthParams
+	Info        = apitypes.Info
+	ClusterInfo = apitypes.ClusterInfo
+	CallerInfo  = apitypes.CallerInfo
+)
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	c := CallerFrom(r.Context())
