@@ -1,8 +1,8 @@
 // Package gateway is the HTTPS front door of a cluster's APIs: it routes /<endpoint>[/...] to a
 // ready replica of the API (round robin), streams bodies both ways, bounds request bodies,
 // times and connections (per client and in total), refuses bodies on GET/HEAD, answers 503 with a
-// JSON error when no replica is ready, tags every request with an id (X-Request-Id) and writes a
-// JSON access log.
+// JSON error when no replica is ready, tags every request with an id of its own (X-Request-Id;
+// the id a client sent is kept as client_request_id) and writes a JSON access log.
 package gateway
 
 import (
@@ -158,18 +158,14 @@ type reqInfo struct {
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := r.Header.Get("X-Request-Id")
-	if !validRequestID(id) {
-		id = newRequestID()
-		r.Header.Set("X-Request-Id", id)
-	}
+	id, clientID := requestIDs(r)
 	w.Header().Set("X-Request-Id", id)
 	rec := &recorder{ResponseWriter: w, status: 0}
 	path := r.URL.Path
 	var apiName, upstream string
 	defer func() {
 		if g.log != nil {
-			g.log.write(start, id, r, path, apiName, upstream, rec.status, rec.bytes)
+			g.log.write(start, id, clientID, r, path, apiName, upstream, rec.status, rec.bytes)
 		}
 	}()
 
@@ -272,13 +268,35 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_, _ = w.Write(append(data, '\n'))
 }
 
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 128 {
+// requestIDs gives the request the gateway's own id, always: the id the access log, the replica
+// (X-Request-Id) and the client (the response's X-Request-Id) know it by, so that no caller can
+// reuse another request's id or pick one that collides. The id a client sent, if it is a valid
+// one, is kept as its own field: client_request_id in the access log, X-Client-Request-Id to
+// the replica (a client-sent X-Client-Request-Id is dropped, so the replica can trust that
+// header to be the gateway's). An invalid client id is dropped.
+func requestIDs(r *http.Request) (id, clientID string) {
+	id = newRequestID()
+	if c := r.Header.Get("X-Request-Id"); validClientRequestID(c) {
+		clientID = c
+	}
+	r.Header.Set("X-Request-Id", id)
+	r.Header.Del("X-Client-Request-Id")
+	if clientID != "" {
+		r.Header.Set("X-Client-Request-Id", clientID)
+	}
+	return id, clientID
+}
+
+// maxClientRequestID bounds the client's request id (log lines stay small).
+const maxClientRequestID = 128
+
+// validClientRequestID accepts 1 to 128 printable ASCII characters (space to '~').
+func validClientRequestID(id string) bool {
+	if id == "" || len(id) > maxClientRequestID {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if c := id[i]; c < 0x20 || c > 0x7e {
 			return false
 		}
 	}
@@ -427,6 +445,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 type accessEntry struct {
 	Time       string  `json:"time"`
 	RequestID  string  `json:"request_id"`
+	ClientID   string  `json:"client_request_id,omitempty"`
 	Remote     string  `json:"remote"`
 	Method     string  `json:"method"`
 	Path       string  `json:"path"`
@@ -437,13 +456,18 @@ type accessEntry struct {
 	DurationMS float64 `json:"duration_ms"`
 }
 
-func (l *accessLog) write(start time.Time, id string, r *http.Request, path, api, upstream string, status int, n int64) {
+func (l *accessLog) write(start time.Time, id, clientID string, r *http.Request, path, api, upstream string, status int, n int64) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
 		slog.String("request_id", id),
+	)
+	if clientID != "" {
+		attrs = append(attrs, slog.String("client_request_id", clientID))
+	}
+	attrs = append(attrs,
 		slog.String("remote", r.RemoteAddr),
 		slog.String("method", r.Method),
 		slog.String("path", truncate(path, 512)))

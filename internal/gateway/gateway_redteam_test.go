@@ -22,7 +22,6 @@ import (
 // nothing of the request was written (or the method is idempotent); the replay has to be limited
 // the same way.
 func TestRedteamPOSTConsumedByReplicaIsReplayed(t *testing.T) {
-	t.Skip("redteam: reproduces 'gateway replays a POST the replica already read (and acted on) when the pooled connection then dies: double execution'; unskip when fixed")
 	var executed atomic.Int64
 	addr := rawReplica(t, func(c net.Conn, br *bufio.Reader) {
 		for n := 0; ; n++ {
@@ -63,8 +62,7 @@ func TestRedteamPOSTConsumedByReplicaIsReplayed(t *testing.T) {
 // caller's request (ids appear in responses, error reports, support tickets), so that looking that
 // id up in the access log or the API's log finds the attacker's requests too, or pick ids that
 // collide with the gateway's own format to blend in.
-func TestRedteamClientChosenRequestIDCollidesInTheAccessLog(t *testing.T) {
-	t.Skip("redteam: reproduces 'client-chosen X-Request-Id is logged as the request id: callers can forge/collide access-log ids'; unskip when fixed")
+func TestClientCannotChooseTheRequestID(t *testing.T) {
 	f := newFixture(t, Options{})
 	f.g.SetRoutes(map[string]string{"/echo": "echo"})
 	f.setTargets("echo", backend(t, "a"))
@@ -85,6 +83,47 @@ func TestRedteamClientChosenRequestIDCollidesInTheAccessLog(t *testing.T) {
 	if n := strings.Count(f.log.String(), `"request_id":"`+victimID+`"`); n != 1 {
 		t.Errorf("request id %s names %d requests in the access log:\n%s", victimID, n, f.log.String())
 	}
+	if !strings.Contains(f.log.String(), `"client_request_id":"`+victimID+`"`) {
+		t.Errorf("the client's id is not logged as client_request_id:\n%s", f.log.String())
+	}
+}
+
+// The client's id reaches the replica as X-Client-Request-Id when it is 1-128 printable ASCII
+// characters, and not at all otherwise; a client-sent X-Client-Request-Id never does.
+func TestClientRequestIDIsValidatedAndForwardedApart(t *testing.T) {
+	seen := make(chan [2]string, 1)
+	replica := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- [2]string{r.Header.Get("X-Request-Id"), strings.Join(r.Header.Values("X-Client-Request-Id"), "|")}
+	}))
+	defer replica.Close()
+	f := newFixture(t, Options{})
+	f.g.SetRoutes(map[string]string{"/echo": "echo"})
+	f.setTargets("echo", strings.TrimPrefix(replica.URL, "http://"))
+	for _, c := range []struct{ sent, forged, want string }{
+		{"order 42/b", "", "order 42/b"},
+		{"order 42/b", "forged", "order 42/b"},
+		{"", "forged", ""},
+		{strings.Repeat("x", 129), "", ""},
+		{"caf\xc3\xa9", "", ""},
+	} {
+		req, _ := http.NewRequest("GET", f.url+"/echo", nil)
+		if c.sent != "" {
+			req.Header.Set("X-Request-Id", c.sent)
+		}
+		if c.forged != "" {
+			req.Header.Set("X-Client-Request-Id", c.forged)
+		}
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := <-seen
+		if got[0] != resp.Header.Get("X-Request-Id") || got[0] == c.sent || got[1] != c.want {
+			t.Errorf("sent %q (X-Client-Request-Id %q): replica saw X-Request-Id %q, X-Client-Request-Id %q; want the gateway's id and %q",
+				c.sent, c.forged, got[0], got[1], c.want)
+		}
+	}
 }
 
 // The per-client and total caps count TCP connections, but the gateway speaks HTTP/2, where one
@@ -94,7 +133,6 @@ func TestRedteamClientChosenRequestIDCollidesInTheAccessLog(t *testing.T) {
 // sockets) open at once; at the defaults (256 per client) that is 64,000 per client, in the
 // operator's process, for an API anyone can call.
 func TestRedteamHTTP2StreamsBypassTheConnectionCaps(t *testing.T) {
-	t.Skip("redteam: reproduces 'HTTP/2 streams multiply the gateway's per-client/total connection caps by 250 (and upstream sockets with them)'; unskip when fixed")
 	var inFlight, peak atomic.Int64
 	release := make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
