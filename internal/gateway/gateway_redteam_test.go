@@ -21,7 +21,7 @@ import (
 // then executes a non-idempotent request twice. net/http's Transport retries only when it knows
 // nothing of the request was written (or the method is idempotent); the replay has to be limited
 // the same way.
-func TestRedteamPOSTConsumedByReplicaIsReplayed(t *testing.T) {
+func TestPOSTConsumedByReplicaIsNotReplayed(t *testing.T) {
 	var executed atomic.Int64
 	addr := rawReplica(t, func(c net.Conn, br *bufio.Reader) {
 		for n := 0; ; n++ {
