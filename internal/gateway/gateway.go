@@ -46,6 +46,13 @@ type Options struct {
 	MaxConnsPerClient int
 	// MaxConns caps the connections open at once in total [4096]. Negative: no cap.
 	MaxConns int
+	// MaxRequestsPerClient caps the requests in flight at once from one client address (IPv6:
+	// its /64), over all its connections [MaxConnsPerClient]: HTTP/2 carries many requests on
+	// one connection, and this keeps them within what as many HTTP/1.1 connections could
+	// carry. Further requests get 429 too_many_requests. Negative: no cap.
+	MaxRequestsPerClient int
+	// MaxRequests caps the requests in flight at once in total [MaxConns]. Negative: no cap.
+	MaxRequests int
 	// AccessLog receives one JSON line per request (nil: no access log). Writes are buffered and
 	// flushed every second and on Close.
 	AccessLog io.Writer
@@ -60,6 +67,7 @@ type Gateway struct {
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
 	log       *accessLog
+	inFlight  *inFlight
 
 	srvMu   sync.Mutex
 	closing bool
@@ -102,10 +110,16 @@ func New(opts Options) *Gateway {
 	if opts.MaxConns == 0 {
 		opts.MaxConns = 4096
 	}
+	if opts.MaxRequestsPerClient == 0 {
+		opts.MaxRequestsPerClient = opts.MaxConnsPerClient
+	}
+	if opts.MaxRequests == 0 {
+		opts.MaxRequests = opts.MaxConns
+	}
 	if opts.Targets == nil {
 		opts.Targets = func(string) []string { return nil }
 	}
-	g := &Gateway{opts: opts, transport: newTransport(opts)}
+	g := &Gateway{opts: opts, transport: newTransport(opts), inFlight: newInFlight(opts.MaxRequestsPerClient, opts.MaxRequests)}
 	g.proxy = g.newProxy()
 	g.routes.Store(&routeTable{byEndpoint: map[string]*route{}})
 	if opts.AccessLog != nil {
@@ -168,6 +182,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.log.write(start, id, clientID, r, path, apiName, upstream, rec.status, rec.bytes)
 		}
 	}()
+
+	release, ok := g.admit(rec, r)
+	if !ok {
+		return
+	}
+	defer release()
 
 	rt, rest := g.routes.Load().lookup(path)
 	if rt == nil || strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") {
@@ -369,6 +389,7 @@ func (g *Gateway) ServerWithTLS(cfg *tls.Config) *http.Server {
 		WriteTimeout:      g.opts.WriteTimeout,
 		IdleTimeout:       g.opts.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: http2MaxStreams},
 	}
 	srv.ErrorLog = newStdLogger(g.opts.ErrorLog)
 	g.srv = srv

@@ -102,7 +102,8 @@ func newTransport(opts Options) *http.Transport {
 	return &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
+		MaxIdleConnsPerHost:   maxConnsPerReplica,
+		MaxConnsPerHost:       maxConnsPerReplica,
 		IdleConnTimeout:       60 * time.Second, // replicas that restarted listen on new ports
 		ResponseHeaderTimeout: opts.UpstreamTimeout,
 		DisableCompression:    true, // pass bodies through as the API wrote them

@@ -110,6 +110,11 @@ func (l *Listener) Stats() Stats {
 		Clients: len(l.byClient)}
 }
 
+// ClientKey names the client a connection or request comes from the way the per-client cap
+// counts it ("192.0.2.7/32", "2001:db8:1:2::/64"), for other per-client limits to agree with
+// this one. Addresses that are not IP share one key.
+func ClientKey(a net.Addr) string { return clientKey(a).String() }
+
 // clientKey is what the per-client cap counts by: the IP (IPv4, or IPv4-mapped IPv6), or the /64
 // of an IPv6 address. Addresses that are not IP (unix sockets) share one key.
 func clientKey(a net.Addr) netip.Prefix {

@@ -154,5 +154,8 @@ func TestClientKey(t *testing.T) {
 		if got := clientKey(a); got != netip.MustParsePrefix(want) {
 			t.Errorf("%s: %s, want %s", addr, got, want)
 		}
+		if got := ClientKey(a); got != want {
+			t.Errorf("ClientKey(%s): %s, want %s", addr, got, want)
+		}
 	}
 }
