@@ -10,10 +10,10 @@ import (
 )
 
 // `cortex get NAME` prints the status reason the operator sends (a replica's last output line,
-// see internal/workload/local TestRedteamReplicaLastWordsReachStatusWithEscapes) with no
-// escaping, unlike `cortex logs` on a terminal: the API's bytes drive the user's terminal.
-func TestRedteamGetPrintsReasonEscapesRaw(t *testing.T) {
-	t.Skip("redteam: reproduces 'cortex get prints API-controlled status reasons with raw terminal escapes'; unskip when fixed")
+// see internal/workload/local TestReplicaLastWordsReachStatusEscaped) with its control
+// characters escaped, as `cortex logs` does on a terminal: the API's bytes must not drive the
+// user's terminal, whichever operator sent them.
+func TestGetShowsReasonEscapesEscaped(t *testing.T) {
 	reason := "replica 0: exited (exit status 1: \x1b]0;cluster OK\a\x1b[2J\x1b[H\x1b[32mall replicas ready\x1b[0m)"
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
@@ -22,5 +22,8 @@ func TestRedteamGetPrintsReasonEscapesRaw(t *testing.T) {
 	tw.Flush()
 	if strings.ContainsAny(b.String(), "\x1b\a") {
 		t.Fatalf("cortex get wrote raw control characters to the terminal: %q", b.String())
+	}
+	if !strings.Contains(b.String(), `\x1b]0;cluster OK\x07`) {
+		t.Errorf("cortex get does not show the escapes: %q", b.String())
 	}
 }
