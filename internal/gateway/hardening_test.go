@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -180,4 +181,69 @@ func TestHTTP2StreamsStayWithinTheClientCaps(t *testing.T) {
 	if p := peak.Load(); p > 16 {
 		t.Errorf("one connection held %d concurrent upstream requests", p)
 	}
+}
+
+// An HTTP/2 connection to the gateway carries at most http2MaxStreams requests at once (the
+// server's SETTINGS_MAX_CONCURRENT_STREAMS, as the client library sees it after a request).
+func TestHTTP2StreamsPerConnectionAreCapped(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.g.SetRoutes(map[string]string{"/echo": "echo"})
+	f.setTargets("echo", backend(t, "a"))
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: f.pool}, Protocols: new(http.Protocols)}
+	tr.Protocols.SetHTTP2(true)
+	cc, err := tr.NewClientConn(context.Background(), "https", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	req, _ := http.NewRequest("GET", f.url+"/echo", nil)
+	resp, err := cc.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("protocol %s, want HTTP/2", resp.Proto)
+	}
+	if got := cc.Available(); got != http2MaxStreams {
+		t.Errorf("an idle HTTP/2 connection may carry %d requests at once, want %d", got, http2MaxStreams)
+	}
+}
+
+// The in-flight caps count by netlimit's client key (an IPv6 client's /64) and in total; a
+// request over one gets 429 too_many_requests with Retry-After, and a slot is free again once
+// the request it held is done.
+func TestRequestsInFlightAreCappedPerClientAndInTotal(t *testing.T) {
+	g := New(Options{MaxRequestsPerClient: 1, MaxRequests: 2})
+	admit := func(remote string) (func(), *httptest.ResponseRecorder) {
+		r := httptest.NewRequest("GET", "/echo", nil)
+		r.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		release, ok := g.admit(w, r)
+		if ok != (release != nil) {
+			t.Fatalf("%s: ok %t with release %v", remote, ok, release != nil)
+		}
+		return release, w
+	}
+	first, _ := admit("[2001:db8:1:2::1]:1000")
+	if first == nil {
+		t.Fatal("first request refused")
+	}
+	if release, w := admit("[2001:db8:1:2:ffff::9]:2000"); release != nil || w.Code != http.StatusTooManyRequests ||
+		w.Header().Get("Retry-After") == "" || decodeError(t, w.Result()) != "too_many_requests" {
+		t.Fatalf("a second request from the same /64 was not refused with 429: %d", w.Code)
+	}
+	other, _ := admit("[2001:db8:1:3::1]:1000")
+	if other == nil {
+		t.Fatal("a request from another /64 was refused")
+	}
+	if release, _ := admit("192.0.2.7:1000"); release != nil {
+		t.Fatal("a third request in flight passed the total cap of 2")
+	}
+	first()
+	if again, _ := admit("[2001:db8:1:2::5]:3000"); again == nil {
+		t.Fatal("the /64's slot was not given back")
+	}
+	other()
 }
