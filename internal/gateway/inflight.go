@@ -58,7 +58,7 @@ func (f *inFlight) release(client string) {
 // admit takes an in-flight slot for r, or answers 429 and reports false. The caller calls
 // release when it is done with the request.
 func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) (release func(), ok bool) {
-	client := netlimit.ClientKey(remoteAddr(r.RemoteAddr))
+	client := netlimit.ClientKey(r.RemoteAddr)
 	if !g.inFlight.acquire(client) {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "too_many_requests", "too many requests in flight; retry later")
@@ -66,9 +66,3 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request) (release func(),
 	}
 	return func() { g.inFlight.release(client) }, true
 }
-
-// remoteAddr is a request's RemoteAddr ("ip:port") as a net.Addr, for netlimit.ClientKey.
-type remoteAddr string
-
-func (a remoteAddr) Network() string { return "tcp" }
-func (a remoteAddr) String() string  { return string(a) }
