@@ -13,6 +13,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cli/logs"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
 )
@@ -171,22 +172,27 @@ func table(tw *tabwriter.Writer, apis []apitypes.APIStatus, one bool, now time.T
 	if one {
 		a := apis[0]
 		if a.Reason != "" {
-			fmt.Fprintf(tw, "\nreason: %s\n", a.Reason)
+			fmt.Fprintf(tw, "\nreason: %s\n", shown(a.Reason))
 		}
 		if len(a.Details) > 0 {
 			fmt.Fprintln(tw, "\nREPLICA\tSTATE\tRESTARTS\tREASON")
 			for _, r := range a.Details {
-				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\n", r.ID, r.State, r.Restarts, r.Reason)
+				fmt.Fprintf(tw, "%d\t%s\t%d\t%s\n", r.ID, r.State, r.Restarts, shown(r.Reason))
 			}
 		}
 	} else {
 		for _, a := range apis {
 			if a.Status == apitypes.Error && a.Reason != "" {
-				fmt.Fprintf(tw, "\n%s: %s\n", a.Name, a.Reason)
+				fmt.Fprintf(tw, "\n%s: %s\n", a.Name, shown(a.Reason))
 			}
 		}
 	}
 }
+
+// shown is a status reason as the table prints it: reasons quote a replica's output (the
+// backend escapes it, but an operator of another version may not), so their control characters
+// are shown escaped, never sent to the terminal, as `cortex logs` does on a terminal.
+func shown(reason string) string { return logs.Escape(reason) }
 
 func ago(now, t time.Time) string {
 	if t.IsZero() {

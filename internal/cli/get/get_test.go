@@ -69,3 +69,22 @@ func TestTable(t *testing.T) {
 		}
 	}
 }
+
+// `cortex get NAME` prints the status reason the operator sends (a replica's last output line,
+// see internal/workload/local TestReplicaLastWordsReachStatusEscaped) with its control
+// characters escaped, as `cortex logs` does on a terminal: the API's bytes must not drive the
+// user's terminal, whichever operator sent them.
+func TestGetShowsReasonEscapesEscaped(t *testing.T) {
+	reason := "replica 0: exited (exit status 1: \x1b]0;cluster OK\a\x1b[2J\x1b[H\x1b[32mall replicas ready\x1b[0m)"
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	table(tw, []apitypes.APIStatus{{Name: "esc", Status: apitypes.Error, Reason: reason,
+		Details: []apitypes.ReplicaStatus{{ID: 0, State: "error", Reason: reason}}}}, true, time.Now())
+	tw.Flush()
+	if strings.ContainsAny(b.String(), "\x1b\a") {
+		t.Fatalf("cortex get wrote raw control characters to the terminal: %q", b.String())
+	}
+	if !strings.Contains(b.String(), `\x1b]0;cluster OK\x07`) {
+		t.Errorf("cortex get does not show the escapes: %q", b.String())
+	}
+}
