@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+# The Kubernetes control plane of the backend tests (built once, about 8-16 min; cached).
+CORTEX_K8S_BIN_DIR=$(./scripts/k8s-bins.sh)
+export CORTEX_K8S_BIN_DIR
 echo "== go vet"
 go vet ./...
 echo "== go test"
