@@ -68,6 +68,10 @@ type Cluster struct {
 	Kubeconfig string
 	// BinDir holds the binaries (kubectl too).
 	BinDir string
+	// ContainerLogFile is what kwok serves as the log of every container (pods/log): a test
+	// writes lines to it. The bytes are the test's; the path from the API server to the node's
+	// kubelet endpoint and back is the real one.
+	ContainerLogFile string
 	// StartTime is how long the control plane took to become ready (reported by the harness).
 	StartTime time.Duration
 
@@ -162,11 +166,11 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return err
 	}
-	etcdClient, etcdPeer, apiPort, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdClient)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(etcdPeer)
@@ -196,6 +200,9 @@ func (c *Cluster) start(ctx context.Context) error {
 		"--service-cluster-ip-range=10.96.0.0/16",
 		// No kube-proxy or real node serves the kubernetes Service: do not maintain its endpoints.
 		"--endpoint-reconciler-type=none",
+		// pods/log goes to kwok's kubelet endpoint on 127.0.0.1, which serves the harness's cert.
+		"--kubelet-preferred-address-types=InternalIP",
+		"--kubelet-certificate-authority="+p.caFile,
 	); err != nil {
 		return err
 	}
@@ -257,13 +264,33 @@ func (c *Cluster) start(ctx context.Context) error {
 		return fmt.Errorf("kube-scheduler: %w", err)
 	}
 
+	// kwok serves every container's log from one file (ContainerLogFile) at the node's kubelet
+	// endpoint, so the API server's pods/log path can be exercised without a container.
+	c.ContainerLogFile = filepath.Join(c.dir, "container.log")
+	if err := os.WriteFile(c.ContainerLogFile, nil, 0o600); err != nil {
+		return err
+	}
+	kwokConfig := filepath.Join(c.dir, "kwok.yaml")
+	if err := os.WriteFile(kwokConfig, []byte(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: container-logs
+spec:
+  logs:
+  - logsFile: `+strconv.Quote(c.ContainerLogFile)+`
+`), 0o600); err != nil {
+		return err
+	}
 	if err := c.run("kwok",
+		"--config="+kwokConfig,
 		"--kubeconfig="+c.Kubeconfig,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		// A pod annotated so keeps the status a test wrote (see SetPodStatus).
 		"--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
-		"--cidr=10.244.0.0/16", "--node-ip=10.0.0.1",
+		"--cidr=10.244.0.0/16", "--node-ip=127.0.0.1",
+		"--server-address=127.0.0.1:"+strconv.Itoa(kwokPort), "--node-port="+strconv.Itoa(kwokPort),
+		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.serverKey,
 	); err != nil {
 		return err
 	}
