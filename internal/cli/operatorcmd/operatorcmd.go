@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
@@ -96,8 +95,8 @@ func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-			return fmt.Errorf("%s: %w", o.configFile, err)
+		if cfg, err = operator.ParseConfigFile(data, o.configFile); err != nil {
+			return err
 		}
 	}
 	mergeFlags(c, &cfg, &o.cfg)
