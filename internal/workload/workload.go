@@ -31,6 +31,11 @@ type Deployment struct {
 	// log it, put it in argv or write it to a file readable by others.
 	SecretEnv map[string]string
 	UpdatedAt time.Time
+	// Code is the content hash of the API's project directory (package bundle) and CodeDir the
+	// private snapshot replicas run from (their working directory; a python handler's path is
+	// relative to it). Empty CodeDir: the spec's ProjectDir (no snapshot).
+	Code    string
+	CodeDir string
 }
 
 // ReplicaStatus is one replica as the backend sees it.

@@ -11,6 +11,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/cli/get"
 	"github.com/cortexlabs-go/cortex/internal/cli/logs"
 	"github.com/cortexlabs-go/cortex/internal/cli/operatorcmd"
+	"github.com/cortexlabs-go/cortex/internal/cli/restart"
 	"github.com/cortexlabs-go/cortex/internal/cli/whoami"
 )
 
@@ -25,6 +26,7 @@ func init() {
 		deploy.NewCmd,
 		get.NewCmd,
 		deletecmd.NewCmd,
+		restart.NewCmd,
 		logs.NewCmd,
 		call.NewCmd,
 	)
