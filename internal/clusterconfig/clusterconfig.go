@@ -189,11 +189,8 @@ func ParseFile(data []byte, file string, getenv func(string) string) (*Config, e
 	c.RegionSource = RegionFromFile
 	if c.Region == "" {
 		c.RegionSource = RegionFromDefault
-		for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
-			if r := strings.TrimSpace(getenv(v)); r != "" {
-				c.Region, c.RegionSource = r, v
-				break
-			}
+		if r, v := RegionFromEnv(getenv); r != "" {
+			c.Region, c.RegionSource = r, v
 		}
 	}
 	c.ApplyDefaults()
@@ -212,6 +209,17 @@ func ParseFile(data []byte, file string, getenv func(string) string) (*Config, e
 		return nil, fielderr.Locate(err, file, doc.Line)
 	}
 	return c, nil
+}
+
+// RegionFromEnv is the region the AWS tools default to: $AWS_REGION, else $AWS_DEFAULT_REGION
+// (with the variable's name); "" when neither is set.
+func RegionFromEnv(getenv func(string) string) (region, variable string) {
+	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if r := strings.TrimSpace(getenv(v)); r != "" {
+			return r, v
+		}
+	}
+	return "", ""
 }
 
 // topField is the top-level field of a path: node_groups[0].name -> node_groups.

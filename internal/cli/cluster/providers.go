@@ -27,5 +27,5 @@ func providerCommands(f *cmdutil.Factory) []*cobra.Command {
 }
 
 func awsOnlyCommands(f *cmdutil.Factory) []*cobra.Command {
-	return []*cobra.Command{awscluster.NewConfigureCmd(f), awscluster.NewPolicyCmd(f), awscluster.NewExampleConfigCmd(f)}
+	return []*cobra.Command{awscluster.NewConfigureCmd(f), awscluster.NewPolicyCmd(f), awscluster.NewExampleConfigCmd(f), awscluster.NewCredentialsCmd(f)}
 }

@@ -19,10 +19,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
+	confirmpkg "github.com/cortexlabs-go/cortex/internal/confirm"
 	"github.com/cortexlabs-go/cortex/internal/credentials"
+	"github.com/cortexlabs-go/cortex/internal/fielderr"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 )
@@ -42,7 +45,7 @@ func (o *common) addConfigFlag(cmd *cobra.Command) {
 
 func (o *common) addNameFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.name, "name", "", "cluster name (instead of a cluster.yaml)")
-	cmd.Flags().StringVar(&o.region, "region", "", "AWS region of the cluster (instead of a cluster.yaml)")
+	cmd.Flags().StringVar(&o.region, "region", "", "AWS region of the cluster (instead of a cluster.yaml; default $AWS_REGION, else $AWS_DEFAULT_REGION)")
 }
 
 func (o *common) addCredFlags(cmd *cobra.Command, cluster bool) {
@@ -85,8 +88,11 @@ func (o *common) target(args []string) (name, region string, cfg *clusterconfig.
 		}
 		return cfg.ClusterName, cfg.Region, cfg, nil
 	}
+	if o.name != "" && o.region == "" {
+		o.region, _ = clusterconfig.RegionFromEnv(os.Getenv)
+	}
 	if o.name == "" || o.region == "" {
-		return "", "", nil, errors.New("no cluster given: pass cluster.yaml (or -c cluster.yaml), or both --name and --region")
+		return "", "", nil, errors.New("no cluster given: pass cluster.yaml (or -c cluster.yaml), or --name and --region (or $AWS_REGION)")
 	}
 	c := &clusterconfig.Config{ClusterName: o.name, Region: o.region}
 	c.ApplyDefaults()
@@ -139,7 +145,7 @@ func openSession(ctx context.Context, f *cmdutil.Factory, o *common, name, regio
 		return nil, err
 	}
 	fmt.Fprintf(f.IO.ErrOut, "using AWS credentials from %s\n", spinUp.Describe())
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithCredentialsProvider(spinUp.CredentialsProvider()))
+	cfg, err := awssdk.LoadConfig(ctx, config.WithRegion(region), config.WithCredentialsProvider(spinUp.CredentialsProvider()))
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
@@ -161,17 +167,51 @@ func prompt(f *cmdutil.Factory, label string, secret bool) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
+// termConfirmer asks on the terminal. (It satisfies confirm.Confirmer, so a prompter that
+// honours Ctrl-C can replace it.)
+type termConfirmer struct{ f *cmdutil.Factory }
+
+func (t termConfirmer) Confirm(question string) (bool, error) {
+	fmt.Fprintf(t.f.IO.ErrOut, "%s [y/N] ", question)
+	line, err := bufio.NewReader(t.f.IO.In).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
+}
+
+// confirmerFor is the terminal prompt, or nil when stdin is not a terminal.
+func confirmerFor(f *cmdutil.Factory) confirmpkg.Confirmer {
+	if !cmdutil.IsTerminal(f.IO.In) {
+		return nil
+	}
+	return termConfirmer{f}
+}
+
 // confirm asks a yes/no question; without a terminal it refuses with advice to pass --yes.
 func confirm(f *cmdutil.Factory, question string) error {
-	if !cmdutil.IsTerminal(f.IO.In) {
-		return fmt.Errorf("%s: pass --yes to continue without a terminal", question)
+	err := confirmpkg.Ask(confirmerFor(f), false, question)
+	if errors.Is(err, confirmpkg.ErrDeclined) {
+		return &cmdutil.ExitError{Code: 1, Err: err}
 	}
-	fmt.Fprintf(f.IO.ErrOut, "%s [y/N] ", question)
-	line, _ := bufio.NewReader(f.IO.In).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return &cmdutil.ExitError{Code: 1, Err: errors.New("aborted")}
+	return err
+}
+
+// confirmOr is confirm unless yes (--yes) is set.
+func confirmOr(f *cmdutil.Factory, yes bool, question string) error {
+	if yes {
+		return nil
 	}
-	return nil
+	return confirm(f, question)
+}
+
+// configFileOf is the cluster.yaml path a command was given (for messages).
+func (o *common) configFileOf(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return o.configPath
 }
 
 // progress prints provisioning events, one line each.
@@ -183,7 +223,11 @@ func progress(w io.Writer) func(provaws.Event) {
 		case provaws.PhaseFailed:
 			fmt.Fprintf(w, "  ✗ %-16s %v\n", e.Step, e.Err)
 		case provaws.PhaseWaiting:
-			fmt.Fprintf(w, "  … %-16s waiting for %s\n", e.Step, e.Detail)
+			if e.Elapsed > 0 {
+				fmt.Fprintf(w, "  … %-16s waiting for %s (%s so far)\n", e.Step, e.Detail, e.Elapsed.Round(time.Second))
+			} else {
+				fmt.Fprintf(w, "  … %-16s waiting for %s\n", e.Step, e.Detail)
+			}
 		case provaws.PhaseSkipped:
 			fmt.Fprintf(w, "  - %-16s skipped (%s)\n", e.Step, e.Detail)
 		case provaws.PhaseInfo:
@@ -264,18 +308,25 @@ func NewUpCmd(f *cmdutil.Factory) *cobra.Command {
 				}
 				fmt.Fprintln(f.IO.ErrOut, "preflight: every action of the management policy is allowed")
 			}
+			// Region and zones against AWS first: the plan is only worth showing for a config
+			// that can be created.
+			if err := p.CheckConfig(ctx, cfg); err != nil {
+				return fielderr.Locate(err, o.configFileOf(args), nil)
+			}
+			plan := provaws.PlanUp(cfg)
+			plan.Render(f.IO.ErrOut)
 			admin, err := p.CheckAdmin(ctx, id)
 			if err != nil {
 				fmt.Fprintf(f.IO.ErrOut, "warning: could not check whether %s is an administrator: %v\n", id.ARN, err)
 				admin = &provaws.AdminCheck{Reason: "the check failed"}
 			}
+			question := fmt.Sprintf("create cluster %s (about $%.2f/h)?", cfg.ClusterName, plan.MinHourly)
 			if !admin.Admin {
 				fmt.Fprintf(f.IO.ErrOut, "warning: %s is not an administrator (%s); cluster up may fail part way. The minimum permissions are printed by `cortex cluster policy --type management -c cluster.yaml` (and checked by --preflight).\n", id.ARN, admin.Reason)
-				if !o.yes {
-					if err := confirm(f, "continue anyway?"); err != nil {
-						return err
-					}
-				}
+				question = fmt.Sprintf("create cluster %s (about $%.2f/h) although the permissions may not suffice?", cfg.ClusterName, plan.MinHourly)
+			}
+			if err := confirmOr(f, o.yes, question); err != nil {
+				return err
 			}
 			if err := s.cache.Remember(cfg.ClusterName, cfg.Region, s.spinUp, s.cluster); err != nil {
 				return fmt.Errorf("cluster cache: %w", err)
@@ -427,12 +478,15 @@ func byKey[V any](m map[string]V) string {
 // NewConfigureCmd is `cortex cluster configure`.
 func NewConfigureCmd(f *cmdutil.Factory) *cobra.Command {
 	o := &common{}
+	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "configure [cluster.yaml]",
 		Short: "Apply the fields of cluster.yaml that may change on a running AWS cluster",
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
 min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, iam_policy_arns
-and access. Any other difference is refused before anything changes.`,
+and access. Any other difference is refused before anything changes. The changes are shown first;
+--dry-run stops there, and otherwise they are applied after a confirmation (--yes without a
+terminal).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := o.loadConfig(args)
@@ -447,7 +501,8 @@ and access. Any other difference is refused before anything changes.`,
 			if err != nil {
 				return err
 			}
-			changes, err := p.Configure(c.Context(), cfg)
+			// The diff first; then --dry-run stops, and anything else asks (or needs --yes).
+			changes, err := p.PlanConfigure(c.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -458,11 +513,24 @@ and access. Any other difference is refused before anything changes.`,
 			for _, ch := range changes {
 				fmt.Fprintf(f.IO.Out, "%s: %v -> %v\n", ch.Field, ch.From, ch.To)
 			}
+			if dryRun {
+				fmt.Fprintln(f.IO.Out, "dry run: nothing was changed")
+				return nil
+			}
+			if err := confirmOr(f, o.yes, fmt.Sprintf("apply %d change(s) to cluster %s?", len(changes), cfg.ClusterName)); err != nil {
+				return err
+			}
+			if _, err := p.Configure(c.Context(), cfg); err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.Out, "cluster %s is configured\n", cfg.ClusterName)
 			return nil
 		},
 	}
 	o.addConfigFlag(cmd)
 	o.addCredFlags(cmd, false)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the changes and change nothing")
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
 	return cmd
 }
 
@@ -499,9 +567,22 @@ func NewDownCmd(f *cmdutil.Factory) *cobra.Command {
 			}
 			rep, err := p.Down(c.Context(), name, provaws.DownOptions{KeepAWSResources: keep})
 			if rep != nil {
+				for _, nf := range rep.NotFound {
+					fmt.Fprintf(f.IO.ErrOut, "not found: %s\n", nf)
+				}
 				for _, l := range rep.Leftovers {
 					fmt.Fprintf(f.IO.ErrOut, "could not delete %s: %s\n", l.Resource, l.Reason)
 				}
+			}
+			if errors.Is(err, provaws.ErrClusterNotFound) {
+				// Nothing to delete; what the CLI remembers of it goes, and the command fails.
+				_ = s.cache.Forget(name, region)
+				if removed, rerr := removeEnvs(f, name, region); rerr == nil {
+					for _, e := range removed {
+						fmt.Fprintf(f.IO.ErrOut, "removed environment %s\n", e)
+					}
+				}
+				return err
 			}
 			if err != nil {
 				return err
