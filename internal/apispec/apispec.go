@@ -74,9 +74,6 @@ type FieldError = fielderr.Error
 
 // Subject names the index-th API (and its name when known) in messages.
 func Subject(index int, name string) string {
-	if name != "" && nameRE.MatchString(name) {
-		return fmt.Sprintf("api %q (#%d)", name, index+1)
-	}
 	if name != "" {
 		return fmt.Sprintf("api %q (#%d)", name, index+1)
 	}

@@ -198,6 +198,13 @@ func confirm(f *cmdutil.Factory, question string) error {
 	return err
 }
 
+func regionSourceText(src string) string {
+	if src == clusterconfig.RegionFromDefault {
+		return "the default"
+	}
+	return "$" + src
+}
+
 // confirmOr is confirm unless yes (--yes) is set.
 func confirmOr(f *cmdutil.Factory, yes bool, question string) error {
 	if yes {
@@ -291,7 +298,11 @@ func NewUpCmd(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(f.IO.ErrOut, "creating cluster %s in %s (account %s) as %s\n", cfg.ClusterName, cfg.Region, id.Account, id.ARN)
+			region := cfg.Region
+			if cfg.RegionSource != clusterconfig.RegionFromFile {
+				region += " (cluster.yaml has no region; from " + regionSourceText(cfg.RegionSource) + ")"
+			}
+			fmt.Fprintf(f.IO.ErrOut, "creating cluster %s in %s (account %s) as %s\n", cfg.ClusterName, region, id.Account, id.ARN)
 			if preflight {
 				denied, err := p.Preflight(ctx, id, cfg.ClusterName)
 				if err != nil {
