@@ -142,9 +142,10 @@ func (d *Doc) Decode(out any, hints Hints) error {
 }
 
 type decoder struct {
-	doc   *Doc
-	hints Hints
-	errs  fielderr.List
+	doc    *Doc
+	hints  Hints
+	errs   fielderr.List
+	tooBig bool
 }
 
 func (dc *decoder) fail(n *yaml.Node, path, format string, a ...any) {
@@ -239,12 +240,22 @@ func scalar(n *yaml.Node) (val any, kind string, err error) {
 	return s, "str", nil
 }
 
+// deref follows aliases and counts the node; nil (with one error) once the file has expanded to
+// more than MaxNodes values.
 func (dc *decoder) deref(n *yaml.Node, path string) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 64; i++ {
 		n = n.Alias
 	}
+	if n == nil || n.Kind == yaml.AliasNode {
+		dc.errs.Add(path, "an alias that cannot be resolved")
+		return nil
+	}
 	dc.doc.nodes++
 	if dc.doc.nodes > MaxNodes {
+		if !dc.tooBig {
+			dc.tooBig = true
+			dc.errs.Add("", "the file expands to more than %d values (aliases?)", MaxNodes)
+		}
 		return nil
 	}
 	if _, seen := dc.doc.lines[path]; !seen {
@@ -282,9 +293,6 @@ func (dc *decoder) pairs(n *yaml.Node, path string) [][2]*yaml.Node {
 
 func (dc *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 	if n = dc.deref(n, path); n == nil {
-		if dc.doc.nodes == MaxNodes+1 {
-			dc.errs.Add("", "the file expands to more than %d values (aliases?)", MaxNodes)
-		}
 		return
 	}
 	// A null leaves the field at its zero value (as if it were not given).
