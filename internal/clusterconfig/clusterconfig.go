@@ -93,6 +93,20 @@ type Config struct {
 	// RegionSource says where Region came from: cluster.yaml, AWS_REGION, AWS_DEFAULT_REGION or
 	// the default (set by ParseFile, for messages; not part of the file).
 	RegionSource string `json:"-"`
+
+	// file and doc remember where the config came from, so that problems found later (by AWS,
+	// see Locate) name the file and the line too.
+	file string
+	doc  *yamlfile.Doc
+}
+
+// Locate gives field problems found after parsing (fielderr.Errors, e.g. a zone AWS does not
+// have) the file and line of the field; other errors are returned as they are.
+func (c *Config) Locate(err error) error {
+	if c.doc == nil {
+		return fielderr.Locate(err, c.file, nil)
+	}
+	return fielderr.Locate(err, c.file, c.doc.Line)
 }
 
 // reserved are fields cortex sets itself; a cluster.yaml that sets them is refused.
@@ -208,6 +222,7 @@ func ParseFile(data []byte, file string, getenv func(string) string) (*Config, e
 	if err := errs.Err(); err != nil {
 		return nil, fielderr.Locate(err, file, doc.Line)
 	}
+	c.file, c.doc = file, doc
 	return c, nil
 }
 

@@ -25,7 +25,6 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
 	confirmpkg "github.com/cortexlabs-go/cortex/internal/confirm"
 	"github.com/cortexlabs-go/cortex/internal/credentials"
-	"github.com/cortexlabs-go/cortex/internal/fielderr"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 )
@@ -213,14 +212,6 @@ func confirmOr(f *cmdutil.Factory, yes bool, question string) error {
 	return confirm(f, question)
 }
 
-// configFileOf is the cluster.yaml path a command was given (for messages).
-func (o *common) configFileOf(args []string) string {
-	if len(args) == 1 {
-		return args[0]
-	}
-	return o.configPath
-}
-
 // progress prints provisioning events, one line each.
 func progress(w io.Writer) func(provaws.Event) {
 	return func(e provaws.Event) {
@@ -322,7 +313,7 @@ func NewUpCmd(f *cmdutil.Factory) *cobra.Command {
 			// Region and zones against AWS first: the plan is only worth showing for a config
 			// that can be created.
 			if err := p.CheckConfig(ctx, cfg); err != nil {
-				return fielderr.Locate(err, o.configFileOf(args), nil)
+				return cfg.Locate(err)
 			}
 			plan := provaws.PlanUp(cfg)
 			plan.Render(f.IO.ErrOut)
