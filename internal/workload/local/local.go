@@ -146,6 +146,9 @@ type api struct {
 	gen       int
 	current   []*replica
 	old       []*replica
+	// retiring are replicas being stopped (a replaced version, a scale-down): Delete and Close
+	// wait for them too, so no process outlives its API.
+	retiring []*replica
 	hub       *logHub
 	targets   atomic.Pointer[[]string]
 }
@@ -206,7 +209,7 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		for len(a.current) > spec.Replicas {
 			r := a.current[len(a.current)-1]
 			a.current = a.current[:len(a.current)-1]
-			go r.stop()
+			a.retire(r)
 		}
 		a.spec = spec
 		a.updatedAt = d.UpdatedAt
@@ -276,7 +279,7 @@ func (b *Backend) changedLocked(a *api) {
 	}
 	if len(a.old) > 0 && len(readyNew) >= len(a.current) {
 		for _, r := range a.old {
-			go r.stop()
+			a.retire(r)
 		}
 		a.old = nil
 	}
@@ -295,6 +298,20 @@ func (b *Backend) changedLocked(a *api) {
 		targets = []string{}
 	}
 	a.targets.Store(&targets)
+}
+
+// retire stops r in the background; b.mu must be held. Replicas already stopped are forgotten.
+func (a *api) retire(r *replica) {
+	kept := a.retiring[:0]
+	for _, x := range a.retiring {
+		select {
+		case <-x.done:
+		default:
+			kept = append(kept, x)
+		}
+	}
+	a.retiring = append(kept, r)
+	go r.stop()
 }
 
 func (b *Backend) startReplica(a *api, id, gen int, spec apispec.Spec, secret map[string]string, codeDir string) *replica {
@@ -590,7 +607,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 
 func stopAll(ctx context.Context, a *api) error {
 	a.b.mu.Lock()
-	rs := append(append([]*replica(nil), a.current...), a.old...)
+	rs := append(append(append([]*replica(nil), a.current...), a.old...), a.retiring...)
 	a.b.mu.Unlock()
 	empty := []string{}
 	a.targets.Store(&empty)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,6 +31,9 @@ func TestMain(m *testing.M) {
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "pid=%d greeting=%s secret=%t", os.Getpid(), os.Getenv("GREETING"), secret != "")
 		})
+		if os.Getenv("IGNORE_TERM") != "" {
+			signal.Ignore(syscall.SIGTERM) // only SIGKILL, after the grace period, stops it
+		}
 		if gate := os.Getenv("GATE"); gate != "" {
 			// The test opens this replica's gate (a file) when it wants the replica to listen.
 			for {
@@ -374,5 +378,37 @@ func TestNewVersionServesOnlyWhenComplete(t *testing.T) {
 		if body := get(t, addr); !strings.Contains(body, "greeting=v2") {
 			t.Errorf("after the rollout %s answers %q", addr, body)
 		}
+	}
+}
+
+// Delete waits for every process of the API, also the replicas of a replaced version that are
+// still in their stop grace period: after it returns, none runs and no pid file is left.
+func TestDeleteWaitsForRetiringReplicas(t *testing.T) {
+	b := newBackend(t)
+	ctx := context.Background()
+	spec := helperSpec(t, "slow", "serve", 1)
+	spec.Env = map[string]string{"IGNORE_TERM": "1"}
+	if err := b.Apply(ctx, workload.Deployment{Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "slow", "live", func(s workload.Status) bool { return s.State == workload.Live })
+	old := pidOf(t, b, "slow", 0)
+	v2 := helperSpec(t, "slow", "serve", 1) // stops at once; the old one takes its grace period
+	if err := b.Apply(ctx, workload.Deployment{Spec: v2}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "slow", "new replica serving alone", func(s workload.Status) bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return s.State == workload.Live && len(b.apis["slow"].old) == 0
+	})
+	if err := b.Delete(ctx, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ProcessStartTime(old); err == nil {
+		t.Errorf("the replaced replica (pid %d) still runs after delete", old)
+	}
+	if left, _ := filepath.Glob(filepath.Join(b.opts.Dir, "run", "*.pid")); len(left) != 0 {
+		t.Errorf("pid files left: %v", left)
 	}
 }
