@@ -149,8 +149,8 @@ type api struct {
 	// retiring are replicas being stopped (a replaced version, a scale-down): Delete and Close
 	// wait for them too, so no process outlives its API.
 	retiring []*replica
-	hub       *logHub
-	targets   atomic.Pointer[[]string]
+	hub      *logHub
+	targets  atomic.Pointer[[]string]
 }
 
 type replica struct {
