@@ -81,10 +81,7 @@ func TestDecodeHostileAndMistakenYAML(t *testing.T) {
 			if err == nil {
 				t.Fatal("want errors")
 			}
-			var lines []string
-			for _, l := range strings.Split(err.Error(), "\n") {
-				lines = append(lines, l)
-			}
+			lines := strings.Split(err.Error(), "\n")
 			if len(lines) != len(c.errs) {
 				t.Fatalf("got %d problems, want %d:\n%v", len(lines), len(c.errs), err)
 			}
