@@ -50,8 +50,9 @@ type file struct {
 }
 
 // list walks src and returns its files in a stable order. Symbolic links to files are followed
-// (their content is shipped); symbolic links to directories are not.
-func list(src string) ([]file, error) {
+// (their content is shipped); symbolic links to directories are not. The bundle root itself is
+// skipped when it lies inside src (a project in the home directory must not ship the bundles).
+func list(src, root string) ([]file, error) {
 	var files []file
 	var total int64
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
@@ -63,7 +64,7 @@ func list(src string) ([]file, error) {
 		}
 		name := d.Name()
 		if d.IsDir() {
-			if skipDirs[name] {
+			if skipDirs[name] || path == root {
 				return filepath.SkipDir
 			}
 			return nil
@@ -110,7 +111,7 @@ type Bundle struct {
 // so a file edited during the copy cannot make the hash and the snapshot disagree. Snapshotting an
 // unchanged directory again returns the existing bundle.
 func Snapshot(src, root string) (Bundle, error) {
-	files, err := list(src)
+	files, err := list(filepath.Clean(src), filepath.Clean(root))
 	if err != nil {
 		return Bundle{}, err
 	}

@@ -76,3 +76,19 @@ func TestSnapshotHashesWhatItCopies(t *testing.T) {
 		t.Error("invalid hash accepted")
 	}
 }
+
+// A project that contains the bundle directory (a cortex.yaml in the home directory) does not
+// ship its own bundles.
+func TestSnapshotSkipsItsOwnRoot(t *testing.T) {
+	src := t.TempDir()
+	root := filepath.Join(src, ".cortex", "bundles")
+	write(t, filepath.Join(src, "handler.py"), "v1", 0o600)
+	b1, err := Snapshot(src, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := Snapshot(src, root)
+	if err != nil || b2.Hash != b1.Hash {
+		t.Fatalf("the second snapshot shipped the first: %+v %v", b2, err)
+	}
+}
