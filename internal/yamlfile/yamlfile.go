@@ -315,7 +315,8 @@ func (dc *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 			return
 		}
 		if v.Type().Key().Kind() != reflect.String {
-			panic("yamlfile: map keys must be strings")
+			dc.fail(n, path, "cannot be set from a file (internal: %s)", v.Type())
+			return
 		}
 		m := reflect.MakeMap(v.Type())
 		for _, kv := range dc.pairs(n, path) {
@@ -384,7 +385,9 @@ func (dc *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 			v.SetFloat(val.(float64))
 		}
 	default:
-		panic("yamlfile: unsupported field type " + v.Type().String())
+		// A field type this decoder does not know is a programming error; it is reported rather
+		// than crashing the command that reads the file.
+		dc.fail(n, path, "cannot be set from a file (internal: %s)", v.Type())
 	}
 }
 
