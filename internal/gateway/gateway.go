@@ -1,7 +1,8 @@
 // Package gateway is the HTTPS front door of a cluster's APIs: it routes /<endpoint>[/...] to a
-// ready replica of the API (round robin), streams bodies both ways, bounds request bodies and
-// times, answers 503 with a JSON error when no replica is ready, tags every request with an id
-// (X-Request-Id) and writes an access log.
+// ready replica of the API (round robin), streams bodies both ways, bounds request bodies,
+// times and connections (per client and in total), refuses bodies on GET/HEAD, answers 503 with a
+// JSON error when no replica is ready, tags every request with an id (X-Request-Id) and writes a
+// JSON access log.
 package gateway
 
 import (
@@ -329,7 +330,9 @@ var pool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 func (bufferPool) Get() []byte  { return *(pool.Get().(*[]byte)) }
 func (bufferPool) Put(b []byte) { pool.Put(&b) }
 
-// Server returns the HTTPS server of the gateway (TLS 1.2+ with cert), not yet listening.
+// Server returns the HTTPS server of the gateway (TLS 1.2+ with cert), not yet listening. Run the
+// gateway with Serve: it also caps connections per client and in total, which a bare
+// *http.Server serving its own listener does not.
 func (g *Gateway) Server(cert tls.Certificate) *http.Server {
 	return g.ServerWithTLS(&tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}})
 }

@@ -446,7 +446,7 @@ func TestStalePooledConnectionIsRetried(t *testing.T) {
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 		_, _ = br.Peek(1)
 	})
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{ErrorLog: func(format string, args ...any) { t.Logf(format, args...) }})
 	f.g.SetRoutes(map[string]string{"/echo": "echo"})
 	f.setTargets("echo", addr)
 	for i := 0; i < 5; i++ {

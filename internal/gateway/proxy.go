@@ -63,10 +63,12 @@ func (t retryIdle) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // closedUnderUs reports the ways that race shows: net/http's "server closed idle connection", a
-// reset (the request hit a socket the replica had closed), or an EOF before any answer.
+// reset (the request hit a socket the replica had closed), an EOF before any answer, or the
+// transport's own close of that connection (its reader saw the EOF) while the body was written.
 func closedUnderUs(err error) bool {
 	return err.Error() == "http: server closed idle connection" || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed)
 }
 
 // bufferSmallBody reads a small request body of known length into memory and makes it

@@ -200,8 +200,19 @@ func TestGetOrHeadWithBodyIsRefused(t *testing.T) {
 		}
 		conn.Close()
 	}
+	// Over HTTP/2 as well.
+	h2 := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: f.pool}}}
+	req, _ := http.NewRequest("GET", f.url+"/echo", strings.NewReader(inner))
+	resp, err := h2.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("HTTP/%d GET with a body: %d, want 400", resp.ProtoMajor, resp.StatusCode)
+	}
 	// A GET without a body still goes through.
-	resp, err := f.client.Get(f.url + "/echo")
+	resp, err = f.client.Get(f.url + "/echo")
 	if err != nil {
 		t.Fatal(err)
 	}

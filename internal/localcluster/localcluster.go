@@ -375,7 +375,11 @@ func start(p Paths, o Options, rec Record) (int, error) {
 	pid := cmd.Process.Pid
 	if err := local.WritePidFile(p.PidFile, pid); err != nil {
 		_ = cmd.Process.Kill()
-		_, _ = cmd.Process.Wait()
+		if state, _ := cmd.Process.Wait(); state != nil && state.Exited() {
+			// It died on its own before its pid file was written (a bad flag, a port in use):
+			// that is a start-up failure, with its output, not the pid file's "zombie".
+			return 0, startupFailed(p)
+		}
 		return 0, err
 	}
 	// Reap it if it dies while we wait (avoids a zombie that looks alive); after we exit, init does.
@@ -392,7 +396,7 @@ func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Durat
 	var lastErr error
 	for {
 		if _, err := local.ProcessStartTime(pid); err != nil {
-			return nil, fmt.Errorf("the operator exited during start-up; its log (%s) ends with:\n%s", p.LogFile, startupTail(p))
+			return nil, startupFailed(p)
 		}
 		caPEM, err := os.ReadFile(caFile)
 		if err == nil {
@@ -438,6 +442,11 @@ func Probe(addr string, caPEM []byte) error {
 		return err
 	}
 	return conn.Close()
+}
+
+// startupFailed is the error of an operator that died during start-up, quoting what it left.
+func startupFailed(p Paths) error {
+	return fmt.Errorf("the operator exited during start-up; its log (%s) ends with:\n%s", p.LogFile, startupTail(p))
 }
 
 // startupTail is what an operator that died during start-up left: the end of its log, then what

@@ -33,6 +33,7 @@ type Server struct {
 	local    *localAuth
 	limiter  *failureLimiter
 	denials  *denialLog
+	anonLog  *slog.Logger // unauthenticated requests and connection refusals (Config.DenialLogger)
 	tls      *tls.Config
 	caPEM    []byte
 	mux      *http.ServeMux
@@ -60,7 +61,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, state: stateFiles{dir: cfg.StateDir}, mux: http.NewServeMux(), now: time.Now,
 		limiter: newFailureLimiter(0.5, 20, 10000)}
-	s.denials = newDenialLog(s.log, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
+	s.anonLog = cfg.DenialLogger
+	s.denials = newDenialLog(s.log, s.anonLog, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
 	var err error
 	if s.cluster, err = loadOrCreateCluster(s.state, &s.cfg); err != nil {
 		return nil, err
@@ -202,7 +204,7 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	}
 	lim := s.cfg.Connections
 	limited := netlimit.NewListener(ln, netlimit.Limits{PerClient: lim.MaxConnsPerClient, Total: lim.MaxConns,
-		OnRefuse: s.logRefusal})
+		EvictUntrusted: true, OnRefuse: s.logRefusal})
 	// HTTP/1.1 only: a connection is one client's request at a time, so the caps, the timeouts and
 	// closing a connection after a failed authentication mean what they say. (The CLI asks for
 	// HTTP/2 and falls back through ALPN.)
@@ -217,6 +219,7 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 		// bodies instead (bodyDeadline).
 		IdleTimeout:    time.Duration(lim.IdleTimeoutSeconds) * time.Second,
 		MaxHeaderBytes: 64 << 10,
+		ConnContext:    func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey, c) },
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	denialsCtx, stopDenials := context.WithCancel(context.Background())
@@ -341,12 +344,9 @@ func (s *Server) STSCalls() int64 {
 // logRefusal logs a connection refused by a cap, aggregated like denials: the first of a client
 // and reason in a window, then a count.
 func (s *Server) logRefusal(remote net.Addr, reason string) {
-	ip := remote.String()
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
-	}
-	reason = "conn_limit_" + strings.ReplaceAll(reason, "-", "_") // conn_limit_per_client, conn_limit_total
+	ip := netlimit.ClientKey(remote.String())
+	reason = "conn_limit_" + strings.ReplaceAll(reason, "-", "_") // conn_limit_per_client, _total, _evicted
 	if s.denials.admit(denialKey{client: ip, decision: "refuse", reason: reason}, "", time.Now()) {
-		s.log.Warn("connection refused", "client", ip, "reason", reason)
+		s.anonLog.Warn("connection refused", "client", ip, "reason", reason)
 	}
 }

@@ -111,7 +111,7 @@ func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
 	if err := fsutil.EnsurePrivateDir(cfg.StateDir); err != nil {
 		return err
 	}
-	var logOut io.Writer = f.IO.ErrOut
+	var logOut, denialOut io.Writer = f.IO.ErrOut, f.IO.ErrOut
 	if cfg.LogFile != "" {
 		if cfg.LogMaxSizeMB == 0 {
 			cfg.LogMaxSizeMB = operator.DefaultLogMaxSizeMB
@@ -119,14 +119,23 @@ func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
 		if cfg.LogMaxBackups == 0 {
 			cfg.LogMaxBackups = operator.DefaultLogMaxBackups
 		}
-		w, err := operator.OpenLogFile(cfg.LogFile, cfg.LogMaxSizeMB, cfg.LogMaxBackups)
-		if err != nil {
-			return fmt.Errorf("log_file: %w", err)
+		// Two files, each rotated on its own: the audit trail of principals (and the operator's
+		// own messages), and the lines of unauthenticated traffic, which anyone can make.
+		for _, lf := range []struct {
+			path string
+			out  *io.Writer
+		}{{cfg.LogFile, &logOut}, {operator.DenialLogFile(cfg.LogFile), &denialOut}} {
+			w, err := operator.OpenLogFile(lf.path, cfg.LogMaxSizeMB, cfg.LogMaxBackups)
+			if err != nil {
+				return fmt.Errorf("log_file: %w", err)
+			}
+			defer w.Close()
+			*lf.out = w
 		}
-		defer w.Close()
-		logOut = w
 	}
-	cfg.Logger = slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logOut, opts))
+	cfg.DenialLogger = slog.New(slog.NewJSONHandler(denialOut, opts))
 	srv, err := operator.New(cfg)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -146,8 +147,8 @@ type api struct {
 	gen       int
 	current   []*replica
 	old       []*replica
-	// retiring are replicas being stopped (a replaced version, a scale-down): Delete and Close
-	// wait for them too, so no process outlives its API.
+	// retiring are replicas being stopped in the background (replaced or scaled away): stopAll
+	// waits for them too, so that nothing of a deleted API outlives Delete or Close.
 	retiring []*replica
 	hub      *logHub
 	targets  atomic.Pointer[[]string]
@@ -209,7 +210,7 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		for len(a.current) > spec.Replicas {
 			r := a.current[len(a.current)-1]
 			a.current = a.current[:len(a.current)-1]
-			a.retire(r)
+			b.retireLocked(a, r)
 		}
 		a.spec = spec
 		a.updatedAt = d.UpdatedAt
@@ -279,7 +280,7 @@ func (b *Backend) changedLocked(a *api) {
 	}
 	if len(a.old) > 0 && len(readyNew) >= len(a.current) {
 		for _, r := range a.old {
-			a.retire(r)
+			b.retireLocked(a, r)
 		}
 		a.old = nil
 	}
@@ -300,18 +301,15 @@ func (b *Backend) changedLocked(a *api) {
 	a.targets.Store(&targets)
 }
 
-// retire stops r in the background; b.mu must be held. Replicas already stopped are forgotten.
-func (a *api) retire(r *replica) {
-	kept := a.retiring[:0]
-	for _, x := range a.retiring {
-		select {
-		case <-x.done:
-		default:
-			kept = append(kept, x)
-		}
-	}
-	a.retiring = append(kept, r)
-	go r.stop()
+// retireLocked stops r in the background, keeping it in a.retiring until it has stopped.
+func (b *Backend) retireLocked(a *api, r *replica) {
+	a.retiring = append(a.retiring, r)
+	go func() {
+		r.stop()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		a.retiring = slices.DeleteFunc(a.retiring, func(x *replica) bool { return x == r })
+	}()
 }
 
 func (b *Backend) startReplica(a *api, id, gen int, spec apispec.Spec, secret map[string]string, codeDir string) *replica {

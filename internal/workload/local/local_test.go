@@ -22,18 +22,20 @@ import (
 )
 
 // The test binary doubles as the replica program: with CORTEX_TEST_HELPER set it serves HTTP on
-// $CORTEX_PORT (mode "serve") or exits at once (mode "exit").
+// $CORTEX_PORT (mode "serve"; with IGNORE_SIGTERM=1 it ignores SIGTERM) or exits at once (mode
+// "exit").
 func TestMain(m *testing.M) {
 	switch os.Getenv("CORTEX_TEST_HELPER") {
 	case "serve":
+		if os.Getenv("IGNORE_SIGTERM") == "1" {
+			// A replica slow to stop: only the SIGKILL after StopTimeout ends it.
+			signal.Ignore(syscall.SIGTERM)
+		}
 		fmt.Println("helper listening")
 		secret := os.Getenv("AWS_SECRET_ACCESS_KEY")
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "pid=%d greeting=%s secret=%t", os.Getpid(), os.Getenv("GREETING"), secret != "")
 		})
-		if os.Getenv("IGNORE_TERM") != "" {
-			signal.Ignore(syscall.SIGTERM) // only SIGKILL, after the grace period, stops it
-		}
 		if gate := os.Getenv("GATE"); gate != "" {
 			// The test opens this replica's gate (a file) when it wants the replica to listen.
 			for {
@@ -223,6 +225,40 @@ func TestLifecycleScaleRestartDelete(t *testing.T) {
 	}
 }
 
+// Replicas retired by a rolling replacement are stopped in the background; Delete (and Close)
+// must still wait for them, or a replica slow to stop outlives its API (and, on shutdown, the
+// operator that would have sent it SIGKILL).
+func TestDeleteWaitsForRetiringReplicas(t *testing.T) {
+	b := newBackend(t)
+	ctx := context.Background()
+	spec := helperSpec(t, "slow", "serve", 1)
+	spec.Env["IGNORE_SIGTERM"] = "1"
+	if err := b.Apply(ctx, workload.Deployment{Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "slow", "live", func(s workload.Status) bool { return s.State == workload.Live })
+	retired := pidOf(t, b, "slow", 0)
+	// A new version that stops at once replaces it; the old replica is retired, slowly.
+	spec.Env = map[string]string{"GREETING": "hello"}
+	if err := b.Apply(ctx, workload.Deployment{Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "slow", "the old replica retired", func(s workload.Status) bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return s.State == workload.Live && len(b.apis["slow"].old) == 0
+	})
+	if err := b.Delete(ctx, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ProcessStartTime(retired); err == nil {
+		t.Errorf("retired replica (pid %d) still running after Delete returned", retired)
+	}
+	if left, _ := filepath.Glob(filepath.Join(b.opts.Dir, "run", "*.pid")); len(left) != 0 {
+		t.Errorf("pid files left after Delete: %v", left)
+	}
+}
+
 func pidOf(t *testing.T, b *Backend, name string, id int) int {
 	t.Helper()
 	b.mu.Lock()
@@ -378,37 +414,5 @@ func TestNewVersionServesOnlyWhenComplete(t *testing.T) {
 		if body := get(t, addr); !strings.Contains(body, "greeting=v2") {
 			t.Errorf("after the rollout %s answers %q", addr, body)
 		}
-	}
-}
-
-// Delete waits for every process of the API, also the replicas of a replaced version that are
-// still in their stop grace period: after it returns, none runs and no pid file is left.
-func TestDeleteWaitsForRetiringReplicas(t *testing.T) {
-	b := newBackend(t)
-	ctx := context.Background()
-	spec := helperSpec(t, "slow", "serve", 1)
-	spec.Env = map[string]string{"IGNORE_TERM": "1"}
-	if err := b.Apply(ctx, workload.Deployment{Spec: spec}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, b, "slow", "live", func(s workload.Status) bool { return s.State == workload.Live })
-	old := pidOf(t, b, "slow", 0)
-	v2 := helperSpec(t, "slow", "serve", 1) // stops at once; the old one takes its grace period
-	if err := b.Apply(ctx, workload.Deployment{Spec: v2}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, b, "slow", "new replica serving alone", func(s workload.Status) bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return s.State == workload.Live && len(b.apis["slow"].old) == 0
-	})
-	if err := b.Delete(ctx, "slow"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ProcessStartTime(old); err == nil {
-		t.Errorf("the replaced replica (pid %d) still runs after delete", old)
-	}
-	if left, _ := filepath.Glob(filepath.Join(b.opts.Dir, "run", "*.pid")); len(left) != 0 {
-		t.Errorf("pid files left: %v", left)
 	}
 }
