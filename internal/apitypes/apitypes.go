@@ -155,6 +155,11 @@ type APIStatus struct {
 	Endpoint  string          `json:"endpoint"`
 	UpdatedAt time.Time       `json:"updated_at"`
 	Details   []ReplicaStatus `json:"replica_details,omitempty"`
+	// Version is the content hash of what the API ships: its spec and its project files. A
+	// deploy that changes it rolls the API out.
+	Version string `json:"version"`
+	// CodeHash is the content hash of the project files alone.
+	CodeHash string `json:"code_hash,omitempty"`
 }
 
 // APIList is GET /v1/apis.

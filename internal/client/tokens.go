@@ -15,6 +15,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/identity"
@@ -61,7 +62,7 @@ func (a *AWSTokens) Credentials(ctx context.Context) (aws.Credentials, error) {
 		if a.Env.AWSProfile != "" {
 			opts = append(opts, awsconfig.WithSharedConfigProfile(a.Env.AWSProfile))
 		}
-		cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+		cfg, err := awssdk.LoadConfig(ctx, opts...)
 		if err != nil {
 			a.mu.Unlock()
 			return aws.Credentials{}, fmt.Errorf("load AWS configuration: %w", err)

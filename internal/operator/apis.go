@@ -58,6 +58,7 @@ func (s *Server) registerAPIRoutes() {
 	s.handle("GET /v1/apis", access.RoleRead, s.handleListAPIs)
 	s.handle("GET /v1/apis/{name}", access.RoleRead, s.handleGetAPI)
 	s.handle("DELETE /v1/apis/{name}", access.RoleDeploy, s.handleDeleteAPI)
+	s.handle("POST /v1/apis/{name}/restart", access.RoleDeploy, s.handleRestartAPI)
 	s.handle("GET /v1/apis/{name}/logs", access.RoleRead, s.handleAPILogs)
 }
 
@@ -109,6 +110,9 @@ func (s *Server) startAPIs(ctx context.Context) error {
 		return fmt.Errorf("gateway: listen on %s: %w", listen, err)
 	}
 	mgr.GatewayURL = "https://" + ln.Addr().String()
+	// Each deployed version runs from a private snapshot of its project directory.
+	mgr.BundleDir = filepath.Join(s.cfg.StateDir, "bundles")
+	mgr.Logf = func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) }
 	mgr.OnRoutes = gw.SetRoutes
 	mgr.SecretEnv = s.apiSecretEnv
 	gwTLS := s.tls.Clone() // now: the operator's own server changes s.tls when it starts
@@ -228,6 +232,22 @@ func (s *Server) handleDeleteAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, map[string]string{"name": name, "action": "deleted"})
+}
+
+func (s *Server) handleRestartAPI(w http.ResponseWriter, r *http.Request) {
+	mgr := s.apisOr501(w)
+	if mgr == nil {
+		return
+	}
+	name := r.PathValue("name")
+	if err := mgr.Restart(r.Context(), name); errors.Is(err, workload.ErrNotFound) {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
+		return
+	} else if err != nil {
+		WriteError(w, http.StatusInternalServerError, CodeInternal, "restart %s: %v", name, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"name": name, "action": "restarted"})
 }
 
 type flushWriter struct {

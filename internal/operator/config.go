@@ -14,7 +14,9 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/awsarn"
+	"github.com/cortexlabs-go/cortex/internal/fielderr"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/yamlfile"
 )
 
 // Config is the operator's configuration (from a YAML file and flags; see docs/operator.md).
@@ -221,4 +223,19 @@ func (c *Config) setDefaults() error {
 // loopbackEndpoints are the default public endpoints: the loopback names at the listen port.
 func loopbackEndpoints(port string) []string {
 	return []string{"https://localhost:" + port, "https://127.0.0.1:" + port, "https://[::1]:" + port}
+}
+
+// ParseConfigFile decodes the operator's --config file (YAML 1.2 or JSON, see package yamlfile)
+// and reports every unknown field and wrong type together, each with file and line
+// (fielderr.Errors). Defaults and the remaining checks are applied when the server starts.
+func ParseConfigFile(data []byte, file string) (Config, error) {
+	var cfg Config
+	doc, err := yamlfile.Parse(data)
+	if err != nil {
+		return cfg, fielderr.Locate(err, file, nil)
+	}
+	if err := doc.Decode(&cfg, nil); err != nil {
+		return Config{}, fielderr.Locate(err, file, doc.Line)
+	}
+	return cfg, nil
 }

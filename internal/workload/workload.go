@@ -33,6 +33,11 @@ type Deployment struct {
 	// log it, put it in argv or write it to a file readable by others.
 	SecretEnv map[string]string
 	UpdatedAt time.Time
+	// Code is the content hash of the API's project directory (package bundle) and CodeDir the
+	// private snapshot replicas run from (their working directory; a python handler's path is
+	// relative to it). Empty CodeDir: the spec's ProjectDir (no snapshot).
+	Code    string
+	CodeDir string
 	// Compute is what each replica reserves and where it may run. The local backend ignores it;
 	// the Kubernetes backend turns it into requests, limits and a node selector. Nothing fills it
 	// yet: the spec's compute and node-group fields are the API-spec work of a later change.

@@ -36,5 +36,5 @@ func providerCommands(f *cmdutil.Factory) []*cobra.Command {
 }
 
 func awsOnlyCommands(f *cmdutil.Factory) []*cobra.Command {
-	return []*cobra.Command{awscluster.NewCmdConfigure(f, nil), awscluster.NewCmdPolicy(f, nil), awscluster.NewCmdExampleConfig(f, nil)}
+	return []*cobra.Command{awscluster.NewCmdConfigure(f, nil), awscluster.NewCmdPolicy(f, nil), awscluster.NewCmdExampleConfig(f, nil), awscluster.NewCmdCredentials(f)}
 }

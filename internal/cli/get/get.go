@@ -171,6 +171,10 @@ func table(tw *tabwriter.Writer, apis []apitypes.APIStatus, one bool, now time.T
 	}
 	if one {
 		a := apis[0]
+		if a.Version != "" {
+			// The content hash of the spec and the project files: it changes with the code.
+			fmt.Fprintf(tw, "\nversion: %s\n", shortHash(a.Version))
+		}
 		if a.Reason != "" {
 			fmt.Fprintf(tw, "\nreason: %s\n", shown(a.Reason))
 		}
@@ -208,4 +212,12 @@ func ago(now, t time.Time) string {
 		return fmt.Sprintf("%dh ago", int(d.Hours()))
 	}
 	return t.Local().Format("2006-01-02 15:04")
+}
+
+// shortHash is the first 12 hex digits of a content hash (like a short git commit id).
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
@@ -113,8 +112,8 @@ func serveRun(o *ServeOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-			return fmt.Errorf("%s: %w", o.configFile, err)
+		if cfg, err = operator.ParseConfigFile(data, o.configFile); err != nil {
+			return err
 		}
 	}
 	mergeFlags(o.changed, &cfg, &o.cfg)

@@ -22,6 +22,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/cli/get"
 	"github.com/cortexlabs-go/cortex/internal/cli/logs"
 	"github.com/cortexlabs-go/cortex/internal/cli/operatorcmd"
+	"github.com/cortexlabs-go/cortex/internal/cli/restart"
 	"github.com/cortexlabs-go/cortex/internal/cli/whoami"
 )
 
@@ -57,6 +58,7 @@ Quick start (no cloud account needed):
 		logs.NewCmdLogs(f, nil),
 		call.NewCmdCall(f, nil),
 		deletecmd.NewCmdDelete(f, nil),
+		restart.NewCmdRestart(f, nil),
 		whoami.NewCmdWhoami(f, nil),
 		NewCmdVersion(f, nil),
 		operatorcmd.NewCmdOperator(f),

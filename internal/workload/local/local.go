@@ -141,6 +141,7 @@ type api struct {
 	name      string
 	spec      apispec.Spec
 	secretEnv map[string]string
+	codeDir   string
 	tmplHash  string
 	updatedAt time.Time
 	gen       int
@@ -159,6 +160,7 @@ type replica struct {
 	gen      int
 	spec     apispec.Spec
 	secret   map[string]string
+	codeDir  string // where the replica runs: the version's bundle, or the project directory
 	cancel   context.CancelFunc
 	done     chan struct{}
 	mu       sync.Mutex
@@ -194,11 +196,16 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		b.apis[spec.Name] = a
 		b.publishLocked()
 	}
-	th := spec.TemplateHash()
+	// The code is part of the template: new code means new replicas, never a scale of old ones.
+	th := spec.TemplateHash() + "/" + d.Code + "/" + d.CodeDir
+	codeDir := d.CodeDir
+	if codeDir == "" {
+		codeDir = spec.ProjectDir
+	}
 	if ok && th == a.tmplHash && sameEnv(a.secretEnv, d.SecretEnv) {
 		// Scale only.
 		for len(a.current) < spec.Replicas {
-			a.current = append(a.current, b.startReplica(a, len(a.current), a.gen, spec, d.SecretEnv))
+			a.current = append(a.current, b.startReplica(a, len(a.current), a.gen, spec, d.SecretEnv, codeDir))
 		}
 		for len(a.current) > spec.Replicas {
 			r := a.current[len(a.current)-1]
@@ -214,9 +221,9 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 	a.old = append(a.old, a.current...)
 	a.current = nil
 	a.gen++
-	a.spec, a.secretEnv, a.tmplHash, a.updatedAt = spec, d.SecretEnv, th, d.UpdatedAt
+	a.spec, a.secretEnv, a.codeDir, a.tmplHash, a.updatedAt = spec, d.SecretEnv, codeDir, th, d.UpdatedAt
 	for i := 0; i < spec.Replicas; i++ {
-		a.current = append(a.current, b.startReplica(a, i, a.gen, spec, d.SecretEnv))
+		a.current = append(a.current, b.startReplica(a, i, a.gen, spec, d.SecretEnv, codeDir))
 	}
 	b.changedLocked(a)
 	return nil
@@ -234,7 +241,7 @@ func (b *Backend) Restart(ctx context.Context, name string) error {
 	a.current = nil
 	a.gen++
 	for i := 0; i < a.spec.Replicas; i++ {
-		a.current = append(a.current, b.startReplica(a, i, a.gen, a.spec, a.secretEnv))
+		a.current = append(a.current, b.startReplica(a, i, a.gen, a.spec, a.secretEnv, a.codeDir))
 	}
 	b.changedLocked(a)
 	return nil
@@ -260,17 +267,18 @@ func (b *Backend) changed(a *api) {
 }
 
 func (b *Backend) changedLocked(a *api) {
-	var targets []string
-	readyNew := 0
+	// One version serves at a time: the previous version's replicas keep all the traffic until
+	// every replica of the new one is ready (then they are stopped); the new version's ready
+	// replicas serve alone only while no old replica is ready (a failed or first version).
+	var readyNew, readyOld []string
 	for _, r := range a.current {
 		r.mu.Lock()
 		if r.state == "ready" {
-			targets = append(targets, r.addr)
-			readyNew++
+			readyNew = append(readyNew, r.addr)
 		}
 		r.mu.Unlock()
 	}
-	if len(a.old) > 0 && readyNew >= len(a.current) {
+	if len(a.old) > 0 && len(readyNew) >= len(a.current) {
 		for _, r := range a.old {
 			b.retireLocked(a, r)
 		}
@@ -279,9 +287,13 @@ func (b *Backend) changedLocked(a *api) {
 	for _, r := range a.old {
 		r.mu.Lock()
 		if r.state == "ready" {
-			targets = append(targets, r.addr)
+			readyOld = append(readyOld, r.addr)
 		}
 		r.mu.Unlock()
+	}
+	targets := readyNew
+	if len(readyOld) > 0 {
+		targets = readyOld
 	}
 	if targets == nil {
 		targets = []string{}
@@ -300,9 +312,9 @@ func (b *Backend) retireLocked(a *api, r *replica) {
 	}()
 }
 
-func (b *Backend) startReplica(a *api, id, gen int, spec apispec.Spec, secret map[string]string) *replica {
+func (b *Backend) startReplica(a *api, id, gen int, spec apispec.Spec, secret map[string]string, codeDir string) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &replica{a: a, id: id, gen: gen, spec: spec, secret: secret, cancel: cancel, done: make(chan struct{}), state: "starting"}
+	r := &replica{a: a, id: id, gen: gen, spec: spec, secret: secret, codeDir: codeDir, cancel: cancel, done: make(chan struct{}), state: "starting"}
 	go r.run(ctx)
 	return r
 }
@@ -350,7 +362,7 @@ func (r *replica) command(port int) (*exec.Cmd, error) {
 			cfg = []byte("{}")
 		}
 		env = append(env,
-			"CORTEX_HANDLER_PATH="+filepath.Join(s.ProjectDir, s.Handler.Path),
+			"CORTEX_HANDLER_PATH="+filepath.Join(r.codeDir, s.Handler.Path),
 			"CORTEX_HANDLER_CONFIG="+string(cfg),
 			"PYTHONDONTWRITEBYTECODE=1",
 		)
@@ -364,7 +376,7 @@ func (r *replica) command(port int) (*exec.Cmd, error) {
 		env = append(env, k+"="+v)
 	}
 	cmd.Env = env
-	cmd.Dir = s.ProjectDir
+	cmd.Dir = r.codeDir
 	if cmd.Dir == "" {
 		cmd.Dir = filepath.Join(b.opts.Dir, "logs", s.Name)
 	}

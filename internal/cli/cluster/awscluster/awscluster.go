@@ -17,9 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
+	confirmpkg "github.com/cortexlabs-go/cortex/internal/confirm"
 	"github.com/cortexlabs-go/cortex/internal/credentials"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
@@ -58,7 +60,7 @@ func (o *common) addConfigFlag(cmd *cobra.Command) {
 
 func (o *common) addNameFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.name, "name", "", "cluster name (instead of a cluster.yaml)")
-	cmd.Flags().StringVar(&o.region, "region", "", "AWS region of the cluster (instead of a cluster.yaml)")
+	cmd.Flags().StringVar(&o.region, "region", "", "AWS region of the cluster (instead of a cluster.yaml; default $AWS_REGION, else $AWS_DEFAULT_REGION)")
 }
 
 func (o *common) addCredFlags(cmd *cobra.Command, cluster bool) {
@@ -101,8 +103,11 @@ func (o *common) target(args []string) (name, region string, cfg *clusterconfig.
 		}
 		return cfg.ClusterName, cfg.Region, cfg, nil
 	}
+	if o.name != "" && o.region == "" {
+		o.region, _ = clusterconfig.RegionFromEnv(os.Getenv)
+	}
 	if o.name == "" || o.region == "" {
-		return "", "", nil, errors.New("no cluster given: pass cluster.yaml (or -c cluster.yaml), or both --name and --region")
+		return "", "", nil, errors.New("no cluster given: pass cluster.yaml (or -c cluster.yaml), or --name and --region (or $AWS_REGION)")
 	}
 	c := &clusterconfig.Config{ClusterName: o.name, Region: o.region}
 	c.ApplyDefaults()
@@ -154,7 +159,7 @@ func openSession(ctx context.Context, d *Deps, o *common, name, region string) (
 		return nil, err
 	}
 	fmt.Fprintf(d.IO.ErrOut, "using AWS credentials from %s\n", spinUp.Describe())
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithCredentialsProvider(spinUp.CredentialsProvider()))
+	cfg, err := awssdk.LoadConfig(ctx, config.WithRegion(region), config.WithCredentialsProvider(spinUp.CredentialsProvider()))
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
@@ -169,19 +174,32 @@ func prompt(ctx context.Context, d *Deps, label string, secret bool) (string, er
 	return d.Prompter.Input(ctx, label)
 }
 
-// confirm asks a yes/no question; without a terminal it refuses with advice to pass --yes.
-func confirm(d *Deps, question string) error {
-	if !d.IO.CanPrompt() {
-		return fmt.Errorf("%s: pass --yes to continue without a terminal", question)
+// promptConfirmer asks through the prompter (Ctrl-C ends it at once).
+type promptConfirmer struct{ d *Deps }
+
+func (p promptConfirmer) Confirm(question string) (bool, error) {
+	return p.d.Prompter.Confirm(p.d.ctx, question)
+}
+
+// confirmOr asks a yes/no question unless yes (--yes) is set; without a terminal it refuses with
+// advice to pass --yes, and a "no" is exit code 1.
+func confirmOr(d *Deps, yes bool, question string) error {
+	var c confirmpkg.Confirmer
+	if d.IO.CanPrompt() {
+		c = promptConfirmer{d}
 	}
-	ok, err := d.Prompter.Confirm(d.ctx, question)
-	if err != nil {
-		return err
+	err := confirmpkg.Ask(c, yes, question)
+	if errors.Is(err, confirmpkg.ErrDeclined) {
+		return &cmdutil.ExitError{Code: 1, Err: err}
 	}
-	if !ok {
-		return &cmdutil.ExitError{Code: 1, Err: errors.New("aborted")}
+	return err
+}
+
+func regionSourceText(src string) string {
+	if src == clusterconfig.RegionFromDefault {
+		return "the default"
 	}
-	return nil
+	return "$" + src
 }
 
 // progress prints provisioning events, one line each.
@@ -193,7 +211,11 @@ func progress(w io.Writer) func(provaws.Event) {
 		case provaws.PhaseFailed:
 			fmt.Fprintf(w, "  ✗ %-16s %v\n", e.Step, e.Err)
 		case provaws.PhaseWaiting:
-			fmt.Fprintf(w, "  … %-16s waiting for %s\n", e.Step, e.Detail)
+			if e.Elapsed > 0 {
+				fmt.Fprintf(w, "  … %-16s waiting for %s (%s so far)\n", e.Step, e.Detail, e.Elapsed.Round(time.Second))
+			} else {
+				fmt.Fprintf(w, "  … %-16s waiting for %s\n", e.Step, e.Detail)
+			}
 		case provaws.PhaseSkipped:
 			fmt.Fprintf(w, "  - %-16s skipped (%s)\n", e.Step, e.Detail)
 		case provaws.PhaseInfo:
@@ -286,7 +308,11 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.IO.ErrOut, "creating cluster %s in %s (account %s) as %s\n", cfg.ClusterName, cfg.Region, id.Account, id.ARN)
+	region := cfg.Region
+	if cfg.RegionSource != clusterconfig.RegionFromFile {
+		region += " (cluster.yaml has no region; from " + regionSourceText(cfg.RegionSource) + ")"
+	}
+	fmt.Fprintf(o.IO.ErrOut, "creating cluster %s in %s (account %s) as %s\n", cfg.ClusterName, region, id.Account, id.ARN)
 	if preflight {
 		denied, err := p.Preflight(ctx, id, cfg.ClusterName)
 		if err != nil {
@@ -303,18 +329,25 @@ func upRun(o *UpOptions) error {
 		}
 		fmt.Fprintln(o.IO.ErrOut, "preflight: every action of the management policy is allowed")
 	}
+	// Region and zones against AWS first: the plan is only worth showing for a config that can
+	// be created.
+	if err := p.CheckConfig(ctx, cfg); err != nil {
+		return cfg.Locate(err)
+	}
+	plan := provaws.PlanUp(cfg)
+	plan.Render(o.IO.ErrOut)
 	admin, err := p.CheckAdmin(ctx, id)
 	if err != nil {
 		fmt.Fprintf(o.IO.ErrOut, "warning: could not check whether %s is an administrator: %v\n", id.ARN, err)
 		admin = &provaws.AdminCheck{Reason: "the check failed"}
 	}
+	question := fmt.Sprintf("create cluster %s (about $%.2f/h)?", cfg.ClusterName, plan.MinHourly)
 	if !admin.Admin {
 		fmt.Fprintf(o.IO.ErrOut, "warning: %s is not an administrator (%s); cluster up may fail part way. The minimum permissions are printed by `cortex cluster policy --type management -c cluster.yaml` (and checked by --preflight).\n", id.ARN, admin.Reason)
-		if !o.yes {
-			if err := confirm(&o.Deps, "continue anyway?"); err != nil {
-				return err
-			}
-		}
+		question = fmt.Sprintf("create cluster %s (about $%.2f/h) although the permissions may not suffice?", cfg.ClusterName, plan.MinHourly)
+	}
+	if err := confirmOr(&o.Deps, o.yes, question); err != nil {
+		return err
 	}
 	if err := s.cache.Remember(cfg.ClusterName, cfg.Region, s.spinUp, s.cluster); err != nil {
 		return fmt.Errorf("cluster cache: %w", err)
@@ -478,6 +511,7 @@ func byKey[V any](m map[string]V) string {
 type ConfigureOptions struct {
 	Deps
 	common
+	dryRun bool
 
 	args []string
 }
@@ -491,7 +525,9 @@ func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *co
 		Example: "  cortex cluster configure cluster.yaml",
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
 min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, iam_policy_arns
-and access. Any other difference is refused before anything changes.`,
+and access. Any other difference is refused before anything changes. The changes are shown first;
+--dry-run stops there, and otherwise they are applied after a confirmation (--yes without a
+terminal).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.ctx = c.Context()
@@ -504,6 +540,8 @@ and access. Any other difference is refused before anything changes.`,
 	}
 	o.addConfigFlag(cmd)
 	o.addCredFlags(cmd, false)
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "show the changes and change nothing")
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
 	return cmd
 }
 
@@ -522,7 +560,8 @@ func configureRun(o *ConfigureOptions) error {
 	if err != nil {
 		return err
 	}
-	changes, err := p.Configure(o.ctx, cfg)
+	// The diff first; then --dry-run stops, and anything else asks (or needs --yes).
+	changes, err := p.PlanConfigure(o.ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -533,6 +572,17 @@ func configureRun(o *ConfigureOptions) error {
 	for _, ch := range changes {
 		fmt.Fprintf(o.IO.Out, "%s: %v -> %v\n", ch.Field, ch.From, ch.To)
 	}
+	if o.dryRun {
+		fmt.Fprintln(o.IO.Out, "dry run: nothing was changed")
+		return nil
+	}
+	if err := confirmOr(&o.Deps, o.yes, fmt.Sprintf("apply %d change(s) to cluster %s?", len(changes), cfg.ClusterName)); err != nil {
+		return err
+	}
+	if _, err := p.Configure(o.ctx, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "cluster %s is configured\n", cfg.ClusterName)
 	return nil
 }
 
@@ -583,10 +633,8 @@ func downRun(o *DownOptions) error {
 	if err != nil {
 		return err
 	}
-	if !o.yes {
-		if err := confirm(&o.Deps, fmt.Sprintf("delete cluster %s in %s and every AWS resource `cluster up` created for it?", name, region)); err != nil {
-			return err
-		}
+	if err := confirmOr(&o.Deps, o.yes, fmt.Sprintf("delete cluster %s in %s and every AWS resource `cluster up` created for it?", name, region)); err != nil {
+		return err
 	}
 	s, err := openSession(o.ctx, &o.Deps, &o.common, name, region)
 	if err != nil {
@@ -598,9 +646,22 @@ func downRun(o *DownOptions) error {
 	}
 	rep, err := p.Down(o.ctx, name, provaws.DownOptions{KeepAWSResources: keep})
 	if rep != nil {
+		for _, nf := range rep.NotFound {
+			fmt.Fprintf(o.IO.ErrOut, "not found: %s\n", nf)
+		}
 		for _, l := range rep.Leftovers {
 			fmt.Fprintf(o.IO.ErrOut, "could not delete %s: %s\n", l.Resource, l.Reason)
 		}
+	}
+	if errors.Is(err, provaws.ErrClusterNotFound) {
+		// Nothing to delete; what the CLI remembers of it goes, and the command fails.
+		_ = s.cache.Forget(name, region)
+		if removed, rerr := removeEnvs(&o.Deps, name, region); rerr == nil {
+			for _, e := range removed {
+				fmt.Fprintf(o.IO.ErrOut, "removed environment %s\n", e)
+			}
+		}
+		return err
 	}
 	if err != nil {
 		return err

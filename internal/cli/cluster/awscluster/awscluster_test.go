@@ -116,9 +116,17 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	cfg := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\n")
 
-	// Not an administrator (moto's identity has no policies) and no terminal: refused without --yes.
+	// No terminal and no --yes: the plan and its cost are shown, and nothing is created.
 	if err := h.run(NewCmdUp(h.factory, nil), cfg, "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "--yes") {
-		t.Fatalf("non-admin without --yes: %v", err)
+		t.Fatalf("up without --yes: %v", err)
+	}
+	for _, want := range []string{"cluster up will create", "EKS cluster", "node group ng-cpu", "m5.large", "load balancer", "$0.10/h", "estimate", "on-demand us-east-1 prices as of", "https://aws.amazon.com/pricing/"} {
+		if !strings.Contains(h.errOut.String(), want) {
+			t.Errorf("the plan lacks %q:\n%s", want, h.errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "clusters", "cli-one-us-west-2.state.json")); !os.IsNotExist(err) {
+		t.Fatalf("up without --yes started creating the cluster: %v", err)
 	}
 	if !strings.Contains(h.errOut.String(), "not an administrator") {
 		t.Errorf("no administrator warning: %s", h.errOut)
@@ -153,14 +161,26 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 			t.Errorf("%s has mode %o", e.Name(), fi.Mode().Perm())
 		}
 	}
-	// Without env credentials the cache is used (and says so).
+	// Credentials from the environment were not copied into the cache: it names the variable.
+	entry, err := os.ReadFile(filepath.Join(h.dir, "clusters", "cli-one-us-west-2.credentials.json"))
+	if err != nil || !strings.Contains(string(entry), `"environment": "AWS_ACCESS_KEY_ID"`) {
+		t.Fatalf("cache entry: %s %v", entry, err)
+	}
+	if secrets, _ := filepath.Glob(filepath.Join(h.dir, "clusters", "*.secret")); len(secrets) != 0 {
+		t.Fatalf("secrets from the environment were written to disk: %v", secrets)
+	}
+	// Without them, nothing else is found (no profile, no terminal).
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	if err := h.run(NewCmdInfo(h.factory, nil), "--name", "cli-one", "--region", "us-west-2", "-o", "json"); err != nil {
-		t.Fatalf("%v %s", err, h.errOut)
+	if err := h.run(NewCmdInfo(h.factory, nil), "--name", "cli-one", "--region", "us-west-2"); err == nil || !strings.Contains(err.Error(), "no AWS credentials found") {
+		t.Fatalf("info without credentials: %v", err)
 	}
-	if !strings.Contains(h.errOut.String(), "using AWS credentials from cluster cache") {
-		t.Errorf("info should use the cluster cache: %s", h.errOut)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	// --region defaults to $AWS_REGION.
+	t.Setenv("AWS_REGION", "us-west-2")
+	if err := h.run(NewCmdInfo(h.factory, nil), "--name", "cli-one", "-o", "json"); err != nil {
+		t.Fatalf("%v %s", err, h.errOut)
 	}
 	var info map[string]any
 	if err := json.Unmarshal(h.out.Bytes(), &info); err != nil {
@@ -172,10 +192,36 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if err := h.run(NewCmdInfo(h.factory, nil), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
 		t.Fatalf("info table: %v %s", err, h.out)
 	}
-	if err := h.run(NewCmdDown(h.factory, nil), cfg); err == nil || !strings.Contains(err.Error(), "--yes") {
+	// configure: the diff, --dry-run changes nothing, no terminal needs --yes.
+	bigger := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nnode_groups: [{name: ng-cpu, instance_type: m5.large, min_instances: 1, max_instances: 7}]\n")
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--dry-run"); err != nil {
+		t.Fatalf("configure --dry-run: %v %s", err, h.errOut)
+	}
+	if !strings.Contains(h.out.String(), "node_groups[ng-cpu].max_instances: 5 -> 7") || !strings.Contains(h.out.String(), "dry run") {
+		t.Errorf("configure --dry-run output: %s", h.out)
+	}
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("configure without --yes and terminal: %v", err)
+	}
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--dry-run"); err != nil || !strings.Contains(h.out.String(), "5 -> 7") {
+		t.Fatalf("the refused configure changed the cluster: %v %s", err, h.out)
+	}
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--yes"); err != nil {
+		t.Fatalf("configure --yes: %v %s", err, h.errOut)
+	}
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--dry-run"); err != nil || !strings.Contains(h.out.String(), "nothing to change") {
+		t.Fatalf("after configure: %v %s", err, h.out)
+	}
+	if err := h.run(NewCmdCredentials(h.factory), "forget", "cli-one"); err != nil || !strings.Contains(h.out.String(), "forgot the credentials of cluster cli-one in us-west-2") {
+		t.Fatalf("credentials forget: %v %s", err, h.out)
+	}
+	if e, _ := os.ReadFile(filepath.Join(h.dir, "clusters", "cli-one-us-west-2.credentials.json")); e != nil {
+		t.Fatalf("forget left %s", e)
+	}
+	if err := h.run(NewCmdDown(h.factory, nil), bigger); err == nil || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("down without --yes and terminal: %v", err)
 	}
-	if err := h.run(NewCmdDown(h.factory, nil), cfg, "--yes", "--poll-interval", "10ms"); err != nil {
+	if err := h.run(NewCmdDown(h.factory, nil), bigger, "--yes", "--poll-interval", "10ms"); err != nil {
 		t.Fatalf("%v\n%s", err, h.errOut)
 	}
 	if !strings.Contains(h.out.String(), "removed environment cli-one") {
@@ -188,6 +234,10 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(h.dir, "clusters")); len(ents) != 0 {
 		t.Errorf("cluster cache survived down: %v", ents)
 	}
+	// Again: there is no such cluster any more, and down says so.
+	if err := h.run(NewCmdDown(h.factory, nil), bigger, "--yes", "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "there is no cluster cli-one in us-west-2") {
+		t.Fatalf("down of a deleted cluster: %v\n%s", err, h.out)
+	}
 }
 
 // On a terminal, `cluster down` asks before anything is looked up, through the prompter: "n"
@@ -199,7 +249,7 @@ func TestDownConfirmationOnATerminalAndNot(t *testing.T) {
 		err  string
 		code int
 	}{
-		{false, "", "pass --yes to continue without a terminal", 0},
+		{false, "", "pass --yes to go ahead", 0},
 		{true, "n\n", "aborted", 1},
 		{true, "", "no answer", 0},
 	} {
