@@ -325,6 +325,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"call", ""}, []string{"echo", "echo-two"}, nil},
 		{[]string{"call", "echo", ""}, nil, []string{"echo"}},
 		{[]string{"delete", "echo", ""}, []string{"echo-two"}, []string{"echo\n"}},
+		{[]string{"restart", ""}, []string{"echo", "echo-two"}, nil},
 		{[]string{"-e", ""}, []string{"local", "prod"}, nil},
 		{[]string{"get", "--env", "p"}, []string{"prod"}, []string{"local"}},
 		{[]string{"env", "default", ""}, []string{"local", "prod"}, nil},
