@@ -37,13 +37,13 @@ type Server struct {
 	kubeVerifier *identity.Verifier
 	// webhookClientCAs, when set, is the CA the webhook's callers must present a certificate of.
 	webhookClientCAs *x509.CertPool
-	local    *localAuth
-	limiter  *failureLimiter
-	denials  *denialLog
-	tls      *tls.Config
-	caPEM    []byte
-	mux      *http.ServeMux
-	now      func() time.Time
+	local            *localAuth
+	limiter          *failureLimiter
+	denials          *denialLog
+	tls              *tls.Config
+	caPEM            []byte
+	mux              *http.ServeMux
+	now              func() time.Time
 
 	// mu guards policy, which holds the live unique-id bindings (the creator's too: s.cluster is
 	// only read after New, and cluster.json is rewritten from it under mu).
