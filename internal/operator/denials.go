@@ -11,10 +11,13 @@ import (
 const DefaultDenialLogWindow = time.Minute
 
 // denialKey is what makes two audit lines "the same denial". The path is left out on purpose: a
-// client walking random paths would otherwise get a full line per path.
+// client walking random paths would otherwise get a full line per path. The verified ARN is in:
+// the TokenReview webhook has one client, the API server, relaying everyone's tokens, and each
+// identity it denies must have its own line (an unverified request has none, so a flood of bad
+// tokens still collapses into one).
 type denialKey struct {
-	client, decision, reason string
-	status                   int
+	client, arn, decision, reason string
+	status                        int
 }
 
 type denialWindow struct {
@@ -79,6 +82,7 @@ func (d *denialLog) summarize(k denialKey, w *denialWindow) {
 	}
 	d.log.LogAttrs(context.Background(), slog.LevelInfo, "denials suppressed",
 		slog.String("client", k.client),
+		slog.String("arn", k.arn),
 		slog.String("decision", k.decision),
 		slog.String("reason", k.reason),
 		slog.Int("status", k.status),

@@ -98,7 +98,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			}
 			// Repeated identical denials from one address are counted, not each logged (denials.go).
 			if a.decision != "allow" && s.denials != nil &&
-				!s.denials.admit(denialKey{client: clientAddr(r), decision: a.decision, reason: a.reason, status: rec.status}, r.URL.Path, start) {
+				!s.denials.admit(denialKey{client: clientAddr(r), arn: a.arn, decision: a.decision, reason: a.reason, status: rec.status}, r.URL.Path, start) {
 				return
 			}
 			// The audit line: who (verified ARN only), what, the decision and why. Never the token.

@@ -156,6 +156,11 @@ func TestTokenReviewWebhook(t *testing.T) {
 		if r.Status.Authenticated {
 			t.Fatalf("revoked identity still authenticated: %+v", r.Status)
 		}
+		// The webhook's client is always the API server: a second identity denied for the same
+		// reason (ursula was first, above) still gets its own audit line.
+		if !webhookLine(op.Log.String(), rita.ARN, "no_rule") {
+			t.Fatalf("no audit line for the revoked %s:\n%s", rita.ARN, op.Log.String())
+		}
 	})
 
 	t.Run("not a TokenReview", func(t *testing.T) {
@@ -263,4 +268,13 @@ func clientCA(t *testing.T) ([]byte, tls.Certificate) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func webhookLine(log, arn, reason string) bool {
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, operator.TokenReviewPath) && strings.Contains(l, `"arn":"`+arn+`"`) && strings.Contains(l, `"reason":"`+reason+`"`) {
+			return true
+		}
+	}
+	return false
 }
