@@ -31,6 +31,21 @@ type Deployment struct {
 	// log it, put it in argv or write it to a file readable by others.
 	SecretEnv map[string]string
 	UpdatedAt time.Time
+	// Compute is what each replica reserves and where it may run. The local backend ignores it;
+	// the Kubernetes backend turns it into requests, limits and a node selector. Nothing fills it
+	// yet: the spec's compute and node-group fields are the API-spec work of a later change.
+	Compute Compute
+}
+
+// Compute is the resources of one replica and the nodes it may run on. Zero values mean "no
+// request" (and, for NodeSelector, any node).
+type Compute struct {
+	// CPU and Memory are Kubernetes quantities ("500m", "2Gi"); empty: none requested.
+	CPU, Memory string
+	// GPU is the number of nvidia.com/gpu devices.
+	GPU int
+	// NodeSelector restricts the nodes (e.g. a node group's label).
+	NodeSelector map[string]string
 }
 
 // ReplicaStatus is one replica as the backend sees it.
