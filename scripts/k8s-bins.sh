@@ -3,7 +3,7 @@
 # kube-controller-manager, kube-scheduler, kubectl, etcd, and kwok for nodes that run no
 # containers) from the Go module proxy, and prints the directory that holds them.
 #
-# The binaries live in .cache/k8s/<key>/, where key is the sha256 of the bin-module's go.mod and
+# The binaries live in ~/.cache/cortex/k8s/<key>/ ($CORTEX_K8S_CACHE/<key>), where key is the sha256 of the bin-module's go.mod and
 # go.sum, the Go version, the build flags and the kwok version: a second run with the same inputs
 # builds nothing. A cold build takes about 8 minutes on two free cores (16 when they are shared)
 # and needs about 650 MB of module downloads and 2.3 GB of memory for the linker.
@@ -33,7 +33,9 @@ key_of() {
     sha256sum | cut -c1-16
 }
 
-cache=${CORTEX_K8S_CACHE:-$root/.cache/k8s}
+# Outside the work tree by default, so that every clone on the machine (CI clones the repository
+# afresh for each run) shares one build.
+cache=${CORTEX_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cortex/k8s}
 key=$(key_of)
 dir=$cache/$key
 complete() { for b in $bins kwok; do [ -x "$1/$b" ] || return 1; done; }
