@@ -158,6 +158,22 @@ func TestKubectlWithIAMIdentities(t *testing.T) {
 		if strings.Contains(log, rita.Creds.SecretAccessKey) || strings.Contains(log, "cortex-aws-v2.") {
 			t.Error("the operator log holds a secret or a token")
 		}
+		// Reported, not asserted: how long the operator took per review (each one verified with
+		// moto's STS: the API server sends every request's token, and the tokens are all new).
+		var ms []float64
+		for _, l := range strings.Split(log, "\n") {
+			var line struct {
+				Path      string  `json:"path"`
+				LatencyMS float64 `json:"latency_ms"`
+			}
+			if json.Unmarshal([]byte(l), &line) == nil && line.Path == operator.TokenReviewPath {
+				ms = append(ms, line.LatencyMS)
+			}
+		}
+		slices.Sort(ms)
+		if len(ms) > 0 {
+			t.Logf("webhook reviews: %d, latency min %.1f ms, median %.1f ms, max %.1f ms", len(ms), ms[0], ms[len(ms)/2], ms[len(ms)-1])
+		}
 	})
 }
 
