@@ -49,8 +49,8 @@ The API server's URL and CA come from --server and --ca-file, or from an existin
 (--from-kubeconfig, --context). With --eks-cluster and --region the token is EKS's own; otherwise it is a
 cortex identity token for the environment's cluster, bound to that API server and checked by the
 operator's TokenReview webhook. The file is written 0600.`,
-		Example: `  cortex -e prod cluster kubeconfig --server https://k8s.example.com:6443 --ca-file k8s-ca.pem -o ~/.kube/cortex-prod
-  cortex -e prod cluster kubeconfig --from-kubeconfig ~/.kube/config --context admin@prod -o ~/.kube/cortex-prod
+		Example: `  cortex -e prod cluster kubeconfig --server https://k8s.example.com:6443 --ca-file k8s-ca.pem --output ~/.kube/cortex-prod
+  cortex -e prod cluster kubeconfig --from-kubeconfig ~/.kube/config --context admin@prod --output ~/.kube/cortex-prod
   KUBECONFIG=~/.kube/cortex-prod kubectl -n cortex-apis get pods`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -67,7 +67,7 @@ operator's TokenReview webhook. The file is written 0600.`,
 	fl.StringVar(&o.Context, "context", "", "the context of --from-kubeconfig (default: its current context)")
 	fl.StringVar(&o.EKSCluster, "eks-cluster", "", "an EKS cluster: use EKS tokens for this cluster name")
 	fl.StringVar(&o.Region, "region", "", "the EKS cluster's region (with --eks-cluster)")
-	fl.StringVarP(&o.Output, "output", "o", "", "write to this file (0600) instead of standard output")
+	fl.StringVar(&o.Output, "output", "", "write to this `FILE` (0600) instead of standard output")
 	return cmd
 }
 
