@@ -168,28 +168,41 @@ func FuzzVerifyFields(f *testing.F) {
 	})
 }
 
-// addFieldSeed adds a token as a seed of FuzzVerifyFields when its payload is a JSON object of
+// fieldArgs are FuzzVerifyFields's arguments.
+type fieldArgs struct {
+	host, date, audience, authz, secTok string
+	withSecTok                          bool
+	extraKey, extraVal                  string
+}
+
+// seedArgs splits a token into FuzzVerifyFields's arguments when its payload is a JSON object of
 // strings (the rows that break the encoding itself seed FuzzDecodeToken instead).
-func addFieldSeed(f *testing.F, tok string) {
+func seedArgs(tok string) (fieldArgs, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(tok, TokenPrefix))
 	if err != nil {
-		return
+		return fieldArgs{}, false
 	}
 	var m map[string]any
 	if json.Unmarshal(raw, &m) != nil {
-		return
+		return fieldArgs{}, false
 	}
 	str := func(k string) string { s, _ := m[k].(string); return s }
-	sec, withSec := m["security_token"].(string)
-	var extraKey, extraVal string
+	a := fieldArgs{host: str("host"), date: str("date"), audience: str("audience"), authz: str("authorization")}
+	a.secTok, a.withSecTok = m["security_token"].(string)
 	for k := range m {
 		switch k {
 		case "host", "date", "audience", "authorization", "security_token":
 		default:
-			extraKey, extraVal = k, str(k)
+			a.extraKey, a.extraVal = k, str(k)
 		}
 	}
-	f.Add(str("host"), str("date"), str("audience"), str("authorization"), sec, withSec, extraKey, extraVal)
+	return a, true
+}
+
+func addFieldSeed(f *testing.F, tok string) {
+	if a, ok := seedArgs(tok); ok {
+		f.Add(a.host, a.date, a.audience, a.authz, a.secTok, a.withSecTok, a.extraKey, a.extraVal)
+	}
 }
 
 func tokensOf(cases []hostileCase) []string {
@@ -275,32 +288,18 @@ func writeSeedCorpus(t *testing.T, dir string, tokens []string) {
 		t.Fatal(err)
 	}
 	for i, tok := range tokens {
-		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(tok, TokenPrefix))
-		if err != nil {
+		a, ok := seedArgs(tok)
+		if !ok {
 			continue
-		}
-		var m map[string]any
-		if json.Unmarshal(raw, &m) != nil {
-			continue
-		}
-		str := func(k string) string { s, _ := m[k].(string); return s }
-		sec, withSec := m["security_token"].(string)
-		var extraKey, extraVal string
-		for k := range m {
-			switch k {
-			case "host", "date", "audience", "authorization", "security_token":
-			default:
-				extraKey, extraVal = k, str(k)
-			}
 		}
 		var b strings.Builder
 		b.WriteString("go test fuzz v1\n")
-		for _, v := range []string{str("host"), str("date"), str("audience"), str("authorization"), sec} {
+		for _, v := range []string{a.host, a.date, a.audience, a.authz, a.secTok} {
 			b.WriteString("string(" + strconv.Quote(v) + ")\n")
 		}
-		b.WriteString("bool(" + strconv.FormatBool(withSec) + ")\n")
-		b.WriteString("string(" + strconv.Quote(extraKey) + ")\n")
-		b.WriteString("string(" + strconv.Quote(extraVal) + ")\n")
+		b.WriteString("bool(" + strconv.FormatBool(a.withSecTok) + ")\n")
+		b.WriteString("string(" + strconv.Quote(a.extraKey) + ")\n")
+		b.WriteString("string(" + strconv.Quote(a.extraVal) + ")\n")
 		if err := os.WriteFile(filepath.Join(dir, "seed-"+strconv.Itoa(i)), []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}

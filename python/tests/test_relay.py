@@ -4,49 +4,30 @@ to the endpoint it dials (B), so A refuses them before calling STS; a token for 
 
 from __future__ import annotations
 
-import datetime as dt
 import http.server
-import ipaddress
 import ssl
 import threading
 from typing import Iterator, List, Tuple
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 import cortex
 from conftest import Operator
+from fakeop import make_ca, make_server_cert, pem
 from test_operator import client_for, op, session_for, start_operator  # noqa: F401 (fixtures)
 
 
-def _self_signed(tmp) -> Tuple[str, str]:
-    """A CA certificate for 127.0.0.1 that the relay serves with (an attacker's own CA)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "relay")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = tmp / "relay.pem", tmp / "relay.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+def _relay_cert(tmp) -> Tuple[str, str, str]:
+    """The relay's own CA and server certificate for 127.0.0.1 (an attacker's, as it would be)."""
+    ca_key, ca_cert = make_ca("relay CA")
+    cert, key = make_server_cert(ca_key, ca_cert)
+    ca_file, cert_file, key_file = tmp / "relay-ca.pem", tmp / "relay.pem", tmp / "relay.key"
+    ca_file.write_text(pem(ca_cert))
+    cert_file.write_bytes(cert)
+    key_file.write_bytes(key)
     key_file.chmod(0o600)
-    return str(cert_file), str(key_file)
+    return str(ca_file), str(cert_file), str(key_file)
 
 
 class Relay:
@@ -93,7 +74,7 @@ def relay(op: Operator, moto, tmp_path) -> Iterator[Relay]:
 
         do_GET = do_POST = do_PUT = do_DELETE = _relay
 
-    cert, key = _self_signed(tmp_path)
+    ca_file, cert, key = _relay_cert(tmp_path)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
@@ -101,7 +82,7 @@ def relay(op: Operator, moto, tmp_path) -> Iterator[Relay]:
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
     try:
-        yield Relay(f"https://127.0.0.1:{srv.server_address[1]}", cert, attempts)
+        yield Relay(f"https://127.0.0.1:{srv.server_address[1]}", ca_file, attempts)
     finally:
         srv.shutdown()
         srv.server_close()

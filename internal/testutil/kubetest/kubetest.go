@@ -68,6 +68,10 @@ type Cluster struct {
 	Kubeconfig string
 	// BinDir holds the binaries (kubectl too).
 	BinDir string
+	// ContainerLogFile is what kwok serves as the log of every container (pods/log): a test
+	// writes lines to it. The bytes are the test's; the path from the API server to the node's
+	// kubelet endpoint and back is the real one.
+	ContainerLogFile string
 	// StartTime is how long the control plane took to become ready (reported by the harness).
 	StartTime time.Duration
 
@@ -178,11 +182,11 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return err
 	}
-	etcdClient, etcdPeer, apiPort, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdClient)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(etcdPeer)
@@ -222,6 +226,9 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--service-cluster-ip-range=10.96.0.0/16",
 		// No kube-proxy or real node serves the kubernetes Service: do not maintain its endpoints.
 		"--endpoint-reconciler-type=none",
+		// pods/log goes to kwok's kubelet endpoint on 127.0.0.1, which serves the harness's cert.
+		"--kubelet-preferred-address-types=InternalIP",
+		"--kubelet-certificate-authority="+p.caFile,
 	); err != nil {
 		return err
 	}
@@ -257,9 +264,11 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--service-account-private-key-file="+p.saKey, "--root-ca-file="+p.caFile,
 		"--use-service-account-credentials=false",
 		"--cluster-cidr=10.244.0.0/16", "--service-cluster-ip-range=10.96.0.0/16",
-		// kwok renews the node's lease; on two busy cores a renewal can be late, and a fake node
-		// marked NotReady would have its pods evicted mid-test.
-		"--node-monitor-grace-period=5m",
+		// No node lifecycle controller: kwok's heartbeats share its client's rate limit with pod
+		// updates, and with hundreds of pods on a loaded machine they came minutes late (measured),
+		// which made the controller mark every pod NotReady mid-test. The harness removes the
+		// not-ready taint itself (see untaint), which is all that controller did for these tests.
+		"--controllers=*,-node-lifecycle-controller",
 	); err != nil {
 		return err
 	}
@@ -281,13 +290,33 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		return fmt.Errorf("kube-scheduler: %w", err)
 	}
 
+	// kwok serves every container's log from one file (ContainerLogFile) at the node's kubelet
+	// endpoint, so the API server's pods/log path can be exercised without a container.
+	c.ContainerLogFile = filepath.Join(c.dir, "container.log")
+	if err := os.WriteFile(c.ContainerLogFile, nil, 0o600); err != nil {
+		return err
+	}
+	kwokConfig := filepath.Join(c.dir, "kwok.yaml")
+	if err := os.WriteFile(kwokConfig, []byte(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: container-logs
+spec:
+  logs:
+  - logsFile: `+strconv.Quote(c.ContainerLogFile)+`
+`), 0o600); err != nil {
+		return err
+	}
 	if err := c.run("kwok",
+		"--config="+kwokConfig,
 		"--kubeconfig="+c.Kubeconfig,
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		// A pod annotated so keeps the status a test wrote (see SetPodStatus).
 		"--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
-		"--cidr=10.244.0.0/16", "--node-ip=10.0.0.1",
+		"--cidr=10.244.0.0/16", "--node-ip=127.0.0.1",
+		"--server-address=127.0.0.1:"+strconv.Itoa(kwokPort), "--node-port="+strconv.Itoa(kwokPort),
+		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.serverKey,
 	); err != nil {
 		return err
 	}
@@ -330,7 +359,7 @@ func (c *Cluster) createNode(ctx context.Context) error {
 }
 
 // waitReady waits for the default ServiceAccount (the controller manager's service-account
-// controllers run) and for the node to be Ready (kwok manages it) and untainted.
+// controllers run) and for the node to be Ready (kwok manages it), then lifts its not-ready taint.
 func (c *Cluster) waitReady(ctx context.Context) error {
 	return Poll(ctx, 50*time.Millisecond, func() (bool, error) {
 		if err := c.exited(); err != nil {
@@ -346,20 +375,36 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		if err != nil {
 			return false, err
 		}
-		// The node lifecycle controller removes the not-ready taint (added at registration)
-		// once the node is Ready: until then nothing is scheduled there.
-		for _, taint := range n.Spec.Taints {
-			if taint.Key == corev1.TaintNodeNotReady {
-				return false, nil
-			}
-		}
 		for _, cond := range n.Status.Conditions {
 			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-				return true, nil
+				return untaint(ctx, c.Client, n)
 			}
 		}
 		return false, nil
 	})
+}
+
+// untaint removes the not-ready taint that admission puts on a new node, as the node lifecycle
+// controller (not run here) does once the node is Ready: until then nothing is scheduled there.
+func untaint(ctx context.Context, client kubernetes.Interface, n *corev1.Node) (bool, error) {
+	var keep []corev1.Taint
+	for _, t := range n.Spec.Taints {
+		if t.Key != corev1.TaintNodeNotReady {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == len(n.Spec.Taints) {
+		return true, nil
+	}
+	n = n.DeepCopy()
+	n.Spec.Taints = keep
+	if _, err := client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		if apierrors.IsConflict(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return false, nil // checked again on the next poll
 }
 
 // Namespace creates a namespace and waits for its default ServiceAccount.

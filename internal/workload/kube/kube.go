@@ -60,8 +60,6 @@ type Options struct {
 	GatewayLabels map[string]string
 	// GatewayNamespace is the gateway's namespace (default Namespace).
 	GatewayNamespace string
-	// Logf receives the backend's own events (never secrets).
-	Logf func(format string, args ...any)
 }
 
 // Backend is the Kubernetes implementation of workload.Backend.
@@ -109,9 +107,6 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	if opts.GatewayNamespace == "" {
 		opts.GatewayNamespace = opts.Namespace
-	}
-	if opts.Logf == nil {
-		opts.Logf = func(string, ...any) {}
 	}
 	b := &Backend{opts: opts, client: opts.Client}
 
@@ -210,8 +205,7 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 	}
 	if o.secret != nil {
 		if _, err := b.client.CoreV1().Secrets(ns).Apply(ctx, o.secret, opts); err != nil {
-			// The error of a Secret apply never carries its data.
-			return fmt.Errorf("api %s: secret: %w", spec.Name, err)
+			return fmt.Errorf("api %s: secret: %s", spec.Name, secretError(err))
 		}
 	}
 	if _, err := b.client.NetworkingV1().NetworkPolicies(ns).Apply(ctx, o.networkPolicy, opts); err != nil {
@@ -242,6 +236,23 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		}
 	}
 	return nil
+}
+
+// secretError describes a failed Secret write without the API server's message, which may quote
+// what was sent: the reason and the names of the offending fields only.
+func secretError(err error) string {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return err.Error() // a transport error: it carries the URL, never the body
+	}
+	s := st.Status()
+	msg := fmt.Sprintf("%s (HTTP %d)", s.Reason, s.Code)
+	if s.Details != nil {
+		for _, c := range s.Details.Causes {
+			msg += fmt.Sprintf("; %s: %s", c.Field, c.Type)
+		}
+	}
+	return msg
 }
 
 // checkUnowned fails when an object that Apply would write exists without cortex's label.

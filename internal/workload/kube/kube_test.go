@@ -1,8 +1,10 @@
 package kube_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -29,6 +31,7 @@ func TestBackend(t *testing.T) {
 	t.Run("DeleteOnlyOwn", func(t *testing.T) { testDelete(t, c) })
 	t.Run("StatusReasons", func(t *testing.T) { testStatusReasons(t, c) })
 	t.Run("BackendRestart", func(t *testing.T) { testBackendRestart(t, c) })
+	t.Run("Logs", func(t *testing.T) { testLogs(t, c) })
 }
 
 func newBackend(t *testing.T, c *kubetest.Cluster, ns string) *kube.Backend {
@@ -512,5 +515,46 @@ func testBackendRestart(t *testing.T, c *kubetest.Cluster) {
 		if rs := replicaSets(t, c, ns, n); len(rs) != 1 {
 			t.Errorf("%s: %d replica sets", n, len(rs))
 		}
+	}
+}
+
+// testLogs reads the pods' logs through the API server's pods/log subresource. kwok runs no
+// container: it serves the harness's ContainerLogFile as every container's log, so the lines are
+// the test's own, but the request path (API server -> the node's kubelet endpoint) and the
+// backend's per-replica streams are the real ones.
+func testLogs(t *testing.T, c *kubetest.Cluster) {
+	ns := "logs"
+	c.Namespace(t, ns)
+	b := newBackend(t, c, ns)
+	if err := os.WriteFile(c.ContainerLogFile, []byte(
+		// The container runtime's (CRI) log format, which kwok parses as a kubelet does.
+		"2026-01-01T00:00:00.000000000Z stdout F loading model\n"+
+			"2026-01-01T00:00:01.000000000Z stderr F serving on :8080\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, b, workload.Deployment{Spec: spec("talk", 2, nil)})
+	waitLive(t, b, "talk", 2)
+	pods, err := c.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: kube.LabelAPI + "=talk"})
+	if err != nil || len(pods.Items) != 2 {
+		t.Fatalf("pods: %v %d", err, len(pods.Items))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := b.Logs(ctx, "talk", false, &out); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range pods.Items {
+		want = append(want, "["+p.Name+"] loading model", "["+p.Name+"] serving on :8080")
+	}
+	got := strings.Split(strings.TrimSpace(out.String()), "\n")
+	sort.Strings(got)
+	sort.Strings(want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("logs:\n%s\nwant the lines of both replicas, each prefixed with its pod:\n%s", out.String(), strings.Join(want, "\n"))
+	}
+	if err := b.Logs(ctx, "nope", false, &out); err == nil {
+		t.Error("logs of an unknown API")
 	}
 }

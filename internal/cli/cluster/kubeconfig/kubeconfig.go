@@ -22,7 +22,7 @@ import (
 // Options are the command's inputs and dependencies.
 type Options struct {
 	IO          *cmdutil.IOStreams
-	Environment func() (*cliconfig.Config, *cliconfig.Environment, error)
+	Environment func(context.Context) (*cliconfig.Config, *cliconfig.Environment, error)
 	// Executable is the cortex binary the kubeconfig runs (default: this process's).
 	Executable func() (string, error)
 	Getenv     func(string) string
@@ -38,7 +38,7 @@ type Options struct {
 
 // NewCmdKubeconfig returns `cortex cluster kubeconfig`. runF replaces the run function in tests.
 func NewCmdKubeconfig(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, Environment: f.Environment, Executable: os.Executable, Getenv: os.Getenv}
+	o := &Options{IO: f.IO, Environment: f.Environment, Executable: os.Executable, Getenv: getenv(f)}
 	cmd := &cobra.Command{
 		Use:   "kubeconfig [--server URL] [--ca-file F | --from-kubeconfig F] [--output FILE]",
 		Short: "Write a kubeconfig that authenticates kubectl with your IAM identity",
@@ -71,12 +71,12 @@ operator's TokenReview webhook. The file is written 0600.`,
 	return cmd
 }
 
-func run(_ context.Context, o *Options) error {
+func run(ctx context.Context, o *Options) error {
 	cluster, err := o.cluster()
 	if err != nil {
 		return err
 	}
-	_, env, err := o.Environment()
+	_, env, err := o.Environment(ctx)
 	if err != nil {
 		return err
 	}
@@ -181,4 +181,12 @@ func (o *Options) cluster() (*clientcmdapi.Cluster, error) {
 		return nil, errors.New("no API server: pass --server or --from-kubeconfig")
 	}
 	return c, nil
+}
+
+// getenv is the factory's view of the process environment (tests replace it).
+func getenv(f *cmdutil.Factory) func(string) string {
+	if f.Getenv != nil {
+		return f.Getenv
+	}
+	return os.Getenv
 }

@@ -21,7 +21,7 @@ var prod = cliconfig.Environment{Name: "prod", OperatorEndpoint: "https://op.exa
 
 func options(t *testing.T, env cliconfig.Environment) *Options {
 	return &Options{IO: &cmdutil.IOStreams{Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}},
-		Environment: func() (*cliconfig.Config, *cliconfig.Environment, error) { return nil, &env, nil },
+		Environment: func(context.Context) (*cliconfig.Config, *cliconfig.Environment, error) { return nil, &env, nil },
 		Executable:  func() (string, error) { return "/opt/cortex/bin/cortex", nil },
 		Getenv: func(k string) string {
 			if k == cliconfig.DirEnv {

@@ -39,7 +39,7 @@ const expiryMargin = time.Minute
 type Options struct {
 	IO *cmdutil.IOStreams
 	// Environment returns the selected environment (cortex mode; EKS mode uses its AWS profile).
-	Environment func() (*cliconfig.Config, *cliconfig.Environment, error)
+	Environment func(context.Context) (*cliconfig.Config, *cliconfig.Environment, error)
 	EnvSelected bool // -e/--env or $CORTEX_ENV was given
 	Getenv      func(string) string
 	Now         func() time.Time
@@ -51,7 +51,7 @@ type Options struct {
 
 // NewCmdToken returns `cortex cluster token`. runF replaces the run function in tests.
 func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, Environment: f.Environment, Getenv: os.Getenv, Now: f.Now}
+	o := &Options{IO: f.IO, Environment: f.EnvironmentNoPrompt, Getenv: getenv(f), Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "token [--eks-cluster NAME --region REGION]",
 		Short: "Print a Kubernetes credential for your IAM identity (a kubectl exec plugin)",
@@ -68,7 +68,7 @@ cortex cluster kubeconfig writes a kubeconfig that runs this command; you rarely
   cortex cluster token --eks-cluster my-cluster --region us-west-2`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			o.EnvSelected = f.EnvName != "" || os.Getenv(cmdutil.EnvVar) != ""
+			o.EnvSelected = f.EnvName != "" || o.Getenv(cmdutil.EnvVar) != ""
 			if runF != nil {
 				return runF(c.Context(), o)
 			}
@@ -130,7 +130,7 @@ func eksToken(ctx context.Context, o *Options) (string, time.Time, error) {
 	}
 	env := &cliconfig.Environment{}
 	if o.EnvSelected { // the environment's AWS profile, if any; the default chain otherwise
-		_, e, err := o.Environment()
+		_, e, err := o.Environment(ctx)
 		if err != nil {
 			return "", time.Time{}, err
 		}
@@ -162,7 +162,7 @@ func cortexToken(ctx context.Context, o *Options, info *clientauthv1.ExecCredent
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("API server URL: %v", err)
 	}
-	_, env, err := o.Environment()
+	_, env, err := o.Environment(ctx)
 	if err != nil {
 		return "", time.Time{}, err
 	}
@@ -186,4 +186,12 @@ func sameAudience(a, b string) bool {
 	na, err1 := identity.NormalizeAudience(a)
 	nb, err2 := identity.NormalizeAudience(b)
 	return err1 == nil && err2 == nil && na == nb
+}
+
+// getenv is the factory's view of the process environment (tests replace it).
+func getenv(f *cmdutil.Factory) func(string) string {
+	if f.Getenv != nil {
+		return f.Getenv
+	}
+	return os.Getenv
 }

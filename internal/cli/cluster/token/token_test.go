@@ -36,7 +36,9 @@ func setup(t *testing.T, env cliconfig.Environment, execInfo string) (*Options, 
 	out := &bytes.Buffer{}
 	f := &cmdutil.Factory{IO: &cmdutil.IOStreams{Out: out, ErrOut: &bytes.Buffer{}}, ConfigDir: func() (string, error) { return dir, nil },
 		Now: func() time.Time { return now }}
-	o := &Options{IO: f.IO, Environment: func() (*cliconfig.Config, *cliconfig.Environment, error) { return cfg, &cfg.Environments[0], nil },
+	o := &Options{IO: f.IO, Environment: func(context.Context) (*cliconfig.Config, *cliconfig.Environment, error) {
+		return cfg, &cfg.Environments[0], nil
+	},
 		Getenv: func(k string) string {
 			if k == ExecInfoEnv {
 				return execInfo
