@@ -29,6 +29,15 @@ type Config struct {
 	// custom domain, ...). Identity tokens are bound to the endpoint the client dialed and only
 	// these are accepted. Default: https://localhost, 127.0.0.1 and [::1] at the listen port.
 	PublicEndpoints []string `json:"public_endpoints,omitempty"`
+	// KubernetesAPIServers turns on the TokenReview webhook (POST /v1/kubernetes/tokenreview): the
+	// URLs of the Kubernetes API servers that call it, as kubectl dials them. Tokens of `cortex
+	// cluster token` are bound to one of these; the operator's own API never accepts them, and the
+	// webhook never accepts the operator's tokens (the lists must not overlap). See
+	// docs/kubernetes.md "Access by IAM identity".
+	KubernetesAPIServers []string `json:"kubernetes_api_servers,omitempty"`
+	// KubernetesWebhookClientCAFile, when set, makes the webhook answer only callers with a client
+	// certificate from this CA (the API server's, from its webhook kubeconfig).
+	KubernetesWebhookClientCAFile string `json:"kubernetes_webhook_client_ca_file,omitempty"`
 	// Provider is local or aws (informational; shown in /v1/info).
 	Provider    string `json:"provider,omitempty"`
 	ClusterName string `json:"cluster_name,omitempty"`
@@ -134,6 +143,15 @@ func (c *Config) setDefaults() error {
 	if c.PublicEndpoints, err = identity.NormalizeAudiences(c.PublicEndpoints); err != nil {
 		return fmt.Errorf("public_endpoints: %v", err)
 	}
+	if c.KubernetesAPIServers, err = identity.NormalizeAudiences(c.KubernetesAPIServers); err != nil {
+		return fmt.Errorf("kubernetes_api_servers: %v", err)
+	}
+	if err := checkAudiencesDisjoint(c.PublicEndpoints, c.KubernetesAPIServers); err != nil {
+		return err
+	}
+	if c.KubernetesWebhookClientCAFile != "" && len(c.KubernetesAPIServers) == 0 {
+		return errors.New("kubernetes_webhook_client_ca_file: set kubernetes_api_servers too (the webhook is off without them)")
+	}
 	if c.Provider == "" {
 		c.Provider = "local"
 	}
@@ -238,4 +256,17 @@ func ParseConfigFile(data []byte, file string) (Config, error) {
 		return Config{}, fielderr.Locate(err, file, doc.Line)
 	}
 	return cfg, nil
+}
+
+// checkAudiencesDisjoint refuses an endpoint that is both the operator's and a Kubernetes API
+// server's: a token for it would then be accepted by both, which the two audiences exist to prevent.
+func checkAudiencesDisjoint(public, kube []string) error {
+	for _, k := range kube {
+		for _, p := range public {
+			if k == p {
+				return fmt.Errorf("kubernetes_api_servers: %s is also one of the operator's public endpoints; a token must be good for one of them only", k)
+			}
+		}
+	}
+	return nil
 }

@@ -237,17 +237,10 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		a.arn = id.ARN
 		role, reason := access.RoleAdmin, "local_admin"
 		if method == MethodAWS {
-			uid := access.UniqueID(id.UserID)
-			s.mu.RLock()
-			d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
-			s.mu.RUnlock()
-			if d.Bind {
-				if d, err = s.bind(id.CanonicalARN, id.Account, uid); err != nil {
-					// Fail closed: a grant that cannot be bound is not used unbound.
-					s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
-					deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
-					return
-				}
+			d, err := s.decide(id)
+			if err != nil {
+				deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
+				return
 			}
 			role, reason = d.Role, d.Reason
 		}
@@ -269,6 +262,24 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// decide is the access decision of a verified AWS identity. A per-principal grant not yet bound
+// to a unique id is bound to this identity's first; if that cannot be recorded, the error says so
+// and the caller refuses (a grant is never used unbound).
+func (s *Server) decide(id identity.Identity) (access.Decision, error) {
+	uid := access.UniqueID(id.UserID)
+	s.mu.RLock()
+	d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
+	s.mu.RUnlock()
+	if !d.Bind {
+		return d, nil
+	}
+	d, err := s.bind(id.CanonicalARN, id.Account, uid)
+	if err != nil {
+		s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
+	}
+	return d, err
 }
 
 // publicReason is what a 401 tells the client: enough to fix its setup, nothing about the token.

@@ -3,12 +3,14 @@ package operator
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,14 +33,19 @@ type Server struct {
 	sts      identity.STSEndpoint // what clients sign for (advertised at /v1/auth)
 	stsTable identity.HostTable   // the STS hosts tokens may name
 	verifier *identity.Verifier   // nil until the public endpoints are known (New, or Run for port 0)
-	local    *localAuth
-	limiter  *failureLimiter
-	denials  *denialLog
-	anonLog  *slog.Logger // unauthenticated requests and connection refusals (Config.DenialLogger)
-	tls      *tls.Config
-	caPEM    []byte
-	mux      *http.ServeMux
-	now      func() time.Time
+	// kubeVerifier verifies the tokens of the TokenReview webhook: the same verifier, for the
+	// Kubernetes API servers' audiences only (nil: the webhook is off).
+	kubeVerifier *identity.Verifier
+	// webhookClientCAs, when set, is the CA the webhook's callers must present a certificate of.
+	webhookClientCAs *x509.CertPool
+	local            *localAuth
+	limiter          *failureLimiter
+	denials          *denialLog
+	anonLog          *slog.Logger // unauthenticated requests and connection refusals (Config.DenialLogger)
+	tls              *tls.Config
+	caPEM            []byte
+	mux              *http.ServeMux
+	now              func() time.Time
 
 	// mu guards policy, which holds the live unique-id bindings (the creator's too: s.cluster is
 	// only read after New, and cluster.json is rewritten from it under mu).
@@ -73,6 +80,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.stsTable = hosts
+	if len(s.cfg.KubernetesAPIServers) > 0 {
+		if s.kubeVerifier, err = identity.NewVerifier(identity.VerifierConfig{Hosts: s.stsTable, ClusterID: s.cluster.ID,
+			Partition: s.cfg.Partition, Audiences: s.cfg.KubernetesAPIServers}); err != nil {
+			return nil, err
+		}
+	}
 	if len(s.cfg.PublicEndpoints) > 0 { // else Run sets the defaults once it knows the port
 		if err := s.newVerifier(); err != nil {
 			return nil, err
@@ -93,6 +106,16 @@ func New(cfg Config) (*Server, error) {
 		CreatorARN: s.cluster.CreatorARN, CreatorUniqueID: s.cluster.CreatorUniqueID, Rules: rules.Rules}
 	if err := s.loadTLS(); err != nil {
 		return nil, err
+	}
+	if f := cfg.KubernetesWebhookClientCAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %w", err)
+		}
+		s.webhookClientCAs = x509.NewCertPool()
+		if !s.webhookClientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %s holds no PEM certificate", f)
+		}
 	}
 	s.guard = s.authorize
 	s.routes()
@@ -194,6 +217,10 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	if s.verifier == nil {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		s.cfg.PublicEndpoints, _ = identity.NormalizeAudiences(loopbackEndpoints(port))
+		if err := checkAudiencesDisjoint(s.cfg.PublicEndpoints, s.cfg.KubernetesAPIServers); err != nil {
+			ln.Close()
+			return err
+		}
 		if err := s.newVerifier(); err != nil {
 			ln.Close()
 			return err
@@ -211,9 +238,17 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	// HTTP/2 and falls back through ALPN.)
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
+	serverTLS := s.tls
+	if s.webhookClientCAs != nil {
+		// Ask for, never require, a client certificate: only the webhook route insists on one
+		// (CLI and gateway clients present none). The gateway keeps s.tls unchanged.
+		serverTLS = s.tls.Clone()
+		serverTLS.ClientCAs = s.webhookClientCAs
+		serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
+	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		TLSConfig:         s.tls,
+		TLSConfig:         serverTLS,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: time.Duration(lim.HeaderTimeoutSeconds) * time.Second,
 		// No ReadTimeout: it would also end long responses (log streams). The middleware bounds
@@ -231,7 +266,7 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	go func() { errc <- srv.ServeTLS(limited, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
 		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host,
-		"public_endpoints", s.cfg.PublicEndpoints)
+		"public_endpoints", s.cfg.PublicEndpoints, "kubernetes_api_servers", s.cfg.KubernetesAPIServers)
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -263,6 +298,9 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/access", access.RoleAdmin, s.handleAccessGrant)
 	s.handle("DELETE /v1/access", access.RoleAdmin, s.handleAccessRevoke)
 	s.registerAPIRoutes()
+	if s.kubeVerifier != nil {
+		s.mux.HandleFunc("POST "+TokenReviewPath, s.handleTokenReview)
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cortexlabs-go/cortex/internal/cli/cluster/kubeconfig"
+	"github.com/cortexlabs-go/cortex/internal/cli/cluster/token"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 )
 
@@ -34,6 +36,7 @@ no cloud account needed) or on AWS (--provider aws with a cluster.yaml).`,
 		cmd.AddCommand(sub)
 	}
 	cmd.AddCommand(NewCmdAccess(f))
+	cmd.AddCommand(token.NewCmdToken(f, nil), kubeconfig.NewCmdKubeconfig(f, nil))
 	return cmd
 }
 

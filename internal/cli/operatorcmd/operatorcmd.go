@@ -76,6 +76,8 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.cfg.StateDir, "state-dir", "", "directory for the cluster record, access rules, TLS material and API state (required)")
 	fl.StringVar(&o.cfg.Listen, "listen", "", "HTTPS listen address (default 127.0.0.1:8888)")
 	fl.StringSliceVar(&o.cfg.PublicEndpoints, "public-endpoint", nil, "URL clients dial to reach this operator; repeat for several names (default: loopback at the listen port)")
+	fl.StringSliceVar(&o.cfg.KubernetesAPIServers, "kubernetes-api-server", nil, "URL of a Kubernetes API server that uses this operator's TokenReview webhook (as kubectl dials it); repeat for several; turns the webhook on")
+	fl.StringVar(&o.cfg.KubernetesWebhookClientCAFile, "kubernetes-webhook-client-ca-file", "", "answer the TokenReview webhook only for callers with a client certificate of this CA")
 	fl.StringVar(&o.cfg.Provider, "provider", "", "local or aws (default local)")
 	fl.StringVar(&o.cfg.ClusterName, "cluster-name", "", "cluster name (default cortex)")
 	fl.StringVar(&o.cfg.ClusterID, "cluster-id", "", "cluster id tokens are bound to (default: made at first start, then kept)")
@@ -188,6 +190,10 @@ func mergeFlags(changed func(string) bool, dst, src *operator.Config) {
 	if changed("public-endpoint") {
 		dst.PublicEndpoints = src.PublicEndpoints
 	}
+	if changed("kubernetes-api-server") {
+		dst.KubernetesAPIServers = src.KubernetesAPIServers
+	}
+	set("kubernetes-webhook-client-ca-file", &dst.KubernetesWebhookClientCAFile, src.KubernetesWebhookClientCAFile)
 	set("log-file", &dst.LogFile, src.LogFile)
 	set("apis-aws-settings-file", &dst.APIs.AWSSettingsFile, src.APIs.AWSSettingsFile)
 	setInt := func(name string, d *int, v int) {

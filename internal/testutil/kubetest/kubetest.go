@@ -77,6 +77,8 @@ type Cluster struct {
 
 	dir   string
 	procs []*proc
+	// extraArgs are appended to a binary's arguments (Options).
+	extraArgs map[string][]string
 }
 
 // BinDir finds the control-plane binaries: $CORTEX_K8S_BIN_DIR, else a warm cache of
@@ -129,6 +131,20 @@ func repoRoot() (string, error) {
 // fails under CI=true and is skipped otherwise.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// Options change how StartWith runs the control plane.
+type Options struct {
+	// TokenWebhook, when set, is called with the API server's URL before the API server starts and
+	// returns the kubeconfig file of a TokenReview webhook: the API server then asks it about bearer
+	// tokens it does not know itself (authentication.k8s.io/v1, answers not cached).
+	TokenWebhook func(apiServerURL string) (configFile string, err error)
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Cluster {
+	t.Helper()
 	binDir, err := BinDir()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -153,7 +169,7 @@ func Start(t testing.TB) *Cluster {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := c.start(ctx); err != nil {
+	if err := c.start(ctx, opts); err != nil {
 		t.Fatalf("kubetest: %v\n%s", err, c.logTails())
 	}
 	c.StartTime = time.Since(begin)
@@ -161,7 +177,7 @@ func Start(t testing.TB) *Cluster {
 	return c
 }
 
-func (c *Cluster) start(ctx context.Context) error {
+func (c *Cluster) start(ctx context.Context, opts Options) error {
 	p, err := newPKI(c.dir)
 	if err != nil {
 		return err
@@ -189,6 +205,16 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 
 	host := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	if opts.TokenWebhook != nil {
+		file, err := opts.TokenWebhook(host)
+		if err != nil {
+			return fmt.Errorf("token webhook: %w", err)
+		}
+		// Cache TTL 0: a revoked identity is refused on its next request, not minutes later. (The
+		// API server still keeps each successful token for 10 s: tests use a new token per case.)
+		c.extraArgs = map[string][]string{"kube-apiserver": {"--authentication-token-webhook-config-file=" + file,
+			"--authentication-token-webhook-version=v1", "--authentication-token-webhook-cache-ttl=0s"}}
+	}
 	if err := c.run("kube-apiserver",
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(apiPort),
@@ -494,7 +520,7 @@ func (c *Cluster) run(name string, args ...string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(c.BinDir, name), args...)
+	cmd := exec.Command(filepath.Join(c.BinDir, name), append(args, c.extraArgs[name]...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Dir = c.dir
 	// Only what the binaries need: no AWS_* or other secrets of the test's environment.
