@@ -48,6 +48,9 @@ type Spec struct {
 	// AWSCredentials: false opts the API out of the AWS credentials a local environment passes
 	// to its APIs (default true, i.e. it gets them when the environment is configured to pass them).
 	AWSCredentials *bool `json:"aws_credentials,omitempty"`
+	// Auth says who may call the API through the gateway (see auth.go). Validate fills the
+	// default, iam.
+	Auth Auth `json:"auth"`
 }
 
 // Handler says what runs in each replica.
@@ -210,6 +213,9 @@ func Validate(s *Spec, checkFS bool) error {
 		if !st.IsDir() {
 			return fe("project_dir", "%s is not a directory", s.ProjectDir)
 		}
+	}
+	if err := ValidateAuth(&s.Auth); err != nil {
+		return err.(*FieldError).withAPI(s.Name)
 	}
 	h := &s.Handler
 	switch h.Type {

@@ -16,7 +16,8 @@ import (
 const MaxFileSize = 1 << 20
 
 var allowedKeys = map[string]map[string]bool{
-	"":           {"name": true, "kind": true, "handler": true, "env": true, "replicas": true, "networking": true, "project_dir": true, "aws_credentials": true},
+	"":           {"name": true, "kind": true, "handler": true, "env": true, "replicas": true, "networking": true, "project_dir": true, "aws_credentials": true, "auth": true},
+	"auth":       {"type": true, "allow": true},
 	"handler":    {"type": true, "path": true, "config": true, "command": true},
 	"networking": {"endpoint": true},
 }
