@@ -76,6 +76,16 @@ func ValidateAuth(a *Auth) error {
 	return nil
 }
 
+// EffectiveAuth is the spec's auth with the default filled in (specs persisted before the auth
+// field existed have none).
+func (s *Spec) EffectiveAuth() Auth {
+	a := s.Auth
+	if a.Type == "" {
+		a.Type = DefaultAuth
+	}
+	return a
+}
+
 func (e *FieldError) withAPI(name string) *FieldError {
 	e.API = name
 	return e

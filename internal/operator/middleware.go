@@ -216,17 +216,10 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		a.arn = id.ARN
 		role, reason := access.RoleAdmin, "local_admin"
 		if method == MethodAWS {
-			uid := access.UniqueID(id.UserID)
-			s.mu.RLock()
-			d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
-			s.mu.RUnlock()
-			if d.Bind {
-				if d, err = s.bind(id.CanonicalARN, id.Account, uid); err != nil {
-					// Fail closed: a grant that cannot be bound is not used unbound.
-					s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
-					deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
-					return
-				}
+			d, err := s.decideRole(id)
+			if err != nil {
+				deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
+				return
 			}
 			role, reason = d.Role, d.Reason
 		}
@@ -245,6 +238,24 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		a.caller = &Caller{Identity: id, Method: method, Role: role}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// decideRole is the role of a verified AWS identity on this cluster, binding the grant that admits
+// it to its unique id on first use (the operator's routes and the gateway's iam APIs both ask).
+func (s *Server) decideRole(id identity.Identity) (access.Decision, error) {
+	uid := access.UniqueID(id.UserID)
+	s.mu.RLock()
+	d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
+	s.mu.RUnlock()
+	if !d.Bind {
+		return d, nil
+	}
+	d, err := s.bind(id.CanonicalARN, id.Account, uid)
+	if err != nil {
+		// Fail closed: a grant that cannot be bound is not used unbound.
+		s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
+	}
+	return d, err
 }
 
 // publicReason is what a 401 tells the client: enough to fix its setup, nothing about the token.

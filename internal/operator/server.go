@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/apikey"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/netlimit"
@@ -47,7 +48,9 @@ type Server struct {
 	// measures what authentication costs on the same routes.
 	guard func(need access.Role, next http.Handler) http.Handler
 
-	apis apiState
+	apis    apiState
+	apiAuth apiAuth
+	keys    *apikey.Store
 
 	addrMu sync.Mutex
 	addr   net.Addr
@@ -91,6 +94,10 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadTLS(); err != nil {
 		return nil, err
 	}
+	if s.keys, err = apikey.Open(s.state.path("api-keys.json"), func() time.Time { return s.now() }); err != nil {
+		return nil, err
+	}
+	s.apiAuth.limiter = newFailureLimiter(0.5, 20, 10000)
 	s.guard = s.authorize
 	s.routes()
 	return s, nil
@@ -223,6 +230,9 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	denialsDone := make(chan struct{})
 	go func() { s.denials.run(denialsCtx); close(denialsDone) }()
 	defer func() { stopDenials(); <-denialsDone }() // the last summaries are written before Run returns
+	keysDone := make(chan struct{})
+	go func() { s.flushKeys(denialsCtx); close(keysDone) }()
+	defer func() { stopDenials(); <-keysDone }() // the last last-used times are written too
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(limited, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
@@ -259,6 +269,7 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/access", access.RoleAdmin, s.handleAccessGrant)
 	s.handle("DELETE /v1/access", access.RoleAdmin, s.handleAccessRevoke)
 	s.registerAPIRoutes()
+	s.registerAPIKeyRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})

@@ -37,12 +37,14 @@ type Replicas struct {
 
 // APIStatus is an API as the operator reports it (GET /v1/apis).
 type APIStatus struct {
-	Name      string          `json:"name"`
-	Kind      string          `json:"kind"`
-	Status    State           `json:"status"`
-	Reason    string          `json:"reason,omitempty"`
-	Replicas  Replicas        `json:"replicas"`
-	Endpoint  string          `json:"endpoint"`
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Status   State    `json:"status"`
+	Reason   string   `json:"reason,omitempty"`
+	Replicas Replicas `json:"replicas"`
+	Endpoint string   `json:"endpoint"`
+	// Auth is who may call the API through the gateway (type iam, api_key or none).
+	Auth      apispec.Auth    `json:"auth"`
 	UpdatedAt time.Time       `json:"updated_at"`
 	Details   []ReplicaStatus `json:"replica_details,omitempty"`
 }
@@ -59,6 +61,9 @@ type Manager struct {
 	SecretEnv func(ctx context.Context, spec apispec.Spec) (map[string]string, error)
 	// OnRoutes receives endpoint -> API name whenever the set of APIs changes.
 	OnRoutes func(map[string]string)
+	// OnAuth receives API name -> auth whenever the set of APIs changes, before OnRoutes: a
+	// route never exists without its auth.
+	OnAuth func(map[string]apispec.Auth)
 	// Now is the clock (tests).
 	Now func() time.Time
 
@@ -245,6 +250,13 @@ func (m *Manager) saveLocked(apis map[string]*stored) error {
 }
 
 func (m *Manager) publishRoutesLocked() {
+	if m.OnAuth != nil {
+		auths := make(map[string]apispec.Auth, len(m.apis))
+		for name, s := range m.apis {
+			auths[name] = s.Spec.EffectiveAuth()
+		}
+		m.OnAuth(auths)
+	}
 	if m.OnRoutes == nil {
 		return
 	}
@@ -283,7 +295,7 @@ func (m *Manager) List() []APIStatus {
 
 func (m *Manager) status(s *stored) APIStatus {
 	st := APIStatus{
-		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint,
+		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint, Auth: s.Spec.EffectiveAuth(),
 		UpdatedAt: s.UpdatedAt, Replicas: Replicas{Requested: s.Spec.Replicas},
 		Status: Updating, Reason: "starting",
 	}
