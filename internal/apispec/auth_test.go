@@ -20,7 +20,7 @@ func TestValidateAuth(t *testing.T) {
 		{name: "api_key", in: Auth{Type: "api_key"}, want: Auth{Type: AuthAPIKey}},
 		{name: "none", in: Auth{Type: "none"}, want: Auth{Type: AuthNone}},
 		{name: "allow canonicalized and deduplicated",
-			in: Auth{Type: "iam", Allow: []string{"arn:aws:iam::111122223333:role/team/ml", "111122223333", "arn:aws:iam::111122223333:role/ml", "111122223333"}},
+			in:   Auth{Type: "iam", Allow: []string{"arn:aws:iam::111122223333:role/team/ml", "111122223333", "arn:aws:iam::111122223333:role/ml", "111122223333"}},
 			want: Auth{Type: AuthIAM, Allow: []string{"arn:aws:iam::111122223333:role/ml", "111122223333"}}},
 		{name: "unknown type", in: Auth{Type: "IAM"}, field: "auth.type", message: "unknown auth type"},
 		{name: "public by typo", in: Auth{Type: "public"}, field: "auth.type"},
