@@ -26,7 +26,12 @@ type Options struct {
 	Payload string // JSON text, @file, or @- for stdin
 	Path    string // below the API's endpoint
 	Method  string
+	// APIKey is the key for an api_key API: the key, or @FILE (default $CORTEX_API_KEY).
+	APIKey string
 }
+
+// APIKeyEnv holds the API key of `cortex call` when --api-key is not given.
+const APIKeyEnv = "CORTEX_API_KEY"
 
 // NewCmd returns `cortex call`.
 func NewCmd(f *cmdutil.Factory) *cobra.Command {
@@ -39,8 +44,14 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 The payload is JSON given inline, read from a file (@file.json) or from standard input (@-); it
 is checked to be JSON before it is sent. Without a payload, call sends a GET. The gateway's
 certificate is verified against the environment's CA, as for the operator. The API's answer goes
-to standard output; a non-2xx answer is an error (exit code 1) with the answer on stderr.`,
-		Example: `  cortex call iris @examples/iris/sample.json
+to standard output; a non-2xx answer is an error (exit code 1) with the answer on stderr.
+
+call authenticates as the API's spec asks: for auth iam it sends an identity token bound to the
+gateway (your AWS identity, or the local admin credential); for auth api_key the key from
+--api-key or $CORTEX_API_KEY. Prefer the variable or --api-key @FILE: a key on the command line
+is visible to other users of this machine in the process list.`,
+		Example: `  CORTEX_API_KEY=cxk_... cortex call iris @examples/iris/sample.json
+  cortex call iris --api-key @iris.key @examples/iris/sample.json
   cortex call echo '{"x": 1}'
   echo '{"x": 2}' | cortex call echo @-`,
 		Args: cobra.RangeArgs(1, 2),
@@ -54,6 +65,7 @@ to standard output; a non-2xx answer is an error (exit code 1) with the answer o
 	}
 	cmd.Flags().StringVar(&o.Path, "path", "", "path below the API's endpoint, e.g. /health")
 	cmd.Flags().StringVarP(&o.Method, "method", "X", "", "HTTP method (default POST with a payload, GET without)")
+	cmd.Flags().StringVar(&o.APIKey, "api-key", "", "API key for an api_key API, or @FILE to read it from a file (default $"+APIKeyEnv+")")
 	return cmd
 }
 
@@ -77,9 +89,16 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if err != nil {
 		return err
 	}
+	key, err := apiKey(o.APIKey)
+	if err != nil {
+		return err
+	}
 	var st struct {
 		Endpoint string `json:"endpoint"`
 		Status   string `json:"status"`
+		Auth     struct {
+			Type string `json:"type"`
+		} `json:"auth"`
 	}
 	if err := cl.Do(ctx, http.MethodGet, client.APIPath(o.API), nil, &st); err != nil {
 		return err
@@ -89,7 +108,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	if body != nil {
 		rd, contentType = bytes.NewReader(body), "application/json"
 	}
-	resp, err := cl.CallAPI(ctx, method, st.Endpoint+o.Path, contentType, rd)
+	resp, err := cl.CallAPI(ctx, method, st.Endpoint+o.Path, contentType, rd, client.APICredentials{Auth: st.Auth.Type, APIKey: key})
 	if err != nil {
 		return err
 	}
@@ -101,6 +120,29 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	}
 	_, err = io.Copy(f.IO.Out, resp.Body)
 	return err
+}
+
+// apiKey resolves --api-key: the key, @FILE (a file only its owner can read), or $CORTEX_API_KEY.
+func apiKey(flag string) (string, error) {
+	if flag == "" {
+		return strings.TrimSpace(os.Getenv(APIKeyEnv)), nil
+	}
+	file, ok := strings.CutPrefix(flag, "@")
+	if !ok {
+		return flag, nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("--api-key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("--api-key: %s is readable by others (mode %v): run chmod 600 %s", file, fi.Mode().Perm(), file)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--api-key: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }
 
 func readPayload(f *cmdutil.Factory, arg string) ([]byte, error) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/client"
 	"github.com/cortexlabs-go/cortex/internal/workload"
@@ -113,12 +114,13 @@ func table(tw *tabwriter.Writer, apis []workload.APIStatus, one bool, now time.T
 		fmt.Fprintln(tw, "no APIs are deployed (cortex deploy)")
 		return
 	}
-	fmt.Fprintln(tw, "NAME\tSTATUS\tREPLICAS\tENDPOINT\tLAST UPDATE")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tREPLICAS\tAUTH\tENDPOINT\tLAST UPDATE")
 	for _, a := range apis {
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", a.Name, a.Status, a.Replicas.Ready, a.Replicas.Requested, a.Endpoint, ago(now, a.UpdatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", a.Name, a.Status, a.Replicas.Ready, a.Replicas.Requested, a.Auth.Type, a.Endpoint, ago(now, a.UpdatedAt))
 	}
 	if one {
 		a := apis[0]
+		fmt.Fprintf(tw, "\n%s", howToCall(a))
 		if a.Reason != "" {
 			fmt.Fprintf(tw, "\nreason: %s\n", a.Reason)
 		}
@@ -151,4 +153,23 @@ func ago(now, t time.Time) string {
 		return fmt.Sprintf("%dh ago", int(d.Hours()))
 	}
 	return t.Local().Format("2006-01-02 15:04")
+}
+
+// howToCall says who may call the API and how (shown by `cortex get API`).
+func howToCall(a workload.APIStatus) string {
+	switch a.Auth.Type {
+	case apispec.AuthNone:
+		return fmt.Sprintf("auth: none (public: anyone who can reach the gateway)\n  curl --cacert CA.pem %s\n", a.Endpoint)
+	case apispec.AuthAPIKey:
+		return fmt.Sprintf("auth: api_key (keys: cortex api-key create NAME --api %s)\n"+
+			"  CORTEX_API_KEY=cxk_... cortex call %s PAYLOAD\n"+
+			"  curl --cacert CA.pem -H \"Authorization: Bearer $CORTEX_API_KEY\" %s -d PAYLOAD\n", a.Name, a.Name, a.Endpoint)
+	}
+	who := "whoever may read this cluster"
+	if len(a.Auth.Allow) > 0 {
+		who = "only " + strings.Join(a.Auth.Allow, ", ")
+	}
+	return fmt.Sprintf("auth: iam (%s)\n"+
+		"  cortex call %s PAYLOAD\n"+
+		"  curl --cacert CA.pem -H \"Authorization: Bearer $(cortex token %s)\" %s -d PAYLOAD\n", who, a.Name, a.Name, a.Endpoint)
 }

@@ -3,6 +3,7 @@ package root
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/cortexlabs-go/cortex/internal/cli/apikey"
 	"github.com/cortexlabs-go/cortex/internal/cli/call"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	deletecmd "github.com/cortexlabs-go/cortex/internal/cli/delete"
@@ -11,6 +12,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/cli/get"
 	"github.com/cortexlabs-go/cortex/internal/cli/logs"
 	"github.com/cortexlabs-go/cortex/internal/cli/operatorcmd"
+	"github.com/cortexlabs-go/cortex/internal/cli/token"
 	"github.com/cortexlabs-go/cortex/internal/cli/whoami"
 )
 
@@ -27,5 +29,7 @@ func init() {
 		deletecmd.NewCmd,
 		logs.NewCmd,
 		call.NewCmd,
+		apikey.NewCmdAPIKey,
+		func(f *cmdutil.Factory) *cobra.Command { return token.NewCmdToken(f, nil) },
 	)
 }
