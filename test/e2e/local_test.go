@@ -19,6 +19,8 @@ const echoYAML = `- name: echo
     config:
       greeting: hello
   replicas: %d
+  auth:
+    type: none
 `
 
 // up -> deploy echo -> get live -> verified HTTPS call -> replicas 1->2 -> kill a replica, it
@@ -230,6 +232,7 @@ func TestHostileInput(t *testing.T) {
   handler:
     type: command
     command: [python3, -c, "import sys; print('cannot load model.bin', file=sys.stderr); sys.exit(3)"]
+  auth: {type: none}
 `)
 	_, errOut, code := c.run("deploy", crash)
 	if code == 0 || !strings.Contains(errOut, "exit status 3") || !strings.Contains(errOut, "cannot load model.bin") {
