@@ -302,12 +302,15 @@ func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType stri
 	req.Header.Set("User-Agent", "cortex-cli")
 	switch creds.Auth {
 	case APIAuthNone:
+	case "":
+		// An operator from before API auth: its gateway is open and forwards headers to the
+		// replica, so no credential is sent.
 	case APIAuthAPIKey:
 		if creds.APIKey == "" {
 			return nil, errors.New("this API needs an API key: pass --api-key or set CORTEX_API_KEY (cortex api-key create)")
 		}
 		req.Header.Set("Authorization", "Bearer "+creds.APIKey)
-	case APIAuthIAM, "":
+	case APIAuthIAM:
 		tok, err := c.GatewayToken(ctx, endpoint)
 		if err != nil {
 			return nil, err
