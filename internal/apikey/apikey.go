@@ -52,7 +52,6 @@ const (
 )
 
 var (
-	keyRE  = regexp.MustCompile(`^cxk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$`)
 	idRE   = regexp.MustCompile(`^[0-9a-f]{16}$`)
 	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
 )
@@ -318,11 +317,10 @@ func (s *Store) DropAPI(api string) ([]string, error) {
 // also set when the key is valid but refused, so that the refusal names it). Errors are the
 // Err* values above.
 func (s *Store) Check(key, api string) (string, error) {
-	m := keyRE.FindStringSubmatch(key)
-	if m == nil {
+	id, ok := parseKey(key)
+	if !ok {
 		return "", ErrMalformed
 	}
-	id := m[1]
 	s.mu.RLock()
 	e, ok := s.byID[id]
 	s.mu.RUnlock()
@@ -345,6 +343,25 @@ func (s *Store) Check(key, api string) (string, error) {
 		s.dirty.Store(true)
 	}
 	return id, nil
+}
+
+// parseKey checks the format of key (keyRE, without a regexp on the hot path) and returns its id.
+func parseKey(key string) (string, bool) {
+	if len(key) != KeyLen || key[:len(Prefix)] != Prefix || key[len(Prefix)+idHexLen] != '_' {
+		return "", false
+	}
+	id := key[len(Prefix) : len(Prefix)+idHexLen]
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return "", false
+		}
+	}
+	for _, c := range []byte(key[len(Prefix)+idHexLen+1:]) {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", false
+		}
+	}
+	return id, true
 }
 
 // List returns every key, sorted by name, without secrets; last-used times are the in-memory ones.

@@ -41,7 +41,7 @@ func TestKeyLifecycle(t *testing.T) {
 	}
 	// Only the hash is stored, in a private file.
 	data, _ := os.ReadFile(path)
-	secret := key[strings.LastIndexByte(key, '_')+1:]
+	secret := key[len(Prefix)+17:] // the secret may itself contain '_'
 	if strings.Contains(string(data), secret) || strings.Contains(string(data), key) {
 		t.Fatal("the state file holds the key")
 	}
@@ -146,6 +146,38 @@ func TestValidateName(t *testing.T) {
 	for _, n := range []string{"", "CI", "-a", "a-", "a b", "0123456789abcdef", strings.Repeat("a", 64), "a\x00"} {
 		if err := ValidateName(n); err == nil {
 			t.Errorf("%q accepted", n)
+		}
+	}
+}
+
+// parseKey is the documented pattern, without a regexp.
+func FuzzParseKey(f *testing.F) {
+	re := regexp.MustCompile(`^cxk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$`)
+	for _, s := range []string{"cxk_0123456789abcdef_" + strings.Repeat("A", 43), "cxk_0123456789abcdeF_" + strings.Repeat("A", 43), "", "cxk_"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, ok := parseKey(s)
+		m := re.FindStringSubmatch(s)
+		if ok != (m != nil) || (ok && id != m[1]) {
+			t.Fatalf("parseKey(%q) = %q, %v; the pattern says %v", s, id, ok, m)
+		}
+	})
+}
+
+func BenchmarkCheck(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "k.json"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, _, err := s.Create(CreateInput{Name: "b", APIs: []string{"iris"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Check(key, "iris"); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
