@@ -163,7 +163,7 @@ func howToCall(a workload.APIStatus) string {
 	case apispec.AuthAPIKey:
 		return fmt.Sprintf("auth: api_key (keys: cortex api-key create NAME --api %s)\n"+
 			"  CORTEX_API_KEY=cxk_... cortex call %s PAYLOAD\n"+
-			"  curl --cacert CA.pem -H \"Authorization: Bearer $CORTEX_API_KEY\" %s -d PAYLOAD\n", a.Name, a.Name, a.Endpoint)
+			"  curl --cacert CA.pem -H @<(printf 'Authorization: Bearer %%s\\n' \"$CORTEX_API_KEY\") %s -d PAYLOAD\n", a.Name, a.Name, a.Endpoint)
 	}
 	who := "whoever may read this cluster"
 	if len(a.Auth.Allow) > 0 {
