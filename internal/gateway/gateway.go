@@ -1,4 +1,5 @@
-// Package gateway is the HTTPS front door of a cluster's APIs: it routes /<endpoint>[/...] to a
+// Package gateway is the HTTPS front door of a cluster's APIs: it asks Options.Authorize who may
+// pass (and strips credentials before forwarding), routes /<endpoint>[/...] to a
 // ready replica of the API (round robin), streams bodies both ways, bounds request bodies,
 // times and connections (per client and in total), refuses bodies on GET/HEAD, answers 503 with a
 // JSON error when no replica is ready, tags every request with an id (X-Request-Id) and writes a
