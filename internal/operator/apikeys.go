@@ -53,6 +53,8 @@ func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, CodeBadRequest, "apis: name 1 to %d deployed APIs", apikey.MaxAPIsPerKey)
 		return
 	}
+	s.scopeMu.Lock()
+	defer s.scopeMu.Unlock()
 	for _, a := range req.APIs {
 		if _, err := mgr.Get(a); err != nil {
 			WriteError(w, http.StatusBadRequest, CodeBadRequest, "apis: %q is not deployed", truncateRunes(a, 64))

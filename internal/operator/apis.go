@@ -254,6 +254,8 @@ func (s *Server) handleDeleteAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
+	s.scopeMu.Lock()
+	defer s.scopeMu.Unlock()
 	if _, err := mgr.Get(name); err != nil {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
 		return

@@ -51,6 +51,9 @@ type Server struct {
 	apis    apiState
 	apiAuth apiAuth
 	keys    *apikey.Store
+	// scopeMu orders creating a key (which checks its APIs exist) against deleting an API (which
+	// drops it from every key): a key is never created for an API being deleted.
+	scopeMu sync.Mutex
 
 	addrMu sync.Mutex
 	addr   net.Addr
