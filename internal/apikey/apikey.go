@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 )
 
@@ -81,16 +82,8 @@ func Reason(err error) string {
 	return "key_error"
 }
 
-// Info is a key as lists show it: everything but the secret and its hash.
-type Info struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	APIs      []string   `json:"apis"`
-	CreatedBy string     `json:"created_by"`
-	CreatedAt time.Time  `json:"created_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	LastUsed  *time.Time `json:"last_used,omitempty"`
-}
+// Info is a key as lists show it: everything but the secret and its hash (the wire type).
+type Info = apitypes.APIKey
 
 // record is a key as stored: Info and the hex SHA-256 of the whole key.
 type record struct {

@@ -316,6 +316,15 @@ func (v *Verifier) checkIdentity(id Identity) (Identity, error) {
 	return id, nil
 }
 
+// Cached returns the identity of token if its verification is cached and still valid, without
+// any other work (for callers that must not spend a verification, e.g. a rate-limited client).
+func (v *Verifier) Cached(token string) (Identity, bool) {
+	if len(token) > MaxTokenSize {
+		return Identity{}, false
+	}
+	return v.cached(cacheKey(v.cfg.ClusterID, token), v.cfg.Now())
+}
+
 func (v *Verifier) cached(key [32]byte, now time.Time) (Identity, bool) {
 	v.mu.RLock()
 	id, ok := v.cache[key]

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apikey"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 )
 
 // The API key routes: role deploy or higher for all three (a key opens APIs as a deploy would).
@@ -17,24 +18,12 @@ func (s *Server) registerAPIKeyRoutes() {
 	s.handle("DELETE /v1/api-keys/{ref}", access.RoleDeploy, s.handleRevokeAPIKey)
 }
 
-// CreateAPIKeyRequest is POST /v1/api-keys.
-type CreateAPIKeyRequest struct {
-	Name string   `json:"name"`
-	APIs []string `json:"apis"`
-	// ExpiresInSeconds: 0 never expires.
-	ExpiresInSeconds int64 `json:"expires_in_seconds,omitempty"`
-}
-
-// CreatedAPIKey is the answer of POST /v1/api-keys: the key, shown this once, and its record.
-type CreatedAPIKey struct {
-	Key    string      `json:"key"`
-	APIKey apikey.Info `json:"api_key"`
-}
-
-// APIKeyList is GET /v1/api-keys.
-type APIKeyList struct {
-	APIKeys []apikey.Info `json:"api_keys"`
-}
+// The API key routes' wire types (apitypes, shared with the client).
+type (
+	CreateAPIKeyRequest = apitypes.CreateAPIKeyRequest
+	CreatedAPIKey       = apitypes.CreatedAPIKey
+	APIKeyList          = apitypes.APIKeyList
+)
 
 func (s *Server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request) {
 	mgr := s.apisOr501(w)
@@ -100,7 +89,7 @@ func (s *Server) handleRevokeAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("API key revoked", "key_id", info.ID, "name", info.Name, "by", CallerFrom(r.Context()).ARN)
-	WriteJSON(w, http.StatusOK, map[string]apikey.Info{"revoked": info})
+	WriteJSON(w, http.StatusOK, apitypes.RevokedAPIKey{Revoked: info})
 }
 
 // flushKeys writes the keys' last-used times every LastUsedResolution until ctx ends, then once

@@ -12,7 +12,6 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
-	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/gateway"
 	"github.com/cortexlabs-go/cortex/internal/identity"
@@ -24,9 +23,6 @@ import (
 const (
 	// EnvGatewayListen is the gateway's address (default 127.0.0.1:0, a free port).
 	EnvGatewayListen = "CORTEX_GATEWAY_LISTEN"
-	// EnvCLIEnvironment names the CLI environment (in $CORTEX_CLI_CONFIG_DIR/cli.yaml) whose
-	// aws_credentials_for_apis / aws_profile decide the AWS credentials passed to APIs.
-	EnvCLIEnvironment = "CORTEX_OPERATOR_CLI_ENV"
 )
 
 // APIsConfig configures the API backend and gateway.
@@ -42,10 +38,10 @@ type APIsConfig struct {
 	PublicEndpoints []string `json:"public_endpoints,omitempty"`
 	// MaxBodyBytes bounds request bodies at the gateway (default 32 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
-	// CLIConfigDir and CLIEnvironment locate the environment whose AWS settings apply to APIs
-	// (defaults $CORTEX_CLI_CONFIG_DIR and $CORTEX_OPERATOR_CLI_ENV; unset: no credentials).
-	CLIConfigDir   string `json:"cli_config_dir,omitempty"`
-	CLIEnvironment string `json:"cli_environment,omitempty"`
+	// AWSSettingsFile says whether APIs get AWS credentials and from which profile (a JSON
+	// workload.AWSSettings, read at each deploy; the local provider writes it). Unset or
+	// missing: no credentials.
+	AWSSettingsFile string `json:"aws_settings_file,omitempty"`
 	// Workloads replaces the backend (tests, or a Kubernetes backend). Default: local processes
 	// for the local provider, none for aws (the API routes then answer 501).
 	Workloads workload.Backend `json:"-"`
@@ -167,28 +163,21 @@ func (s *Server) stopAPIs(ctx context.Context) {
 	_ = a.logFile.Close()
 }
 
-// apiSecretEnv decides the AWS environment of an API's replicas from the CLI environment's
-// settings (read at each deploy, so `cortex env configure` takes effect on the next deploy).
+// apiSecretEnv decides the AWS environment of an API's replicas from the settings file (read at
+// each deploy, so `cortex env configure` takes effect on the next deploy).
 func (s *Server) apiSecretEnv(ctx context.Context, spec apispec.Spec) (map[string]string, error) {
-	dir, name := s.cfg.APIs.CLIConfigDir, s.cfg.APIs.CLIEnvironment
-	if dir == "" {
-		dir = os.Getenv(cliconfig.DirEnv)
-	}
-	if name == "" {
-		name = os.Getenv(EnvCLIEnvironment)
-	}
-	if dir == "" || name == "" || !spec.WantsAWSCredentials() {
+	path := s.cfg.APIs.AWSSettingsFile
+	if path == "" || !spec.WantsAWSCredentials() {
 		return workload.NoAWSEnv(), nil
 	}
-	cfg, err := cliconfig.Load(dir)
+	set, err := workload.ReadAWSSettings(path)
 	if err != nil {
 		return nil, err
 	}
-	env, err := cfg.Get(name)
-	if err != nil || !env.AWSCredentialsForAPIs {
+	if !set.Enabled {
 		return workload.NoAWSEnv(), nil
 	}
-	return workload.AWSEnv(ctx, env.AWSProfile)
+	return workload.AWSEnv(ctx, set.Profile)
 }
 
 func (s *Server) apisOr501(w http.ResponseWriter) *workload.Manager {

@@ -306,8 +306,8 @@ func TestAPIAWSCredentialsPassedNeverLogged(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	t.Setenv("AWS_PROFILE", "")
 
-	cliDir := t.TempDir()
-	writeTestFile(t, filepath.Join(cliDir, "cli.yaml"), "environments:\n- name: local\n  operator_endpoint: https://127.0.0.1:1\n  aws_profile: apis\n  aws_credentials_for_apis: true\n")
+	settings := filepath.Join(t.TempDir(), "apis-aws.json")
+	writeTestFile(t, settings, `{"enabled": true, "profile": "apis"}`)
 	proj := t.TempDir()
 	writeTestFile(t, filepath.Join(proj, "handler.py"), `import hashlib, os
 class Handler:
@@ -322,7 +322,7 @@ class Handler:
 	var logBuf syncBuf
 	state := filepath.Join(t.TempDir(), "state")
 	f := startAPIOperator(t, state, func(c *Config) {
-		c.APIs.CLIConfigDir, c.APIs.CLIEnvironment = cliDir, "local"
+		c.APIs.AWSSettingsFile = settings
 		c.Logger = slog.New(slog.NewJSONHandler(&logBuf, nil))
 	})
 	spec := func(name string, optOut bool) string {

@@ -64,6 +64,10 @@ type Config struct {
 	APIs APIsConfig `json:"apis,omitempty"`
 
 	Logger *slog.Logger `json:"-"`
+	// DenialLogger receives the lines of requests without a verified principal (unauthenticated
+	// denials, the public endpoints, connection refusals), so that traffic anyone can send never
+	// rotates the audit trail of principals away. Default: Logger.
+	DenialLogger *slog.Logger `json:"-"`
 }
 
 // ConnLimits bound what a client, authenticated or not, can hold open. Zero values take the
@@ -207,6 +211,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if c.DenialLogger == nil {
+		c.DenialLogger = c.Logger
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apikey"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/netlimit"
@@ -34,6 +35,7 @@ type Server struct {
 	local    *localAuth
 	limiter  *failureLimiter
 	denials  *denialLog
+	anonLog  *slog.Logger // unauthenticated requests and connection refusals (Config.DenialLogger)
 	tls      *tls.Config
 	caPEM    []byte
 	mux      *http.ServeMux
@@ -66,7 +68,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, state: stateFiles{dir: cfg.StateDir}, mux: http.NewServeMux(), now: time.Now,
 		limiter: newFailureLimiter(0.5, 20, 10000)}
-	s.denials = newDenialLog(s.log, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
+	s.anonLog = cfg.DenialLogger
+	s.denials = newDenialLog(s.log, s.anonLog, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
 	var err error
 	if s.cluster, err = loadOrCreateCluster(s.state, &s.cfg); err != nil {
 		return nil, err
@@ -212,7 +215,7 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	}
 	lim := s.cfg.Connections
 	limited := netlimit.NewListener(ln, netlimit.Limits{PerClient: lim.MaxConnsPerClient, Total: lim.MaxConns,
-		OnRefuse: s.logRefusal})
+		EvictUntrusted: true, OnRefuse: s.logRefusal})
 	// HTTP/1.1 only: a connection is one client's request at a time, so the caps, the timeouts and
 	// closing a connection after a failed authentication mean what they say. (The CLI asks for
 	// HTTP/2 and falls back through ALPN.)
@@ -227,6 +230,7 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 		// bodies instead (bodyDeadline).
 		IdleTimeout:    time.Duration(lim.IdleTimeoutSeconds) * time.Second,
 		MaxHeaderBytes: 64 << 10,
+		ConnContext:    func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey, c) },
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	denialsCtx, stopDenials := context.WithCancel(context.Background())
@@ -292,46 +296,13 @@ func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) {
 		STSScheme: s.sts.Scheme, Methods: methods})
 }
 
-// AuthParams is what a client needs to mint a token for this cluster (GET /v1/auth, no auth).
-type AuthParams struct {
-	ClusterID string   `json:"cluster_id"`
-	STSHost   string   `json:"sts_host"`
-	STSRegion string   `json:"sts_region"`
-	STSScheme string   `json:"sts_scheme"`
-	Methods   []string `json:"methods"`
-}
-
-// Info is GET /v1/info.
-type Info struct {
-	Version string      `json:"version"`
-	Cluster ClusterInfo `json:"cluster"`
-	Caller  CallerInfo  `json:"caller"`
-}
-
-// ClusterInfo describes the cluster.
-type ClusterInfo struct {
-	ID              string `json:"id"`
-	Name            string `json:"name"`
-	Provider        string `json:"provider"`
-	AccountID       string `json:"account_id,omitempty"`
-	Region          string `json:"region,omitempty"`
-	CreatorARN      string `json:"creator_arn,omitempty"`
-	AuthMode        string `json:"auth_mode"`
-	STSTestEndpoint string `json:"sts_test_endpoint,omitempty"`
-	// PublicEndpoints are the endpoints tokens may be bound to (their audience).
-	PublicEndpoints []string `json:"public_endpoints,omitempty"`
-}
-
-// CallerInfo is the verified caller and its role.
-type CallerInfo struct {
-	ARN          string `json:"arn"`
-	CanonicalARN string `json:"canonical_arn"`
-	Account      string `json:"account,omitempty"`
-	UserID       string `json:"user_id,omitempty"`
-	SessionName  string `json:"session_name,omitempty"`
-	Role         string `json:"role"`
-	Method       string `json:"method"`
-}
+// The wire types of /v1/auth and /v1/info live in apitypes, shared with the client.
+type (
+	AuthParams  = apitypes.AuthParams
+	Info        = apitypes.Info
+	ClusterInfo = apitypes.ClusterInfo
+	CallerInfo  = apitypes.CallerInfo
+)
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	c := CallerFrom(r.Context())
@@ -355,12 +326,9 @@ func (s *Server) STSCalls() int64 {
 // logRefusal logs a connection refused by a cap, aggregated like denials: the first of a client
 // and reason in a window, then a count.
 func (s *Server) logRefusal(remote net.Addr, reason string) {
-	ip := remote.String()
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
-	}
-	reason = "conn_limit_" + strings.ReplaceAll(reason, "-", "_") // conn_limit_per_client, conn_limit_total
+	ip := netlimit.ClientKey(remote.String())
+	reason = "conn_limit_" + strings.ReplaceAll(reason, "-", "_") // conn_limit_per_client, _total, _evicted
 	if s.denials.admit(denialKey{client: ip, decision: "refuse", reason: reason}, "", time.Now()) {
-		s.log.Warn("connection refused", "client", ip, "reason", reason)
+		s.anonLog.Warn("connection refused", "client", ip, "reason", reason)
 	}
 }

@@ -13,41 +13,27 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 )
 
 // Actions reported by Manager.Apply.
+// What Apply did to one API (wire values, see apitypes).
 const (
-	ActionCreated   = "created"
-	ActionUpdated   = "updated"
-	ActionUnchanged = "unchanged"
+	ActionCreated   = apitypes.ActionCreated
+	ActionUpdated   = apitypes.ActionUpdated
+	ActionUnchanged = apitypes.ActionUnchanged
 )
 
-// Result is what Apply did to one API.
-type Result struct {
-	Name   string `json:"name"`
-	Action string `json:"action"`
-}
-
-// Replicas is the replica count of an APIStatus.
-type Replicas struct {
-	Requested int `json:"requested"`
-	Ready     int `json:"ready"`
-}
-
-// APIStatus is an API as the operator reports it (GET /v1/apis).
-type APIStatus struct {
-	Name     string   `json:"name"`
-	Kind     string   `json:"kind"`
-	Status   State    `json:"status"`
-	Reason   string   `json:"reason,omitempty"`
-	Replicas Replicas `json:"replicas"`
-	Endpoint string   `json:"endpoint"`
-	// Auth is who may call the API through the gateway (type iam, api_key or none).
-	Auth      apispec.Auth    `json:"auth"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	Details   []ReplicaStatus `json:"replica_details,omitempty"`
-}
+// The wire types of the API routes live in apitypes, shared with the client.
+type (
+	// Result is what Apply did to one API.
+	Result = apitypes.Result
+	// Replicas is the replica count of an APIStatus.
+	Replicas = apitypes.Replicas
+	// APIStatus is an API as the operator reports it (GET /v1/apis).
+	APIStatus = apitypes.APIStatus
+)
 
 // ErrNotFound is returned for an API that is not deployed.
 var ErrNotFound = errors.New("api not found")
@@ -295,7 +281,7 @@ func (m *Manager) List() []APIStatus {
 
 func (m *Manager) status(s *stored) APIStatus {
 	st := APIStatus{
-		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint, Auth: s.Spec.EffectiveAuth(),
+		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint, Auth: apitypes.APIAuth(s.Spec.EffectiveAuth()),
 		UpdatedAt: s.UpdatedAt, Replicas: Replicas{Requested: s.Spec.Replicas},
 		Status: Updating, Reason: "starting",
 	}

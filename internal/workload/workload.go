@@ -9,19 +9,21 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 )
 
-// State is an API's summarized status.
-type State string
+// State is an API's summarized status (a wire type, see apitypes).
+type State = apitypes.State
 
+// The states of an API.
 const (
 	// Live: every requested replica is ready and no older version is still being replaced.
-	Live State = "live"
+	Live = apitypes.Live
 	// Updating: replicas are starting, restarting or replacing an older version.
-	Updating State = "updating"
+	Updating = apitypes.Updating
 	// Error: a replica cannot start or exits before becoming ready; Reason says why. The backend
 	// keeps retrying with backoff, so a fixed cause (a file, a package) heals without a redeploy.
-	Error State = "error"
+	Error = apitypes.Error
 )
 
 // Deployment is what the operator asks a backend to run.
@@ -34,12 +36,7 @@ type Deployment struct {
 }
 
 // ReplicaStatus is one replica as the backend sees it.
-type ReplicaStatus struct {
-	ID       int    `json:"id"`
-	State    string `json:"state"` // starting | ready | restarting | error | stopping
-	Restarts int    `json:"restarts"`
-	Reason   string `json:"reason,omitempty"`
-}
+type ReplicaStatus = apitypes.ReplicaStatus
 
 // Status is an API as the backend sees it.
 type Status struct {

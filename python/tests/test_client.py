@@ -121,11 +121,22 @@ def test_environment_from_cli_yaml(server, tmp_path, monkeypatch, aws_env):
         cortex.client("nope")
 
 
+def test_no_default_is_never_guessed(server, tmp_path, monkeypatch, aws_env):
+    # cluster down removed the default environment; the one left is not used without being named.
+    cfg = tmp_path / "cfg"
+    write_cli_yaml(str(cfg), [aws_env_entry(server)])
+    monkeypatch.setenv("CORTEX_CLI_CONFIG_DIR", str(cfg))
+    with pytest.raises(cortex.ConfigError, match=r"no default set .*\(environments: prod\).*cortex env default"):
+        cortex.client()
+    with cortex.client("prod") as c:
+        assert c.environment.name == "prod"
+
+
 def test_config_errors(tmp_path, monkeypatch):
     cfg = tmp_path / "cfg"
     cfg.mkdir()
     monkeypatch.setenv("CORTEX_CLI_CONFIG_DIR", str(cfg))
-    with pytest.raises(cortex.ConfigError, match="no environment given"):
+    with pytest.raises(cortex.ConfigError, match="none is configured.*cortex cluster up"):
         cortex.client()  # no cli.yaml at all
     (cfg / "cli.yaml").write_text("environments:\n- name: Bad_Name\n  operator_endpoint: https://x\n")
     with pytest.raises(cortex.ConfigError, match="invalid environment name"):

@@ -118,7 +118,7 @@ func TestLocalLifecycle(t *testing.T) {
 		t.Fatalf("logs: %s", logs)
 	}
 
-	if out := c.must("delete", "echo"); !strings.Contains(out, "deleted api echo") {
+	if out := c.must("delete", "echo", "--yes"); !strings.Contains(out, "deleted api echo") {
 		t.Fatalf("delete: %s", out)
 	}
 	if _, errOut, code := c.run("get", "echo"); code == 0 || !strings.Contains(errOut, "not deployed") {
@@ -145,8 +145,9 @@ func TestLocalLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.configDir, "local")); !os.IsNotExist(err) {
 		t.Errorf("cluster files left after down: %v", err)
 	}
-	if out := c.must("cluster", "info"); !strings.Contains(out, "stopped") {
-		t.Errorf("info after down: %s", out)
+	// No cluster any more: info says so and fails (issue 12, item 10).
+	if out, errOut, code := c.run("cluster", "info"); code != 1 || !strings.Contains(errOut, "there is no local cluster") {
+		t.Errorf("info after down: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

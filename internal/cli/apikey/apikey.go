@@ -16,22 +16,22 @@ import (
 	"github.com/spf13/cobra"
 
 	keys "github.com/cortexlabs-go/cortex/internal/apikey"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
-	"github.com/cortexlabs-go/cortex/internal/operator"
 )
 
 // Client is what these commands need of the operator client.
 type Client interface {
-	CreateAPIKey(ctx context.Context, req operator.CreateAPIKeyRequest) (*operator.CreatedAPIKey, error)
-	ListAPIKeys(ctx context.Context) (*operator.APIKeyList, error)
-	RevokeAPIKey(ctx context.Context, ref string) (*keys.Info, error)
+	CreateAPIKey(ctx context.Context, req apitypes.CreateAPIKeyRequest) (*apitypes.CreatedAPIKey, error)
+	ListAPIKeys(ctx context.Context) (*apitypes.APIKeyList, error)
+	RevokeAPIKey(ctx context.Context, ref string) (*apitypes.APIKey, error)
 }
 
 // clientFrom adapts the factory to the Client the options hold.
-func clientFrom(f *cmdutil.Factory) func() (Client, error) {
-	return func() (Client, error) {
-		c, _, err := f.Client()
+func clientFrom(f *cmdutil.Factory) func(context.Context) (Client, error) {
+	return func(ctx context.Context) (Client, error) {
+		c, _, err := f.Client(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -48,6 +48,9 @@ func NewCmdAPIKey(f *cmdutil.Factory) *cobra.Command {
 auth: {type: api_key}. A key is scoped to the APIs it names, may expire, and is shown once, when it
 is created: the cluster keeps only its SHA-256 hash. Keys look like cxk_<16 hex id>_<43 base64url>
 so that secret scanners can find leaked ones. Managing keys needs the deploy role.`,
+		Example: `  cortex api-key create ci --api iris
+  cortex api-key list
+  cortex api-key revoke ci`,
 	}
 	cmd.AddCommand(NewCmdCreate(f, nil), NewCmdList(f, nil), NewCmdRevoke(f, nil))
 	return cmd
@@ -56,7 +59,7 @@ so that secret scanners can find leaked ones. Managing keys needs the deploy rol
 // CreateOptions of `cortex api-key create`.
 type CreateOptions struct {
 	IO     *cmdutil.IOStreams
-	Client func() (Client, error)
+	Client func(context.Context) (Client, error)
 
 	Name    string
 	APIs    []string
@@ -136,11 +139,11 @@ func createRun(ctx context.Context, o *CreateOptions) error {
 		}
 		defer file.Close()
 	}
-	cl, err := o.Client()
+	cl, err := o.Client(ctx)
 	if err != nil {
 		return err
 	}
-	created, err := cl.CreateAPIKey(ctx, operator.CreateAPIKeyRequest{Name: o.Name, APIs: o.APIs, ExpiresInSeconds: int64(life / time.Second)})
+	created, err := cl.CreateAPIKey(ctx, apitypes.CreateAPIKeyRequest{Name: o.Name, APIs: o.APIs, ExpiresInSeconds: int64(life / time.Second)})
 	if err != nil {
 		if file != nil {
 			file.Close()
@@ -171,14 +174,14 @@ func createRun(ctx context.Context, o *CreateOptions) error {
 		fmt.Fprintf(o.IO.ErrOut, "The key is in %s (mode 0600); it cannot be shown again.\n", o.KeyFile)
 		return nil
 	}
-	if cmdutil.IsTerminalWriter(o.IO.Out) {
+	if o.IO.IsStdoutTTY() {
 		fmt.Fprintln(o.IO.ErrOut, "Store it now: it cannot be shown again. Send it as Authorization: Bearer <key> (or X-Api-Key: <key>).")
 	}
 	_, err = fmt.Fprintln(o.IO.Out, created.Key)
 	return err
 }
 
-func expiry(i keys.Info) string {
+func expiry(i apitypes.APIKey) string {
 	if i.ExpiresAt == nil {
 		return ""
 	}
@@ -188,7 +191,7 @@ func expiry(i keys.Info) string {
 // ListOptions of `cortex api-key list`.
 type ListOptions struct {
 	IO     *cmdutil.IOStreams
-	Client func() (Client, error)
+	Client func(context.Context) (Client, error)
 	Now    func() time.Time
 	Format *string
 }
@@ -216,7 +219,7 @@ func listRun(ctx context.Context, o *ListOptions) error {
 	if err := cmdutil.ValidateFormat(*o.Format); err != nil {
 		return err
 	}
-	cl, err := o.Client()
+	cl, err := o.Client(ctx)
 	if err != nil {
 		return err
 	}
@@ -250,7 +253,7 @@ func day(t *time.Time) string {
 // RevokeOptions of `cortex api-key revoke`.
 type RevokeOptions struct {
 	IO     *cmdutil.IOStreams
-	Client func() (Client, error)
+	Client func(context.Context) (Client, error)
 	Ref    string // name or id
 }
 
@@ -277,7 +280,7 @@ func revokeRun(ctx context.Context, o *RevokeOptions) error {
 	if o.Ref == "" {
 		return errors.New("name or id required")
 	}
-	cl, err := o.Client()
+	cl, err := o.Client(ctx)
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func startTokenRelay(t *testing.T, a *opserver.Operator, victimGrant string) *to
 	mux.HandleFunc("GET /v1/auth", func(w http.ResponseWriter, req *http.Request) {
 		resp, data := forward("GET", "/v1/auth", "", nil) // A's cluster id, STS host and region
 		if resp == nil {
-			http.Error(w, "relay failed", 502)
+			http.Error(w, "relay failed", http.StatusBadGateway)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -93,7 +93,7 @@ func startTokenRelay(t *testing.T, a *opserver.Operator, victimGrant string) *to
 		body, _ := io.ReadAll(req.Body)
 		resp, data = forward(req.Method, req.URL.RequestURI(), stolen, body)
 		if resp == nil {
-			http.Error(w, "relay failed", 502)
+			http.Error(w, "relay failed", http.StatusBadGateway)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")

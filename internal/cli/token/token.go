@@ -9,9 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/client"
-	"github.com/cortexlabs-go/cortex/internal/workload"
 )
 
 // Client is what `cortex token` needs of the operator client.
@@ -23,14 +23,14 @@ type Client interface {
 // Options of `cortex token`.
 type Options struct {
 	IO     *cmdutil.IOStreams
-	Client func() (Client, error)
+	Client func(context.Context) (Client, error)
 	API    string
 }
 
 // NewCmdToken returns `cortex token`; runF replaces the run function in tests.
 func NewCmdToken(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, Client: func() (Client, error) {
-		c, _, err := f.Client()
+	o := &Options{IO: f.IO, Client: func(ctx context.Context) (Client, error) {
+		c, _, err := f.Client(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -56,11 +56,11 @@ cluster's APIs as you, and nothing else: not the operator, not another cluster.`
 }
 
 func run(ctx context.Context, o *Options) error {
-	cl, err := o.Client()
+	cl, err := o.Client(ctx)
 	if err != nil {
 		return err
 	}
-	var st workload.APIStatus
+	var st apitypes.APIStatus
 	if err := cl.Do(ctx, http.MethodGet, client.APIPath(o.API), nil, &st); err != nil {
 		return err
 	}

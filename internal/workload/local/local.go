@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,8 +146,11 @@ type api struct {
 	gen       int
 	current   []*replica
 	old       []*replica
-	hub       *logHub
-	targets   atomic.Pointer[[]string]
+	// retiring are replicas being stopped in the background (replaced or scaled away): stopAll
+	// waits for them too, so that nothing of a deleted API outlives Delete or Close.
+	retiring []*replica
+	hub      *logHub
+	targets  atomic.Pointer[[]string]
 }
 
 type replica struct {
@@ -199,7 +203,7 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		for len(a.current) > spec.Replicas {
 			r := a.current[len(a.current)-1]
 			a.current = a.current[:len(a.current)-1]
-			go r.stop()
+			b.retireLocked(a, r)
 		}
 		a.spec = spec
 		a.updatedAt = d.UpdatedAt
@@ -268,7 +272,7 @@ func (b *Backend) changedLocked(a *api) {
 	}
 	if len(a.old) > 0 && readyNew >= len(a.current) {
 		for _, r := range a.old {
-			go r.stop()
+			b.retireLocked(a, r)
 		}
 		a.old = nil
 	}
@@ -283,6 +287,17 @@ func (b *Backend) changedLocked(a *api) {
 		targets = []string{}
 	}
 	a.targets.Store(&targets)
+}
+
+// retireLocked stops r in the background, keeping it in a.retiring until it has stopped.
+func (b *Backend) retireLocked(a *api, r *replica) {
+	a.retiring = append(a.retiring, r)
+	go func() {
+		r.stop()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		a.retiring = slices.DeleteFunc(a.retiring, func(x *replica) bool { return x == r })
+	}()
 }
 
 func (b *Backend) startReplica(a *api, id, gen int, spec apispec.Spec, secret map[string]string) *replica {
@@ -366,7 +381,7 @@ func (r *replica) run(ctx context.Context) {
 	defer close(r.done)
 	b := r.a.b
 	failures := 0
-	prefix := fmt.Sprintf("[%s-%d] ", r.a.name, r.id)
+	src := lineSource{api: r.a.name, replica: r.id}
 	logFile, err := openReplicaLog(filepath.Join(b.opts.Dir, "logs", r.a.name, fmt.Sprintf("replica-%d.log", r.id)), r.a.name, r.id)
 	if err != nil {
 		b.opts.Logf("api %s: cannot open log file: %v", r.a.name, err)
@@ -378,7 +393,7 @@ func (r *replica) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		wasReady, stable, reason := r.once(ctx, prefix, logFile)
+		wasReady, stable, reason := r.once(ctx, src, logFile)
 		if ctx.Err() != nil {
 			return
 		}
@@ -400,7 +415,7 @@ func (r *replica) run(ctx context.Context) {
 			r.set("error", reason)
 		}
 		event := fmt.Sprintf("%s; restarting in %s", reason, delay.Round(time.Millisecond))
-		r.a.hub.add([]byte(prefix + "cortex: " + event + "\n"))
+		r.a.hub.add(src.event(event))
 		if logFile != nil {
 			logFile.event(event)
 		}
@@ -417,7 +432,7 @@ func (r *replica) run(ctx context.Context) {
 
 // once starts the process and supervises it until it exits or ctx ends. It reports whether the
 // replica became ready, whether it was stable (ready for StableAfter) and why it ended.
-func (r *replica) once(ctx context.Context, prefix string, logFile *replicaLog) (ready, stable bool, reason string) {
+func (r *replica) once(ctx context.Context, src lineSource, logFile *replicaLog) (ready, stable bool, reason string) {
 	b := r.a.b
 	port, err := freePort()
 	if err != nil {
@@ -440,7 +455,7 @@ func (r *replica) once(ctx context.Context, prefix string, logFile *replicaLog) 
 	}
 	pw.Close()
 	pumped := make(chan struct{})
-	go func() { pump(pr, prefix, logFile, r.a.hub); pr.Close(); close(pumped) }()
+	go func() { pump(pr, src, logFile, r.a.hub); pr.Close(); close(pumped) }()
 	pid := cmd.Process.Pid
 	_ = WritePidFile(r.pidPath(), pid)
 	defer os.Remove(r.pidPath())
@@ -519,20 +534,17 @@ func waitPump(c chan struct{}) {
 	}
 }
 
-// lastLine is the replica's last captured output line (for the error reason).
+// lastLine is the replica's last output line (for the error reason), as reasonText: by the
+// line's source, not its text, so that no output passes for the supervisor's or hides from it.
 func (r *replica) lastLine() string {
 	r.a.hub.mu.Lock()
 	defer r.a.hub.mu.Unlock()
-	prefix := fmt.Sprintf("[%s-%d] ", r.a.name, r.id)
 	lines := r.a.hub.snapshot()
 	for i := len(lines) - 1; i >= 0 && i >= len(lines)-50; i-- {
-		l := string(lines[i])
-		if strings.HasPrefix(l, prefix) && !strings.HasPrefix(l, prefix+"cortex: ") {
-			l = strings.TrimSpace(strings.TrimPrefix(l, prefix))
-			if len(l) > 300 {
-				l = l[:300] + "..."
+		if l := lines[i]; l.fromAPI && l.replica == r.id {
+			if t := reasonText(l.body); t != "" {
+				return t
 			}
-			return l
 		}
 	}
 	return ""
@@ -578,7 +590,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 
 func stopAll(ctx context.Context, a *api) error {
 	a.b.mu.Lock()
-	rs := append(append([]*replica(nil), a.current...), a.old...)
+	rs := append(append(append([]*replica(nil), a.current...), a.old...), a.retiring...)
 	a.b.mu.Unlock()
 	empty := []string{}
 	a.targets.Store(&empty)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,10 +22,15 @@ import (
 )
 
 // The test binary doubles as the replica program: with CORTEX_TEST_HELPER set it serves HTTP on
-// $CORTEX_PORT (mode "serve") or exits at once (mode "exit").
+// $CORTEX_PORT (mode "serve"; with IGNORE_SIGTERM=1 it ignores SIGTERM) or exits at once (mode
+// "exit").
 func TestMain(m *testing.M) {
 	switch os.Getenv("CORTEX_TEST_HELPER") {
 	case "serve":
+		if os.Getenv("IGNORE_SIGTERM") == "1" {
+			// A replica slow to stop: only the SIGKILL after StopTimeout ends it.
+			signal.Ignore(syscall.SIGTERM)
+		}
 		fmt.Println("helper listening")
 		secret := os.Getenv("AWS_SECRET_ACCESS_KEY")
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -207,6 +213,40 @@ func TestLifecycleScaleRestartDelete(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(b.opts.Dir, "run", "*.pid")); len(left) != 0 {
 		t.Errorf("pid files left: %v", left)
+	}
+}
+
+// Replicas retired by a rolling replacement are stopped in the background; Delete (and Close)
+// must still wait for them, or a replica slow to stop outlives its API (and, on shutdown, the
+// operator that would have sent it SIGKILL).
+func TestDeleteWaitsForRetiringReplicas(t *testing.T) {
+	b := newBackend(t)
+	ctx := context.Background()
+	spec := helperSpec(t, "slow", "serve", 1)
+	spec.Env["IGNORE_SIGTERM"] = "1"
+	if err := b.Apply(ctx, workload.Deployment{Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "slow", "live", func(s workload.Status) bool { return s.State == workload.Live })
+	retired := pidOf(t, b, "slow", 0)
+	// A new version that stops at once replaces it; the old replica is retired, slowly.
+	spec.Env = map[string]string{"GREETING": "hello"}
+	if err := b.Apply(ctx, workload.Deployment{Spec: spec}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "slow", "the old replica retired", func(s workload.Status) bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return s.State == workload.Live && len(b.apis["slow"].old) == 0
+	})
+	if err := b.Delete(ctx, "slow"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ProcessStartTime(retired); err == nil {
+		t.Errorf("retired replica (pid %d) still running after Delete returned", retired)
+	}
+	if left, _ := filepath.Glob(filepath.Join(b.opts.Dir, "run", "*.pid")); len(left) != 0 {
+		t.Errorf("pid files left after Delete: %v", left)
 	}
 }
 
