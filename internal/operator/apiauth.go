@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -50,16 +51,19 @@ func (s *Server) authorizeAPI(r *http.Request, api string) gateway.Decision {
 		// A route without a known auth (cannot happen: auths are published before routes). Closed.
 		return deny(http.StatusServiceUnavailable, "not_ready", "no_auth", "API "+api+" is not ready")
 	}
-	client, now := clientAddr(r), s.now()
+	client, now := clientKey(r), s.now()
 	lim := s.apiAuth.limiter
-	if lim.blocked(client, now) {
+	kind, cred := gateway.Credential(r)
+	// As at the operator: a client key that keeps failing is answered 429 before its credentials
+	// cost anything, except credentials that cost nothing to check and are known good, so that
+	// others behind the same address are not locked out by a failing neighbour.
+	if lim.blocked(client, now) && !s.knownGoodAtGateway(auth.Type, kind, cred, api) {
 		return deny(http.StatusTooManyRequests, CodeRateLimited, "rate_limited", "too many failed authentication attempts; retry later")
 	}
 	unauthenticated := func(reason, msg string) gateway.Decision {
 		lim.fail(client, now)
 		return deny(http.StatusUnauthorized, CodeUnauthenticated, reason, msg)
 	}
-	kind, cred := gateway.Credential(r)
 	switch kind {
 	case gateway.CredNone:
 		if auth.Type == apispec.AuthAPIKey {
@@ -136,6 +140,31 @@ func (s *Server) authorizeAPI(r *http.Request, api string) gateway.Decision {
 	}
 	d.Reason = rd.Reason
 	return d
+}
+
+// knownGoodAtGateway reports whether a request's credential is valid at no cost: an API key
+// that checks for api (a hash and a lookup), the local admin secret, or an identity token whose
+// verification for the gateway is cached. (Authorization still follows in full.)
+func (s *Server) knownGoodAtGateway(authType, kind, cred, api string) bool {
+	if kind != gateway.CredBearer && kind != gateway.CredAPIKey {
+		return false
+	}
+	if authType == apispec.AuthAPIKey {
+		_, err := s.keys.Check(cred, api)
+		return err == nil
+	}
+	if kind != gateway.CredBearer {
+		return false
+	}
+	if strings.HasPrefix(cred, LocalTokenPrefix) && s.local != nil {
+		_, err := s.local.authenticate(context.Background(), cred)
+		return err == nil
+	}
+	if s.apiAuth.verifier == nil {
+		return false
+	}
+	_, ok := s.apiAuth.verifier.Cached(cred)
+	return ok
 }
 
 // allowed reports whether an auth.allow list admits id: its canonical ARN (a role's sessions
