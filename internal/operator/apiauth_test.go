@@ -227,7 +227,7 @@ func TestGatewayAuthDecisions(t *testing.T) {
 	// A restart keeps keys, revocations and rules.
 	f.stop()
 	f = startAPIOperator(t, state, withMoto)
-	for _, name := range []string{"keyed", "alice-only"} {
+	for _, name := range []string{"keyed", "alice-only", "readers"} {
 		f.waitLive(t, name, 1)
 	}
 	for _, r := range []struct {
