@@ -51,6 +51,9 @@ type Spec struct {
 	// AWSCredentials: false opts the API out of the AWS credentials a local environment passes
 	// to its APIs (default true, i.e. it gets them when the environment is configured to pass them).
 	AWSCredentials *bool `json:"aws_credentials,omitempty"`
+	// Auth says who may call the API through the gateway (see auth.go). Validate fills the
+	// default, iam.
+	Auth Auth `json:"auth"`
 }
 
 // Handler says what runs in each replica.
@@ -216,6 +219,14 @@ func validate(s *Spec, checkFS bool, fe func(field, format string, a ...any)) {
 		} else if !st.IsDir() {
 			fe("project_dir", "%s is not a directory", s.ProjectDir)
 			projectOK = false
+		}
+	}
+	if err := ValidateAuth(&s.Auth); err != nil {
+		var e *FieldError
+		if errors.As(err, &e) {
+			fe(e.Field, "%s", e.Msg)
+		} else {
+			fe("auth", "%v", err)
 		}
 	}
 	h := &s.Handler

@@ -147,12 +147,14 @@ type ReplicaStatus struct {
 
 // APIStatus is an API as the operator reports it (GET /v1/apis, GET /v1/apis/{name}).
 type APIStatus struct {
-	Name      string          `json:"name"`
-	Kind      string          `json:"kind"`
-	Status    State           `json:"status"`
-	Reason    string          `json:"reason,omitempty"`
-	Replicas  Replicas        `json:"replicas"`
-	Endpoint  string          `json:"endpoint"`
+	Name     string   `json:"name"`
+	Kind     string   `json:"kind"`
+	Status   State    `json:"status"`
+	Reason   string   `json:"reason,omitempty"`
+	Replicas Replicas `json:"replicas"`
+	Endpoint string   `json:"endpoint"`
+	// Auth is who may call the API through the gateway.
+	Auth      APIAuth         `json:"auth"`
 	UpdatedAt time.Time       `json:"updated_at"`
 	Details   []ReplicaStatus `json:"replica_details,omitempty"`
 	// Version is the content hash of what the API ships: its spec and its project files. A
@@ -160,6 +162,54 @@ type APIStatus struct {
 	Version string `json:"version"`
 	// CodeHash is the content hash of the project files alone.
 	CodeHash string `json:"code_hash,omitempty"`
+}
+
+// Auth types of an API (its spec's auth.type).
+const (
+	APIAuthIAM    = "iam"
+	APIAuthAPIKey = "api_key"
+	APIAuthNone   = "none"
+)
+
+// APIAuth is an API's auth as its status reports it (the spec's, default filled in).
+type APIAuth struct {
+	Type  string   `json:"type"`
+	Allow []string `json:"allow,omitempty"`
+}
+
+// APIKey is an API key as the operator lists it: never the key or its hash.
+type APIKey struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	APIs      []string   `json:"apis"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	LastUsed  *time.Time `json:"last_used,omitempty"`
+}
+
+// CreateAPIKeyRequest is POST /v1/api-keys.
+type CreateAPIKeyRequest struct {
+	Name string   `json:"name"`
+	APIs []string `json:"apis"`
+	// ExpiresInSeconds: 0 never expires.
+	ExpiresInSeconds int64 `json:"expires_in_seconds,omitempty"`
+}
+
+// CreatedAPIKey is the answer of POST /v1/api-keys: the key, shown this once, and its record.
+type CreatedAPIKey struct {
+	Key    string `json:"key"`
+	APIKey APIKey `json:"api_key"`
+}
+
+// APIKeyList is GET /v1/api-keys.
+type APIKeyList struct {
+	APIKeys []APIKey `json:"api_keys"`
+}
+
+// RevokedAPIKey is the answer of DELETE /v1/api-keys/{name or id}.
+type RevokedAPIKey struct {
+	Revoked APIKey `json:"revoked"`
 }
 
 // APIList is GET /v1/apis.

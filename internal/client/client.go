@@ -27,6 +27,9 @@ type Client struct {
 	base   *url.URL
 	http   *http.Client
 	tokens TokenSource
+	// gatewayTokens returns the token source for an iam API at the gateway audience (nil: the
+	// client has no identity to send to APIs).
+	gatewayTokens func(audience string) TokenSource
 }
 
 // APIError is an error answer of the operator.
@@ -119,13 +122,25 @@ func New(o Options) (*Client, error) {
 // may be nil (the default, verifying against the environment's CA).
 func ForEnvironment(configDir string, env *cliconfig.Environment, now func() time.Time, transport http.RoundTripper) (*Client, error) {
 	var ts TokenSource
+	var gw func(string) TokenSource
 	switch env.Auth {
 	case cliconfig.AuthLocal:
 		ts = LocalTokens{File: env.LocalTokenFile}
+		gw = func(string) TokenSource { return ts }
 	default:
 		ts = &AWSTokens{Env: env, Audience: env.OperatorEndpoint, CacheFile: TokenCacheFile(configDir, env.Name), Now: now}
+		// Tokens for the gateway are bound to the gateway's URL, and cached apart from the
+		// operator's (each cache holds one audience).
+		gw = func(audience string) TokenSource {
+			return &AWSTokens{Env: env, Audience: audience, CacheFile: TokenCacheFile(configDir, env.Name+".gateway"), Now: now}
+		}
 	}
-	return New(Options{Endpoint: env.OperatorEndpoint, CAPEM: []byte(env.CACert), Tokens: ts, Transport: transport})
+	c, err := New(Options{Endpoint: env.OperatorEndpoint, CAPEM: []byte(env.CACert), Tokens: ts, Transport: transport})
+	if err != nil {
+		return nil, err
+	}
+	c.gatewayTokens = gw
+	return c, nil
 }
 
 // Endpoint is the operator's base URL.
@@ -285,10 +300,27 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // APIPath is the operator path of one API, its name escaped as a single path segment.
 func APIPath(name string) string { return "/v1/apis/" + url.PathEscape(name) }
 
+// Auth types of an API (apispec.Auth.Type), as the operator reports them.
+const (
+	APIAuthIAM    = apitypes.APIAuthIAM
+	APIAuthAPIKey = apitypes.APIAuthAPIKey
+	APIAuthNone   = apitypes.APIAuthNone
+)
+
+// APICredentials say how CallAPI authenticates to the gateway.
+type APICredentials struct {
+	// Auth is the API's auth type (from its status): iam sends an identity token bound to the
+	// gateway's URL, api_key sends APIKey, none sends nothing.
+	Auth string
+	// APIKey is the key for an api_key API.
+	APIKey string
+}
+
 // CallAPI sends a request to a deployed API's endpoint (an https URL of the cluster's gateway)
 // through this client's TLS configuration: the gateway's certificate is verified against the
-// same CA as the operator's. The operator's credential is not sent to the API.
-func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType string, body io.Reader) (*http.Response, error) {
+// same CA as the operator's. The operator's credential is not sent to the API: an iam API gets a
+// token minted for the gateway's own URL.
+func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType string, body io.Reader, creds APICredentials) (*http.Response, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("API endpoint %q is not an https URL", endpoint)
@@ -301,6 +333,25 @@ func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType stri
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("User-Agent", "cortex-cli")
+	switch creds.Auth {
+	case APIAuthNone:
+	case "":
+		// An operator from before API auth: its gateway is open and forwards headers to the
+		// replica, so no credential is sent.
+	case APIAuthAPIKey:
+		if creds.APIKey == "" {
+			return nil, errors.New("this API needs an API key: pass --api-key or set CORTEX_API_KEY (cortex api-key create)")
+		}
+		req.Header.Set("Authorization", "Bearer "+creds.APIKey)
+	case APIAuthIAM:
+		tok, err := c.GatewayToken(ctx, endpoint)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	default:
+		return nil, fmt.Errorf("the API's auth type %q is unknown to this client: upgrade cortex", creds.Auth)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, describeTransportError(u, err)
@@ -329,4 +380,35 @@ func (c *Client) Grant(ctx context.Context, principal, role string) (map[string]
 // Revoke is DELETE /v1/access?principal=...
 func (c *Client) Revoke(ctx context.Context, principal string) error {
 	return c.Do(ctx, http.MethodDelete, "/v1/access?principal="+url.QueryEscape(principal), nil, nil)
+}
+
+// GatewayToken returns an identity token for an iam API at endpoint (an https URL of the
+// gateway): bound to this cluster and to the gateway's scheme://host:port, never the operator's.
+func (c *Client) GatewayToken(ctx context.Context, endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("API endpoint %q is not an https URL", endpoint)
+	}
+	if c.gatewayTokens == nil {
+		return "", errors.New("this API needs an identity token and this client has no identity for APIs")
+	}
+	return c.gatewayTokens(u.Scheme + "://" + u.Host).Token(ctx)
+}
+
+// CreateAPIKey is POST /v1/api-keys: the answer holds the key, shown this once.
+func (c *Client) CreateAPIKey(ctx context.Context, req apitypes.CreateAPIKeyRequest) (*apitypes.CreatedAPIKey, error) {
+	var out apitypes.CreatedAPIKey
+	return &out, c.Do(ctx, http.MethodPost, "/v1/api-keys", req, &out)
+}
+
+// ListAPIKeys is GET /v1/api-keys (no secrets).
+func (c *Client) ListAPIKeys(ctx context.Context) (*apitypes.APIKeyList, error) {
+	var out apitypes.APIKeyList
+	return &out, c.Do(ctx, http.MethodGet, "/v1/api-keys", nil, &out)
+}
+
+// RevokeAPIKey is DELETE /v1/api-keys/NAME|ID.
+func (c *Client) RevokeAPIKey(ctx context.Context, ref string) (*apitypes.APIKey, error) {
+	var out apitypes.RevokedAPIKey
+	return &out.Revoked, c.Do(ctx, http.MethodDelete, "/v1/api-keys/"+url.PathEscape(ref), nil, &out)
 }

@@ -1,4 +1,5 @@
-// Package gateway is the HTTPS front door of a cluster's APIs: it routes /<endpoint>[/...] to a
+// Package gateway is the HTTPS front door of a cluster's APIs: it asks Options.Authorize who may
+// pass (and strips credentials before forwarding), routes /<endpoint>[/...] to a
 // ready replica of the API (round robin), streams bodies both ways, bounds request bodies,
 // times and connections (per client and in total), refuses bodies on GET/HEAD, answers 503 with a
 // JSON error when no replica is ready, tags every request with an id of its own (X-Request-Id;
@@ -58,6 +59,10 @@ type Options struct {
 	AccessLog io.Writer
 	// ErrorLog receives the server's own errors (nil: discarded).
 	ErrorLog func(format string, args ...any)
+	// Authorize decides whether a request may reach the API (see auth.go) before anything is
+	// read past its headers. The operator always sets it; nil lets every request through (tests
+	// and benchmarks of the proxy alone).
+	Authorize func(r *http.Request, api string) Decision
 }
 
 // Gateway routes requests to API replicas. Create it with New, set routes with SetRoutes.
@@ -177,9 +182,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: 0}
 	path := r.URL.Path
 	var apiName, upstream string
+	var d Decision
 	defer func() {
 		if g.log != nil {
-			g.log.write(start, id, clientID, r, path, apiName, upstream, rec.status, rec.bytes)
+			g.log.write(start, id, clientID, r, path, apiName, upstream, &d, rec.status, rec.bytes)
 		}
 	}()
 
@@ -195,6 +201,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	apiName = rt.api
+	if g.opts.Authorize != nil {
+		if d = g.opts.Authorize(r, rt.api); d.Status != 0 {
+			g.deny(rec, &d)
+			return
+		}
+	}
+	// Credentials are for the gateway only: the replica never sees them, whatever the API's auth.
+	r.Header.Del("Authorization")
+	r.Header.Del(APIKeyHeader)
 	if r.ContentLength > g.opts.MaxBodyBytes {
 		rec.Header().Set("Connection", "close")
 		writeError(rec, http.StatusRequestEntityTooLarge, "body_too_large",
@@ -472,16 +487,20 @@ type accessEntry struct {
 	Path       string  `json:"path"`
 	API        string  `json:"api,omitempty"`
 	Upstream   string  `json:"upstream,omitempty"`
+	Auth       string  `json:"auth,omitempty"`
+	Principal  string  `json:"principal,omitempty"`
+	Decision   string  `json:"decision,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
 	Status     int     `json:"status"`
 	Bytes      int64   `json:"bytes"`
 	DurationMS float64 `json:"duration_ms"`
 }
 
-func (l *accessLog) write(start time.Time, id, clientID string, r *http.Request, path, api, upstream string, status int, n int64) {
+func (l *accessLog) write(start time.Time, id, clientID string, r *http.Request, path, api, upstream string, d *Decision, status int, n int64) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
 		slog.String("request_id", id),
 	)
@@ -497,6 +516,19 @@ func (l *accessLog) write(start time.Time, id, clientID string, r *http.Request,
 	}
 	if upstream != "" {
 		attrs = append(attrs, slog.String("upstream", upstream))
+	}
+	// The decision: the API's auth type, who (a verified ARN or "key:<id>", never a credential),
+	// allow or deny, and why.
+	if d.Auth != "" {
+		attrs = append(attrs, slog.String("auth", d.Auth))
+		if d.Principal != "" {
+			attrs = append(attrs, slog.String("principal", d.Principal))
+		}
+		decision := "allow"
+		if d.Status != 0 {
+			decision = "deny"
+		}
+		attrs = append(attrs, slog.String("decision", decision), slog.String("reason", d.Reason))
 	}
 	attrs = append(attrs,
 		slog.Int("status", status),

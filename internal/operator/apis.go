@@ -14,6 +14,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/gateway"
+	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 	"github.com/cortexlabs-go/cortex/internal/workload/local"
 )
@@ -31,6 +32,10 @@ type APIsConfig struct {
 	GatewayListen string `json:"gateway_listen,omitempty"`
 	// Python runs python handlers (default $CORTEX_PYTHON, else python3).
 	Python string `json:"python,omitempty"`
+	// PublicEndpoints are the URLs clients dial to reach the gateway: identity tokens for iam APIs
+	// must be bound to one of them (and a token bound to the operator is refused there). Default:
+	// https://localhost, 127.0.0.1 and [::1] at the gateway's port.
+	PublicEndpoints []string `json:"public_endpoints,omitempty"`
 	// MaxBodyBytes bounds request bodies at the gateway (default 32 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// AWSSettingsFile says whether APIs get AWS credentials and from which profile (a JSON
@@ -98,21 +103,39 @@ func (s *Server) startAPIs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gw := gateway.New(gateway.Options{
-		Targets:      backend.Targets,
-		MaxBodyBytes: c.MaxBodyBytes,
-		AccessLog:    logFile,
-		ErrorLog:     func(format string, args ...any) { s.log.Warn(fmt.Sprintf(format, args...)) },
-	})
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		logFile.Close()
 		return fmt.Errorf("gateway: listen on %s: %w", listen, err)
 	}
+	// The gateway's own audiences: a token minted for the operator does not open an API, nor a
+	// token minted for the gateway the operator.
+	endpoints := c.PublicEndpoints
+	if len(endpoints) == 0 {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		endpoints = loopbackEndpoints(port)
+	}
+	if endpoints, err = identity.NormalizeAudiences(endpoints); err == nil {
+		s.apiAuth.verifier, err = s.verifier.ForAudiences(endpoints)
+	}
+	if err != nil {
+		ln.Close()
+		logFile.Close()
+		return fmt.Errorf("apis.public_endpoints: %w", err)
+	}
+	c.PublicEndpoints = endpoints
+	gw := gateway.New(gateway.Options{
+		Targets:      backend.Targets,
+		MaxBodyBytes: c.MaxBodyBytes,
+		AccessLog:    logFile,
+		ErrorLog:     func(format string, args ...any) { s.log.Warn(fmt.Sprintf(format, args...)) },
+		Authorize:    s.authorizeAPI,
+	})
 	mgr.GatewayURL = "https://" + ln.Addr().String()
 	// Each deployed version runs from a private snapshot of its project directory.
 	mgr.BundleDir = filepath.Join(s.cfg.StateDir, "bundles")
 	mgr.Logf = func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) }
+	mgr.OnAuth = s.apiAuth.setAuths
 	mgr.OnRoutes = gw.SetRoutes
 	mgr.SecretEnv = s.apiSecretEnv
 	gwTLS := s.tls.Clone() // now: the operator's own server changes s.tls when it starts
@@ -224,6 +247,21 @@ func (s *Server) handleDeleteAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
+	s.scopeMu.Lock()
+	defer s.scopeMu.Unlock()
+	if _, err := mgr.Get(name); err != nil {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
+		return
+	}
+	// The API leaves every key's scope first: if that cannot be saved the API stays (and its keys
+	// with it); if the delete then fails, the keys have lost an API that still exists (closed).
+	if ids, err := s.keys.DropAPI(name); err != nil {
+		WriteError(w, http.StatusInternalServerError, CodeInternal, "delete %s: could not update its API keys", name)
+		s.log.Error("drop a deleted API from its keys", "api", name, "error", err.Error())
+		return
+	} else if len(ids) > 0 {
+		s.log.Info("API keys lost a deleted API", "api", name, "key_ids", ids)
+	}
 	if err := mgr.Delete(r.Context(), name); errors.Is(err, workload.ErrNotFound) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
 		return

@@ -163,7 +163,11 @@ func TestAPIRoutesDeployCallDeleteRestore(t *testing.T) {
 	if st["endpoint"] != f.gateway+"/echo" || st["kind"] != "RealtimeAPI" || st["updated_at"] == "" {
 		t.Fatalf("status %v", st)
 	}
-	resp, err := f.client.Post(f.gateway+"/echo", "application/json", strings.NewReader(`{"x":1}`))
+	// The spec says no auth: iam, which admits whoever may read the cluster (the local admin here).
+	callReq, _ := http.NewRequest("POST", f.gateway+"/echo", strings.NewReader(`{"x":1}`))
+	callReq.Header.Set("Content-Type", "application/json")
+	callReq.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := f.client.Do(callReq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +326,7 @@ class Handler:
 		c.Logger = slog.New(slog.NewJSONHandler(&logBuf, nil))
 	})
 	spec := func(name string, optOut bool) string {
-		s := `{"name":"` + name + `","kind":"RealtimeAPI","project_dir":` + jsonStr(proj) + `,"handler":{"type":"python","path":"handler.py"}`
+		s := `{"name":"` + name + `","kind":"RealtimeAPI","project_dir":` + jsonStr(proj) + `,"handler":{"type":"python","path":"handler.py"},"auth":{"type":"none"}`
 		if optOut {
 			s += `,"aws_credentials":false`
 		}

@@ -237,7 +237,7 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		a.arn = id.ARN
 		role, reason := access.RoleAdmin, "local_admin"
 		if method == MethodAWS {
-			d, err := s.decide(id)
+			d, err := s.decideRole(id)
 			if err != nil {
 				deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
 				return
@@ -264,10 +264,9 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 	})
 }
 
-// decide is the access decision of a verified AWS identity. A per-principal grant not yet bound
-// to a unique id is bound to this identity's first; if that cannot be recorded, the error says so
-// and the caller refuses (a grant is never used unbound).
-func (s *Server) decide(id identity.Identity) (access.Decision, error) {
+// decideRole is the role of a verified AWS identity on this cluster, binding the grant that admits
+// it to its unique id on first use (the operator's routes and the gateway's iam APIs both ask).
+func (s *Server) decideRole(id identity.Identity) (access.Decision, error) {
 	uid := access.UniqueID(id.UserID)
 	s.mu.RLock()
 	d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
@@ -277,6 +276,7 @@ func (s *Server) decide(id identity.Identity) (access.Decision, error) {
 	}
 	d, err := s.bind(id.CanonicalARN, id.Account, uid)
 	if err != nil {
+		// Fail closed: a grant that cannot be bound is not used unbound.
 		s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
 	}
 	return d, err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/apikey"
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
@@ -56,7 +57,12 @@ type Server struct {
 	// measures what authentication costs on the same routes.
 	guard func(need access.Role, next http.Handler) http.Handler
 
-	apis apiState
+	apis    apiState
+	apiAuth apiAuth
+	keys    *apikey.Store
+	// scopeMu orders creating a key (which checks its APIs exist) against deleting an API (which
+	// drops it from every key): a key is never created for an API being deleted.
+	scopeMu sync.Mutex
 
 	addrMu sync.Mutex
 	addr   net.Addr
@@ -117,6 +123,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %s holds no PEM certificate", f)
 		}
 	}
+	if s.keys, err = apikey.Open(s.state.path("api-keys.json"), func() time.Time { return s.now() }); err != nil {
+		return nil, err
+	}
+	s.apiAuth.limiter = newFailureLimiter(0.5, 20, 10000)
 	s.guard = s.authorize
 	s.routes()
 	return s, nil
@@ -262,6 +272,9 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	denialsDone := make(chan struct{})
 	go func() { s.denials.run(denialsCtx); close(denialsDone) }()
 	defer func() { stopDenials(); <-denialsDone }() // the last summaries are written before Run returns
+	keysDone := make(chan struct{})
+	go func() { s.flushKeys(denialsCtx); close(keysDone) }()
+	defer func() { stopDenials(); <-keysDone }() // the last last-used times are written too
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(limited, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
@@ -301,6 +314,7 @@ func (s *Server) routes() {
 	if s.kubeVerifier != nil {
 		s.mux.HandleFunc("POST "+TokenReviewPath, s.handleTokenReview)
 	}
+	s.registerAPIKeyRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})

@@ -83,7 +83,7 @@ func (s *Server) handleTokenReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.arn = id.ARN
-	d, err := s.decide(id)
+	d, err := s.decideRole(id)
 	if err != nil {
 		a.decision, a.reason = "deny", "bind_failed"
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "could not record the principal's unique id; retry later")

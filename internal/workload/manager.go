@@ -50,6 +50,9 @@ type Manager struct {
 	SecretEnv func(ctx context.Context, spec apispec.Spec) (map[string]string, error)
 	// OnRoutes receives endpoint -> API name whenever the set of APIs changes.
 	OnRoutes func(map[string]string)
+	// OnAuth receives API name -> auth whenever the set of APIs changes, before OnRoutes: a
+	// route never exists without its auth.
+	OnAuth func(map[string]apispec.Auth)
 	// Now is the clock (tests).
 	Now func() time.Time
 	// BundleDir holds the snapshots of the APIs' project directories (package bundle). Empty:
@@ -320,6 +323,13 @@ func (m *Manager) saveLocked(apis map[string]*stored) error {
 }
 
 func (m *Manager) publishRoutesLocked() {
+	if m.OnAuth != nil {
+		auths := make(map[string]apispec.Auth, len(m.apis))
+		for name, s := range m.apis {
+			auths[name] = s.Spec.EffectiveAuth()
+		}
+		m.OnAuth(auths)
+	}
 	if m.OnRoutes == nil {
 		return
 	}
@@ -358,7 +368,7 @@ func (m *Manager) List() []APIStatus {
 
 func (m *Manager) status(s *stored) APIStatus {
 	st := APIStatus{
-		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint,
+		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint, Auth: apitypes.APIAuth(s.Spec.EffectiveAuth()),
 		UpdatedAt: s.UpdatedAt, Replicas: Replicas{Requested: s.Spec.Replicas},
 		Status: Updating, Reason: "starting", Version: s.Hash, CodeHash: s.Code,
 	}

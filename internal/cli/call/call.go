@@ -26,18 +26,27 @@ const maxPayload = 32 << 20
 type CallOptions struct {
 	IO     *cmdutil.IOStreams
 	Client func(context.Context) (*client.Client, *cliconfig.Environment, error)
+	Getenv func(string) string
 
 	API     string
 	Payload string // JSON text, @file, or @- for stdin
 	Path    string // below the API's endpoint
 	Method  string
+	// APIKey is the key for an api_key API: the key, or @FILE (default $CORTEX_API_KEY).
+	APIKey string
 
 	ctx context.Context
 }
 
+// APIKeyEnv holds the API key of `cortex call` when --api-key is not given.
+const APIKeyEnv = "CORTEX_API_KEY"
+
 // NewCmdCall returns `cortex call`.
 func NewCmdCall(f *cmdutil.Factory, runF func(*CallOptions) error) *cobra.Command {
-	opts := &CallOptions{IO: f.IO, Client: f.Client}
+	opts := &CallOptions{IO: f.IO, Client: f.Client, Getenv: f.Getenv}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
 	cmd := &cobra.Command{
 		Use:   "call API [JSON | @FILE | @-]",
 		Short: "Call a deployed API (TLS verified with the cluster's CA) and print its answer",
@@ -47,8 +56,14 @@ The payload is JSON given inline, read from a file (@file.json) or from standard
 is checked to be JSON before it is sent, with Content-Type: application/json. Without a payload,
 call sends a GET. The gateway's certificate is verified against the environment's CA, as for the
 operator. The API's answer goes to standard output, ending with a newline (one is added when the
-answer lacks it); a non-2xx answer is an error (exit code 1) with the answer on stderr.`,
-		Example: `  cortex call iris @examples/iris/sample.json
+answer lacks it); a non-2xx answer is an error (exit code 1) with the answer on stderr.
+
+call authenticates as the API's spec asks: for auth iam it sends an identity token bound to the
+gateway (your AWS identity, or the local admin credential); for auth api_key the key from
+--api-key or $CORTEX_API_KEY. Prefer the variable or --api-key @FILE: a key on the command line
+is visible to other users of this machine in the process list.`,
+		Example: `  CORTEX_API_KEY=cxk_... cortex call iris @examples/iris/sample.json
+  cortex call iris --api-key @iris.key @examples/iris/sample.json
   cortex call echo '{"x": 1}'
   echo '{"x": 2}' | cortex call echo @-`,
 		Args:              cobra.RangeArgs(1, 2),
@@ -70,6 +85,7 @@ answer lacks it); a non-2xx answer is an error (exit code 1) with the answer on 
 	}
 	cmd.Flags().StringVar(&opts.Path, "path", "", "path below the API's endpoint, e.g. /health")
 	cmd.Flags().StringVarP(&opts.Method, "method", "X", "", "HTTP method (default POST with a payload, GET without)")
+	cmd.Flags().StringVar(&opts.APIKey, "api-key", "", "API key for an api_key API, or @FILE to read it from a file (default $"+APIKeyEnv+")")
 	return cmd
 }
 
@@ -86,6 +102,10 @@ func callRun(o *CallOptions) error {
 			method = http.MethodPost
 		}
 	}
+	key, err := apiKey(o.APIKey, o.Getenv)
+	if err != nil {
+		return err
+	}
 	cl, _, err := o.Client(ctx)
 	if err != nil {
 		return err
@@ -100,7 +120,7 @@ func callRun(o *CallOptions) error {
 	if body != nil {
 		rd, contentType = bytes.NewReader(body), "application/json"
 	}
-	resp, err := cl.CallAPI(ctx, method, st.Endpoint+o.Path, contentType, rd)
+	resp, err := cl.CallAPI(ctx, method, st.Endpoint+o.Path, contentType, rd, client.APICredentials{Auth: st.Auth.Type, APIKey: key})
 	if err != nil {
 		return err
 	}
@@ -134,6 +154,29 @@ func (l *lastByte) Write(p []byte) (int, error) {
 		l.last = p[len(p)-1]
 	}
 	return l.w.Write(p)
+}
+
+// apiKey resolves --api-key: the key, @FILE (a file only its owner can read), or $CORTEX_API_KEY.
+func apiKey(flag string, getenv func(string) string) (string, error) {
+	if flag == "" {
+		return strings.TrimSpace(getenv(APIKeyEnv)), nil
+	}
+	file, ok := strings.CutPrefix(flag, "@")
+	if !ok {
+		return flag, nil
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("--api-key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("--api-key: %s is readable by others (mode %v): run chmod 600 %s", file, fi.Mode().Perm(), file)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--api-key: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }
 
 func readPayload(ios *cmdutil.IOStreams, arg string) ([]byte, error) {

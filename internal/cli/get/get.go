@@ -165,9 +165,9 @@ func table(tw *tabwriter.Writer, apis []apitypes.APIStatus, one bool, now time.T
 		fmt.Fprintln(tw, "no APIs are deployed (cortex deploy)")
 		return
 	}
-	fmt.Fprintln(tw, "NAME\tSTATUS\tREPLICAS\tENDPOINT\tLAST UPDATE")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tREPLICAS\tAUTH\tENDPOINT\tLAST UPDATE")
 	for _, a := range apis {
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\n", a.Name, a.Status, a.Replicas.Ready, a.Replicas.Requested, a.Endpoint, ago(now, a.UpdatedAt))
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", a.Name, a.Status, a.Replicas.Ready, a.Replicas.Requested, a.Auth.Type, a.Endpoint, ago(now, a.UpdatedAt))
 	}
 	if one {
 		a := apis[0]
@@ -175,6 +175,7 @@ func table(tw *tabwriter.Writer, apis []apitypes.APIStatus, one bool, now time.T
 			// The content hash of the spec and the project files: it changes with the code.
 			fmt.Fprintf(tw, "\nversion: %s\n", shortHash(a.Version))
 		}
+		fmt.Fprintf(tw, "\n%s", howToCall(a))
 		if a.Reason != "" {
 			fmt.Fprintf(tw, "\nreason: %s\n", shown(a.Reason))
 		}
@@ -220,4 +221,23 @@ func shortHash(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+// howToCall says who may call the API and how (shown by `cortex get API`).
+func howToCall(a apitypes.APIStatus) string {
+	switch a.Auth.Type {
+	case apitypes.APIAuthNone:
+		return fmt.Sprintf("auth: none (public: anyone who can reach the gateway)\n  curl --cacert CA.pem -H 'Content-Type: application/json' %s -d PAYLOAD\n", a.Endpoint)
+	case apitypes.APIAuthAPIKey:
+		return fmt.Sprintf("auth: api_key (keys: cortex api-key create NAME --api %s)\n"+
+			"  CORTEX_API_KEY=cxk_... cortex call %s PAYLOAD\n"+
+			"  curl --cacert CA.pem -H @<(printf 'Authorization: Bearer %%s\\n' \"$CORTEX_API_KEY\") -H 'Content-Type: application/json' %s -d PAYLOAD\n", a.Name, a.Name, a.Endpoint)
+	}
+	who := "whoever may read this cluster"
+	if len(a.Auth.Allow) > 0 {
+		who = "only " + strings.Join(a.Auth.Allow, ", ")
+	}
+	return fmt.Sprintf("auth: iam (%s)\n"+
+		"  cortex call %s PAYLOAD\n"+
+		"  curl --cacert CA.pem -H \"Authorization: Bearer $(cortex token %s)\" -H 'Content-Type: application/json' %s -d PAYLOAD\n", who, a.Name, a.Name, a.Endpoint)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cortexlabs-go/cortex/internal/cli/apikey"
 	"github.com/cortexlabs-go/cortex/internal/cli/call"
 	"github.com/cortexlabs-go/cortex/internal/cli/cluster"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
@@ -23,6 +24,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/cli/logs"
 	"github.com/cortexlabs-go/cortex/internal/cli/operatorcmd"
 	"github.com/cortexlabs-go/cortex/internal/cli/restart"
+	"github.com/cortexlabs-go/cortex/internal/cli/token"
 	"github.com/cortexlabs-go/cortex/internal/cli/whoami"
 )
 
@@ -57,6 +59,8 @@ Quick start (no cloud account needed):
 		get.NewCmdGet(f, nil),
 		logs.NewCmdLogs(f, nil),
 		call.NewCmdCall(f, nil),
+		apikey.NewCmdAPIKey(f),
+		token.NewCmdToken(f, nil),
 		deletecmd.NewCmdDelete(f, nil),
 		restart.NewCmdRestart(f, nil),
 		whoami.NewCmdWhoami(f, nil),
