@@ -186,6 +186,7 @@ if $python; then
   # Byte-compile nothing and keep no caches: the root filesystem is read-only in the pod.
   build_image python-runtime "$stage" -name "cortex-python-runtime:$version" -user 65532:65532 \
     -entrypoint '["/usr/bin/python3", "/opt/cortex/serve.py"]' \
+    -env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     -env PYTHONDONTWRITEBYTECODE=1 -env PYTHONUNBUFFERED=1 -env CORTEX_PORT=8080 -expose 8080/tcp \
     "${labels[@]}" -label "org.opencontainers.image.title=cortex-python-runtime" \
     -label "dev.cortexlabs.debian-packages=${deb_labels[*]}" -label "dev.cortexlabs.python-wheels=$waitress_pin"

@@ -23,20 +23,31 @@ cortex -e local deploy examples/iris/cortex.yaml >&2
 endpoint=$(cortex -e local get iris -o json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["endpoint"])')
 ca=$(cortex cluster info -o json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["state_dir"])')/tls/ca.pem
 
-echo "== curl --cacert $ca $endpoint -d @examples/iris/sample.json" >&2
-prediction=$(curl --fail --silent --show-error --cacert "$ca" -H 'Content-Type: application/json' \
-  --data @examples/iris/sample.json "$endpoint")
+# The iris spec says auth: {type: api_key}: the gateway lets through only requests with a key for
+# it. Make one (a key of an earlier run is revoked first); it is printed once, and kept here in a
+# shell variable only.
+echo "== cortex api-key create quickstart --api iris" >&2
+cortex -e local api-key revoke quickstart >/dev/null 2>&1 || true
+key=$(cortex -e local api-key create quickstart --api iris)
+
+# The header goes to curl through a file descriptor (-H @file), not its argv: other users of the
+# machine can read a process's arguments.
+echo "== curl --cacert $ca -H 'Authorization: Bearer \$key' $endpoint -d @examples/iris/sample.json" >&2
+prediction=$(curl --fail --silent --show-error --cacert "$ca" -H @<(printf 'Authorization: Bearer %s\n' "$key") \
+  -H 'Content-Type: application/json' --data @examples/iris/sample.json "$endpoint")
 echo "$prediction"
 
-echo "== cortex call iris @examples/iris/sample.json   (the same call, by the CLI)" >&2
-cortex -e local call iris @examples/iris/sample.json >&2
+echo "== CORTEX_API_KEY=\$key cortex call iris @examples/iris/sample.json   (the same call, by the CLI)" >&2
+CORTEX_API_KEY="$key" cortex -e local call iris @examples/iris/sample.json >&2
 echo >&2
 
 cat >&2 <<MSG
 
-The iris API is live at $endpoint (TLS verified with $ca).
-  cortex get                 # status of the APIs
-  cortex call iris '{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}'
+The iris API is live at $endpoint (TLS verified with $ca); it takes API keys.
+  cortex get iris            # status, auth and how to call it
+  cortex api-key list        # the keys (never the secrets); cortex api-key revoke quickstart
+  cortex api-key create me --api iris --key-file iris.key
+  cortex call iris --api-key @iris.key '{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}'
   cortex logs iris --follow  # its logs
   cortex cluster down        # stop everything
 MSG

@@ -24,6 +24,9 @@ if $quick; then
 fi
 
 ./scripts/setup.sh
+# The Kubernetes control plane of the backend tests (built once, about 8-16 min; cached).
+CORTEX_K8S_BIN_DIR=$(./scripts/k8s-bins.sh)
+export CORTEX_K8S_BIN_DIR
 
 # The packages with the most concurrency run their tests once, under the race detector.
 race_pkgs=(./internal/identity/... ./internal/operator/... ./internal/gateway/... ./internal/workload/...

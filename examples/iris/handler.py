@@ -17,7 +17,7 @@ class Handler:
         if not os.path.isabs(path):
             path = os.path.join(os.path.dirname(os.path.abspath(__file__)), path)
         if not os.path.exists(path):
-            raise SystemExit("model not found at %s: run python examples/iris/train.py first" % path)
+            raise SystemExit("model not found at %s: run python examples/iris/train.py first, then cortex deploy again (an API runs the files deployed with it)" % path)
         with open(path, "rb") as f:
             saved = pickle.load(f)
         self.model = saved["model"]

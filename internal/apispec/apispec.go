@@ -10,12 +10,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/cortexlabs-go/cortex/internal/fielderr"
 )
 
 // KindRealtime is the only kind the local provider runs.
@@ -48,6 +51,9 @@ type Spec struct {
 	// AWSCredentials: false opts the API out of the AWS credentials a local environment passes
 	// to its APIs (default true, i.e. it gets them when the environment is configured to pass them).
 	AWSCredentials *bool `json:"aws_credentials,omitempty"`
+	// Auth says who may call the API through the gateway (see auth.go). Validate fills the
+	// default, iam.
+	Auth Auth `json:"auth"`
 }
 
 // Handler says what runs in each replica.
@@ -66,41 +72,15 @@ type Networking struct {
 	Endpoint string `json:"endpoint,omitempty"`
 }
 
-// FieldError is a validation error naming the API, the field and (when parsed from YAML) the line.
-type FieldError struct {
-	File  string // optional
-	Line  int    // 0 when unknown
-	Index int    // position of the API in the list
-	API   string // the API's name when known
-	Field string // e.g. networking.endpoint
-	Msg   string
-}
+// FieldError is a problem of one field of a spec: the file, line, API and field (package fielderr).
+type FieldError = fielderr.Error
 
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		b.WriteString(":")
+// Subject names the index-th API (and its name when known) in messages.
+func Subject(index int, name string) string {
+	if name != "" {
+		return fmt.Sprintf("api %q (#%d)", name, index+1)
 	}
-	if e.Line > 0 {
-		fmt.Fprintf(&b, "%d:", e.Line)
-	}
-	if b.Len() > 0 {
-		b.WriteString(" ")
-	}
-	if e.Index >= 0 {
-		if e.API != "" {
-			fmt.Fprintf(&b, "api %q (#%d): ", e.API, e.Index+1)
-		} else {
-			fmt.Fprintf(&b, "api #%d: ", e.Index+1)
-		}
-	}
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
+	return fmt.Sprintf("api #%d", index+1)
 }
 
 var (
@@ -115,73 +95,102 @@ func reservedEnv(k string) bool {
 }
 
 // ValidateList validates and normalizes specs in place (defaults: replicas 1, endpoint "/name").
-// It checks the fields of each spec, duplicate names and duplicate endpoints. Paths are checked
-// on disk only when checkFS is true (the machine that runs the API must do it).
+// It checks the fields of each spec, duplicate names and duplicate endpoints, and reports every
+// problem (fielderr.Errors, each naming the API). Paths are checked on disk only when checkFS is
+// true (the machine that runs the API must do it).
 func ValidateList(specs []Spec, checkFS bool) error {
+	return validateList(specs, checkFS, nil)
+}
+
+// validateList skips the specs in skip (they already have problems) except for duplicates.
+func validateList(specs []Spec, checkFS bool, skip map[int]bool) error {
+	var l fielderr.List
 	if len(specs) == 0 {
-		return &FieldError{Index: -1, Msg: "no APIs in the spec"}
+		l.Add("", "no APIs in the spec")
+		return l.Err()
 	}
 	if len(specs) > MaxAPIs {
-		return &FieldError{Index: -1, Msg: fmt.Sprintf("too many APIs (%d, at most %d)", len(specs), MaxAPIs)}
+		l.Add("", "too many APIs (%d, at most %d)", len(specs), MaxAPIs)
+		return l.Err()
 	}
 	names := map[string]int{}
 	endpoints := map[string]int{}
+	add := func(i int, field, format string, a ...any) {
+		e := l.Add(field, format, a...)
+		e.Subject, e.Path = Subject(i, specs[i].Name), fmt.Sprintf("[%d].%s", i, field)
+	}
 	for i := range specs {
-		if err := Validate(&specs[i], checkFS); err != nil {
-			if fe, ok := err.(*FieldError); ok {
-				fe.Index = i
-			}
-			return err
-		}
 		s := &specs[i]
-		if j, dup := names[s.Name]; dup {
-			return &FieldError{Index: i, API: s.Name, Field: "name", Msg: fmt.Sprintf("duplicate name %q (also API #%d)", s.Name, j+1)}
+		if !skip[i] {
+			if err := Validate(s, checkFS); err != nil {
+				var es fielderr.Errors
+				errors.As(err, &es)
+				for _, e := range es {
+					add(i, e.Field, "%s", e.Msg)
+				}
+				continue
+			}
 		}
-		names[s.Name] = i
+		if s.Name == "" {
+			continue
+		}
+		if j, dup := names[s.Name]; dup {
+			add(i, "name", "duplicate name %q (also API #%d)", s.Name, j+1)
+		} else {
+			names[s.Name] = i
+		}
+		if s.Networking.Endpoint == "" {
+			continue
+		}
 		ep := strings.ToLower(s.Networking.Endpoint)
 		if j, dup := endpoints[ep]; dup {
-			return &FieldError{Index: i, API: s.Name, Field: "networking.endpoint", Msg: fmt.Sprintf("endpoint %q is also used by API %q", s.Networking.Endpoint, specs[j].Name)}
+			add(i, "networking.endpoint", "endpoint %q is also used by API %q", s.Networking.Endpoint, specs[j].Name)
+		} else {
+			endpoints[ep] = i
 		}
-		endpoints[ep] = i
 	}
-	return nil
+	return l.Err()
 }
 
-// Validate checks one spec and fills in defaults.
+// Validate checks one spec, fills in defaults and reports every problem (fielderr.Errors).
 func Validate(s *Spec, checkFS bool) error {
-	fe := func(field, format string, a ...any) error {
-		return &FieldError{Index: -1, API: s.Name, Field: field, Msg: fmt.Sprintf(format, a...)}
+	var l fielderr.List
+	validate(s, checkFS, func(field, format string, a ...any) { l.Add(field, format, a...) })
+	return l.Err()
+}
+
+func validate(s *Spec, checkFS bool, fe func(field, format string, a ...any)) {
+	switch {
+	case s.Name == "":
+		fe("name", "required")
+	case !nameRE.MatchString(s.Name):
+		fe("name", "invalid name %q: use 1-63 lowercase letters, digits and '-', starting with a letter", s.Name)
 	}
-	if s.Name == "" {
-		return fe("name", "required")
-	}
-	if !nameRE.MatchString(s.Name) {
-		return fe("name", "invalid name %q: use 1-63 lowercase letters, digits and '-', starting with a letter", s.Name)
-	}
-	if s.Kind == "" {
-		return fe("kind", "required (use %s)", KindRealtime)
-	}
-	if s.Kind != KindRealtime {
-		return fe("kind", "unknown kind %q (supported: %s)", s.Kind, KindRealtime)
+	switch {
+	case s.Kind == "":
+		fe("kind", "required (use %s)", KindRealtime)
+	case s.Kind != KindRealtime:
+		fe("kind", "unknown kind %q (supported: %s)", s.Kind, KindRealtime)
 	}
 	if s.Replicas == 0 {
 		s.Replicas = 1
 	}
 	if s.Replicas < 0 || s.Replicas > MaxReplicas {
-		return fe("replicas", "must be between 1 and %d, got %d", MaxReplicas, s.Replicas)
+		fe("replicas", "must be between 1 and %d, got %d", MaxReplicas, s.Replicas)
 	}
-	if s.Networking.Endpoint == "" {
+	if s.Networking.Endpoint == "" && s.Name != "" {
 		s.Networking.Endpoint = "/" + s.Name
 	}
 	ep := s.Networking.Endpoint
-	if !endpointRE.MatchString(ep) || strings.Contains(ep, "..") || strings.HasSuffix(ep, "/") {
-		return fe("networking.endpoint", "invalid endpoint %q: use a path like /name or /team/name (letters, digits, '_', '-', '.'; no '..', no spaces)", ep)
-	}
-	if len(ep) > 256 {
-		return fe("networking.endpoint", "too long (at most 256 characters)")
-	}
-	if ep == "/healthz" || strings.HasPrefix(ep, "/v1/") || ep == "/v1" {
-		return fe("networking.endpoint", "endpoint %q is reserved", ep)
+	switch {
+	case !endpointRE.MatchString(ep) || strings.Contains(ep, "..") || strings.HasSuffix(ep, "/"):
+		if ep != "" || s.Name != "" {
+			fe("networking.endpoint", "invalid endpoint %q: use a path like /name or /team/name (letters, digits, '_', '-', '.'; no '..', no spaces)", ep)
+		}
+	case len(ep) > 256:
+		fe("networking.endpoint", "too long (at most 256 characters)")
+	case ep == "/healthz" || strings.HasPrefix(ep, "/v1/") || ep == "/v1":
+		fe("networking.endpoint", "endpoint %q is reserved", ep)
 	}
 	keys := make([]string, 0, len(s.Env))
 	for k := range s.Env {
@@ -189,81 +198,85 @@ func Validate(s *Spec, checkFS bool) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !envKeyRE.MatchString(k) {
-			return fe("env."+k, "invalid variable name")
-		}
-		if reservedEnv(k) {
-			return fe("env."+k, "variables starting with CORTEX_ or AWS_ are set by cortex")
-		}
-		if strings.ContainsRune(s.Env[k], 0) {
-			return fe("env."+k, "value contains a NUL byte")
+		switch {
+		case !envKeyRE.MatchString(k):
+			fe("env."+k, "invalid variable name")
+		case reservedEnv(k):
+			fe("env."+k, "variables starting with CORTEX_ or AWS_ are set by cortex")
+		case strings.ContainsRune(s.Env[k], 0):
+			fe("env."+k, "value contains a NUL byte")
 		}
 	}
+	projectOK := true
 	if s.ProjectDir != "" && !filepath.IsAbs(s.ProjectDir) {
-		return fe("project_dir", "must be an absolute path, got %q", s.ProjectDir)
-	}
-	if checkFS && s.ProjectDir != "" {
+		fe("project_dir", "must be an absolute path, got %q", s.ProjectDir)
+		projectOK = false
+	} else if checkFS && s.ProjectDir != "" {
 		st, err := os.Stat(s.ProjectDir)
 		if err != nil {
-			return fe("project_dir", "%v", err)
+			fe("project_dir", "%v", err)
+			projectOK = false
+		} else if !st.IsDir() {
+			fe("project_dir", "%s is not a directory", s.ProjectDir)
+			projectOK = false
 		}
-		if !st.IsDir() {
-			return fe("project_dir", "%s is not a directory", s.ProjectDir)
+	}
+	if err := ValidateAuth(&s.Auth); err != nil {
+		var e *FieldError
+		if errors.As(err, &e) {
+			fe(e.Field, "%s", e.Msg)
+		} else {
+			fe("auth", "%v", err)
 		}
 	}
 	h := &s.Handler
 	switch h.Type {
 	case "":
-		return fe("handler.type", "required (python or command)")
+		fe("handler.type", "required (python or command)")
 	case HandlerPython:
 		if len(h.Command) > 0 {
-			return fe("handler.command", "not allowed with type python")
+			fe("handler.command", "not allowed with type python")
 		}
-		if h.Path == "" {
-			return fe("handler.path", "required for type python (the .py file with class Handler)")
-		}
-		if filepath.IsAbs(h.Path) || hasDotDot(h.Path) {
-			return fe("handler.path", "must be a path inside the project directory, got %q", h.Path)
-		}
-		if !strings.HasSuffix(h.Path, ".py") {
-			return fe("handler.path", "must be a .py file, got %q", h.Path)
-		}
-		if s.ProjectDir == "" {
-			return fe("project_dir", "required for a python handler (the CLI sets it to the directory of cortex.yaml)")
-		}
-		if checkFS {
+		switch {
+		case h.Path == "":
+			fe("handler.path", "required for type python (the .py file with class Handler)")
+		case filepath.IsAbs(h.Path) || hasDotDot(h.Path):
+			fe("handler.path", "must be a path inside the project directory, got %q", h.Path)
+		case !strings.HasSuffix(h.Path, ".py"):
+			fe("handler.path", "must be a .py file, got %q", h.Path)
+		case s.ProjectDir == "":
+			fe("project_dir", "required for a python handler (the CLI sets it to the directory of cortex.yaml)")
+		case checkFS && projectOK:
 			st, err := os.Stat(filepath.Join(s.ProjectDir, h.Path))
 			if err != nil {
-				return fe("handler.path", "%v", err)
-			}
-			if !st.Mode().IsRegular() {
-				return fe("handler.path", "%s is not a file", h.Path)
+				fe("handler.path", "%v", err)
+			} else if !st.Mode().IsRegular() {
+				fe("handler.path", "%s is not a file", h.Path)
 			}
 		}
 		if h.Config != nil {
 			if _, err := json.Marshal(h.Config); err != nil {
-				return fe("handler.config", "%v", err)
+				fe("handler.config", "%v", err)
 			}
 		}
 	case HandlerCommand:
 		if h.Path != "" {
-			return fe("handler.path", "not allowed with type command (use command)")
+			fe("handler.path", "not allowed with type command (use command)")
 		}
 		if h.Config != nil {
-			return fe("handler.config", "not allowed with type command (use env)")
+			fe("handler.config", "not allowed with type command (use env)")
 		}
 		if len(h.Command) == 0 || h.Command[0] == "" {
-			return fe("handler.command", "required for type command: a list like [python3, server.py] that listens on $CORTEX_PORT")
+			fe("handler.command", "required for type command: a list like [python3, server.py] that listens on $CORTEX_PORT")
 		}
 		for i, a := range h.Command {
 			if strings.ContainsRune(a, 0) {
-				return fe(fmt.Sprintf("handler.command[%d]", i), "contains a NUL byte")
+				fe(fmt.Sprintf("handler.command[%d]", i), "contains a NUL byte")
 			}
 		}
 	default:
-		return fe("handler.type", "unknown handler type %q (python or command)", h.Type)
+		fe("handler.type", "unknown handler type %q (python or command)", h.Type)
 	}
-	return nil
 }
 
 func hasDotDot(p string) bool {

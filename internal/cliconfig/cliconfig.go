@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -123,23 +124,45 @@ func (c *Config) Save() error {
 	return fsutil.WriteFileAtomic(Path(c.dir), data)
 }
 
-// Get returns the named environment, or the default one when name is empty.
+// ErrNoDefault: no environment was named and there is no default (cluster down of the default
+// environment, or env delete of it, leaves none). The CLI never guesses another one.
+var ErrNoDefault = errors.New("no default environment")
+
+// ErrNoEnvironments: nothing is configured yet.
+var ErrNoEnvironments = errors.New("no environment is configured")
+
+// Get returns the named environment, or the default one when name is empty. Without a default it
+// fails (wrapping ErrNoDefault or ErrNoEnvironments), even when only one environment is left:
+// using it silently would talk to a cluster the user did not choose.
 func (c *Config) Get(name string) (*Environment, error) {
 	if name == "" {
 		name = c.DefaultEnvironment
 	}
 	if name == "" {
-		if len(c.Environments) == 1 {
-			return &c.Environments[0], nil
+		if len(c.Environments) == 0 {
+			return nil, fmt.Errorf("%w: run `cortex cluster up` for a local cluster, or `cortex env configure NAME --operator-endpoint URL` for an existing one", ErrNoEnvironments)
 		}
-		return nil, errors.New("no environment given and no default set: run `cortex env list`, then pass --env NAME or run `cortex env default NAME`")
+		return nil, fmt.Errorf("%w (environments: %s): pass -e NAME, or run `cortex env default NAME`", ErrNoDefault, strings.Join(c.Names(), ", "))
 	}
 	for i := range c.Environments {
 		if c.Environments[i].Name == name {
 			return &c.Environments[i], nil
 		}
 	}
-	return nil, fmt.Errorf("environment %q is not configured (see `cortex env list`)", name)
+	if len(c.Environments) == 0 {
+		return nil, fmt.Errorf("environment %q is not configured (none is): run `cortex cluster up` for a local cluster, or `cortex env configure %s --operator-endpoint URL`", name, name)
+	}
+	return nil, fmt.Errorf("environment %q is not configured (environments: %s; see `cortex env list`)", name, strings.Join(c.Names(), ", "))
+}
+
+// Names returns the environments' names in order.
+func (c *Config) Names() []string {
+	names := make([]string, len(c.Environments))
+	for i, e := range c.Environments {
+		names[i] = e.Name
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Put adds or replaces an environment. The first environment becomes the default.

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
-	"github.com/cortexlabs-go/cortex/internal/operator"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
@@ -27,6 +27,9 @@ type Client struct {
 	base   *url.URL
 	http   *http.Client
 	tokens TokenSource
+	// gatewayTokens returns the token source for an iam API at the gateway audience (nil: the
+	// client has no identity to send to APIs).
+	gatewayTokens func(audience string) TokenSource
 }
 
 // APIError is an error answer of the operator.
@@ -67,39 +70,77 @@ func ValidateEndpoint(raw string, allowHTTP bool) (*url.URL, error) {
 	return u, nil
 }
 
-// New returns a client for env; tokens may be nil for unauthenticated calls only.
-func New(env *cliconfig.Environment, tokens TokenSource) (*Client, error) {
-	base, err := ValidateEndpoint(env.OperatorEndpoint, true)
-	if err != nil {
-		return nil, err
-	}
-	tlsCfg, err := tlsutil.ClientConfig([]byte(env.CACert))
-	if err != nil {
-		return nil, err
-	}
-	return &Client{base: base, tokens: tokens, http: &http.Client{
-		Timeout: 0, // per request, through contexts: log streams are long
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			TLSClientConfig:       tlsCfg,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 60 * time.Second,
-			ForceAttemptHTTP2:     true,
-		},
-	}}, nil
+// Options say how to reach one operator.
+type Options struct {
+	// Endpoint is the operator's URL, https://host[:port] (http:// only for loopback).
+	Endpoint string
+	// CAPEM is the CA the operator's certificate must chain to (empty: the system roots).
+	CAPEM []byte
+	// Tokens produce the bearer token of each request (nil: unauthenticated calls only).
+	Tokens TokenSource
+	// Transport replaces the default transport (which verifies against CAPEM). It is the seam
+	// for tests: wrap NewTransport's result to inject errors or count requests.
+	Transport http.RoundTripper
 }
 
-// ForEnvironment builds the client of a configured environment with its token source.
-func ForEnvironment(configDir string, env *cliconfig.Environment, now func() time.Time) (*Client, error) {
+// NewTransport is the client's default transport: TLS verified against caPEM (empty: the system
+// roots), bounded dial and handshake times, HTTP/2 when the server offers it.
+func NewTransport(caPEM []byte) (*http.Transport, error) {
+	tlsCfg, err := tlsutil.ClientConfig(caPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		TLSClientConfig:       tlsCfg,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}, nil
+}
+
+// New returns a client of the operator o.Endpoint.
+func New(o Options) (*Client, error) {
+	base, err := ValidateEndpoint(o.Endpoint, true)
+	if err != nil {
+		return nil, err
+	}
+	rt := o.Transport
+	if rt == nil {
+		t, err := NewTransport(o.CAPEM)
+		if err != nil {
+			return nil, err
+		}
+		rt = t
+	}
+	// No overall timeout: log streams are long; requests are bounded through their contexts.
+	return &Client{base: base, tokens: o.Tokens, http: &http.Client{Transport: rt}}, nil
+}
+
+// ForEnvironment builds the client of a configured environment with its token source; transport
+// may be nil (the default, verifying against the environment's CA).
+func ForEnvironment(configDir string, env *cliconfig.Environment, now func() time.Time, transport http.RoundTripper) (*Client, error) {
 	var ts TokenSource
+	var gw func(string) TokenSource
 	switch env.Auth {
 	case cliconfig.AuthLocal:
 		ts = LocalTokens{File: env.LocalTokenFile}
+		gw = func(string) TokenSource { return ts }
 	default:
 		ts = &AWSTokens{Env: env, Audience: env.OperatorEndpoint, CacheFile: TokenCacheFile(configDir, env.Name), Now: now}
+		// Tokens for the gateway are bound to the gateway's URL, and cached apart from the
+		// operator's (each cache holds one audience).
+		gw = func(audience string) TokenSource {
+			return &AWSTokens{Env: env, Audience: audience, CacheFile: TokenCacheFile(configDir, env.Name+".gateway"), Now: now}
+		}
 	}
-	return New(env, ts)
+	c, err := New(Options{Endpoint: env.OperatorEndpoint, CAPEM: []byte(env.CACert), Tokens: ts, Transport: transport})
+	if err != nil {
+		return nil, err
+	}
+	c.gatewayTokens = gw
+	return c, nil
 }
 
 // Endpoint is the operator's base URL.
@@ -182,12 +223,7 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 func decodeError(resp *http.Response) *APIError {
 	defer resp.Body.Close()
 	e := &APIError{Status: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
-	var body struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
+	var body apitypes.ErrorBody
 	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body) == nil {
 		e.Code, e.Message = body.Error.Code, body.Error.Message
 	}
@@ -203,12 +239,25 @@ func describeTransportError(base *url.URL, err error) error {
 	if errors.As(err, &verr) {
 		return fmt.Errorf("the operator at %s presented a certificate this environment does not trust: %v (re-run `cortex env configure` if the cluster was re-created)", base, verr.Err)
 	}
-	return fmt.Errorf("cannot reach the operator at %s: %w", base, err)
+	return &ConnectionError{Endpoint: base.String(), Err: err}
 }
 
+// ConnectionError: the server could not be reached (refused, reset, timed out). Unlike an answer
+// of the operator, it may pass: a watch retries it.
+type ConnectionError struct {
+	Endpoint string
+	Err      error
+}
+
+func (e *ConnectionError) Error() string {
+	return fmt.Sprintf("cannot reach the operator at %s: %v", e.Endpoint, e.Err)
+}
+
+func (e *ConnectionError) Unwrap() error { return e.Err }
+
 // AuthParams fetches what a client needs to mint tokens (no authentication).
-func (c *Client) AuthParams(ctx context.Context) (*operator.AuthParams, error) {
-	var p operator.AuthParams
+func (c *Client) AuthParams(ctx context.Context) (*apitypes.AuthParams, error) {
+	var p apitypes.AuthParams
 	resp, err := c.sendUnauthenticated(ctx, "/v1/auth")
 	if err != nil {
 		return nil, err
@@ -251,10 +300,27 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // APIPath is the operator path of one API, its name escaped as a single path segment.
 func APIPath(name string) string { return "/v1/apis/" + url.PathEscape(name) }
 
+// Auth types of an API (apispec.Auth.Type), as the operator reports them.
+const (
+	APIAuthIAM    = apitypes.APIAuthIAM
+	APIAuthAPIKey = apitypes.APIAuthAPIKey
+	APIAuthNone   = apitypes.APIAuthNone
+)
+
+// APICredentials say how CallAPI authenticates to the gateway.
+type APICredentials struct {
+	// Auth is the API's auth type (from its status): iam sends an identity token bound to the
+	// gateway's URL, api_key sends APIKey, none sends nothing.
+	Auth string
+	// APIKey is the key for an api_key API.
+	APIKey string
+}
+
 // CallAPI sends a request to a deployed API's endpoint (an https URL of the cluster's gateway)
 // through this client's TLS configuration: the gateway's certificate is verified against the
-// same CA as the operator's. The operator's credential is not sent to the API.
-func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType string, body io.Reader) (*http.Response, error) {
+// same CA as the operator's. The operator's credential is not sent to the API: an iam API gets a
+// token minted for the gateway's own URL.
+func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType string, body io.Reader, creds APICredentials) (*http.Response, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("API endpoint %q is not an https URL", endpoint)
@@ -267,6 +333,25 @@ func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType stri
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("User-Agent", "cortex-cli")
+	switch creds.Auth {
+	case APIAuthNone:
+	case "":
+		// An operator from before API auth: its gateway is open and forwards headers to the
+		// replica, so no credential is sent.
+	case APIAuthAPIKey:
+		if creds.APIKey == "" {
+			return nil, errors.New("this API needs an API key: pass --api-key or set CORTEX_API_KEY (cortex api-key create)")
+		}
+		req.Header.Set("Authorization", "Bearer "+creds.APIKey)
+	case APIAuthIAM:
+		tok, err := c.GatewayToken(ctx, endpoint)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	default:
+		return nil, fmt.Errorf("the API's auth type %q is unknown to this client: upgrade cortex", creds.Auth)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, describeTransportError(u, err)
@@ -275,24 +360,55 @@ func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType stri
 }
 
 // Info is GET /v1/info.
-func (c *Client) Info(ctx context.Context) (*operator.Info, error) {
-	var info operator.Info
+func (c *Client) Info(ctx context.Context) (*apitypes.Info, error) {
+	var info apitypes.Info
 	return &info, c.Do(ctx, http.MethodGet, "/v1/info", nil, &info)
 }
 
 // AccessList is GET /v1/access.
-func (c *Client) AccessList(ctx context.Context) (*operator.AccessList, error) {
-	var l operator.AccessList
+func (c *Client) AccessList(ctx context.Context) (*apitypes.AccessList, error) {
+	var l apitypes.AccessList
 	return &l, c.Do(ctx, http.MethodGet, "/v1/access", nil, &l)
 }
 
 // Grant is PUT /v1/access.
 func (c *Client) Grant(ctx context.Context, principal, role string) (map[string]any, error) {
 	var out map[string]any
-	return out, c.Do(ctx, http.MethodPut, "/v1/access", map[string]string{"principal": principal, "role": role}, &out)
+	return out, c.Do(ctx, http.MethodPut, "/v1/access", apitypes.GrantRequest{Principal: principal, Role: role}, &out)
 }
 
 // Revoke is DELETE /v1/access?principal=...
 func (c *Client) Revoke(ctx context.Context, principal string) error {
 	return c.Do(ctx, http.MethodDelete, "/v1/access?principal="+url.QueryEscape(principal), nil, nil)
+}
+
+// GatewayToken returns an identity token for an iam API at endpoint (an https URL of the
+// gateway): bound to this cluster and to the gateway's scheme://host:port, never the operator's.
+func (c *Client) GatewayToken(ctx context.Context, endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("API endpoint %q is not an https URL", endpoint)
+	}
+	if c.gatewayTokens == nil {
+		return "", errors.New("this API needs an identity token and this client has no identity for APIs")
+	}
+	return c.gatewayTokens(u.Scheme + "://" + u.Host).Token(ctx)
+}
+
+// CreateAPIKey is POST /v1/api-keys: the answer holds the key, shown this once.
+func (c *Client) CreateAPIKey(ctx context.Context, req apitypes.CreateAPIKeyRequest) (*apitypes.CreatedAPIKey, error) {
+	var out apitypes.CreatedAPIKey
+	return &out, c.Do(ctx, http.MethodPost, "/v1/api-keys", req, &out)
+}
+
+// ListAPIKeys is GET /v1/api-keys (no secrets).
+func (c *Client) ListAPIKeys(ctx context.Context) (*apitypes.APIKeyList, error) {
+	var out apitypes.APIKeyList
+	return &out, c.Do(ctx, http.MethodGet, "/v1/api-keys", nil, &out)
+}
+
+// RevokeAPIKey is DELETE /v1/api-keys/NAME|ID.
+func (c *Client) RevokeAPIKey(ctx context.Context, ref string) (*apitypes.APIKey, error) {
+	var out apitypes.RevokedAPIKey
+	return &out.Revoked, c.Do(ctx, http.MethodDelete, "/v1/api-keys/"+url.PathEscape(ref), nil, &out)
 }

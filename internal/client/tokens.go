@@ -14,10 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/identity"
-	"github.com/cortexlabs-go/cortex/internal/operator"
 )
 
 // TokenSource produces the bearer token of each request.
@@ -61,7 +62,7 @@ func (a *AWSTokens) Credentials(ctx context.Context) (aws.Credentials, error) {
 		if a.Env.AWSProfile != "" {
 			opts = append(opts, awsconfig.WithSharedConfigProfile(a.Env.AWSProfile))
 		}
-		cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+		cfg, err := awssdk.LoadConfig(ctx, opts...)
 		if err != nil {
 			a.mu.Unlock()
 			return aws.Credentials{}, fmt.Errorf("load AWS configuration: %w", err)
@@ -176,7 +177,7 @@ func (l LocalTokens) Token(context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read the local admin credential: %w", err)
 	}
-	return operator.LocalTokenPrefix + strings.TrimSpace(string(data)), nil
+	return apitypes.LocalTokenPrefix + strings.TrimSpace(string(data)), nil
 }
 
 // Invalidate does nothing: the file is the source of truth.

@@ -4,8 +4,6 @@
 package clusterconfig
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -15,7 +13,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cortexlabs-go/cortex/internal/fielderr"
+	"github.com/cortexlabs-go/cortex/internal/yamlfile"
 )
 
 // Values of the enumerated fields.
@@ -88,6 +89,24 @@ type Config struct {
 	Tags                              map[string]string `json:"tags,omitempty"`
 	NodeGroups                        []NodeGroup       `json:"node_groups"`
 	Access                            []AccessRule      `json:"access,omitempty"`
+
+	// RegionSource says where Region came from: cluster.yaml, AWS_REGION, AWS_DEFAULT_REGION or
+	// the default (set by ParseFile, for messages; not part of the file).
+	RegionSource string `json:"-"`
+
+	// file and doc remember where the config came from, so that problems found later (by AWS,
+	// see Locate) name the file and the line too.
+	file string
+	doc  *yamlfile.Doc
+}
+
+// Locate gives field problems found after parsing (fielderr.Errors, e.g. a zone AWS does not
+// have) the file and line of the field; other errors are returned as they are.
+func (c *Config) Locate(err error) error {
+	if c.doc == nil {
+		return fielderr.Locate(err, c.file, nil)
+	}
+	return fielderr.Locate(err, c.file, c.doc.Line)
 }
 
 // reserved are fields cortex sets itself; a cluster.yaml that sets them is refused.
@@ -100,101 +119,130 @@ var reserved = map[string]string{
 	"creator_arn": "the identity that ran `cortex cluster up`",
 }
 
-func allowedFields() []string {
-	var names []string
-	t := strings.Split(fieldList, ",")
-	names = append(names, t...)
-	sort.Strings(names)
-	return names
+// credentialFields are the fields an older Cortex read AWS credentials from. They are refused
+// with the supported ways, and their values are never repeated in a message.
+var credentialFields = map[string]bool{
+	"aws_access_key_id": true, "aws_secret_access_key": true, "aws_session_token": true,
+	"cortex_aws_access_key_id": true, "cortex_aws_secret_access_key": true,
+	"cluster_aws_access_key_id": true, "cluster_aws_secret_access_key": true,
+	"cortex_cluster_aws_access_key_id": true, "cortex_cluster_aws_secret_access_key": true,
 }
 
-const fieldList = "cluster_name,region,availability_zones,subnets,vpc_cidr,subnet_visibility,nat_gateway," +
-	"operator_load_balancer_scheme,api_load_balancer_scheme,operator_load_balancer_cidr_allowlist," +
-	"api_load_balancer_cidr_allowlist,iam_policy_arns,ssl_certificate_arn,tags,node_groups,access"
+const credentialsAdvice = "AWS credentials are not read from cluster.yaml (it is shared and often checked in); remove this field and use --aws-key/--aws-secret (and --cluster-aws-key/--cluster-aws-secret), the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, CLUSTER_AWS_ACCESS_KEY_ID/CLUSTER_AWS_SECRET_ACCESS_KEY) or an AWS profile (AWS_PROFILE)"
 
-// Load reads, defaults and validates a cluster.yaml file.
+// Region sources (Config.RegionSource).
+const (
+	RegionFromFile    = "cluster.yaml"
+	RegionFromDefault = "default"
+)
+
+// hints complete type errors of the list and mapping fields.
+var hints = yamlfile.Hints{
+	"subnets":     "use a list of {availability_zone, subnet_id}",
+	"node_groups": "use a list of {name, instance_type, min_instances, max_instances, spot}",
+	"access":      "use a list of {principal, role}",
+	"tags":        "use a mapping of keys to text values",
+}
+
+// Load reads, defaults and validates a cluster.yaml file; a region left out comes from
+// AWS_REGION or AWS_DEFAULT_REGION (see ParseFile).
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read cluster config: %w", err)
 	}
-	c, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return ParseFile(data, path, os.Getenv)
 }
 
-// Parse decodes YAML (or JSON), refuses unknown and system-owned fields, applies the defaults and
-// validates. All problems are reported together.
+// Parse is ParseFile without a file name and without the environment (region defaults to
+// us-east-1).
 func Parse(data []byte) (*Config, error) {
-	js, err := yaml.YAMLToJSON(data)
+	return ParseFile(data, "", func(string) string { return "" })
+}
+
+// ParseFile decodes cluster.yaml as YAML 1.2 (or JSON; package yamlfile), refuses unknown and
+// system-owned fields and credentials, applies the defaults and validates. Every problem is
+// reported together as fielderr.Errors with file (file) and line. getenv supplies AWS_REGION and
+// AWS_DEFAULT_REGION, in that order, for a cluster.yaml without region.
+func ParseFile(data []byte, file string, getenv func(string) string) (*Config, error) {
+	doc, err := yamlfile.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("cluster config is not valid YAML: %w", err)
+		return nil, fielderr.Locate(err, file, nil)
 	}
-	if len(bytes.TrimSpace(js)) == 0 || string(bytes.TrimSpace(js)) == "null" {
-		js = []byte("{}")
+	if r := doc.Root(); r != nil && r.Kind != yaml.MappingNode && !(r.Kind == yaml.ScalarNode && r.Tag == "!!null") {
+		return nil, &fielderr.Error{File: file, Line: r.Line, Msg: "cluster config must be a YAML mapping of field: value"}
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(js, &top); err != nil {
-		return nil, errors.New("cluster config must be a YAML mapping of field: value")
-	}
-	var errs []error
+	var errs fielderr.List
+	top := doc.TopKeys()
 	keys := make([]string, 0, len(top))
 	for k := range top {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	known := map[string]bool{}
-	for _, k := range allowedFields() {
-		known[k] = true
-	}
 	for _, k := range keys {
-		if what, ok := reserved[k]; ok {
-			errs = append(errs, fmt.Errorf("%s: set by cortex (%s), not by cluster.yaml; remove it", k, what))
-			delete(top, k)
-		} else if !known[k] {
-			errs = append(errs, fmt.Errorf("%s: unknown field; allowed fields are %s", k, strings.Join(allowedFields(), ", ")))
-			delete(top, k)
+		switch {
+		case credentialFields[k]:
+			errs.Add(k, "%s", credentialsAdvice).Line = top[k]
+			doc.Drop(k)
+		case reserved[k] != "":
+			errs.Add(k, "set by cortex (%s), not by cluster.yaml; remove it", reserved[k]).Line = top[k]
+			doc.Drop(k)
 		}
 	}
 	c := &Config{}
-	for _, k := range keys {
-		raw, ok := top[k]
-		if !ok {
-			continue
-		}
-		one, _ := json.Marshal(map[string]json.RawMessage{k: raw})
-		dec := json.NewDecoder(bytes.NewReader(one))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(c); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s", k, describeDecodeError(k, err)))
-		}
+	derr := doc.Decode(c, hints)
+	errs.Append(derr)
+	// Fields that could not be decoded stay at their defaults; validate the rest so that every
+	// problem is reported at once, but say nothing more of a field that already has one.
+	failed := map[string]bool{}
+	var des fielderr.Errors
+	errors.As(derr, &des)
+	for _, e := range des {
+		failed[topField(e.Field)] = true
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	c.RegionSource = RegionFromFile
+	if c.Region == "" {
+		c.RegionSource = RegionFromDefault
+		if r, v := RegionFromEnv(getenv); r != "" {
+			c.Region, c.RegionSource = r, v
+		}
 	}
 	c.ApplyDefaults()
-	if err := c.Validate(); err != nil {
-		return nil, err
+	var ves fielderr.Errors
+	errors.As(c.Validate(), &ves)
+	for _, e := range ves {
+		if failed[topField(e.Field)] {
+			continue
+		}
+		if e.Field == "region" && c.RegionSource != RegionFromFile && c.RegionSource != RegionFromDefault {
+			e.Msg += " (from $" + c.RegionSource + ")"
+		}
+		errs.Append(e)
 	}
+	if err := errs.Err(); err != nil {
+		return nil, fielderr.Locate(err, file, doc.Line)
+	}
+	c.file, c.doc = file, doc
 	return c, nil
 }
 
-func describeDecodeError(field string, err error) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "json: ")
-	switch field {
-	case "subnets":
-		return msg + " (use a list of {availability_zone, subnet_id})"
-	case "node_groups":
-		return msg + " (use a list of {name, instance_type, min_instances, max_instances, spot})"
-	case "access":
-		return msg + " (use a list of {principal, role})"
-	case "tags":
-		return msg + " (use a mapping of string keys to string values)"
+// RegionFromEnv is the region the AWS tools default to: $AWS_REGION, else $AWS_DEFAULT_REGION
+// (with the variable's name); "" when neither is set.
+func RegionFromEnv(getenv func(string) string) (region, variable string) {
+	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if r := strings.TrimSpace(getenv(v)); r != "" {
+			return r, v
+		}
 	}
-	return msg
+	return "", ""
+}
+
+// topField is the top-level field of a path: node_groups[0].name -> node_groups.
+func topField(path string) string {
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		return path[:i]
+	}
+	return path
 }
 
 // ApplyDefaults fills in every field the user left out.
@@ -272,10 +320,11 @@ const MaxUserTags = 40
 // MaxNodeGroupInstances is the largest max_instances cortex accepts for one node group.
 const MaxNodeGroupInstances = 1000
 
-// Validate checks every field (after ApplyDefaults) and reports all problems together.
+// Validate checks every field (after ApplyDefaults) and reports all problems together
+// (fielderr.Errors; each message starts with the field).
 func (c *Config) Validate() error {
-	var errs []error
-	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	var errs fielderr.List
+	add := func(format string, a ...any) { errs.Append(fmt.Errorf(format, a...)) }
 
 	if strings.Contains(c.ClusterName, "--") || !clusterNameRE.MatchString(c.ClusterName) {
 		add("cluster_name: %q is not allowed; use 3-54 lowercase letters, digits and single hyphens, starting and ending with a letter or digit (it becomes part of an S3 bucket name)", c.ClusterName)
@@ -439,10 +488,8 @@ func (c *Config) Validate() error {
 			add("node_groups[%d]: min_instances (%d) must not exceed max_instances (%d)", i, ng.Min(), ng.Max())
 		}
 	}
-	if err := ValidateAccess(c.Access); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	errs.Append(ValidateAccess(c.Access))
+	return errs.Err()
 }
 
 func isZoneOf(zone, region string) bool {

@@ -12,12 +12,15 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 )
 
-// Ref says where a cluster's credentials can be found again: a shared-config profile (preferred:
-// no secret is stored), or a 0600 file in the cache's 0700 directory.
+// Ref says where a cluster's credentials can be found again: a shared-config profile or an
+// environment variable (no secret is stored: the next run reads them there again), or, for keys
+// given by flags or at the prompt, a 0600 file in the cache's 0700 directory.
 type Ref struct {
 	Profile    string `json:"profile,omitempty"`
 	SecretFile string `json:"secret_file,omitempty"` // base name inside the cache directory
-	KeyIDLast4 string `json:"access_key_id_last4,omitempty"`
+	// Environment names the variable the access key id came from (e.g. AWS_ACCESS_KEY_ID).
+	Environment string `json:"environment,omitempty"`
+	KeyIDLast4  string `json:"access_key_id_last4,omitempty"`
 }
 
 // Entry is the cache's record of one cluster.
@@ -85,14 +88,24 @@ func (c *Cache) Remember(name, region string, spinUp, cluster *Creds) error {
 }
 
 func (c *Cache) ref(name, region, kind string, cr *Creds) (*Ref, error) {
+	base := name + "-" + region + "." + kind + ".secret"
+	if cr.Profile != "" || cr.EnvVar != "" || cr.SessionToken != "" {
+		// No secret file for these: remove one a previous run may have written.
+		if err := os.Remove(filepath.Join(c.Dir, base)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
 	if cr.Profile != "" {
 		return &Ref{Profile: cr.Profile, KeyIDLast4: last4(cr.AccessKeyID)}, nil
+	}
+	if cr.EnvVar != "" {
+		// The secret stays in the environment: record where it came from, never copy it.
+		return &Ref{Environment: cr.EnvVar, KeyIDLast4: last4(cr.AccessKeyID)}, nil
 	}
 	if cr.SessionToken != "" {
 		// Temporary credentials expire; remembering them would only produce confusing failures.
 		return nil, nil
 	}
-	base := name + "-" + region + "." + kind + ".secret"
 	data, _ := json.Marshal(map[string]string{"aws_access_key_id": cr.AccessKeyID, "aws_secret_access_key": cr.SecretAccessKey})
 	if err := fsutil.WriteFileAtomic(filepath.Join(c.Dir, base), data); err != nil {
 		return nil, err
@@ -137,4 +150,50 @@ func (c *Cache) Forget(name, region string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ErrNotCached is returned by ForgetCluster when the cache holds nothing for the cluster.
+var ErrNotCached = errors.New("no cached credentials")
+
+// ForgetCluster removes the cached credentials of cluster name in region, or in every region
+// when region is "", and returns the regions it removed. The cluster's state copy is kept (it is
+// not a credential; `cortex cluster down` removes it).
+func (c *Cache) ForgetCluster(name, region string) ([]string, error) {
+	if !safeName.MatchString(name) || (region != "" && !safeName.MatchString(region)) {
+		return nil, fmt.Errorf("invalid cluster name %q or region %q", name, region)
+	}
+	var regions []string
+	if region != "" {
+		if e, err := c.Get(name, region); err != nil {
+			return nil, err
+		} else if e != nil {
+			regions = append(regions, region)
+		}
+	} else {
+		// Names may contain '-': read each entry rather than trusting the file name.
+		paths, _ := filepath.Glob(filepath.Join(c.Dir, name+"-*.credentials.json"))
+		for _, p := range paths {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			var e Entry
+			if json.Unmarshal(data, &e) == nil && e.ClusterName == name && safeName.MatchString(e.Region) &&
+				filepath.Base(p) == name+"-"+e.Region+".credentials.json" {
+				regions = append(regions, e.Region)
+			}
+		}
+	}
+	if len(regions) == 0 {
+		where := "any region"
+		if region != "" {
+			where = region
+		}
+		return nil, fmt.Errorf("%w of cluster %s in %s", ErrNotCached, name, where)
+	}
+	var errs []error
+	for _, r := range regions {
+		errs = append(errs, c.Forget(name, r))
+	}
+	return regions, errors.Join(errs...)
 }

@@ -30,9 +30,11 @@ type Creds struct {
 	SessionToken    string
 	// Profile is set when the credentials came from the shared config (then the key fields may
 	// be empty and Provider resolves them, e.g. SSO).
-	Profile  string
-	Source   string
-	Detail   string // e.g. the environment variable names or profile
+	Profile string
+	Source  string
+	Detail  string // e.g. the environment variable names or profile
+	// EnvVar is the variable the access key id was read from (Source environment).
+	EnvVar   string
 	Provider aws.CredentialsProvider
 }
 
@@ -187,7 +189,7 @@ func (r *Resolver) env(keyVar, secretVar, tokenVar, oldKey, oldSecret string) (*
 		return nil, err
 	}
 	if ok {
-		return &Creds{AccessKeyID: key, SecretAccessKey: secret, SessionToken: r.Getenv(tokenVar), Source: SourceEnvironment, Detail: keyVar}, nil
+		return &Creds{AccessKeyID: key, SecretAccessKey: secret, SessionToken: r.Getenv(tokenVar), Source: SourceEnvironment, Detail: keyVar, EnvVar: keyVar}, nil
 	}
 	key, secret = r.Getenv(oldKey), r.Getenv(oldSecret)
 	ok, err = pair(key, secret, oldKey, oldSecret)
@@ -196,7 +198,7 @@ func (r *Resolver) env(keyVar, secretVar, tokenVar, oldKey, oldSecret string) (*
 	}
 	if ok {
 		r.Warn(fmt.Sprintf("%s/%s are deprecated; use %s/%s", oldKey, oldSecret, keyVar, secretVar))
-		return &Creds{AccessKeyID: key, SecretAccessKey: secret, Source: SourceEnvironment, Detail: oldKey + ", deprecated"}, nil
+		return &Creds{AccessKeyID: key, SecretAccessKey: secret, Source: SourceEnvironment, Detail: oldKey + ", deprecated", EnvVar: oldKey}, nil
 	}
 	return nil, nil
 }
@@ -240,6 +242,10 @@ func (r *Resolver) fromCache(ctx context.Context, e *Entry, cluster bool) (*Cred
 		ref = e.Cluster
 	}
 	if ref == nil {
+		return nil, nil
+	}
+	if ref.Environment != "" {
+		// Recorded, not stored: the environment, next in precedence, is read again.
 		return nil, nil
 	}
 	if ref.Profile != "" {

@@ -233,3 +233,78 @@ func TestLoadSharedConfigProfile(t *testing.T) {
 		t.Fatal("a missing profile must fail")
 	}
 }
+
+// Secrets taken from the environment stay there: the cache records the variable's name, never a
+// copy of the secret, and the next run reads the environment again (same precedence as before).
+func TestCacheRecordsEnvironmentNotSecret(t *testing.T) {
+	dir := t.TempDir()
+	c := NewCache(dir)
+	e := env{"AWS_ACCESS_KEY_ID": "AKIAENV00003", "AWS_SECRET_ACCESS_KEY": "env-secret",
+		"CLUSTER_AWS_ACCESS_KEY_ID": "AKIACLUSTER6", "CLUSTER_AWS_SECRET_ACCESS_KEY": "cluster-env-secret"}
+	r := &Resolver{Cache: c, ClusterName: "c4", Region: "us-east-1", Getenv: e.get}
+	spinUp, cluster, err := r.Resolve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Remember("c4", "us-east-1", spinUp, cluster); err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		data, _ := os.ReadFile(p)
+		if strings.Contains(string(data), "env-secret") {
+			t.Errorf("%s holds a secret taken from the environment", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := c.Get("c4", "us-east-1")
+	if err != nil || entry == nil || entry.SpinUp == nil || entry.SpinUp.Environment != "AWS_ACCESS_KEY_ID" || entry.Cluster == nil || entry.Cluster.Environment != "CLUSTER_AWS_ACCESS_KEY_ID" {
+		t.Fatalf("entry %+v %v: want where the credentials came from", entry, err)
+	}
+	// Next run: the environment again.
+	spinUp, cluster, err = (&Resolver{Cache: c, ClusterName: "c4", Region: "us-east-1", Getenv: e.get}).Resolve(context.Background())
+	if err != nil || spinUp.Source != SourceEnvironment || spinUp.SecretAccessKey != "env-secret" || cluster.AccessKeyID != "AKIACLUSTER6" {
+		t.Fatalf("second run: %+v %+v %v", spinUp, cluster, err)
+	}
+	// Without the variables, the next sources follow (here: none, and no terminal).
+	if _, _, err := (&Resolver{Cache: c, ClusterName: "c4", Region: "us-east-1"}).Resolve(context.Background()); !errors.Is(err, ErrNoTerminal) {
+		t.Fatalf("without the environment: %v", err)
+	}
+}
+
+// cortex cluster credentials forget: every cached credential of a cluster, in one or all regions.
+func TestForgetCluster(t *testing.T) {
+	dir := t.TempDir()
+	c := NewCache(dir)
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		if err := c.Remember("c5", region, &Creds{AccessKeyID: "AKIAFLAGS0002", SecretAccessKey: "flag-secret", Source: SourceFlags}, &Creds{AccessKeyID: "AKIAFLAGS0003", SecretAccessKey: "flag-secret2", Source: SourceFlags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Remember("c55", "us-east-1", &Creds{AccessKeyID: "AKIAFLAGS0002", SecretAccessKey: "flag-secret", Source: SourceFlags}, nil); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := c.ForgetCluster("c5", "us-east-1")
+	if err != nil || len(removed) != 1 || removed[0] != "us-east-1" {
+		t.Fatalf("forget one region: %v %v", removed, err)
+	}
+	removed, err = c.ForgetCluster("c5", "")
+	if err != nil || len(removed) != 1 || removed[0] != "eu-west-1" {
+		t.Fatalf("forget all regions: %v %v", removed, err)
+	}
+	if _, err := c.ForgetCluster("c5", ""); !errors.Is(err, ErrNotCached) {
+		t.Fatalf("forget again: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "clusters", "c5-*"))
+	if len(left) != 0 {
+		t.Fatalf("files left: %v", left)
+	}
+	if e, _ := c.Get("c55", "us-east-1"); e == nil {
+		t.Fatal("forget of c5 removed c55")
+	}
+}

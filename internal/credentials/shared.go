@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 )
 
 // LoadSharedConfig resolves credentials from the shared credentials/config files (profiles,
@@ -19,7 +21,7 @@ func LoadSharedConfig(ctx context.Context, profile string) (*Creds, error) {
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awssdk.LoadConfig(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}

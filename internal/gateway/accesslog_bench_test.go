@@ -15,6 +15,6 @@ func BenchmarkAccessLogWrite(b *testing.B) {
 	start := time.Now()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		l.write(start, "0062d8166ebb560af69dd795", r, "/iris/predict", "iris", "127.0.0.1:40001", 200, 25)
+		l.write(start, "0062d8166ebb560af69dd795", "", r, "/iris/predict", "iris", "127.0.0.1:40001", &Decision{Auth: "api_key", Principal: "key:0123456789abcdef", Reason: "api_key"}, 200, 25)
 	}
 }

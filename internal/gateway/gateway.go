@@ -1,8 +1,9 @@
-// Package gateway is the HTTPS front door of a cluster's APIs: it routes /<endpoint>[/...] to a
+// Package gateway is the HTTPS front door of a cluster's APIs: it asks Options.Authorize who may
+// pass (and strips credentials before forwarding), routes /<endpoint>[/...] to a
 // ready replica of the API (round robin), streams bodies both ways, bounds request bodies,
 // times and connections (per client and in total), refuses bodies on GET/HEAD, answers 503 with a
-// JSON error when no replica is ready, tags every request with an id (X-Request-Id) and writes a
-// JSON access log.
+// JSON error when no replica is ready, tags every request with an id of its own (X-Request-Id;
+// the id a client sent is kept as client_request_id) and writes a JSON access log.
 package gateway
 
 import (
@@ -46,11 +47,22 @@ type Options struct {
 	MaxConnsPerClient int
 	// MaxConns caps the connections open at once in total [4096]. Negative: no cap.
 	MaxConns int
+	// MaxRequestsPerClient caps the requests in flight at once from one client address (IPv6:
+	// its /64), over all its connections [MaxConnsPerClient]: HTTP/2 carries many requests on
+	// one connection, and this keeps them within what as many HTTP/1.1 connections could
+	// carry. Further requests get 429 too_many_requests. Negative: no cap.
+	MaxRequestsPerClient int
+	// MaxRequests caps the requests in flight at once in total [MaxConns]. Negative: no cap.
+	MaxRequests int
 	// AccessLog receives one JSON line per request (nil: no access log). Writes are buffered and
 	// flushed every second and on Close.
 	AccessLog io.Writer
 	// ErrorLog receives the server's own errors (nil: discarded).
 	ErrorLog func(format string, args ...any)
+	// Authorize decides whether a request may reach the API (see auth.go) before anything is
+	// read past its headers. The operator always sets it; nil lets every request through (tests
+	// and benchmarks of the proxy alone).
+	Authorize func(r *http.Request, api string) Decision
 }
 
 // Gateway routes requests to API replicas. Create it with New, set routes with SetRoutes.
@@ -60,6 +72,7 @@ type Gateway struct {
 	transport *http.Transport
 	proxy     *httputil.ReverseProxy
 	log       *accessLog
+	inFlight  *inFlight
 
 	srvMu   sync.Mutex
 	closing bool
@@ -102,10 +115,16 @@ func New(opts Options) *Gateway {
 	if opts.MaxConns == 0 {
 		opts.MaxConns = 4096
 	}
+	if opts.MaxRequestsPerClient == 0 {
+		opts.MaxRequestsPerClient = opts.MaxConnsPerClient
+	}
+	if opts.MaxRequests == 0 {
+		opts.MaxRequests = opts.MaxConns
+	}
 	if opts.Targets == nil {
 		opts.Targets = func(string) []string { return nil }
 	}
-	g := &Gateway{opts: opts, transport: newTransport(opts)}
+	g := &Gateway{opts: opts, transport: newTransport(opts), inFlight: newInFlight(opts.MaxRequestsPerClient, opts.MaxRequests)}
 	g.proxy = g.newProxy()
 	g.routes.Store(&routeTable{byEndpoint: map[string]*route{}})
 	if opts.AccessLog != nil {
@@ -158,20 +177,23 @@ type reqInfo struct {
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := r.Header.Get("X-Request-Id")
-	if !validRequestID(id) {
-		id = newRequestID()
-		r.Header.Set("X-Request-Id", id)
-	}
+	id, clientID := requestIDs(r)
 	w.Header().Set("X-Request-Id", id)
 	rec := &recorder{ResponseWriter: w, status: 0}
 	path := r.URL.Path
 	var apiName, upstream string
+	var d Decision
 	defer func() {
 		if g.log != nil {
-			g.log.write(start, id, r, path, apiName, upstream, rec.status, rec.bytes)
+			g.log.write(start, id, clientID, r, path, apiName, upstream, &d, rec.status, rec.bytes)
 		}
 	}()
+
+	release, ok := g.admit(rec, r)
+	if !ok {
+		return
+	}
+	defer release()
 
 	rt, rest := g.routes.Load().lookup(path)
 	if rt == nil || strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") {
@@ -179,6 +201,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	apiName = rt.api
+	if g.opts.Authorize != nil {
+		if d = g.opts.Authorize(r, rt.api); d.Status != 0 {
+			g.deny(rec, &d)
+			return
+		}
+	}
+	// Credentials are for the gateway only: the replica never sees them, whatever the API's auth.
+	r.Header.Del("Authorization")
+	r.Header.Del(APIKeyHeader)
 	if r.ContentLength > g.opts.MaxBodyBytes {
 		rec.Header().Set("Connection", "close")
 		writeError(rec, http.StatusRequestEntityTooLarge, "body_too_large",
@@ -272,13 +303,35 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_, _ = w.Write(append(data, '\n'))
 }
 
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 128 {
+// requestIDs gives the request the gateway's own id, always: the id the access log, the replica
+// (X-Request-Id) and the client (the response's X-Request-Id) know it by, so that no caller can
+// reuse another request's id or pick one that collides. The id a client sent, if it is a valid
+// one, is kept as its own field: client_request_id in the access log, X-Client-Request-Id to
+// the replica (a client-sent X-Client-Request-Id is dropped, so the replica can trust that
+// header to be the gateway's). An invalid client id is dropped.
+func requestIDs(r *http.Request) (id, clientID string) {
+	id = newRequestID()
+	if c := r.Header.Get("X-Request-Id"); validClientRequestID(c) {
+		clientID = c
+	}
+	r.Header.Set("X-Request-Id", id)
+	r.Header.Del("X-Client-Request-Id")
+	if clientID != "" {
+		r.Header.Set("X-Client-Request-Id", clientID)
+	}
+	return id, clientID
+}
+
+// maxClientRequestID bounds the client's request id (log lines stay small).
+const maxClientRequestID = 128
+
+// validClientRequestID accepts 1 to 128 printable ASCII characters (space to '~').
+func validClientRequestID(id string) bool {
+	if id == "" || len(id) > maxClientRequestID {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if c := id[i]; c < 0x20 || c > 0x7e {
 			return false
 		}
 	}
@@ -351,6 +404,7 @@ func (g *Gateway) ServerWithTLS(cfg *tls.Config) *http.Server {
 		WriteTimeout:      g.opts.WriteTimeout,
 		IdleTimeout:       g.opts.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: http2MaxStreams},
 	}
 	srv.ErrorLog = newStdLogger(g.opts.ErrorLog)
 	g.srv = srv
@@ -427,23 +481,33 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 type accessEntry struct {
 	Time       string  `json:"time"`
 	RequestID  string  `json:"request_id"`
+	ClientID   string  `json:"client_request_id,omitempty"`
 	Remote     string  `json:"remote"`
 	Method     string  `json:"method"`
 	Path       string  `json:"path"`
 	API        string  `json:"api,omitempty"`
 	Upstream   string  `json:"upstream,omitempty"`
+	Auth       string  `json:"auth,omitempty"`
+	Principal  string  `json:"principal,omitempty"`
+	Decision   string  `json:"decision,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
 	Status     int     `json:"status"`
 	Bytes      int64   `json:"bytes"`
 	DurationMS float64 `json:"duration_ms"`
 }
 
-func (l *accessLog) write(start time.Time, id string, r *http.Request, path, api, upstream string, status int, n int64) {
+func (l *accessLog) write(start time.Time, id, clientID string, r *http.Request, path, api, upstream string, d *Decision, status int, n int64) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 14)
 	attrs = append(attrs,
 		slog.String("request_id", id),
+	)
+	if clientID != "" {
+		attrs = append(attrs, slog.String("client_request_id", clientID))
+	}
+	attrs = append(attrs,
 		slog.String("remote", r.RemoteAddr),
 		slog.String("method", r.Method),
 		slog.String("path", truncate(path, 512)))
@@ -452,6 +516,19 @@ func (l *accessLog) write(start time.Time, id string, r *http.Request, path, api
 	}
 	if upstream != "" {
 		attrs = append(attrs, slog.String("upstream", upstream))
+	}
+	// The decision: the API's auth type, who (a verified ARN or "key:<id>", never a credential),
+	// allow or deny, and why.
+	if d.Auth != "" {
+		attrs = append(attrs, slog.String("auth", d.Auth))
+		if d.Principal != "" {
+			attrs = append(attrs, slog.String("principal", d.Principal))
+		}
+		decision := "allow"
+		if d.Status != 0 {
+			decision = "deny"
+		}
+		attrs = append(attrs, slog.String("decision", decision), slog.String("reason", d.Reason))
 	}
 	attrs = append(attrs,
 		slog.Int("status", status),

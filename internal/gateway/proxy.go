@@ -36,18 +36,30 @@ type target struct {
 const smallBody = 64 << 10
 
 // retryIdle sends a request once more, on a fresh connection, when the pooled keep-alive
-// connection it went out on turned out to be closed by the replica before any answer (the
-// keep-alive race: the replica hung up an idle connection as the request was written).
-// http.Transport does this itself only for idempotent methods; here a POST with a replayable
-// (buffered, at most 64 KiB) body qualifies too. Never on a fresh connection, never after an
-// answer started, never for a streamed body.
+// connection it went out on turned out to be closed by the replica (the keep-alive race: the
+// replica hung up an idle connection just as the gateway picked it) and the request provably
+// never reached it: the transport never finished writing it (httptrace's WroteRequest did not
+// fire, or fired with an error). An error alone (EOF, reset) proves nothing: a replica that read
+// the whole request, acted on it and then lost the connection fails the same way, and sending a
+// POST again would run it twice. So a request that was written is never resent, whatever the
+// method: its client gets 502 and decides. Never on a fresh connection, never after an answer
+// started, never for a streamed body (only buffered bodies of at most 64 KiB can be resent).
+// http.Transport retries on its own only what it knows was not written at all; this adds the
+// cases where the connection's close reached the transport as an error before the write did.
 type retryIdle struct{ rt http.RoundTripper }
 
 func (t retryIdle) RoundTrip(r *http.Request) (*http.Response, error) {
-	reused := false
-	ctx := httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }})
+	var reused, written atomic.Bool
+	ctx := httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		GotConn: func(i httptrace.GotConnInfo) { reused.Store(i.Reused) },
+		WroteRequest: func(i httptrace.WroteRequestInfo) {
+			if i.Err == nil {
+				written.Store(true)
+			}
+		},
+	})
 	resp, err := t.rt.RoundTrip(r.WithContext(ctx))
-	if err == nil || !reused || r.Context().Err() != nil || !closedUnderUs(err) {
+	if err == nil || !reused.Load() || written.Load() || r.Context().Err() != nil || !closedUnderUs(err) {
 		return resp, err
 	}
 	again := r.Clone(r.Context())
@@ -62,9 +74,9 @@ func (t retryIdle) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.rt.RoundTrip(again)
 }
 
-// closedUnderUs reports the ways that race shows: net/http's "server closed idle connection", a
-// reset (the request hit a socket the replica had closed), an EOF before any answer, or the
-// transport's own close of that connection (its reader saw the EOF) while the body was written.
+// closedUnderUs reports the ways a closed connection shows: net/http's "server closed idle
+// connection", a reset, a broken pipe, an EOF before any answer, or the transport's own close
+// of that connection (its reader saw the EOF) while the request was being written.
 func closedUnderUs(err error) bool {
 	return err.Error() == "http: server closed idle connection" || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
@@ -90,7 +102,8 @@ func newTransport(opts Options) *http.Transport {
 	return &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
+		MaxIdleConnsPerHost:   maxConnsPerReplica,
+		MaxConnsPerHost:       maxConnsPerReplica,
 		IdleConnTimeout:       60 * time.Second, // replicas that restarted listen on new ports
 		ResponseHeaderTimeout: opts.UpstreamTimeout,
 		DisableCompression:    true, // pass bodies through as the API wrote them

@@ -29,6 +29,7 @@ func TestNormalizeAudience(t *testing.T) {
 		"https://operator.example.com:0443", "https://operator.example.com:", "https://op_erator.example.com",
 		"https://operator.example.com.", "https://op..example.com", "https://[fe80::1%25eth0]:443",
 		"https://operator.example.com\r\n:443", "https://opérateur.example.com", "https://operator.example.com?",
+		"https://operator.example.com\n", "https://operator.example.com\n/",
 	} {
 		if got, err := NormalizeAudience(bad); err == nil {
 			t.Errorf("NormalizeAudience(%q) = %q, want an error", bad, got)

@@ -35,6 +35,8 @@ type Identity struct {
 	UserID       string    `json:"user_id"`
 	SessionName  string    `json:"session_name,omitempty"`
 	Expires      time.Time `json:"-"` // when this verification stops being reusable
+	// Audience is the endpoint the verified token was bound to (one of the verifier's audiences).
+	Audience string `json:"-"`
 }
 
 // VerifierConfig configures a Verifier.
@@ -58,10 +60,16 @@ type VerifierConfig struct {
 type Verifier struct {
 	cfg       VerifierConfig
 	audiences map[string]string
-	group     singleflight.Group
-	mu        sync.RWMutex
-	cache     map[[32]byte]Identity
-	stsCalls  atomic.Int64
+	*shared
+}
+
+// shared is what the verifiers of one server (ForAudiences) have in common: the cache of
+// verifications, the STS call deduplication and the count of STS calls.
+type shared struct {
+	group    singleflight.Group
+	mu       sync.RWMutex
+	cache    map[[32]byte]Identity
+	stsCalls atomic.Int64
 }
 
 // NewVerifier validates cfg and returns a Verifier.
@@ -98,7 +106,26 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 10000
 	}
-	return &Verifier{cfg: cfg, audiences: audiences, cache: map[[32]byte]Identity{}}, nil
+	return &Verifier{cfg: cfg, audiences: audiences, shared: &shared{cache: map[[32]byte]Identity{}}}, nil
+}
+
+// ForAudiences returns a verifier for another set of public endpoints of the same server (the
+// gateway's, next to the operator's): same cluster, STS hosts and client, and the same cache, but
+// it accepts only tokens bound to audiences, so a token minted for one endpoint set never passes
+// the other, from the cache or not.
+func (v *Verifier) ForAudiences(audiences []string) (*Verifier, error) {
+	if len(audiences) == 0 {
+		return nil, errors.New("identity verifier: no public endpoints (audiences) configured")
+	}
+	m := map[string]string{}
+	for _, a := range audiences {
+		n, err := NormalizeAudience(a)
+		if err != nil || n != a {
+			return nil, fmt.Errorf("identity verifier: audience %q is not in normalized form", a)
+		}
+		m[a] = a
+	}
+	return &Verifier{cfg: v.cfg, audiences: m, shared: v.shared}, nil
 }
 
 // STSCalls is the number of requests sent to STS so far (for tests and metrics).
@@ -135,6 +162,8 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if id, ok := v.cached(key, now); ok {
 		return id, nil
 	}
+	// On a miss, or a hit bound to another verifier's audiences, the token is checked in full
+	// (and then refused with wrong_audience).
 	req, expires, err := v.precheck(token, now)
 	if err != nil {
 		return Identity{}, err
@@ -149,7 +178,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 		if err != nil {
 			return Identity{}, err
 		}
-		id.Expires = expires
+		id.Expires, id.Audience = expires, req.audience
 		if ttl := v.cfg.Now().Add(v.cfg.CacheTTL); ttl.Before(expires) {
 			id.Expires = ttl
 		}
@@ -287,12 +316,24 @@ func (v *Verifier) checkIdentity(id Identity) (Identity, error) {
 	return id, nil
 }
 
+// Cached returns the identity of token if its verification is cached and still valid, without
+// any other work (for callers that must not spend a verification, e.g. a rate-limited client).
+func (v *Verifier) Cached(token string) (Identity, bool) {
+	if len(token) > MaxTokenSize {
+		return Identity{}, false
+	}
+	return v.cached(cacheKey(v.cfg.ClusterID, token), v.cfg.Now())
+}
+
 func (v *Verifier) cached(key [32]byte, now time.Time) (Identity, bool) {
 	v.mu.RLock()
 	id, ok := v.cache[key]
 	v.mu.RUnlock()
 	if !ok || !now.Before(id.Expires) {
 		return Identity{}, false // an expired entry is replaced by the next store or swept when full
+	}
+	if _, mine := v.audiences[id.Audience]; !mine {
+		return Identity{}, false // verified for another endpoint set sharing this cache
 	}
 	return id, true
 }

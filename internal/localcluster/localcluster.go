@@ -24,6 +24,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/client"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
+	"github.com/cortexlabs-go/cortex/internal/workload"
 	"github.com/cortexlabs-go/cortex/internal/workload/local"
 )
 
@@ -65,6 +66,8 @@ type Options struct {
 // Paths are the files of a local cluster.
 type Paths struct {
 	Dir, StateDir, PidFile, LogFile, TokenFile, RecordFile, LockFile string
+	// AWSSettingsFile says whether APIs get AWS credentials (read by the operator at each deploy).
+	AWSSettingsFile string
 	// StderrFile catches what the operator prints before its log is open or outside it (a
 	// configuration error, a crash); it is truncated at every start, so it stays small.
 	StderrFile string
@@ -75,7 +78,7 @@ func PathsFor(configDir string) Paths {
 	d := filepath.Join(configDir, "local")
 	return Paths{Dir: d, StateDir: filepath.Join(d, "state"), PidFile: filepath.Join(d, "operator.pid"),
 		LogFile: filepath.Join(d, "operator.log"), StderrFile: filepath.Join(d, "operator.stderr"), TokenFile: filepath.Join(d, "admin.token"),
-		RecordFile: filepath.Join(d, "cluster.json"), LockFile: filepath.Join(d, ".lock")}
+		RecordFile: filepath.Join(d, "cluster.json"), LockFile: filepath.Join(d, ".lock"), AWSSettingsFile: filepath.Join(d, "apis-aws.json")}
 }
 
 // Record is what `up` remembers between runs (cluster.json).
@@ -304,14 +307,23 @@ func Up(ctx context.Context, o Options) (*Status, error) {
 		st.Started = true
 		fmt.Fprintf(o.Progress, "started the operator (pid %d), waiting until it is healthy\n", pid)
 	}
-	caPEM, err := waitHealthy(ctx, p, pid, rec.OperatorPort, o.StartTimeout)
-	if err != nil {
-		return nil, err
-	}
+	// Starting the operator and writing its environment are one step: if the wait or the
+	// environment fails (an interrupt included), an operator this call started is stopped again,
+	// so no running cluster is left without its environment.
 	st.Running, st.PID, st.Auth, st.EnvName, st.StartedAt = true, pid, rec.Auth, o.EnvName, rec.StartedAt
 	st.OperatorEndpoint = fmt.Sprintf("https://127.0.0.1:%d", rec.OperatorPort)
 	st.GatewayEndpoint = fmt.Sprintf("https://127.0.0.1:%d", rec.GatewayPort)
-	if err := configureEnv(ctx, o, p, st, caPEM); err != nil {
+	caPEM, err := waitHealthy(ctx, p, pid, rec.OperatorPort, o.StartTimeout)
+	if err == nil {
+		err = configureEnv(ctx, o, p, st, caPEM)
+	}
+	if err != nil {
+		if st.Started {
+			fmt.Fprintf(o.Progress, "stopping the operator this command started (pid %d)\n", pid)
+			stopProcess(context.WithoutCancel(ctx), pid, o.StopTimeout)
+			local.SweepOrphans(filepath.Join(p.StateDir, "workloads"))
+			_ = os.Remove(p.PidFile)
+		}
 		return nil, err
 	}
 	return st, nil
@@ -328,7 +340,8 @@ func start(p Paths, o Options, rec Record) (int, error) {
 	// The operator writes its own log, rotated (20 MB x 5 by default): an append-only stderr file
 	// grew without bound.
 	args := []string{"operator", "serve", "--provider", "local", "--state-dir", p.StateDir,
-		"--listen", "127.0.0.1:" + strconv.Itoa(rec.OperatorPort), "--cluster-name", "local", "--log-file", p.LogFile}
+		"--listen", "127.0.0.1:" + strconv.Itoa(rec.OperatorPort), "--cluster-name", "local", "--log-file", p.LogFile,
+		"--apis-aws-settings-file", p.AWSSettingsFile}
 	if o.Auth == AuthLocal {
 		args = append(args, "--local-token-file", p.TokenFile)
 	} else {
@@ -347,8 +360,6 @@ func start(p Paths, o Options, rec Record) (int, error) {
 	env := os.Environ()
 	env = append(env,
 		"CORTEX_GATEWAY_LISTEN=127.0.0.1:"+strconv.Itoa(rec.GatewayPort),
-		cliconfig.DirEnv+"="+o.ConfigDir,
-		"CORTEX_OPERATOR_CLI_ENV="+o.EnvName,
 	)
 	if o.Python != "" {
 		env = append(env, "CORTEX_PYTHON="+o.Python)
@@ -395,6 +406,9 @@ func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Durat
 	endpoint := fmt.Sprintf("https://127.0.0.1:%d", port)
 	var lastErr error
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if _, err := local.ProcessStartTime(pid); err != nil {
 			return nil, startupFailed(p)
 		}
@@ -420,7 +434,7 @@ func waitHealthy(ctx context.Context, p Paths, pid, port int, timeout time.Durat
 
 // checkHealth asks the operator's /healthz over TLS verified with the cluster's CA.
 func checkHealth(ctx context.Context, endpoint string, caPEM []byte) error {
-	c, err := client.New(&cliconfig.Environment{OperatorEndpoint: endpoint, CACert: string(caPEM)}, nil)
+	c, err := client.New(client.Options{Endpoint: endpoint, CAPEM: caPEM})
 	if err != nil {
 		return err
 	}
@@ -492,7 +506,7 @@ func configureEnv(ctx context.Context, o Options, p Paths, st *Status, caPEM []b
 	env.ClusterName = "local"
 	// The cluster binding (id, STS endpoint) is recorded whatever the auth: tokens need it with
 	// --auth iam, and it names the cluster in `env list` and `whoami` either way.
-	c, err := client.New(&cliconfig.Environment{OperatorEndpoint: st.OperatorEndpoint, CACert: string(caPEM)}, nil)
+	c, err := client.New(client.Options{Endpoint: st.OperatorEndpoint, CAPEM: caPEM})
 	if err != nil {
 		return err
 	}
@@ -507,8 +521,25 @@ func configureEnv(ctx context.Context, o Options, p Paths, st *Status, caPEM []b
 	} else {
 		env.Auth, env.LocalTokenFile = cliconfig.AuthLocal, p.TokenFile
 	}
+	// What the operator needs of the environment (AWS credentials for APIs) it gets in its own
+	// file, written before the environment so that the environment never names a cluster that
+	// lacks it.
+	if err := SetAPIAWSSettings(o.ConfigDir, env.AWSCredentialsForAPIs, env.AWSProfile); err != nil {
+		return err
+	}
 	cfg.Put(env)
 	return cfg.Save()
+}
+
+// SetAPIAWSSettings records whether the local cluster's APIs get AWS credentials, and from which
+// profile; the operator reads it at each deploy. `env configure` of the local environment calls
+// it, so a change takes effect at the next deploy.
+func SetAPIAWSSettings(configDir string, enabled bool, profile string) error {
+	p := PathsFor(configDir)
+	if err := fsutil.EnsurePrivateDir(p.Dir); err != nil {
+		return err
+	}
+	return workload.WriteAWSSettings(p.AWSSettingsFile, workload.AWSSettings{Enabled: enabled, Profile: profile})
 }
 
 // Info reports the local cluster without changing anything.

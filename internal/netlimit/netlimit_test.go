@@ -156,3 +156,93 @@ func TestClientKey(t *testing.T) {
 		}
 	}
 }
+
+// At the total cap, EvictUntrusted closes the oldest connection not marked trusted to admit a new
+// one; trusted connections are never evicted, and with only trusted ones open the new one is
+// refused.
+func TestEvictUntrustedAtTheTotalCap(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	refused := make(chan string, 16)
+	l := NewListener(ln, Limits{Total: 3, EvictUntrusted: true, OnRefuse: func(_ net.Addr, reason string) { refused <- reason }})
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			// The stand-in for "a request on this connection authenticated": clients from
+			// 127.0.0.9 are trusted before they are greeted.
+			if host, _, _ := net.SplitHostPort(c.RemoteAddr().String()); host == "127.0.0.9" {
+				Trust(c)
+			}
+			go func() {
+				defer c.Close()
+				c.Write([]byte("hi\n"))
+				c.Read(make([]byte, 1))
+			}()
+		}
+	}()
+	closed := func(c net.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		return err != nil && !isTimeout(err)
+	}
+	trusted, ok := dial(t, l, "127.0.0.9")
+	if !ok {
+		t.Fatal("trusted client refused")
+	}
+	old1, _ := dial(t, l, "127.0.0.2")
+	old2, _ := dial(t, l, "127.0.0.3")
+	waitOpen(t, l, 3)
+	if _, ok := dial(t, l, "127.0.0.4"); !ok {
+		t.Fatal("a new client at the total cap was refused although untrusted connections could be evicted")
+	}
+	if !closed(old1) {
+		t.Fatal("the oldest untrusted connection was not evicted")
+	}
+	if _, ok := dial(t, l, "127.0.0.5"); !ok {
+		t.Fatal("second new client refused")
+	}
+	if !closed(old2) {
+		t.Fatal("the next oldest untrusted connection was not evicted")
+	}
+	for i := 0; i < 2; i++ {
+		reasons = append(reasons, <-refused)
+	}
+	if reasons[0] != "evicted" || reasons[1] != "evicted" {
+		t.Fatalf("OnRefuse reasons %v, want evicted twice", reasons)
+	}
+	trusted.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if _, err := trusted.Read(make([]byte, 1)); err == nil || !isTimeout(err) {
+		t.Fatalf("the trusted connection was closed: %v", err)
+	}
+	waitOpen(t, l, 3)
+	if st := l.Stats(); st.Open != 3 || st.Clients != 3 {
+		t.Fatalf("stats after evictions: %+v", st)
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+func TestExportedClientKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5000":                "127.0.0.1",
+		"[::ffff:10.1.2.3]:80":          "10.1.2.3",
+		"[2001:db8:0:1::5]:443":         "2001:db8:0:1::/64",
+		"[2001:db8:0:1:ffff:1:2:3]:443": "2001:db8:0:1::/64",
+		"[2001:db8:0:2::5]:443":         "2001:db8:0:2::/64",
+		"not an address":                "not an address",
+	} {
+		if got := ClientKey(in); got != want {
+			t.Errorf("ClientKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -7,24 +7,21 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 )
 
-// AccessList is GET /v1/access.
-type AccessList struct {
-	Mode        string `json:"mode"`
-	AccountID   string `json:"account_id,omitempty"`
-	AccountRole string `json:"account_role,omitempty"`
-	CreatorARN  string `json:"creator_arn,omitempty"`
-	// CreatorUniqueID is the IAM unique id the creator is bound to (empty until it first signs in).
-	CreatorUniqueID string        `json:"creator_unique_id,omitempty"`
-	Rules           []access.Rule `json:"rules"`
-}
+// AccessList is GET /v1/access (its wire type lives in apitypes, shared with the client).
+type AccessList = apitypes.AccessList
 
 func (s *Server) handleAccessList(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	list := AccessList{Mode: string(s.policy.Mode), AccountID: s.policy.AccountID, CreatorARN: s.policy.CreatorARN,
-		CreatorUniqueID: s.policy.CreatorUniqueID, Rules: append([]access.Rule{}, s.policy.Rules...)}
+		CreatorUniqueID: s.policy.CreatorUniqueID, Rules: []apitypes.AccessRule{}}
+	for _, r := range s.policy.Rules {
+		list.Rules = append(list.Rules, apitypes.AccessRule{Principal: r.Principal, Role: string(r.Role),
+			GrantedBy: r.GrantedBy, GrantedAt: r.GrantedAt, UniqueID: r.UniqueID, BoundAt: r.BoundAt})
+	}
 	if s.policy.Mode == access.ModeAccount {
 		list.AccountRole = string(s.policy.AccountRole)
 	}

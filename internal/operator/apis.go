@@ -12,9 +12,9 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
-	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/gateway"
+	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 	"github.com/cortexlabs-go/cortex/internal/workload/local"
 )
@@ -23,9 +23,6 @@ import (
 const (
 	// EnvGatewayListen is the gateway's address (default 127.0.0.1:0, a free port).
 	EnvGatewayListen = "CORTEX_GATEWAY_LISTEN"
-	// EnvCLIEnvironment names the CLI environment (in $CORTEX_CLI_CONFIG_DIR/cli.yaml) whose
-	// aws_credentials_for_apis / aws_profile decide the AWS credentials passed to APIs.
-	EnvCLIEnvironment = "CORTEX_OPERATOR_CLI_ENV"
 )
 
 // APIsConfig configures the API backend and gateway.
@@ -35,12 +32,16 @@ type APIsConfig struct {
 	GatewayListen string `json:"gateway_listen,omitempty"`
 	// Python runs python handlers (default $CORTEX_PYTHON, else python3).
 	Python string `json:"python,omitempty"`
+	// PublicEndpoints are the URLs clients dial to reach the gateway: identity tokens for iam APIs
+	// must be bound to one of them (and a token bound to the operator is refused there). Default:
+	// https://localhost, 127.0.0.1 and [::1] at the gateway's port.
+	PublicEndpoints []string `json:"public_endpoints,omitempty"`
 	// MaxBodyBytes bounds request bodies at the gateway (default 32 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
-	// CLIConfigDir and CLIEnvironment locate the environment whose AWS settings apply to APIs
-	// (defaults $CORTEX_CLI_CONFIG_DIR and $CORTEX_OPERATOR_CLI_ENV; unset: no credentials).
-	CLIConfigDir   string `json:"cli_config_dir,omitempty"`
-	CLIEnvironment string `json:"cli_environment,omitempty"`
+	// AWSSettingsFile says whether APIs get AWS credentials and from which profile (a JSON
+	// workload.AWSSettings, read at each deploy; the local provider writes it). Unset or
+	// missing: no credentials.
+	AWSSettingsFile string `json:"aws_settings_file,omitempty"`
 	// Workloads replaces the backend (tests, or a Kubernetes backend). Default: local processes
 	// for the local provider, none for aws (the API routes then answer 501).
 	Workloads workload.Backend `json:"-"`
@@ -62,6 +63,7 @@ func (s *Server) registerAPIRoutes() {
 	s.handle("GET /v1/apis", access.RoleRead, s.handleListAPIs)
 	s.handle("GET /v1/apis/{name}", access.RoleRead, s.handleGetAPI)
 	s.handle("DELETE /v1/apis/{name}", access.RoleDeploy, s.handleDeleteAPI)
+	s.handle("POST /v1/apis/{name}/restart", access.RoleDeploy, s.handleRestartAPI)
 	s.handle("GET /v1/apis/{name}/logs", access.RoleRead, s.handleAPILogs)
 }
 
@@ -101,18 +103,39 @@ func (s *Server) startAPIs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gw := gateway.New(gateway.Options{
-		Targets:      backend.Targets,
-		MaxBodyBytes: c.MaxBodyBytes,
-		AccessLog:    logFile,
-		ErrorLog:     func(format string, args ...any) { s.log.Warn(fmt.Sprintf(format, args...)) },
-	})
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		logFile.Close()
 		return fmt.Errorf("gateway: listen on %s: %w", listen, err)
 	}
+	// The gateway's own audiences: a token minted for the operator does not open an API, nor a
+	// token minted for the gateway the operator.
+	endpoints := c.PublicEndpoints
+	if len(endpoints) == 0 {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		endpoints = loopbackEndpoints(port)
+	}
+	if endpoints, err = identity.NormalizeAudiences(endpoints); err == nil {
+		s.apiAuth.verifier, err = s.verifier.ForAudiences(endpoints)
+	}
+	if err != nil {
+		ln.Close()
+		logFile.Close()
+		return fmt.Errorf("apis.public_endpoints: %w", err)
+	}
+	c.PublicEndpoints = endpoints
+	gw := gateway.New(gateway.Options{
+		Targets:      backend.Targets,
+		MaxBodyBytes: c.MaxBodyBytes,
+		AccessLog:    logFile,
+		ErrorLog:     func(format string, args ...any) { s.log.Warn(fmt.Sprintf(format, args...)) },
+		Authorize:    s.authorizeAPI,
+	})
 	mgr.GatewayURL = "https://" + ln.Addr().String()
+	// Each deployed version runs from a private snapshot of its project directory.
+	mgr.BundleDir = filepath.Join(s.cfg.StateDir, "bundles")
+	mgr.Logf = func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) }
+	mgr.OnAuth = s.apiAuth.setAuths
 	mgr.OnRoutes = gw.SetRoutes
 	mgr.SecretEnv = s.apiSecretEnv
 	gwTLS := s.tls.Clone() // now: the operator's own server changes s.tls when it starts
@@ -144,28 +167,21 @@ func (s *Server) stopAPIs(ctx context.Context) {
 	_ = a.logFile.Close()
 }
 
-// apiSecretEnv decides the AWS environment of an API's replicas from the CLI environment's
-// settings (read at each deploy, so `cortex env configure` takes effect on the next deploy).
+// apiSecretEnv decides the AWS environment of an API's replicas from the settings file (read at
+// each deploy, so `cortex env configure` takes effect on the next deploy).
 func (s *Server) apiSecretEnv(ctx context.Context, spec apispec.Spec) (map[string]string, error) {
-	dir, name := s.cfg.APIs.CLIConfigDir, s.cfg.APIs.CLIEnvironment
-	if dir == "" {
-		dir = os.Getenv(cliconfig.DirEnv)
-	}
-	if name == "" {
-		name = os.Getenv(EnvCLIEnvironment)
-	}
-	if dir == "" || name == "" || !spec.WantsAWSCredentials() {
+	path := s.cfg.APIs.AWSSettingsFile
+	if path == "" || !spec.WantsAWSCredentials() {
 		return workload.NoAWSEnv(), nil
 	}
-	cfg, err := cliconfig.Load(dir)
+	set, err := workload.ReadAWSSettings(path)
 	if err != nil {
 		return nil, err
 	}
-	env, err := cfg.Get(name)
-	if err != nil || !env.AWSCredentialsForAPIs {
+	if !set.Enabled {
 		return workload.NoAWSEnv(), nil
 	}
-	return workload.AWSEnv(ctx, env.AWSProfile)
+	return workload.AWSEnv(ctx, set.Profile)
 }
 
 func (s *Server) apisOr501(w http.ResponseWriter) *workload.Manager {
@@ -231,6 +247,21 @@ func (s *Server) handleDeleteAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
+	s.scopeMu.Lock()
+	defer s.scopeMu.Unlock()
+	if _, err := mgr.Get(name); err != nil {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
+		return
+	}
+	// The API leaves every key's scope first: if that cannot be saved the API stays (and its keys
+	// with it); if the delete then fails, the keys have lost an API that still exists (closed).
+	if ids, err := s.keys.DropAPI(name); err != nil {
+		WriteError(w, http.StatusInternalServerError, CodeInternal, "delete %s: could not update its API keys", name)
+		s.log.Error("drop a deleted API from its keys", "api", name, "error", err.Error())
+		return
+	} else if len(ids) > 0 {
+		s.log.Info("API keys lost a deleted API", "api", name, "key_ids", ids)
+	}
 	if err := mgr.Delete(r.Context(), name); errors.Is(err, workload.ErrNotFound) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
 		return
@@ -239,6 +270,22 @@ func (s *Server) handleDeleteAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, map[string]string{"name": name, "action": "deleted"})
+}
+
+func (s *Server) handleRestartAPI(w http.ResponseWriter, r *http.Request) {
+	mgr := s.apisOr501(w)
+	if mgr == nil {
+		return
+	}
+	name := r.PathValue("name")
+	if err := mgr.Restart(r.Context(), name); errors.Is(err, workload.ErrNotFound) {
+		WriteError(w, http.StatusNotFound, CodeNotFound, "api %q is not deployed", name)
+		return
+	} else if err != nil {
+		WriteError(w, http.StatusInternalServerError, CodeInternal, "restart %s: %v", name, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"name": name, "action": "restarted"})
 }
 
 type flushWriter struct {

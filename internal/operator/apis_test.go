@@ -163,7 +163,11 @@ func TestAPIRoutesDeployCallDeleteRestore(t *testing.T) {
 	if st["endpoint"] != f.gateway+"/echo" || st["kind"] != "RealtimeAPI" || st["updated_at"] == "" {
 		t.Fatalf("status %v", st)
 	}
-	resp, err := f.client.Post(f.gateway+"/echo", "application/json", strings.NewReader(`{"x":1}`))
+	// The spec says no auth: iam, which admits whoever may read the cluster (the local admin here).
+	callReq, _ := http.NewRequest("POST", f.gateway+"/echo", strings.NewReader(`{"x":1}`))
+	callReq.Header.Set("Content-Type", "application/json")
+	callReq.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := f.client.Do(callReq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,8 +306,8 @@ func TestAPIAWSCredentialsPassedNeverLogged(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	t.Setenv("AWS_PROFILE", "")
 
-	cliDir := t.TempDir()
-	writeTestFile(t, filepath.Join(cliDir, "cli.yaml"), "environments:\n- name: local\n  operator_endpoint: https://127.0.0.1:1\n  aws_profile: apis\n  aws_credentials_for_apis: true\n")
+	settings := filepath.Join(t.TempDir(), "apis-aws.json")
+	writeTestFile(t, settings, `{"enabled": true, "profile": "apis"}`)
 	proj := t.TempDir()
 	writeTestFile(t, filepath.Join(proj, "handler.py"), `import hashlib, os
 class Handler:
@@ -318,11 +322,11 @@ class Handler:
 	var logBuf syncBuf
 	state := filepath.Join(t.TempDir(), "state")
 	f := startAPIOperator(t, state, func(c *Config) {
-		c.APIs.CLIConfigDir, c.APIs.CLIEnvironment = cliDir, "local"
+		c.APIs.AWSSettingsFile = settings
 		c.Logger = slog.New(slog.NewJSONHandler(&logBuf, nil))
 	})
 	spec := func(name string, optOut bool) string {
-		s := `{"name":"` + name + `","kind":"RealtimeAPI","project_dir":` + jsonStr(proj) + `,"handler":{"type":"python","path":"handler.py"}`
+		s := `{"name":"` + name + `","kind":"RealtimeAPI","project_dir":` + jsonStr(proj) + `,"handler":{"type":"python","path":"handler.py"},"auth":{"type":"none"}`
 		if optOut {
 			s += `,"aws_credentials":false`
 		}

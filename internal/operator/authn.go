@@ -10,12 +10,13 @@ import (
 	"os"
 	"strings"
 
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 )
 
 // LocalTokenPrefix starts the local provider's admin credential (after "Bearer ").
-const LocalTokenPrefix = "cortex-local-v1."
+const LocalTokenPrefix = apitypes.LocalTokenPrefix
 
 // Method names how a caller authenticated.
 const (

@@ -14,7 +14,9 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/awsarn"
+	"github.com/cortexlabs-go/cortex/internal/fielderr"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/yamlfile"
 )
 
 // Config is the operator's configuration (from a YAML file and flags; see docs/operator.md).
@@ -27,6 +29,15 @@ type Config struct {
 	// custom domain, ...). Identity tokens are bound to the endpoint the client dialed and only
 	// these are accepted. Default: https://localhost, 127.0.0.1 and [::1] at the listen port.
 	PublicEndpoints []string `json:"public_endpoints,omitempty"`
+	// KubernetesAPIServers turns on the TokenReview webhook (POST /v1/kubernetes/tokenreview): the
+	// URLs of the Kubernetes API servers that call it, as kubectl dials them. Tokens of `cortex
+	// cluster token` are bound to one of these; the operator's own API never accepts them, and the
+	// webhook never accepts the operator's tokens (the lists must not overlap). See
+	// docs/kubernetes.md "Access by IAM identity".
+	KubernetesAPIServers []string `json:"kubernetes_api_servers,omitempty"`
+	// KubernetesWebhookClientCAFile, when set, makes the webhook answer only callers with a client
+	// certificate from this CA (the API server's, from its webhook kubeconfig).
+	KubernetesWebhookClientCAFile string `json:"kubernetes_webhook_client_ca_file,omitempty"`
 	// Provider is local or aws (informational; shown in /v1/info).
 	Provider    string `json:"provider,omitempty"`
 	ClusterName string `json:"cluster_name,omitempty"`
@@ -64,6 +75,10 @@ type Config struct {
 	APIs APIsConfig `json:"apis,omitempty"`
 
 	Logger *slog.Logger `json:"-"`
+	// DenialLogger receives the lines of requests without a verified principal (unauthenticated
+	// denials, the public endpoints, connection refusals), so that traffic anyone can send never
+	// rotates the audit trail of principals away. Default: Logger.
+	DenialLogger *slog.Logger `json:"-"`
 }
 
 // ConnLimits bound what a client, authenticated or not, can hold open. Zero values take the
@@ -127,6 +142,15 @@ func (c *Config) setDefaults() error {
 	}
 	if c.PublicEndpoints, err = identity.NormalizeAudiences(c.PublicEndpoints); err != nil {
 		return fmt.Errorf("public_endpoints: %v", err)
+	}
+	if c.KubernetesAPIServers, err = identity.NormalizeAudiences(c.KubernetesAPIServers); err != nil {
+		return fmt.Errorf("kubernetes_api_servers: %v", err)
+	}
+	if err := checkAudiencesDisjoint(c.PublicEndpoints, c.KubernetesAPIServers); err != nil {
+		return err
+	}
+	if c.KubernetesWebhookClientCAFile != "" && len(c.KubernetesAPIServers) == 0 {
+		return errors.New("kubernetes_webhook_client_ca_file: set kubernetes_api_servers too (the webhook is off without them)")
 	}
 	if c.Provider == "" {
 		c.Provider = "local"
@@ -208,10 +232,41 @@ func (c *Config) setDefaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
+	if c.DenialLogger == nil {
+		c.DenialLogger = c.Logger
+	}
 	return nil
 }
 
 // loopbackEndpoints are the default public endpoints: the loopback names at the listen port.
 func loopbackEndpoints(port string) []string {
 	return []string{"https://localhost:" + port, "https://127.0.0.1:" + port, "https://[::1]:" + port}
+}
+
+// ParseConfigFile decodes the operator's --config file (YAML 1.2 or JSON, see package yamlfile)
+// and reports every unknown field and wrong type together, each with file and line
+// (fielderr.Errors). Defaults and the remaining checks are applied when the server starts.
+func ParseConfigFile(data []byte, file string) (Config, error) {
+	var cfg Config
+	doc, err := yamlfile.Parse(data)
+	if err != nil {
+		return cfg, fielderr.Locate(err, file, nil)
+	}
+	if err := doc.Decode(&cfg, nil); err != nil {
+		return Config{}, fielderr.Locate(err, file, doc.Line)
+	}
+	return cfg, nil
+}
+
+// checkAudiencesDisjoint refuses an endpoint that is both the operator's and a Kubernetes API
+// server's: a token for it would then be accepted by both, which the two audiences exist to prevent.
+func checkAudiencesDisjoint(public, kube []string) error {
+	for _, k := range kube {
+		for _, p := range public {
+			if k == p {
+				return fmt.Errorf("kubernetes_api_servers: %s is also one of the operator's public endpoints; a token must be good for one of them only", k)
+			}
+		}
+	}
+	return nil
 }

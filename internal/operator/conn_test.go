@@ -181,44 +181,104 @@ func TestSlowHeadersAndIdleConnectionsAreClosed(t *testing.T) {
 	})
 }
 
-// The N+1th connection from one client address is refused, and so is the one over the total cap.
+// The N+1th connection from one client address is refused. At the total cap, the oldest
+// connection that has not authenticated is closed to admit the new one; when every open
+// connection has authenticated, the new one is refused.
 func TestConnectionCaps(t *testing.T) {
-	op := opserver.Start(t, operator.Config{Connections: operator.ConnLimits{MaxConnsPerClient: 3, MaxConns: 4}})
-	var open []*tls.Conn
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	op := opserver.Start(t, operator.Config{LocalTokenFile: tokenFile, Connections: operator.ConnLimits{MaxConnsPerClient: 3, MaxConns: 4}})
+	secret, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// authenticate sends one authenticated request on c (which keeps it open and trusted).
+	authenticate := func(c *tls.Conn, br *bufio.Reader) {
+		t.Helper()
+		req := "GET /v1/info HTTP/1.1\r\nHost: op\r\nAuthorization: Bearer " + operator.LocalTokenPrefix + strings.TrimSpace(string(secret)) + "\r\n\r\n"
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("authenticated request: %v %v", resp, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	type openConn struct {
+		c  *tls.Conn
+		br *bufio.Reader
+	}
+	var open []openConn
 	defer func() {
-		for _, c := range open {
-			c.Close()
+		for _, o := range open {
+			o.c.Close()
 		}
 	}()
+	dial := func(src string) (openConn, error) {
+		c, err := dialTLS(t, op, src)
+		if err != nil {
+			return openConn{}, err
+		}
+		o := openConn{c, bufio.NewReader(c)}
+		open = append(open, o)
+		return o, nil
+	}
 	for i := 0; i < 3; i++ {
-		c, err := dialTLS(t, op, "127.0.0.1")
+		o, err := dial("127.0.0.1")
 		if err != nil {
 			t.Fatalf("connection %d under the per-client cap: %v", i+1, err)
 		}
-		open = append(open, c)
+		authenticate(o.c, o.br)
 	}
 	if c, err := dialTLS(t, op, "127.0.0.1"); err == nil {
 		c.Close()
 		t.Fatal("4th connection from 127.0.0.1 accepted with max_conns_per_client 3")
 	}
-	c, err := dialTLS(t, op, "127.0.0.2")
+	idle, err := dial("127.0.0.2") // at the total cap now, and not authenticated
 	if err != nil {
 		t.Fatalf("another client under the total cap: %v", err)
 	}
-	open = append(open, c)
-	if c, err := dialTLS(t, op, "127.0.0.3"); err == nil {
+	newcomer, err := dial("127.0.0.3")
+	if err != nil {
+		t.Fatalf("a new client at the total cap was refused although an unauthenticated one could be evicted: %v", err)
+	}
+	waitClosed(t, idle.br) // the unauthenticated one made room
+	authenticate(newcomer.c, newcomer.br)
+	if c, err := dialTLS(t, op, "127.0.0.4"); err == nil {
 		c.Close()
-		t.Fatal("5th connection accepted with max_conns 4")
+		t.Fatal("5th connection accepted with max_conns 4 and every open connection authenticated")
 	}
 	log := op.Log.String()
-	if !strings.Contains(log, `"reason":"conn_limit_per_client"`) || !strings.Contains(log, `"reason":"conn_limit_total"`) {
-		t.Fatalf("refusals not logged:\n%s", log)
+	for _, reason := range []string{"conn_limit_per_client", "conn_limit_evicted", "conn_limit_total"} {
+		if !strings.Contains(log, `"reason":"`+reason+`"`) {
+			t.Fatalf("refusal %s not logged:\n%s", reason, log)
+		}
 	}
-	// The open connections still work.
-	if _, err := io.WriteString(open[0], "GET /healthz HTTP/1.1\r\nHost: op\r\n\r\n"); err != nil {
+	// The authenticated connections still work.
+	authenticate(open[0].c, open[0].br)
+}
+
+// A connection that carries no credential gets one answer and is closed: unauthenticated clients
+// cannot sit on connection slots by asking /healthz now and then.
+func TestUnauthenticatedRequestsCloseTheirConnection(t *testing.T) {
+	op := opserver.Start(t, operator.Config{})
+	c, err := dialTLS(t, op, "127.0.0.1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if resp, err := http.ReadResponse(bufio.NewReader(open[0]), nil); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("healthz on an open connection: %v %v", resp, err)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: op\r\n\r\n"); err != nil {
+		t.Fatal(err)
 	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	if !resp.Close {
+		t.Fatal("healthz without a credential did not announce Connection: close")
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	waitClosed(t, br)
 }

@@ -7,32 +7,29 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 )
 
-// Error codes of the API's JSON errors ({"error": {"code", "message"}}).
+// Error codes of the API's JSON errors ({"error": {"code", "message"}}); see apitypes.
 const (
-	CodeUnauthenticated = "unauthenticated"      // 401
-	CodeForbidden       = "forbidden"            // 403
-	CodeRateLimited     = "rate_limited"         // 429
-	CodeIDPUnavailable  = "identity_unavailable" // 503
-	CodeBadRequest      = "bad_request"          // 400
-	CodeNotFound        = "not_found"            // 404
-	CodeConflict        = "conflict"             // 409
-	CodeTooLarge        = "too_large"            // 413
-	CodeInternal        = "internal"             // 500
+	CodeUnauthenticated = apitypes.CodeUnauthenticated // 401
+	CodeForbidden       = apitypes.CodeForbidden       // 403
+	CodeRateLimited     = apitypes.CodeRateLimited     // 429
+	CodeIDPUnavailable  = apitypes.CodeIDPUnavailable  // 503
+	CodeBadRequest      = apitypes.CodeBadRequest      // 400
+	CodeNotFound        = apitypes.CodeNotFound        // 404
+	CodeConflict        = apitypes.CodeConflict        // 409
+	CodeTooLarge        = apitypes.CodeTooLarge        // 413
+	CodeInternal        = apitypes.CodeInternal        // 500
 )
-
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
 
 // WriteError writes the API's JSON error.
 func WriteError(w http.ResponseWriter, status int, code, format string, args ...any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]apiError{"error": {Code: code, Message: fmt.Sprintf(format, args...)}})
+	_ = json.NewEncoder(w).Encode(apitypes.ErrorBody{Error: apitypes.ErrorDetail{Code: code, Message: fmt.Sprintf(format, args...)}})
 }
 
 // WriteJSON writes v with status.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gopkg.in/natefinch/lumberjack.v2"
 
@@ -17,6 +18,13 @@ const (
 	DefaultLogMaxSizeMB  = 20
 	DefaultLogMaxBackups = 5
 )
+
+// DenialLogFile is where the lines of unauthenticated traffic go when the log is the file path:
+// beside it, "denials" before the extension (operator.log: operator.denials.log).
+func DenialLogFile(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + ".denials" + ext
+}
 
 // OpenLogFile returns a writer that appends to path and rotates it when it reaches maxSizeMB,
 // keeping maxBackups rotated files (path's name with a timestamp; older ones are deleted).

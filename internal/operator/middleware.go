@@ -16,12 +16,17 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/netlimit"
 )
 
 type ctxKey int
 
-// requestKey holds the *requestState the middleware puts in every request's context.
-const requestKey ctxKey = 0
+// requestKey holds the *requestState the middleware puts in every request's context; connKey the
+// request's net.Conn (http.Server.ConnContext), to mark it trusted once it authenticates.
+const (
+	requestKey ctxKey = iota
+	connKey
+)
 
 // Caller is the authenticated, authorized identity of a request.
 type Caller struct {
@@ -83,6 +88,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", reqID)
 		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
 		w.Header().Set("Cache-Control", "no-store")
+		if len(r.Header.Values("Authorization")) == 0 {
+			// A connection is kept only for clients that authenticate: one that only asks the
+			// unauthenticated endpoints (or nothing that exists) gets one answer and is closed,
+			// so unauthenticated clients cannot sit on connection slots.
+			w.Header().Set("Connection", "close")
+		}
 		rec := &statusRecorder{ResponseWriter: w}
 		a := &requestState{decision: "none"}
 		ctx := context.WithValue(r.Context(), requestKey, a)
@@ -97,12 +108,18 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			// Repeated identical denials from one address are counted, not each logged (denials.go).
-			if a.decision != "allow" && s.denials != nil &&
-				!s.denials.admit(denialKey{client: clientAddr(r), decision: a.decision, reason: a.reason, status: rec.status}, r.URL.Path, start) {
+			key := denialKey{client: clientKey(r), decision: a.decision, reason: a.reason, status: rec.status, arn: a.arn, method: r.Method}
+			if a.decision != "allow" && s.denials != nil && !s.denials.admit(key, r.URL.Path, start) {
 				return
 			}
 			// The audit line: who (verified ARN only), what, the decision and why. Never the token.
-			s.log.LogAttrs(ctx, slog.LevelInfo, "request",
+			// Lines without a verified principal go to the denial log, apart from the audit trail
+			// of principals, so that traffic anyone can send never rotates that trail away.
+			log := s.log
+			if a.arn == "" {
+				log = s.anonLog
+			}
+			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", reqID),
 				slog.String("client", clientAddr(r)),
 				slog.String("method", r.Method),
@@ -179,13 +196,17 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 			}
 			WriteError(w, status, code, format, args...)
 		}
-		client := clientAddr(r)
+		client := clientKey(r)
 		now := s.now()
-		if s.limiter.blocked(client, now) {
+		token, ok := bearer(r)
+		// A client key that keeps failing is answered 429 before its tokens cost anything, except
+		// for credentials that cost nothing to check and are known good (a verified token still in
+		// the cache, the local admin secret): others behind the same address (NAT, a bastion, every
+		// client of a local cluster) are not locked out by an unauthenticated neighbour.
+		if s.limiter.blocked(client, now) && !(ok && s.knownGood(token)) {
 			deny(http.StatusTooManyRequests, CodeRateLimited, "rate_limited", "too many failed authentication attempts; retry later")
 			return
 		}
-		token, ok := bearer(r)
 		if !ok {
 			s.limiter.fail(client, now)
 			deny(http.StatusUnauthorized, CodeUnauthenticated, "no_token", "no identity token: send Authorization: Bearer <token> (the cortex CLI and Python client do this for you)")
@@ -216,17 +237,10 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		a.arn = id.ARN
 		role, reason := access.RoleAdmin, "local_admin"
 		if method == MethodAWS {
-			uid := access.UniqueID(id.UserID)
-			s.mu.RLock()
-			d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
-			s.mu.RUnlock()
-			if d.Bind {
-				if d, err = s.bind(id.CanonicalARN, id.Account, uid); err != nil {
-					// Fail closed: a grant that cannot be bound is not used unbound.
-					s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
-					deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
-					return
-				}
+			d, err := s.decideRole(id)
+			if err != nil {
+				deny(http.StatusInternalServerError, CodeInternal, "bind_failed", "could not record your principal's unique id; retry later")
+				return
 			}
 			role, reason = d.Role, d.Reason
 		}
@@ -243,8 +257,29 @@ func (s *Server) authorize(need access.Role, next http.Handler) http.Handler {
 		}
 		a.decision, a.reason = "allow", reason
 		a.caller = &Caller{Identity: id, Method: method, Role: role}
+		if c, ok := r.Context().Value(connKey).(net.Conn); ok {
+			netlimit.Trust(c) // an authenticated connection is never evicted at the total cap
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// decideRole is the role of a verified AWS identity on this cluster, binding the grant that admits
+// it to its unique id on first use (the operator's routes and the gateway's iam APIs both ask).
+func (s *Server) decideRole(id identity.Identity) (access.Decision, error) {
+	uid := access.UniqueID(id.UserID)
+	s.mu.RLock()
+	d := s.policy.Decide(id.CanonicalARN, id.Account, uid)
+	s.mu.RUnlock()
+	if !d.Bind {
+		return d, nil
+	}
+	d, err := s.bind(id.CanonicalARN, id.Account, uid)
+	if err != nil {
+		// Fail closed: a grant that cannot be bound is not used unbound.
+		s.log.Error("record the unique id of a principal", "principal", id.CanonicalARN, "error", err.Error())
+	}
+	return d, err
 }
 
 // publicReason is what a 401 tells the client: enough to fix its setup, nothing about the token.
@@ -281,6 +316,24 @@ func bearer(r *http.Request) (string, bool) {
 	}
 	return tok, true
 }
+
+// knownGood reports whether token is a credential that verifies without any cost: the local
+// admin secret, or an identity token whose verification is cached.
+func (s *Server) knownGood(token string) bool {
+	if strings.HasPrefix(token, LocalTokenPrefix) && s.local != nil {
+		_, err := s.local.authenticate(context.Background(), token)
+		return err == nil
+	}
+	if s.verifier == nil {
+		return false
+	}
+	_, ok := s.verifier.Cached(token)
+	return ok
+}
+
+// clientKey is what failures and aggregated log lines are counted by: the peer's IPv4 address
+// or IPv6 /64, the same key as the connection caps (netlimit.ClientKey).
+func clientKey(r *http.Request) string { return netlimit.ClientKey(r.RemoteAddr) }
 
 // clientAddr is the TCP peer's IP (forwarding headers are not trusted).
 func clientAddr(r *http.Request) string {

@@ -12,7 +12,8 @@ import (
 
 func TestPanicBecomesJSON500WithRequestID(t *testing.T) {
 	var log strings.Builder
-	s := &Server{log: slog.New(slog.NewJSONHandler(&log, nil))}
+	l := slog.New(slog.NewJSONHandler(&log, nil))
+	s := &Server{log: l, anonLog: l}
 	h := s.middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))

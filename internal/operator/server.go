@@ -3,18 +3,22 @@ package operator
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/apikey"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/netlimit"
@@ -30,13 +34,19 @@ type Server struct {
 	sts      identity.STSEndpoint // what clients sign for (advertised at /v1/auth)
 	stsTable identity.HostTable   // the STS hosts tokens may name
 	verifier *identity.Verifier   // nil until the public endpoints are known (New, or Run for port 0)
-	local    *localAuth
-	limiter  *failureLimiter
-	denials  *denialLog
-	tls      *tls.Config
-	caPEM    []byte
-	mux      *http.ServeMux
-	now      func() time.Time
+	// kubeVerifier verifies the tokens of the TokenReview webhook: the same verifier, for the
+	// Kubernetes API servers' audiences only (nil: the webhook is off).
+	kubeVerifier *identity.Verifier
+	// webhookClientCAs, when set, is the CA the webhook's callers must present a certificate of.
+	webhookClientCAs *x509.CertPool
+	local            *localAuth
+	limiter          *failureLimiter
+	denials          *denialLog
+	anonLog          *slog.Logger // unauthenticated requests and connection refusals (Config.DenialLogger)
+	tls              *tls.Config
+	caPEM            []byte
+	mux              *http.ServeMux
+	now              func() time.Time
 
 	// mu guards policy, which holds the live unique-id bindings (the creator's too: s.cluster is
 	// only read after New, and cluster.json is rewritten from it under mu).
@@ -47,7 +57,12 @@ type Server struct {
 	// measures what authentication costs on the same routes.
 	guard func(need access.Role, next http.Handler) http.Handler
 
-	apis apiState
+	apis    apiState
+	apiAuth apiAuth
+	keys    *apikey.Store
+	// scopeMu orders creating a key (which checks its APIs exist) against deleting an API (which
+	// drops it from every key): a key is never created for an API being deleted.
+	scopeMu sync.Mutex
 
 	addrMu sync.Mutex
 	addr   net.Addr
@@ -60,7 +75,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, state: stateFiles{dir: cfg.StateDir}, mux: http.NewServeMux(), now: time.Now,
 		limiter: newFailureLimiter(0.5, 20, 10000)}
-	s.denials = newDenialLog(s.log, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
+	s.anonLog = cfg.DenialLogger
+	s.denials = newDenialLog(s.log, s.anonLog, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
 	var err error
 	if s.cluster, err = loadOrCreateCluster(s.state, &s.cfg); err != nil {
 		return nil, err
@@ -70,6 +86,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.stsTable = hosts
+	if len(s.cfg.KubernetesAPIServers) > 0 {
+		if s.kubeVerifier, err = identity.NewVerifier(identity.VerifierConfig{Hosts: s.stsTable, ClusterID: s.cluster.ID,
+			Partition: s.cfg.Partition, Audiences: s.cfg.KubernetesAPIServers}); err != nil {
+			return nil, err
+		}
+	}
 	if len(s.cfg.PublicEndpoints) > 0 { // else Run sets the defaults once it knows the port
 		if err := s.newVerifier(); err != nil {
 			return nil, err
@@ -91,6 +113,20 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadTLS(); err != nil {
 		return nil, err
 	}
+	if f := cfg.KubernetesWebhookClientCAFile; f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %w", err)
+		}
+		s.webhookClientCAs = x509.NewCertPool()
+		if !s.webhookClientCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %s holds no PEM certificate", f)
+		}
+	}
+	if s.keys, err = apikey.Open(s.state.path("api-keys.json"), func() time.Time { return s.now() }); err != nil {
+		return nil, err
+	}
+	s.apiAuth.limiter = newFailureLimiter(0.5, 20, 10000)
 	s.guard = s.authorize
 	s.routes()
 	return s, nil
@@ -191,6 +227,10 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	if s.verifier == nil {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		s.cfg.PublicEndpoints, _ = identity.NormalizeAudiences(loopbackEndpoints(port))
+		if err := checkAudiencesDisjoint(s.cfg.PublicEndpoints, s.cfg.KubernetesAPIServers); err != nil {
+			ln.Close()
+			return err
+		}
 		if err := s.newVerifier(); err != nil {
 			ln.Close()
 			return err
@@ -202,32 +242,44 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	}
 	lim := s.cfg.Connections
 	limited := netlimit.NewListener(ln, netlimit.Limits{PerClient: lim.MaxConnsPerClient, Total: lim.MaxConns,
-		OnRefuse: s.logRefusal})
+		EvictUntrusted: true, OnRefuse: s.logRefusal})
 	// HTTP/1.1 only: a connection is one client's request at a time, so the caps, the timeouts and
 	// closing a connection after a failed authentication mean what they say. (The CLI asks for
 	// HTTP/2 and falls back through ALPN.)
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
+	serverTLS := s.tls
+	if s.webhookClientCAs != nil {
+		// Ask for, never require, a client certificate: only the webhook route insists on one
+		// (CLI and gateway clients present none). The gateway keeps s.tls unchanged.
+		serverTLS = s.tls.Clone()
+		serverTLS.ClientCAs = s.webhookClientCAs
+		serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
+	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		TLSConfig:         s.tls,
+		TLSConfig:         serverTLS,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: time.Duration(lim.HeaderTimeoutSeconds) * time.Second,
 		// No ReadTimeout: it would also end long responses (log streams). The middleware bounds
 		// bodies instead (bodyDeadline).
 		IdleTimeout:    time.Duration(lim.IdleTimeoutSeconds) * time.Second,
 		MaxHeaderBytes: 64 << 10,
+		ConnContext:    func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey, c) },
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	denialsCtx, stopDenials := context.WithCancel(context.Background())
 	denialsDone := make(chan struct{})
 	go func() { s.denials.run(denialsCtx); close(denialsDone) }()
 	defer func() { stopDenials(); <-denialsDone }() // the last summaries are written before Run returns
+	keysDone := make(chan struct{})
+	go func() { s.flushKeys(denialsCtx); close(keysDone) }()
+	defer func() { stopDenials(); <-keysDone }() // the last last-used times are written too
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(limited, "", "") }()
 	s.log.Info("operator listening", "addr", "https://"+ln.Addr().String(), "cluster_id", s.cluster.ID,
 		"provider", s.cfg.Provider, "auth_mode", s.cfg.AuthMode, "sts_host", s.sts.Host,
-		"public_endpoints", s.cfg.PublicEndpoints)
+		"public_endpoints", s.cfg.PublicEndpoints, "kubernetes_api_servers", s.cfg.KubernetesAPIServers)
 	if ready != nil {
 		ready(ln.Addr())
 	}
@@ -259,6 +311,10 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/access", access.RoleAdmin, s.handleAccessGrant)
 	s.handle("DELETE /v1/access", access.RoleAdmin, s.handleAccessRevoke)
 	s.registerAPIRoutes()
+	if s.kubeVerifier != nil {
+		s.mux.HandleFunc("POST "+TokenReviewPath, s.handleTokenReview)
+	}
+	s.registerAPIKeyRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})
@@ -278,46 +334,13 @@ func (s *Server) handleAuthParams(w http.ResponseWriter, r *http.Request) {
 		STSScheme: s.sts.Scheme, Methods: methods})
 }
 
-// AuthParams is what a client needs to mint a token for this cluster (GET /v1/auth, no auth).
-type AuthParams struct {
-	ClusterID string   `json:"cluster_id"`
-	STSHost   string   `json:"sts_host"`
-	STSRegion string   `json:"sts_region"`
-	STSScheme string   `json:"sts_scheme"`
-	Methods   []string `json:"methods"`
-}
-
-// Info is GET /v1/info.
-type Info struct {
-	Version string      `json:"version"`
-	Cluster ClusterInfo `json:"cluster"`
-	Caller  CallerInfo  `json:"caller"`
-}
-
-// ClusterInfo describes the cluster.
-type ClusterInfo struct {
-	ID              string `json:"id"`
-	Name            string `json:"name"`
-	Provider        string `json:"provider"`
-	AccountID       string `json:"account_id,omitempty"`
-	Region          string `json:"region,omitempty"`
-	CreatorARN      string `json:"creator_arn,omitempty"`
-	AuthMode        string `json:"auth_mode"`
-	STSTestEndpoint string `json:"sts_test_endpoint,omitempty"`
-	// PublicEndpoints are the endpoints tokens may be bound to (their audience).
-	PublicEndpoints []string `json:"public_endpoints,omitempty"`
-}
-
-// CallerInfo is the verified caller and its role.
-type CallerInfo struct {
-	ARN          string `json:"arn"`
-	CanonicalARN string `json:"canonical_arn"`
-	Account      string `json:"account,omitempty"`
-	UserID       string `json:"user_id,omitempty"`
-	SessionName  string `json:"session_name,omitempty"`
-	Role         string `json:"role"`
-	Method       string `json:"method"`
-}
+// The wire types of /v1/auth and /v1/info live in apitypes, shared with the client.
+type (
+	AuthParams  = apitypes.AuthParams
+	Info        = apitypes.Info
+	ClusterInfo = apitypes.ClusterInfo
+	CallerInfo  = apitypes.CallerInfo
+)
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	c := CallerFrom(r.Context())
@@ -341,12 +364,9 @@ func (s *Server) STSCalls() int64 {
 // logRefusal logs a connection refused by a cap, aggregated like denials: the first of a client
 // and reason in a window, then a count.
 func (s *Server) logRefusal(remote net.Addr, reason string) {
-	ip := remote.String()
-	if host, _, err := net.SplitHostPort(ip); err == nil {
-		ip = host
-	}
-	reason = "conn_limit_" + strings.ReplaceAll(reason, "-", "_") // conn_limit_per_client, conn_limit_total
+	ip := netlimit.ClientKey(remote.String())
+	reason = "conn_limit_" + strings.ReplaceAll(reason, "-", "_") // conn_limit_per_client, _total, _evicted
 	if s.denials.admit(denialKey{client: ip, decision: "refuse", reason: reason}, "", time.Now()) {
-		s.log.Warn("connection refused", "client", ip, "reason", reason)
+		s.anonLog.Warn("connection refused", "client", ip, "reason", reason)
 	}
 }

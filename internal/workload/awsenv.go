@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 )
 
 // NoAWSEnv stops the AWS SDKs in an API from finding credentials on their own (shared files,
@@ -25,7 +27,7 @@ func AWSEnv(ctx context.Context, profile string) (map[string]string, error) {
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awssdk.LoadConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("AWS credentials for APIs: %w", err)
 	}

@@ -2,6 +2,8 @@ package workload
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,39 +15,28 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
+	"github.com/cortexlabs-go/cortex/internal/bundle"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 )
 
 // Actions reported by Manager.Apply.
+// What Apply did to one API (wire values, see apitypes).
 const (
-	ActionCreated   = "created"
-	ActionUpdated   = "updated"
-	ActionUnchanged = "unchanged"
+	ActionCreated   = apitypes.ActionCreated
+	ActionUpdated   = apitypes.ActionUpdated
+	ActionUnchanged = apitypes.ActionUnchanged
 )
 
-// Result is what Apply did to one API.
-type Result struct {
-	Name   string `json:"name"`
-	Action string `json:"action"`
-}
-
-// Replicas is the replica count of an APIStatus.
-type Replicas struct {
-	Requested int `json:"requested"`
-	Ready     int `json:"ready"`
-}
-
-// APIStatus is an API as the operator reports it (GET /v1/apis).
-type APIStatus struct {
-	Name      string          `json:"name"`
-	Kind      string          `json:"kind"`
-	Status    State           `json:"status"`
-	Reason    string          `json:"reason,omitempty"`
-	Replicas  Replicas        `json:"replicas"`
-	Endpoint  string          `json:"endpoint"`
-	UpdatedAt time.Time       `json:"updated_at"`
-	Details   []ReplicaStatus `json:"replica_details,omitempty"`
-}
+// The wire types of the API routes live in apitypes, shared with the client.
+type (
+	// Result is what Apply did to one API.
+	Result = apitypes.Result
+	// Replicas is the replica count of an APIStatus.
+	Replicas = apitypes.Replicas
+	// APIStatus is an API as the operator reports it (GET /v1/apis).
+	APIStatus = apitypes.APIStatus
+)
 
 // ErrNotFound is returned for an API that is not deployed.
 var ErrNotFound = errors.New("api not found")
@@ -59,8 +50,16 @@ type Manager struct {
 	SecretEnv func(ctx context.Context, spec apispec.Spec) (map[string]string, error)
 	// OnRoutes receives endpoint -> API name whenever the set of APIs changes.
 	OnRoutes func(map[string]string)
+	// OnAuth receives API name -> auth whenever the set of APIs changes, before OnRoutes: a
+	// route never exists without its auth.
+	OnAuth func(map[string]apispec.Auth)
 	// Now is the clock (tests).
 	Now func() time.Time
+	// BundleDir holds the snapshots of the APIs' project directories (package bundle). Empty:
+	// replicas run from the project directory itself and code changes are not detected.
+	BundleDir string
+	// Logf receives the manager's own events (never secrets); nil discards them.
+	Logf func(format string, args ...any)
 
 	mu      sync.Mutex
 	path    string
@@ -69,9 +68,33 @@ type Manager struct {
 }
 
 type stored struct {
-	Spec      apispec.Spec `json:"spec"`
-	Hash      string       `json:"hash"`
-	UpdatedAt time.Time    `json:"updated_at"`
+	Spec apispec.Spec `json:"spec"`
+	// Hash is the version: a digest of the spec and Code.
+	Hash string `json:"hash"`
+	// Code is the content hash of the project directory's bundle ("" without a bundle).
+	Code      string    `json:"code,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// version digests a spec and its code hash.
+func version(spec apispec.Spec, code string) string {
+	if code == "" {
+		return spec.Hash()
+	}
+	sum := sha256.Sum256([]byte(spec.Hash() + "\n" + code))
+	return hex.EncodeToString(sum[:])
+}
+
+// snapshot bundles the spec's project directory (nothing without BundleDir or ProjectDir).
+func (m *Manager) snapshot(spec apispec.Spec) (bundle.Bundle, error) {
+	if m.BundleDir == "" || spec.ProjectDir == "" {
+		return bundle.Bundle{}, nil
+	}
+	b, err := bundle.Snapshot(spec.ProjectDir, m.BundleDir)
+	if err != nil {
+		return b, fmt.Errorf("api %s: project directory: %w", spec.Name, err)
+	}
+	return b, nil
 }
 
 type stateFile struct {
@@ -107,14 +130,46 @@ func (m *Manager) Restore(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
+	keep := map[string]bool{}
+	upgraded := false
 	for _, name := range m.namesLocked() {
 		s := m.apis[name]
+		if s.Code == "" && m.BundleDir != "" && s.Spec.ProjectDir != "" {
+			// Deployed before bundles existed: ship the project directory as it is now.
+			b, err := m.snapshot(s.Spec)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.Code, s.Hash = b.Hash, version(s.Spec, b.Hash)
+			upgraded = true
+		}
+		keep[s.Code] = true
 		if err := m.applyLocked(ctx, s); err != nil {
 			errs = append(errs, fmt.Errorf("api %s: %w", name, err))
 		}
 	}
+	if upgraded {
+		if err := m.saveLocked(m.apis); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if m.BundleDir != "" {
+		// Old versions' bundles: nothing runs them once the operator restarts.
+		if n, err := bundle.Prune(m.BundleDir, keep); err != nil {
+			errs = append(errs, err)
+		} else if n > 0 {
+			m.logf("removed %d bundle(s) of versions no longer deployed", n)
+		}
+	}
 	m.publishRoutesLocked()
 	return errors.Join(errs...)
+}
+
+func (m *Manager) logf(format string, args ...any) {
+	if m.Logf != nil {
+		m.Logf(format, args...)
+	}
 }
 
 func (m *Manager) namesLocked() []string {
@@ -135,7 +190,15 @@ func (m *Manager) applyLocked(ctx context.Context, s *stored) error {
 			return err
 		}
 	}
-	return m.backend.Apply(ctx, Deployment{Spec: s.Spec, SecretEnv: env, UpdatedAt: s.UpdatedAt})
+	d := Deployment{Spec: s.Spec, SecretEnv: env, UpdatedAt: s.UpdatedAt, Code: s.Code}
+	if s.Code != "" {
+		dir, err := bundle.Path(m.BundleDir, s.Code)
+		if err != nil {
+			return err
+		}
+		d.CodeDir = dir
+	}
+	return m.backend.Apply(ctx, d)
 }
 
 // Apply validates all specs (nothing changes when one is invalid), persists them and asks the
@@ -168,7 +231,11 @@ func (m *Manager) Apply(ctx context.Context, specs []apispec.Spec) ([]Result, er
 	}
 	var changed []*stored
 	for i, s := range specs {
-		h := s.Hash()
+		b, err := m.snapshot(s)
+		if err != nil {
+			return nil, &ValidationError{Err: err}
+		}
+		h := version(s, b.Hash)
 		prev, ok := m.apis[s.Name]
 		switch {
 		case !ok:
@@ -179,7 +246,7 @@ func (m *Manager) Apply(ctx context.Context, specs []apispec.Spec) ([]Result, er
 			results[i] = Result{Name: s.Name, Action: ActionUnchanged}
 			continue
 		}
-		st := &stored{Spec: s, Hash: h, UpdatedAt: now}
+		st := &stored{Spec: s, Hash: h, Code: b.Hash, UpdatedAt: now}
 		next[s.Name] = st
 		changed = append(changed, st)
 	}
@@ -205,6 +272,17 @@ type ValidationError struct{ Err error }
 
 func (e *ValidationError) Error() string { return e.Err.Error() }
 func (e *ValidationError) Unwrap() error { return e.Err }
+
+// Restart replaces every replica of an API with a fresh process running the deployed version
+// (ErrNotFound if it is not deployed).
+func (m *Manager) Restart(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.apis[name]; !ok {
+		return ErrNotFound
+	}
+	return m.backend.Restart(ctx, name)
+}
 
 // Delete removes an API (ErrNotFound if it is not deployed).
 func (m *Manager) Delete(ctx context.Context, name string) error {
@@ -245,6 +323,13 @@ func (m *Manager) saveLocked(apis map[string]*stored) error {
 }
 
 func (m *Manager) publishRoutesLocked() {
+	if m.OnAuth != nil {
+		auths := make(map[string]apispec.Auth, len(m.apis))
+		for name, s := range m.apis {
+			auths[name] = s.Spec.EffectiveAuth()
+		}
+		m.OnAuth(auths)
+	}
 	if m.OnRoutes == nil {
 		return
 	}
@@ -283,9 +368,9 @@ func (m *Manager) List() []APIStatus {
 
 func (m *Manager) status(s *stored) APIStatus {
 	st := APIStatus{
-		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint,
+		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint, Auth: apitypes.APIAuth(s.Spec.EffectiveAuth()),
 		UpdatedAt: s.UpdatedAt, Replicas: Replicas{Requested: s.Spec.Replicas},
-		Status: Updating, Reason: "starting",
+		Status: Updating, Reason: "starting", Version: s.Hash, CodeHash: s.Code,
 	}
 	if bs, ok := m.backend.Status(s.Spec.Name); ok {
 		st.Status, st.Reason, st.Replicas.Ready, st.Details = bs.State, bs.Reason, bs.Ready, bs.Replicas

@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -125,4 +126,93 @@ func TestManagerApplyPersistRestore(t *testing.T) {
 	if l := m2.List(); len(l) != 1 || l[0].Name != "a" {
 		t.Fatalf("list %v", l)
 	}
+}
+
+// The manager ships a snapshot of the project: the version follows the files, replicas get the
+// bundle's directory, a restart of the operator keeps running the deployed code, and a state
+// written before bundles existed is upgraded at restore.
+func TestManagerVersionsFollowTheCode(t *testing.T) {
+	dir := t.TempDir()
+	project := filepath.Join(dir, "project")
+	if err := os.MkdirAll(project, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write := func(content string) {
+		if err := os.WriteFile(filepath.Join(project, "server.py"), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("v1")
+	s := spec("api", 1)
+	s.ProjectDir = project
+	path := filepath.Join(dir, "apis.json")
+	fb := &fakeBackend{}
+	m, err := NewManager(path, fb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.BundleDir = filepath.Join(dir, "bundles")
+	ctx := context.Background()
+	if res, err := m.Apply(ctx, []apispec.Spec{s}); err != nil || res[0].Action != ActionCreated {
+		t.Fatalf("%v %v", res, err)
+	}
+	st, _ := m.Get("api")
+	v1, d1 := st.Version, fb.applied["api"]
+	if data, err := os.ReadFile(filepath.Join(d1.CodeDir, "server.py")); err != nil || string(data) != "v1" || d1.Code != st.CodeHash {
+		t.Fatalf("deployment %+v: %q %v", d1, data, err)
+	}
+	if res, _ := m.Apply(ctx, []apispec.Spec{s}); res[0].Action != ActionUnchanged {
+		t.Fatalf("same files: %v", res)
+	}
+	write("v2")
+	if res, _ := m.Apply(ctx, []apispec.Spec{s}); res[0].Action != ActionUpdated {
+		t.Fatalf("edited file: %v", res)
+	}
+	st, _ = m.Get("api")
+	if st.Version == v1 || fb.applied["api"].CodeDir == d1.CodeDir {
+		t.Fatalf("the version did not follow the code: %+v", st)
+	}
+	// An operator restart with the project edited again: the deployed v2 runs, v1's bundle goes.
+	write("v3")
+	fb2 := &fakeBackend{}
+	m2, err := NewManager(path, fb2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.BundleDir = m.BundleDir
+	if err := m2.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(fb2.applied["api"].CodeDir, "server.py")); string(data) != "v2" {
+		t.Fatalf("after restore the replicas run %q, want the deployed v2", data)
+	}
+	if _, err := os.Stat(d1.CodeDir); !os.IsNotExist(err) {
+		t.Errorf("v1's bundle was kept: %v", err)
+	}
+	// A state file from before bundles: restore snapshots the project as it is.
+	legacy := `{"version":1,"apis":[{"spec":` + mustJSON(t, s) + `,"hash":"x"}]}`
+	if err := os.WriteFile(path, []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fb3 := &fakeBackend{}
+	m3, _ := NewManager(path, fb3)
+	m3.BundleDir = m.BundleDir
+	if err := m3.Restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(fb3.applied["api"].CodeDir, "server.py")); string(data) != "v3" {
+		t.Fatalf("legacy restore runs %q", data)
+	}
+	if st, _ := m3.Get("api"); st.CodeHash == "" || st.Version == "x" {
+		t.Fatalf("legacy entry not upgraded: %+v", st)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }

@@ -9,19 +9,21 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 )
 
-// State is an API's summarized status.
-type State string
+// State is an API's summarized status (a wire type, see apitypes).
+type State = apitypes.State
 
+// The states of an API.
 const (
 	// Live: every requested replica is ready and no older version is still being replaced.
-	Live State = "live"
+	Live = apitypes.Live
 	// Updating: replicas are starting, restarting or replacing an older version.
-	Updating State = "updating"
+	Updating = apitypes.Updating
 	// Error: a replica cannot start or exits before becoming ready; Reason says why. The backend
 	// keeps retrying with backoff, so a fixed cause (a file, a package) heals without a redeploy.
-	Error State = "error"
+	Error = apitypes.Error
 )
 
 // Deployment is what the operator asks a backend to run.
@@ -31,15 +33,30 @@ type Deployment struct {
 	// log it, put it in argv or write it to a file readable by others.
 	SecretEnv map[string]string
 	UpdatedAt time.Time
+	// Code is the content hash of the API's project directory (package bundle) and CodeDir the
+	// private snapshot replicas run from (their working directory; a python handler's path is
+	// relative to it). Empty CodeDir: the spec's ProjectDir (no snapshot).
+	Code    string
+	CodeDir string
+	// Compute is what each replica reserves and where it may run. The local backend ignores it;
+	// the Kubernetes backend turns it into requests, limits and a node selector. Nothing fills it
+	// yet: the spec's compute and node-group fields are the API-spec work of a later change.
+	Compute Compute
+}
+
+// Compute is the resources of one replica and the nodes it may run on. Zero values mean "no
+// request" (and, for NodeSelector, any node).
+type Compute struct {
+	// CPU and Memory are Kubernetes quantities ("500m", "2Gi"); empty: none requested.
+	CPU, Memory string
+	// GPU is the number of nvidia.com/gpu devices.
+	GPU int
+	// NodeSelector restricts the nodes (e.g. a node group's label).
+	NodeSelector map[string]string
 }
 
 // ReplicaStatus is one replica as the backend sees it.
-type ReplicaStatus struct {
-	ID       int    `json:"id"`
-	State    string `json:"state"` // starting | ready | restarting | error | stopping
-	Restarts int    `json:"restarts"`
-	Reason   string `json:"reason,omitempty"`
-}
+type ReplicaStatus = apitypes.ReplicaStatus
 
 // Status is an API as the backend sees it.
 type Status struct {

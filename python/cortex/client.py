@@ -3,6 +3,7 @@ for an operator endpoint, and every method is one call of the operator's HTTP AP
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import stat
@@ -11,7 +12,7 @@ import threading
 import time
 import weakref
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -28,13 +29,14 @@ from .errors import (
     operator_error,
     redact,
 )
-from .token import LOCAL_TOKEN_PREFIX, TokenSource
+from .token import LOCAL_TOKEN_PREFIX, TokenSource, normalize_audience
 
 __all__ = ["Client", "client"]
 
 Spec = Union[str, "os.PathLike[str]", Mapping[str, Any], Sequence[Mapping[str, Any]]]
 
 DEFAULT_TIMEOUT = 30.0
+API_KEY_ENV = "CORTEX_API_KEY"  # the API key of call() when api_key= is not given
 _MAX_ERROR_BODY = 64 * 1024
 _ROLES = ("read", "deploy", "admin")
 
@@ -132,6 +134,7 @@ class Client:
         self._token_cache_dir = token_cache_dir
         self._lock = threading.Lock()
         self._tokens: Optional[TokenSource] = None
+        self._gateway_tokens: Dict[str, TokenSource] = {}  # audience -> tokens for iam APIs
         self._auth_info: Optional[Dict[str, Any]] = None
 
         self._http = requests.Session()
@@ -248,6 +251,34 @@ class Client:
         """Remove ``principal``'s access rule."""
         return self._request("DELETE", "/v1/access?principal=" + quote(principal, safe=""))
 
+    # -- API keys (role deploy) ---------------------------------------------------------------------
+
+    def create_api_key(
+        self, name: str, apis: Union[str, Sequence[str]], *, expires_in: Union[None, float, _dt.timedelta] = None
+    ) -> Dict[str, Any]:
+        """Create an API key for ``apis`` (APIs with ``auth: {type: api_key}``); ``expires_in`` in
+        seconds or a timedelta (default: never). Returns ``{"key": "cxk_...", "api_key": {...}}``:
+        the key is in this answer only (the cluster keeps its hash), so store it now."""
+        api_list = [apis] if isinstance(apis, str) else list(apis)
+        body: Dict[str, Any] = {"name": name, "apis": api_list}
+        if expires_in is not None:
+            secs = expires_in.total_seconds() if isinstance(expires_in, _dt.timedelta) else float(expires_in)
+            if secs < 1:
+                raise ValueError("expires_in must be at least 1 second")
+            body["expires_in_seconds"] = int(secs)
+        return self._request("POST", "/v1/api-keys", body=body)
+
+    def list_api_keys(self) -> List[Dict[str, Any]]:
+        """The cluster's API keys: name, id, APIs, created_by, created_at, expires_at, last_used.
+        Never the keys themselves."""
+        return list(self._request("GET", "/v1/api-keys").get("api_keys", []))
+
+    def revoke_api_key(self, name_or_id: str) -> Dict[str, Any]:
+        """Revoke a key by name or id; its next request is refused. Returns the revoked key's record."""
+        out = self._request("DELETE", "/v1/api-keys/" + _segment(name_or_id))
+        revoked = out.get("revoked")
+        return revoked if isinstance(revoked, dict) else out
+
     # -- calling deployed APIs ----------------------------------------------------------------------
 
     def api_endpoint(self, name: str) -> str:
@@ -265,16 +296,37 @@ class Client:
         method: str = "POST",
         headers: Optional[Mapping[str, str]] = None,
         timeout: Optional[float] = None,
+        api_key: Optional[str] = None,
     ) -> Any:
         """Call a deployed API with ``payload`` and return its answer (parsed JSON, else text/bytes).
 
         A mapping or list payload is sent as JSON; ``str``/``bytes`` are sent as they are. The
         gateway's certificate is verified against the environment's CA (or the system roots).
+        The client authenticates as the API's spec asks: ``auth: iam`` gets an identity token bound
+        to the gateway's URL (never the operator's token), ``auth: api_key`` the ``api_key`` given
+        (default ``$CORTEX_API_KEY``), ``auth: none`` nothing.
         """
-        url = self.api_endpoint(name)
+        st = self.get_api(name)
+        url = st.get("endpoint")
+        if not isinstance(url, str) or not url:
+            raise CortexError(f"API {name!r} has no endpoint yet (is it still starting?)")
         if not url.startswith("https://"):
             raise CortexError(f"API {name!r} endpoint is not https ({url!r}); refusing to call it")
+        auth = st.get("auth")
+        # No auth in the status: an operator from before API auth, whose gateway is open and
+        # forwards headers to the replica; no credential is sent to it.
+        auth_type = str((auth.get("type") if isinstance(auth, dict) else None) or "none")
         hdrs = dict(headers or {})
+        secret = ""
+        if auth_type == "api_key":
+            secret = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip()
+            if not secret:
+                raise CredentialsError(f"API {name!r} needs an API key: pass api_key=... or set {API_KEY_ENV}")
+            hdrs["Authorization"] = "Bearer " + secret
+        elif auth_type == "iam":
+            hdrs["Authorization"], secret = self._gateway_authorization(url)
+        elif auth_type != "none":
+            raise CortexError(f"API {name!r} has auth type {auth_type!r}, unknown to this client: upgrade it")
         data: Optional[bytes] = None
         if isinstance(payload, (bytes, bytearray)):
             data = bytes(payload)
@@ -296,9 +348,9 @@ class Client:
                 allow_redirects=False,
             )
         except requests.RequestException as e:
-            raise TransportError(f"calling API {name!r} at {url}: {_describe(e)}") from None
+            raise TransportError(redact(f"calling API {name!r} at {url}: {_describe(e)}", secret)) from None
         if resp.status_code >= 400:
-            body = resp.text[:_MAX_ERROR_BODY]
+            body = redact(resp.text[:_MAX_ERROR_BODY], secret) if secret else resp.text[:_MAX_ERROR_BODY]
             raise APICallError(resp.status_code, f"API {name!r} answered HTTP {resp.status_code}: {body[:500]}", body)
         ctype = resp.headers.get("Content-Type", "")
         if "json" in ctype:
@@ -347,6 +399,34 @@ class Client:
                 cache_path=cache,
             )
             return self._tokens
+
+    def _gateway_authorization(self, url: str) -> Tuple[str, str]:
+        """The Authorization header for an iam API at ``url`` and the secret it carries: the local
+        admin credential on a local environment, else a token bound to the gateway's own URL."""
+        if self._auth_method() == AUTH_LOCAL:
+            secret = self._local_secret()
+            return "Bearer " + LOCAL_TOKEN_PREFIX + secret, secret
+        parts = urlsplit(url)
+        audience = normalize_audience(f"{parts.scheme}://{parts.netloc}")
+        op = self._token_source()  # the cluster binding (id, STS host) is the operator's
+        with self._lock:
+            ts = self._gateway_tokens.get(audience)
+            if ts is None:
+                cache = None
+                if self._token_cache_dir and self.environment.name:
+                    cache = os.path.join(self._token_cache_dir, f"py-{self.environment.name}.gateway.json")
+                ts = TokenSource(
+                    self._credentials,
+                    host=op.host,
+                    cluster_id=op.cluster_id,
+                    audience=audience,
+                    region=op.region,
+                    scheme=op.scheme,
+                    cache_path=cache,
+                )
+                self._gateway_tokens[audience] = ts
+        token = ts.token()
+        return "Bearer " + token, token
 
     def _credentials(self) -> Any:
         session = self._botocore_session

@@ -64,15 +64,25 @@ class CLIConfig:
     environments: List[Environment] = field(default_factory=list)
 
     def get(self, name: Optional[str] = None) -> Environment:
-        """The named environment, or the default one (or the only one) when ``name`` is empty."""
+        """The named environment, or the default one when ``name`` is empty.
+
+        Without a default it never guesses, not even when one environment is left (``cortex cluster
+        down`` removes the default): talking to a cluster the caller did not choose is worse than
+        an error.
+        """
         if not name:
             name = self.default_environment
         if not name:
-            if len(self.environments) == 1:
-                return self.environments[0]
+            known = ", ".join(sorted(e.name for e in self.environments))
+            if not known:
+                raise ConfigError(
+                    f"no environment given and none is configured in {os.path.join(self.dir, 'cli.yaml')}: "
+                    "run `cortex cluster up` for a local cluster, or `cortex env configure NAME --operator-endpoint URL`"
+                )
             raise ConfigError(
-                f"no environment given and no default set in {os.path.join(self.dir, 'cli.yaml')}: "
-                "pass a name, e.g. cortex.client('local'), or run `cortex env default NAME`"
+                f"no environment given and no default set in {os.path.join(self.dir, 'cli.yaml')} "
+                f"(environments: {known}): pass a name, e.g. cortex.client('{known.split(', ')[0]}'), "
+                "or run `cortex env default NAME`"
             )
         for e in self.environments:
             if e.name == name:

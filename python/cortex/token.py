@@ -64,9 +64,10 @@ _SIGNED_HEADERS = ["content-length", "content-type", "host", "x-amz-date", "x-co
 
 _REGION = r"[a-z]{2}(?:-[a-z]+)+-\d+"
 _STS_HOST_PATTERNS = [
-    re.compile(rf"^sts\.({_REGION})\.amazonaws\.com$"),
-    re.compile(rf"^sts-fips\.({_REGION})\.amazonaws\.com$"),
-    re.compile(rf"^sts\.({_REGION})\.amazonaws\.com\.cn$"),
+    # Matched with fullmatch: `$` would also match before a trailing newline.
+    re.compile(rf"sts\.({_REGION})\.amazonaws\.com"),
+    re.compile(rf"sts-fips\.({_REGION})\.amazonaws\.com"),
+    re.compile(rf"sts\.({_REGION})\.amazonaws\.com\.cn"),
 ]
 
 
@@ -80,13 +81,13 @@ def region_for_sts_host(host: str) -> Optional[str]:
     if h == "sts.amazonaws.com":
         return "us-east-1"
     for pat in _STS_HOST_PATTERNS:
-        m = pat.match(h)
+        m = pat.fullmatch(h)
         if m:
             return m.group(1)
     return None
 
 
-_DNS_NAME = re.compile(r"^[a-z0-9.-]+$")
+_DNS_NAME = re.compile(r"[a-z0-9.-]+")  # whole strings only: always fullmatch
 
 
 def normalize_audience(endpoint: str) -> str:
@@ -96,7 +97,7 @@ def normalize_audience(endpoint: str) -> str:
     in), an IPv6 literal in brackets; user info, a path, a query or a fragment are refused.
     """
     bad = ConfigError(f"invalid endpoint {endpoint!r}: want https://host[:port]")
-    m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(/?)$", endpoint)
+    m = re.fullmatch(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(/?)", endpoint)
     if not m:
         raise bad
     scheme, netloc = m.group(1).lower(), m.group(2)
@@ -125,7 +126,7 @@ def normalize_audience(endpoint: str) -> str:
         except ValueError:
             if (
                 len(host) > 253
-                or not _DNS_NAME.match(host)
+                or not _DNS_NAME.fullmatch(host)
                 or host.startswith(".")
                 or host.endswith(".")
                 or ".." in host

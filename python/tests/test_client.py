@@ -121,11 +121,22 @@ def test_environment_from_cli_yaml(server, tmp_path, monkeypatch, aws_env):
         cortex.client("nope")
 
 
+def test_no_default_is_never_guessed(server, tmp_path, monkeypatch, aws_env):
+    # cluster down removed the default environment; the one left is not used without being named.
+    cfg = tmp_path / "cfg"
+    write_cli_yaml(str(cfg), [aws_env_entry(server)])
+    monkeypatch.setenv("CORTEX_CLI_CONFIG_DIR", str(cfg))
+    with pytest.raises(cortex.ConfigError, match=r"no default set .*\(environments: prod\).*cortex env default"):
+        cortex.client()
+    with cortex.client("prod") as c:
+        assert c.environment.name == "prod"
+
+
 def test_config_errors(tmp_path, monkeypatch):
     cfg = tmp_path / "cfg"
     cfg.mkdir()
     monkeypatch.setenv("CORTEX_CLI_CONFIG_DIR", str(cfg))
-    with pytest.raises(cortex.ConfigError, match="no environment given"):
+    with pytest.raises(cortex.ConfigError, match="none is configured.*cortex cluster up"):
         cortex.client()  # no cli.yaml at all
     (cfg / "cli.yaml").write_text("environments:\n- name: Bad_Name\n  operator_endpoint: https://x\n")
     with pytest.raises(cortex.ConfigError, match="invalid environment name"):
@@ -486,6 +497,21 @@ def test_call_verifies_tls_and_maps_errors(server, local):
     with pytest.raises(cortex.APICallError) as ei:
         local.call("echo", {"x": 1})
     assert ei.value.status == 500 and "boom" in ei.value.body
+    # An API that takes keys gets the key given (or $CORTEX_API_KEY), and nothing else.
+    server.json("GET", "/v1/apis/keyed", 200, {"name": "keyed", "endpoint": server.url + "/echo", "auth": {"type": "api_key"}})
+    server.routes[("POST", "/echo")] = lambda req: (200, {"Content-Type": "application/json"}, b"{}")
+    local.call("keyed", {}, api_key="cxk_0123456789abcdef_" + "A" * 43)
+    assert server.requests[-1]["headers"]["Authorization"] == "Bearer cxk_0123456789abcdef_" + "A" * 43
+    os.environ.pop("CORTEX_API_KEY", None)
+    with pytest.raises(cortex.CredentialsError, match="API key"):
+        local.call("keyed", {})
+    # An iam API on a local environment gets the local admin credential; auth none gets nothing.
+    server.json("GET", "/v1/apis/members", 200, {"name": "members", "endpoint": server.url + "/echo", "auth": {"type": "iam"}})
+    local.call("members", {})
+    assert server.requests[-1]["headers"]["Authorization"].startswith("Bearer cortex-local-v1.")
+    server.json("GET", "/v1/apis/open", 200, {"name": "open", "endpoint": server.url + "/echo", "auth": {"type": "none"}})
+    local.call("open", {}, api_key="cxk_0123456789abcdef_" + "A" * 43)
+    assert "Authorization" not in server.requests[-1]["headers"]
     server.json("GET", "/v1/apis/plain", 200, {"name": "plain", "endpoint": "http://127.0.0.1:1/plain"})
     with pytest.raises(cortex.CortexError, match="not https"):
         local.call("plain", {})

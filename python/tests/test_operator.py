@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 import botocore.session
 import pytest
+import requests
 
 import cortex
 from conftest import ACCOUNT, Key, Operator
@@ -273,3 +274,69 @@ def test_local_cluster_with_iam_auth(cortex_bin, moto, tmp_path, monkeypatch):
         assert cortex.client("local", config_dir=cfg, botocore_session=session_for(session)).whoami()["arn"] == session.arn
     finally:
         subprocess.run([cortex_bin, "cluster", "down"], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_api_auth_types_keys_and_revocation(op, moto, monkeypatch):
+    """One API per auth type on a real operator (moto as STS): the client authenticates as each
+    spec asks, keys are created, listed without secrets and revoked with effect on the next call."""
+    from test_local import ECHO
+
+    alice = moto.users["alice"]
+    monkeypatch.delenv("CORTEX_API_KEY", raising=False)
+    server = {"kind": "RealtimeAPI", "handler": {"type": "command", "command": ["python3", "server.py"]}}
+    with client_for(op, alice) as c:
+        c.deploy(
+            [
+                dict(server, name="py-open", auth={"type": "none"}),
+                dict(server, name="py-keyed", auth={"type": "api_key"}),
+                dict(server, name="py-members"),  # default: iam, whoever may read the cluster
+                dict(server, name="py-alice", auth={"type": "iam", "allow": [alice.arn]}),
+            ],
+            project_dir=ECHO,
+        )
+        for name in ("py-open", "py-keyed", "py-members", "py-alice"):
+            c.wait_for_api(name, timeout=120)
+        assert c.get_api("py-members")["auth"]["type"] == "iam"
+        assert c.call("py-open", {"x": 1})["bytes"] == 8
+        assert c.call("py-members", {"x": 1})["bytes"] == 8  # a token bound to the gateway's URL
+        assert c.call("py-alice", {"x": 1})["bytes"] == 8
+
+        with pytest.raises(cortex.CredentialsError):
+            c.call("py-keyed", {})
+        created = c.create_api_key("py-ci", ["py-keyed"], expires_in=3600)
+        key = created["key"]
+        assert key.startswith("cxk_") and created["api_key"]["apis"] == ["py-keyed"]
+        assert c.call("py-keyed", {"x": 1}, api_key=key)["bytes"] == 8
+        monkeypatch.setenv("CORTEX_API_KEY", key)
+        assert c.call("py-keyed", {"x": 1})["bytes"] == 8
+        listed = c.list_api_keys()
+        assert [k["name"] for k in listed] == ["py-ci"] and key not in repr(listed)
+        assert listed[0]["created_by"] == alice.arn and listed[0]["expires_at"]
+
+        # A key for another API is 403; a token for the operator does not open an API.
+        other = c.create_api_key("py-other", "py-open")["key"]
+        with pytest.raises(cortex.APICallError) as ei:
+            c.call("py-keyed", {}, api_key=other)
+        assert ei.value.status == 403
+        resp = requests.post(
+            c.get_api("py-members")["endpoint"], json={}, verify=op.ca_file,
+            headers={"Authorization": "Bearer " + c._token_source().token()},
+        )
+        assert resp.status_code == 401 and resp.json()["error"]["code"] == "unauthenticated"
+
+        assert c.revoke_api_key("py-ci")["name"] == "py-ci"
+        with pytest.raises(cortex.APICallError) as ei:
+            c.call("py-keyed", {})
+        assert ei.value.status == 401 and key not in str(ei.value)
+        c.revoke_api_key("py-other")
+        for name in ("py-open", "py-keyed", "py-members", "py-alice"):
+            c.delete_api(name)
+
+    # bob is in the account (role deploy in account mode) but not on py-alice's allow list.
+    with client_for(op, moto.users["bob"]) as c:
+        c.deploy(dict(server, name="py-alice", auth={"type": "iam", "allow": [alice.arn]}), project_dir=ECHO)
+        c.wait_for_api("py-alice", timeout=120)
+        with pytest.raises(cortex.APICallError) as ei:
+            c.call("py-alice", {})
+        assert ei.value.status == 403
+        c.delete_api("py-alice")

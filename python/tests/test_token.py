@@ -112,7 +112,8 @@ def test_region_table():
     assert region_for_sts_host("sts.cn-northwest-1.amazonaws.com.cn") == "cn-northwest-1"
     assert region_for_sts_host("sts-fips.us-east-2.amazonaws.com") == "us-east-2"
     assert region_for_sts_host("sts.us-gov-west-1.amazonaws.com") == "us-gov-west-1"
-    for bad in ("127.0.0.1:5000", "sts.amazonaws.com.evil.com", "evil.sts.amazonaws.com", "sts..amazonaws.com", ""):
+    for bad in ("127.0.0.1:5000", "sts.amazonaws.com.evil.com", "evil.sts.amazonaws.com", "sts..amazonaws.com", "",
+                "sts.us-east-1.amazonaws.com\n"):
         assert region_for_sts_host(bad) is None
 
 
@@ -335,6 +336,7 @@ def test_normalize_audience_matches_go(raw, want):
         "https://operator.example.com:0443", "https://operator.example.com:", "https://op_erator.example.com",
         "https://operator.example.com.", "https://op..example.com", "https://[fe80::1%25eth0]:443",
         "https://operator.example.com\r\n:443", "https://opérateur.example.com", "https://operator.example.com?",
+        "https://operator.example.com\n", "https://operator.example.com\n/",  # Python's `$` matches before \n
     ],
 )
 def test_normalize_audience_refuses(bad):

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,11 +27,24 @@ func TestIrisExample(t *testing.T) {
 	c.must("deploy", filepath.Join(dir, "cortex.yaml"))
 	st := c.get("iris")
 	client := c.httpsClient()
+	// The example says auth: api_key: no key, no prediction; a key from the CLI opens it.
+	resp, err := client.Post(st.Endpoint, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("iris without a key: %d, want 401", resp.StatusCode)
+	}
+	key := strings.TrimSpace(c.must("api-key", "create", "e2e", "--api", "iris"))
 	for flower, want := range map[string]string{
 		`{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}`: `{"prediction": "setosa"}`,
 		`{"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}`: `{"prediction": "virginica"}`,
 	} {
-		resp, err := client.Post(st.Endpoint, "application/json", strings.NewReader(flower))
+		req, _ := http.NewRequest("POST", st.Endpoint, strings.NewReader(flower))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,8 +55,15 @@ func TestIrisExample(t *testing.T) {
 		}
 	}
 	// And with cortex itself: the sample flower from a file, then bad payloads refused locally.
-	if out := c.must("call", "iris", "@"+filepath.Join(dir, "sample.json")); strings.TrimSpace(out) != `{"prediction": "setosa"}` {
+	if out := c.must("call", "iris", "--api-key", key, "@"+filepath.Join(dir, "sample.json")); strings.TrimSpace(out) != `{"prediction": "setosa"}` {
 		t.Errorf("cortex call iris: %q", out)
+	}
+	if _, stderr, code := c.run("call", "iris", "{}"); code == 0 || !strings.Contains(stderr, "API key") {
+		t.Errorf("call without a key: exit %d, %s", code, stderr)
+	}
+	c.must("api-key", "revoke", "e2e")
+	if _, stderr, code := c.run("call", "iris", "--api-key", key, "{}"); code == 0 || !strings.Contains(stderr, "401") {
+		t.Errorf("call with a revoked key: exit %d, %s", code, stderr)
 	}
 	if _, stderr, code := c.run("call", "iris", "{not json"); code == 0 || !strings.Contains(stderr, "not valid JSON") {
 		t.Errorf("invalid JSON payload: exit %d, %s", code, stderr)

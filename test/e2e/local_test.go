@@ -19,6 +19,8 @@ const echoYAML = `- name: echo
     config:
       greeting: hello
   replicas: %d
+  auth:
+    type: none
 `
 
 // up -> deploy echo -> get live -> verified HTTPS call -> replicas 1->2 -> kill a replica, it
@@ -116,7 +118,7 @@ func TestLocalLifecycle(t *testing.T) {
 		t.Fatalf("logs: %s", logs)
 	}
 
-	if out := c.must("delete", "echo"); !strings.Contains(out, "deleted api echo") {
+	if out := c.must("delete", "echo", "--yes"); !strings.Contains(out, "deleted api echo") {
 		t.Fatalf("delete: %s", out)
 	}
 	if _, errOut, code := c.run("get", "echo"); code == 0 || !strings.Contains(errOut, "not deployed") {
@@ -143,8 +145,9 @@ func TestLocalLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(c.configDir, "local")); !os.IsNotExist(err) {
 		t.Errorf("cluster files left after down: %v", err)
 	}
-	if out := c.must("cluster", "info"); !strings.Contains(out, "stopped") {
-		t.Errorf("info after down: %s", out)
+	// No cluster any more: info says so and fails (issue 12, item 10).
+	if out, errOut, code := c.run("cluster", "info"); code != 1 || !strings.Contains(errOut, "there is no local cluster") {
+		t.Errorf("info after down: exit %d\n%s%s", code, out, errOut)
 	}
 }
 
@@ -201,12 +204,13 @@ func TestHostileInput(t *testing.T) {
 	c.must("deploy", good)
 	before := c.get("echo")
 
+	// (echoYAML is 10 lines: its auth field is the last two.)
 	cases := map[string]struct{ yaml, want string }{
 		"unknown kind":    {strings.Replace(fmt.Sprintf(echoYAML, 3), "RealtimeAPI", "BatchAPI", 1), `:2: api "echo" (#1): kind: unknown kind "BatchAPI"`},
-		"duplicate names": {fmt.Sprintf(echoYAML, 3) + fmt.Sprintf(echoYAML, 1), `:9: api "echo" (#2): name: duplicate name "echo"`},
-		"dotdot endpoint": {fmt.Sprintf(echoYAML, 3) + "  networking:\n    endpoint: /a/../b\n", `:10: api "echo" (#1): networking.endpoint: invalid endpoint`},
-		"space endpoint":  {fmt.Sprintf(echoYAML, 3) + "  networking:\n    endpoint: \"/a b\"\n", `:10: api "echo" (#1): networking.endpoint: invalid endpoint`},
-		"unknown field":   {fmt.Sprintf(echoYAML, 3) + "  replicaz: 2\n", `:9: api "echo" (#1): replicaz: unknown field`},
+		"duplicate names": {fmt.Sprintf(echoYAML, 3) + fmt.Sprintf(echoYAML, 1), `:11: api "echo" (#2): name: duplicate name "echo"`},
+		"dotdot endpoint": {fmt.Sprintf(echoYAML, 3) + "  networking:\n    endpoint: /a/../b\n", `:12: api "echo" (#1): networking.endpoint: invalid endpoint`},
+		"space endpoint":  {fmt.Sprintf(echoYAML, 3) + "  networking:\n    endpoint: \"/a b\"\n", `:12: api "echo" (#1): networking.endpoint: invalid endpoint`},
+		"unknown field":   {fmt.Sprintf(echoYAML, 3) + "  replicaz: 2\n", `:11: api "echo" (#1): replicaz: unknown field`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -230,6 +234,7 @@ func TestHostileInput(t *testing.T) {
   handler:
     type: command
     command: [python3, -c, "import sys; print('cannot load model.bin', file=sys.stderr); sys.exit(3)"]
+  auth: {type: none}
 `)
 	_, errOut, code := c.run("deploy", crash)
 	if code == 0 || !strings.Contains(errOut, "exit status 3") || !strings.Contains(errOut, "cannot load model.bin") {

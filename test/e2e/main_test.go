@@ -140,6 +140,7 @@ type apiStatus struct {
 	Status   string `json:"status"`
 	Reason   string `json:"reason"`
 	Endpoint string `json:"endpoint"`
+	Version  string `json:"version"`
 	Replicas struct {
 		Requested int `json:"requested"`
 		Ready     int `json:"ready"`

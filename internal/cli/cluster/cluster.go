@@ -10,11 +10,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cortexlabs-go/cortex/internal/cli/cluster/kubeconfig"
+	"github.com/cortexlabs-go/cortex/internal/cli/cluster/token"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 )
 
-// NewCmd returns `cortex cluster`.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmdCluster returns `cortex cluster` and its subcommands.
+func NewCmdCluster(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "Create, inspect, change and delete cortex clusters, and manage who may use them",
@@ -22,6 +24,10 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 
 A cluster is either local (the default: an operator and gateway running as processes on this machine,
 no cloud account needed) or on AWS (--provider aws with a cluster.yaml).`,
+		Example: `  cortex cluster up
+  cortex cluster info
+  cortex cluster up cluster.yaml          # AWS
+  cortex cluster down --keep-state`,
 	}
 	for _, sub := range providerCommands(f) {
 		cmd.AddCommand(sub)
@@ -29,7 +35,8 @@ no cloud account needed) or on AWS (--provider aws with a cluster.yaml).`,
 	for _, sub := range awsOnlyCommands(f) {
 		cmd.AddCommand(sub)
 	}
-	cmd.AddCommand(newAccessCmd(f))
+	cmd.AddCommand(NewCmdAccess(f))
+	cmd.AddCommand(token.NewCmdToken(f, nil), kubeconfig.NewCmdKubeconfig(f, nil))
 	return cmd
 }
 
@@ -80,6 +87,10 @@ func mergeProviders(use, short, long, defaultProvider string, byProvider map[str
 		}
 		var foreign []string
 		c.Flags().Visit(func(fl *pflag.Flag) {
+			// Global flags (-e/--env) belong to every command, whatever the provider.
+			if c.InheritedFlags().Lookup(fl.Name) != nil {
+				return
+			}
 			if fl.Name != "provider" && chosen.Flags().Lookup(fl.Name) == nil {
 				foreign = append(foreign, "--"+fl.Name)
 			}
@@ -90,6 +101,9 @@ func mergeProviders(use, short, long, defaultProvider string, byProvider map[str
 		// Flags both providers define (e.g. -o) were parsed into the first provider's variable:
 		// hand the value to the chosen provider's own flag.
 		c.Flags().Visit(func(fl *pflag.Flag) {
+			if c.InheritedFlags().Lookup(fl.Name) != nil {
+				return
+			}
 			own := chosen.Flags().Lookup(fl.Name)
 			if own == nil || own == fl {
 				return

@@ -13,19 +13,28 @@ const providerRule = `
 means aws.`
 
 func providerCommands(f *cmdutil.Factory) []*cobra.Command {
-	return []*cobra.Command{
+	cmds := []*cobra.Command{
 		mergeProviders("up [cluster.yaml]", "Create a cluster (local processes, or AWS resources)",
 			"Create a cluster, or resume one whose creation stopped half way. Running it again is safe.\n"+providerRule,
-			"local", map[string]*cobra.Command{"local": localcluster.NewUpCmd(f), "aws": awscluster.NewUpCmd(f)}),
+			"local", map[string]*cobra.Command{"local": localcluster.NewCmdUp(f, nil), "aws": awscluster.NewCmdUp(f, nil)}),
 		mergeProviders("info [cluster.yaml]", "Show a cluster's endpoints, resources and state",
 			"Show a cluster's endpoints, resources and state.\n"+providerRule,
-			"local", map[string]*cobra.Command{"local": localcluster.NewInfoCmd(f), "aws": awscluster.NewInfoCmd(f)}),
+			"local", map[string]*cobra.Command{"local": localcluster.NewCmdInfo(f, nil), "aws": awscluster.NewCmdInfo(f, nil)}),
 		mergeProviders("down [cluster.yaml]", "Delete a cluster and everything `up` created",
 			"Delete a cluster and everything `up` created, and forget its environments.\n"+providerRule,
-			"local", map[string]*cobra.Command{"local": localcluster.NewDownCmd(f), "aws": awscluster.NewDownCmd(f)}),
+			"local", map[string]*cobra.Command{"local": localcluster.NewCmdDown(f, nil), "aws": awscluster.NewCmdDown(f, nil)}),
 	}
+	cmds[0].Example = `  cortex cluster up                          # local cluster, environment "local"
+  cortex cluster up -e dev --auth iam --account-id 123456789012
+  cortex cluster up cluster.yaml --yes       # AWS`
+	cmds[1].Example = `  cortex cluster info
+  cortex cluster info cluster.yaml -o json   # AWS`
+	cmds[2].Example = `  cortex cluster down
+  cortex cluster down --keep-state
+  cortex cluster down cluster.yaml --yes     # AWS`
+	return cmds
 }
 
 func awsOnlyCommands(f *cmdutil.Factory) []*cobra.Command {
-	return []*cobra.Command{awscluster.NewConfigureCmd(f), awscluster.NewPolicyCmd(f), awscluster.NewExampleConfigCmd(f)}
+	return []*cobra.Command{awscluster.NewCmdConfigure(f, nil), awscluster.NewCmdPolicy(f, nil), awscluster.NewCmdExampleConfig(f, nil), awscluster.NewCmdCredentials(f)}
 }

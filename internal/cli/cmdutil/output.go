@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -17,14 +18,32 @@ const (
 	FormatYAML  = "yaml"
 )
 
-// AddOutputFlag registers -o/--output on cmd and returns where the value lands.
+// AddOutputFlag registers -o/--output on cmd and returns where the value lands. An unknown
+// format is refused while the flags are parsed: a usage error, before any work is done.
 func AddOutputFlag(cmd *cobra.Command) *string {
 	format := FormatTable
-	cmd.Flags().StringVarP(&format, "output", "o", FormatTable, "output format: table, json or yaml")
-	_ = cmd.RegisterFlagCompletionFunc("output", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-		return []string{FormatTable, FormatJSON, FormatYAML}, cobra.ShellCompDirectiveNoFileComp
-	})
+	cmd.Flags().VarP((*formatValue)(&format), "output", "o", "output format: table, json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("output", FixedValues(FormatTable, FormatJSON, FormatYAML))
 	return &format
+}
+
+type formatValue string
+
+func (v *formatValue) String() string { return string(*v) }
+func (v *formatValue) Type() string   { return "format" }
+func (v *formatValue) Set(s string) error {
+	if err := ValidateFormat(s); err != nil {
+		return errors.New("use table, json or yaml")
+	}
+	*v = formatValue(s)
+	return nil
+}
+
+// FixedValues is the completion of a flag or argument with a fixed set of values.
+func FixedValues(values ...string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // ValidateFormat rejects an unknown -o value before any work is done.

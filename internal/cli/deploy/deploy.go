@@ -13,94 +13,118 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
-	"github.com/cortexlabs-go/cortex/internal/workload"
 )
 
-// Options of `cortex deploy`.
-type Options struct {
+// DeployOptions are the dependencies, flags and argument of `cortex deploy`.
+type DeployOptions struct {
+	IO     *cmdutil.IOStreams
+	Client func(context.Context) (*client.Client, *cliconfig.Environment, error)
+
+	// File is a cortex.yaml, or a directory holding one.
 	File    string
 	Format  *string
 	NoWait  bool
 	Timeout time.Duration
+
+	ctx context.Context
 }
 
-// NewCmd returns `cortex deploy`.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &Options{}
+// NewCmdDeploy returns `cortex deploy`.
+func NewCmdDeploy(f *cmdutil.Factory, runF func(*DeployOptions) error) *cobra.Command {
+	opts := &DeployOptions{IO: f.IO, Client: f.Client}
 	cmd := &cobra.Command{
-		Use:   "deploy [cortex.yaml]",
+		Use:   "deploy [cortex.yaml | DIR]",
 		Short: "Deploy the APIs of a cortex.yaml (default ./cortex.yaml)",
-		Long: `Deploy the APIs listed in cortex.yaml (see docs/apis.md). The file is validated here first
-(errors name the field and the line) and nothing changes when it is invalid. Relative paths are
-resolved against the file's directory, which is sent as the APIs' project directory (the local
-provider runs the handler from there).
+		Long: `Deploy the APIs listed in cortex.yaml (see docs/apis.md); given a directory, its cortex.yaml (as
+the Python client's deploy does). The file is validated here first (errors name the field and
+the line) and nothing changes when it is invalid. Relative paths are resolved against the file's
+directory, which is sent as the APIs' project directory (the local provider runs the handler
+from there).
 
 Prints what changed (created, updated, unchanged) and waits, showing progress, until every API
 is live (--no-wait to return at once).`,
 		Example: `  cortex deploy examples/iris/cortex.yaml
+  cortex deploy examples/echo
   cortex deploy -o json --no-wait`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.File = "cortex.yaml"
+			opts.ctx = c.Context()
+			opts.File = "cortex.yaml"
 			if len(args) == 1 {
-				o.File = args[0]
+				opts.File = args[0]
 			}
-			return Run(c.Context(), f, o)
+			if opts.Timeout <= 0 {
+				return cmdutil.UsageErrorf(c.CommandPath(), "invalid --timeout %s: use a positive duration such as 5m", opts.Timeout)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return deployRun(opts)
 		},
 	}
-	o.Format = cmdutil.AddOutputFlag(cmd)
-	cmd.Flags().BoolVar(&o.NoWait, "no-wait", false, "return after the deploy is accepted, without waiting for the APIs to be live")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for the APIs to be live")
+	opts.Format = cmdutil.AddOutputFlag(cmd)
+	cmd.Flags().BoolVar(&opts.NoWait, "no-wait", false, "return after the deploy is accepted, without waiting for the APIs to be live")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "how long to wait for the APIs to be live")
 	return cmd
 }
 
-// Run deploys.
-func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	if err := cmdutil.ValidateFormat(*o.Format); err != nil {
-		return err
+// specFile is the cortex.yaml of arg: arg itself, or arg/cortex.yaml for a directory.
+func specFile(arg string) string {
+	if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
+		return filepath.Join(arg, "cortex.yaml")
 	}
-	path, err := filepath.Abs(o.File)
+	return arg
+}
+
+func deployRun(o *DeployOptions) error {
+	ctx := o.ctx
+	file := specFile(o.File)
+	path, err := filepath.Abs(file)
 	if err != nil {
 		return err
 	}
 	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s does not exist: pass a cortex.yaml or a directory holding one (see examples/)", file)
+	}
 	if err != nil {
 		return err
 	}
-	specs, err := apispec.Parse(data, o.File, filepath.Dir(path))
+	specs, err := apispec.Parse(data, file, filepath.Dir(path))
 	if err != nil {
 		return err
 	}
-	cl, env, err := f.Client()
+	cl, env, err := o.Client(ctx)
 	if err != nil {
 		return err
 	}
-	var resp struct {
-		Results []workload.Result `json:"results"`
-	}
+	defer cl.Close()
+	var resp apitypes.DeployResponse
 	if err := cl.Do(ctx, "POST", "/v1/apis", map[string]any{"apis": specs}, &resp); err != nil {
 		return fmt.Errorf("deploy to %s: %w", env.Name, err)
 	}
 	if *o.Format != cmdutil.FormatTable {
 		if !o.NoWait {
-			if err := wait(ctx, f, cl, names(resp.Results), o.Timeout, false); err != nil {
+			if err := wait(ctx, o, cl, names(resp.Results), false); err != nil {
 				return err
 			}
 		}
-		return cmdutil.Print(f.IO.Out, *o.Format, resp, nil)
+		return cmdutil.Print(o.IO.Out, *o.Format, resp, nil)
 	}
 	for _, r := range resp.Results {
-		fmt.Fprintf(f.IO.Out, "%s api %s\n", r.Action, r.Name)
+		fmt.Fprintf(o.IO.Out, "%s api %s\n", r.Action, r.Name)
 	}
 	if o.NoWait {
 		return nil
 	}
-	return wait(ctx, f, cl, names(resp.Results), o.Timeout, true)
+	return wait(ctx, o, cl, names(resp.Results), true)
 }
 
-func names(rs []workload.Result) []string {
+func names(rs []apitypes.Result) []string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.Name
@@ -109,31 +133,33 @@ func names(rs []workload.Result) []string {
 }
 
 // wait polls the APIs until all are live; an API in error ends the wait with its reason.
-func wait(ctx context.Context, f *cmdutil.Factory, cl *client.Client, apis []string, timeout time.Duration, show bool) error {
+func wait(ctx context.Context, o *DeployOptions, cl *client.Client, apis []string, show bool) error {
+	timeout := o.Timeout
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tty := cmdutil.IsTerminal(os.Stdout) && f.IO.Out == os.Stdout
+	tty := o.IO.IsStdoutTTY()
+	out := o.IO.Out
 	spin := []string{"|", "/", "-", `\`}
 	last := map[string]string{}
 	for i := 0; ; i++ {
 		pending := 0
-		var statuses []workload.APIStatus
+		var statuses []apitypes.APIStatus
 		for _, name := range apis {
-			var st workload.APIStatus
+			var st apitypes.APIStatus
 			if err := cl.Do(ctx, "GET", client.APIPath(name), nil, &st); err != nil {
-				if ctx.Err() != nil {
+				if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 					return fmt.Errorf("timed out after %s waiting for the APIs to be live (see cortex get, cortex logs)", timeout)
 				}
 				return err
 			}
 			statuses = append(statuses, st)
-			if st.Status == workload.Error {
+			if st.Status == apitypes.Error {
 				if show && tty {
-					fmt.Fprint(f.IO.Out, "\r\033[K")
+					fmt.Fprint(out, "\r\033[K")
 				}
 				return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("api %s: %s (see cortex logs %s)", name, st.Reason, name)}
 			}
-			if st.Status != workload.Live {
+			if st.Status != apitypes.Live {
 				pending++
 			}
 		}
@@ -143,12 +169,12 @@ func wait(ctx context.Context, f *cmdutil.Factory, cl *client.Client, apis []str
 				for _, st := range statuses {
 					line += fmt.Sprintf("%s %s %d/%d  ", st.Name, st.Status, st.Replicas.Ready, st.Replicas.Requested)
 				}
-				fmt.Fprintf(f.IO.Out, "\r\033[K%s %s", spin[i%len(spin)], line)
+				fmt.Fprintf(out, "\r\033[K%s %s", spin[i%len(spin)], line)
 			} else {
 				for _, st := range statuses {
 					s := fmt.Sprintf("%s %d/%d", st.Status, st.Replicas.Ready, st.Replicas.Requested)
 					if last[st.Name] != s {
-						fmt.Fprintf(f.IO.Out, "api %s: %s replicas ready\n", st.Name, s)
+						fmt.Fprintf(out, "api %s: %s replicas ready\n", st.Name, s)
 						last[st.Name] = s
 					}
 				}
@@ -157,9 +183,9 @@ func wait(ctx context.Context, f *cmdutil.Factory, cl *client.Client, apis []str
 		if pending == 0 {
 			if show {
 				if tty {
-					fmt.Fprint(f.IO.Out, "\r\033[K")
+					fmt.Fprint(out, "\r\033[K")
 				}
-				tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 1, ' ', 0) // endpoints of several APIs line up
+				tw := tabwriter.NewWriter(out, 0, 4, 1, ' ', 0) // endpoints of several APIs line up
 				for _, st := range statuses {
 					fmt.Fprintf(tw, "api %s is live at\t%s\n", st.Name, st.Endpoint)
 				}
@@ -169,7 +195,7 @@ func wait(ctx context.Context, f *cmdutil.Factory, cl *client.Client, apis []str
 		}
 		select {
 		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) && errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 				return fmt.Errorf("timed out after %s waiting for the APIs to be live (see cortex get, cortex logs)", timeout)
 			}
 			return ctx.Err()

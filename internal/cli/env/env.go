@@ -2,7 +2,6 @@
 package env
 
 import (
-	"bufio"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -17,23 +16,39 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/localcluster"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
-// NewCmd returns `cortex env`.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
+// NewCmdEnv returns `cortex env` and its subcommands.
+func NewCmdEnv(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "env",
 		Short: "Configure the operators (environments) this CLI talks to",
 		Long: `An environment is one cluster's operator: its HTTPS endpoint, the CA its certificate must chain
 to, and the cluster id identity tokens are bound to. They live in ~/.cortex/cli.yaml
-($CORTEX_CLI_CONFIG_DIR overrides the directory), shared with the Python client.`,
+($CORTEX_CLI_CONFIG_DIR overrides the directory), shared with the Python client.
+
+Commands use the environment named by -e, else $CORTEX_ENV, else the default one. When there is
+no default (cluster down or env delete removed it), they do not guess: on a terminal they ask
+which one to use, otherwise they fail and name the choices.`,
+		Example: `  cortex env list
+  cortex env default prod`,
 	}
-	cmd.AddCommand(newConfigureCmd(f), newListCmd(f), newDefaultCmd(f), newDeleteCmd(f))
+	cmd.AddCommand(NewCmdConfigure(f, nil), NewCmdList(f, nil), NewCmdDefault(f, nil), NewCmdDelete(f, nil))
 	return cmd
 }
 
-type configureOptions struct {
+// ConfigureOptions are the dependencies, flags and argument of `cortex env configure`.
+type ConfigureOptions struct {
+	IO        *cmdutil.IOStreams
+	Prompter  cmdutil.Prompter
+	Config    func() (*cliconfig.Config, error)
+	NewClient func(client.Options) (*client.Client, error)
+
+	changedProfile bool
+	ctx            context.Context
+
 	name           string
 	endpoint       string
 	caFile         string
@@ -47,8 +62,9 @@ type configureOptions struct {
 	awsCredsToAPIs string
 }
 
-func newConfigureCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &configureOptions{}
+// NewCmdConfigure returns `cortex env configure`.
+func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *cobra.Command {
+	o := &ConfigureOptions{IO: f.IO, Prompter: f.Prompt(), Config: f.Config, NewClient: f.NewClient}
 	cmd := &cobra.Command{
 		Use:   "configure NAME",
 		Short: "Add or update an environment, pinning the operator's CA",
@@ -68,8 +84,13 @@ Plain http:// is refused, except with --insecure-http for a loopback address.`,
   cortex env configure local --aws-profile ml-team      # update one field of an existing environment`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			o.ctx = c.Context()
 			o.name = args[0]
-			return runConfigure(c.Context(), c, f, o)
+			o.changedProfile = c.Flags().Changed("aws-profile")
+			if runF != nil {
+				return runF(o)
+			}
+			return configureRun(o)
 		},
 	}
 	fl := cmd.Flags()
@@ -83,14 +104,18 @@ Plain http:// is refused, except with --insecure-http for a loopback address.`,
 	fl.StringVar(&o.localTokenFile, "local-token-file", "", "file of the local admin credential (with --auth local)")
 	fl.BoolVar(&o.setDefault, "default", false, "make this the default environment")
 	fl.StringVar(&o.awsCredsToAPIs, "aws-credentials-for-apis", "", "local clusters: pass AWS credentials into APIs, true or false (--aws-profile on a local environment implies true)")
+	_ = cmd.RegisterFlagCompletionFunc("auth", cmdutil.FixedValues(cliconfig.AuthAWS, cliconfig.AuthLocal))
+	_ = cmd.RegisterFlagCompletionFunc("aws-credentials-for-apis", cmdutil.FixedValues("true", "false"))
+	cmd.ValidArgsFunction = cmdutil.CompleteEnvNameArg(f)
 	return cmd
 }
 
-func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *configureOptions) error {
+func configureRun(o *ConfigureOptions) error {
+	ctx := o.ctx
 	if err := cliconfig.ValidateEnvName(o.name); err != nil {
 		return err
 	}
-	cfg, err := f.Config()
+	cfg, err := o.Config()
 	if err != nil {
 		return err
 	}
@@ -113,7 +138,7 @@ func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *
 	if env.Auth == cliconfig.AuthLocal && env.LocalTokenFile == "" {
 		return fmt.Errorf("--auth local needs --local-token-file")
 	}
-	if c.Flags().Changed("aws-profile") {
+	if o.changedProfile {
 		env.AWSProfile = o.awsProfile
 		// On a local cluster, naming a profile is asking for its credentials in the APIs
 		// (--aws-credentials-for-apis false keeps them out; true without a profile: default chain).
@@ -135,11 +160,17 @@ func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *
 		if o.endpoint == "" {
 			o.endpoint = env.OperatorEndpoint
 		}
-		if err := bindOperator(ctx, f, o, &env); err != nil {
+		if err := bindOperator(ctx, o, &env); err != nil {
 			return err
 		}
 	}
-	warnSharedClusterID(f, cfg, env)
+	warnSharedClusterID(o.IO, cfg, env)
+	if env.Provider == "local" {
+		// The local operator reads whether its APIs get AWS credentials from its own file.
+		if err := localcluster.SetAPIAWSSettings(cfg.Dir(), env.AWSCredentialsForAPIs, env.AWSProfile); err != nil {
+			return err
+		}
+	}
 	cfg.Put(env)
 	if o.setDefault {
 		cfg.DefaultEnvironment = env.Name
@@ -147,9 +178,9 @@ func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *
 	if err := cfg.Save(); err != nil {
 		return err
 	}
-	fmt.Fprintf(f.IO.Out, "environment %s: %s (cluster %s)\n", env.Name, env.OperatorEndpoint, env.ClusterID)
+	fmt.Fprintf(o.IO.Out, "environment %s: %s (cluster %s)\n", env.Name, env.OperatorEndpoint, env.ClusterID)
 	if cfg.DefaultEnvironment == env.Name {
-		fmt.Fprintf(f.IO.Out, "%s is the default environment\n", env.Name)
+		fmt.Fprintf(o.IO.Out, "%s is the default environment\n", env.Name)
 	}
 	return nil
 }
@@ -158,7 +189,7 @@ func runConfigure(ctx context.Context, c *cobra.Command, f *cmdutil.Factory, o *
 // endpoint. Cluster ids are public: a server that announces another cluster's id may be trying to
 // collect tokens for it. Tokens are bound to the endpoint dialed, so it cannot replay them to the
 // real cluster; but the user should know which of the two is the cluster they meant.
-func warnSharedClusterID(f *cmdutil.Factory, cfg *cliconfig.Config, env cliconfig.Environment) {
+func warnSharedClusterID(ios *cmdutil.IOStreams, cfg *cliconfig.Config, env cliconfig.Environment) {
 	if env.ClusterID == "" {
 		return
 	}
@@ -173,14 +204,14 @@ func warnSharedClusterID(f *cmdutil.Factory, cfg *cliconfig.Config, env cliconfi
 		if theirs, err := identity.NormalizeAudience(other.OperatorEndpoint); err == nil && theirs == mine {
 			continue
 		}
-		fmt.Fprintf(f.IO.ErrOut, "warning: environment %s already uses cluster %s at %s; %s announces the same cluster id.\n"+
+		fmt.Fprintf(ios.ErrOut, "warning: environment %s already uses cluster %s at %s; %s announces the same cluster id.\n"+
 			"  If it is not the same cluster under another name, do not trust it: it may be impersonating that cluster.\n",
 			other.Name, env.ClusterID, other.OperatorEndpoint, env.OperatorEndpoint)
 	}
 }
 
 // bindOperator pins the operator's CA and learns the cluster binding from /v1/auth.
-func bindOperator(ctx context.Context, f *cmdutil.Factory, o *configureOptions, env *cliconfig.Environment) error {
+func bindOperator(ctx context.Context, o *ConfigureOptions, env *cliconfig.Environment) error {
 	u, err := client.ValidateEndpoint(o.endpoint, o.insecureHTTP)
 	if err != nil {
 		return err
@@ -188,23 +219,24 @@ func bindOperator(ctx context.Context, f *cmdutil.Factory, o *configureOptions, 
 	env.OperatorEndpoint = u.String()
 	env.CACert = ""
 	if u.Scheme == "https" {
-		caPEM, err := resolveCA(ctx, f, o, u.Host, u.Port())
+		caPEM, err := resolveCA(ctx, o, u.Host, u.Port())
 		if err != nil {
 			return err
 		}
 		env.CACert = string(caPEM)
 	}
-	cl, err := client.New(env, nil)
+	cl, err := o.NewClient(client.Options{Endpoint: env.OperatorEndpoint, CAPEM: []byte(env.CACert)})
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	params, err := cl.AuthParams(ctx)
 	if err != nil {
 		return fmt.Errorf("the operator did not answer: %w", err)
 	}
 	env.ClusterID, env.STSHost, env.STSRegion, env.STSScheme = params.ClusterID, params.STSHost, params.STSRegion, params.STSScheme
 	if params.STSScheme != "https" {
-		fmt.Fprintf(f.IO.ErrOut, "warning: this operator verifies tokens against a TEST STS endpoint (%s://%s), not AWS\n", params.STSScheme, params.STSHost)
+		fmt.Fprintf(o.IO.ErrOut, "warning: this operator verifies tokens against a TEST STS endpoint (%s://%s), not AWS\n", params.STSScheme, params.STSHost)
 	}
 	return nil
 }
@@ -213,7 +245,7 @@ func bindOperator(ctx context.Context, f *cmdutil.Factory, o *configureOptions, 
 // explicit pin (--ca-file, --ca-fingerprint) always wins over the system roots: the operator's
 // chain must lead to it even when the system already trusts the chain (a TLS-inspection root, a
 // public CA), and a mismatch is a refusal that shows the fingerprint seen.
-func resolveCA(ctx context.Context, f *cmdutil.Factory, o *configureOptions, hostPort, port string) ([]byte, error) {
+func resolveCA(ctx context.Context, o *ConfigureOptions, hostPort, port string) ([]byte, error) {
 	var fileCA *x509.Certificate
 	if o.caFile != "" {
 		data, err := os.ReadFile(o.caFile)
@@ -257,7 +289,7 @@ func resolveCA(ctx context.Context, f *cmdutil.Factory, o *configureOptions, hos
 		}
 		return tlsutil.CertPEM(ca), nil
 	case d.TrustedBySystem:
-		fmt.Fprintln(f.IO.ErrOut, "the operator's certificate is trusted by this system; no CA pinned")
+		fmt.Fprintln(o.IO.ErrOut, "the operator's certificate is trusted by this system; no CA pinned")
 		return nil, nil
 	case d.CA == nil:
 		return nil, fmt.Errorf("%s did not send a self-signed CA with its certificate; ask the cluster admin for the CA file (--ca-file)", hostPort)
@@ -265,11 +297,14 @@ func resolveCA(ctx context.Context, f *cmdutil.Factory, o *configureOptions, hos
 	fp := tlsutil.Fingerprint(d.CA)
 	switch {
 	case o.yes:
-		fmt.Fprintf(f.IO.ErrOut, "trusting the operator's CA %q, fingerprint %s\n", d.CA.Subject.CommonName, fp)
-	case cmdutil.IsTerminal(f.IO.In):
-		fmt.Fprintf(f.IO.ErrOut, "The operator presents a certificate from CA %q\n  fingerprint %s\nTrust it for this environment? [y/N] ", d.CA.Subject.CommonName, fp)
-		line, _ := bufio.NewReader(f.IO.In).ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		fmt.Fprintf(o.IO.ErrOut, "trusting the operator's CA %q, fingerprint %s\n", d.CA.Subject.CommonName, fp)
+	case o.IO.CanPrompt():
+		fmt.Fprintf(o.IO.ErrOut, "The operator presents a certificate from CA %q\n  fingerprint %s\n", d.CA.Subject.CommonName, fp)
+		ok, err := o.Prompter.Confirm(ctx, "Trust it for this environment?")
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			return nil, fmt.Errorf("CA not trusted; nothing changed")
 		}
 	default:
@@ -278,86 +313,146 @@ func resolveCA(ctx context.Context, f *cmdutil.Factory, o *configureOptions, hos
 	return tlsutil.CertPEM(d.CA), nil
 }
 
-func newListCmd(f *cmdutil.Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "list", Short: "List environments", Args: cobra.NoArgs}
-	format := cmdutil.AddOutputFlag(cmd)
-	cmd.RunE = func(*cobra.Command, []string) error {
-		if err := cmdutil.ValidateFormat(*format); err != nil {
-			return err
-		}
-		cfg, err := f.Config()
-		if err != nil {
-			return err
-		}
-		type row struct {
-			Name      string `json:"name"`
-			Default   bool   `json:"default"`
-			Endpoint  string `json:"operator_endpoint"`
-			Provider  string `json:"provider,omitempty"`
-			Auth      string `json:"auth"`
-			ClusterID string `json:"cluster_id"`
-			CA        string `json:"ca"`
-		}
-		rows := []row{}
-		for _, e := range cfg.Environments {
-			ca := "system roots"
-			if cert, err := tlsutil.ParseCertPEM([]byte(e.CACert)); err == nil {
-				ca = tlsutil.Fingerprint(cert)
+// ListOptions are the dependencies and flags of `cortex env list`.
+type ListOptions struct {
+	IO     *cmdutil.IOStreams
+	Config func() (*cliconfig.Config, error)
+	Format *string
+}
+
+// NewCmdList returns `cortex env list`.
+func NewCmdList(f *cmdutil.Factory, runF func(*ListOptions) error) *cobra.Command {
+	opts := &ListOptions{IO: f.IO, Config: f.Config}
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List environments",
+		Example: "  cortex env list\n  cortex env list -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(opts)
 			}
-			rows = append(rows, row{e.Name, e.Name == cfg.DefaultEnvironment, e.OperatorEndpoint, e.Provider, e.Auth, e.ClusterID, ca})
-		}
-		return cmdutil.Print(f.IO.Out, *format, map[string]any{"environments": rows}, func(tw *tabwriter.Writer) {
-			fmt.Fprintln(tw, "NAME\tENDPOINT\tAUTH\tCLUSTER ID\tCA")
-			for _, r := range rows {
-				name := r.Name
-				if r.Default {
-					name += " (default)"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, r.Endpoint, r.Auth, r.ClusterID, r.CA)
-			}
-		})
+			return listRun(opts)
+		},
 	}
+	opts.Format = cmdutil.AddOutputFlag(cmd)
 	return cmd
 }
 
-func newDefaultCmd(f *cmdutil.Factory) *cobra.Command {
+func listRun(o *ListOptions) error {
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Name      string `json:"name"`
+		Default   bool   `json:"default"`
+		Endpoint  string `json:"operator_endpoint"`
+		Provider  string `json:"provider,omitempty"`
+		Auth      string `json:"auth"`
+		ClusterID string `json:"cluster_id"`
+		CA        string `json:"ca"`
+	}
+	rows := []row{}
+	for _, e := range cfg.Environments {
+		ca := "system roots"
+		if cert, err := tlsutil.ParseCertPEM([]byte(e.CACert)); err == nil {
+			ca = tlsutil.Fingerprint(cert)
+		}
+		rows = append(rows, row{e.Name, e.Name == cfg.DefaultEnvironment, e.OperatorEndpoint, e.Provider, e.Auth, e.ClusterID, ca})
+	}
+	return cmdutil.Print(o.IO.Out, *o.Format, map[string]any{"environments": rows}, func(tw *tabwriter.Writer) {
+		if len(rows) == 0 {
+			fmt.Fprintln(tw, "no environments: run `cortex cluster up` for a local cluster, or `cortex env configure NAME --operator-endpoint URL`")
+			return
+		}
+		fmt.Fprintln(tw, "NAME\tENDPOINT\tAUTH\tCLUSTER ID\tCA")
+		for _, r := range rows {
+			name := r.Name
+			if r.Default {
+				name += " (default)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, r.Endpoint, r.Auth, r.ClusterID, r.CA)
+		}
+		if cfg.DefaultEnvironment == "" {
+			fmt.Fprintln(tw, "\nno default environment: pass -e NAME, or run `cortex env default NAME`")
+		}
+	})
+}
+
+// NameOptions are the dependencies and argument of `cortex env default` and `cortex env delete`.
+type NameOptions struct {
+	IO     *cmdutil.IOStreams
+	Config func() (*cliconfig.Config, error)
+	Name   string
+}
+
+// NewCmdDefault returns `cortex env default`.
+func NewCmdDefault(f *cmdutil.Factory, runF func(*NameOptions) error) *cobra.Command {
+	opts := &NameOptions{IO: f.IO, Config: f.Config}
 	return &cobra.Command{
-		Use: "default NAME", Short: "Set the default environment", Args: cobra.ExactArgs(1),
+		Use: "default NAME", Short: "Set the default environment", Example: "  cortex env default prod",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteEnvNameArg(f),
 		RunE: func(_ *cobra.Command, args []string) error {
-			cfg, err := f.Config()
-			if err != nil {
-				return err
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			if _, err := cfg.Get(args[0]); err != nil {
-				return err
-			}
-			cfg.DefaultEnvironment = args[0]
-			if err := cfg.Save(); err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IO.Out, "%s is the default environment\n", args[0])
-			return nil
+			return defaultRun(opts)
 		},
 	}
 }
 
-func newDeleteCmd(f *cmdutil.Factory) *cobra.Command {
+func defaultRun(o *NameOptions) error {
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	if _, err := cfg.Get(o.Name); err != nil {
+		return err
+	}
+	cfg.DefaultEnvironment = o.Name
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "%s is the default environment\n", o.Name)
+	return nil
+}
+
+// NewCmdDelete returns `cortex env delete`.
+func NewCmdDelete(f *cmdutil.Factory, runF func(*NameOptions) error) *cobra.Command {
+	opts := &NameOptions{IO: f.IO, Config: f.Config}
 	return &cobra.Command{
-		Use: "delete NAME", Short: "Forget an environment (the cluster itself is not touched)", Args: cobra.ExactArgs(1),
+		Use: "delete NAME", Short: "Forget an environment (the cluster itself is not touched)", Example: "  cortex env delete staging",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteEnvNameArg(f),
 		RunE: func(_ *cobra.Command, args []string) error {
-			cfg, err := f.Config()
-			if err != nil {
-				return err
+			opts.Name = args[0]
+			if runF != nil {
+				return runF(opts)
 			}
-			if !cfg.Delete(args[0]) {
-				return fmt.Errorf("environment %q is not configured", args[0])
-			}
-			if err := cfg.Save(); err != nil {
-				return err
-			}
-			_ = os.Remove(client.TokenCacheFile(cfg.Dir(), args[0]))
-			fmt.Fprintf(f.IO.Out, "deleted environment %s\n", args[0])
-			return nil
+			return deleteRun(opts)
 		},
 	}
+}
+
+func deleteRun(o *NameOptions) error {
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	wasDefault := cfg.DefaultEnvironment == o.Name
+	if !cfg.Delete(o.Name) {
+		return fmt.Errorf("environment %q is not configured", o.Name)
+	}
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	_ = os.Remove(client.TokenCacheFile(cfg.Dir(), o.Name))
+	fmt.Fprintf(o.IO.Out, "deleted environment %s\n", o.Name)
+	if wasDefault && len(cfg.Environments) > 0 {
+		fmt.Fprintf(o.IO.Out, "there is no default environment now: run `cortex env default NAME` (%s)\n", strings.Join(cfg.Names(), ", "))
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package logs
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -78,4 +79,14 @@ func (t *terminalWriter) Flush() error {
 	t.pending = nil
 	_, err := t.w.Write(out)
 	return err
+}
+
+// Escape returns s as terminalWriter shows it: its control characters and invalid UTF-8
+// escaped. For text from an API that other commands print (`cortex get` shows status reasons).
+func Escape(s string) string {
+	var b strings.Builder
+	tw := &terminalWriter{w: &b}
+	_, _ = tw.Write([]byte(s))
+	_ = tw.Flush()
+	return b.String()
 }

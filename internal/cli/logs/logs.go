@@ -3,26 +3,30 @@ package logs
 
 import (
 	"context"
-	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
 )
 
-// Options of `cortex logs`.
-type Options struct {
+// LogsOptions are the dependencies, flags and argument of `cortex logs`.
+type LogsOptions struct {
+	// IO decides whether the output is a terminal (IsStdoutTTY), where control characters are
+	// shown escaped; piped output stays byte-exact.
+	IO     *cmdutil.IOStreams
+	Client func(context.Context) (*client.Client, *cliconfig.Environment, error)
+
 	API    string
 	Follow bool
-	// Terminal decides whether the output is a terminal, where control characters are shown
-	// escaped (nil: whether f.IO.Out is one). Piped output stays byte-exact.
-	Terminal func(io.Writer) bool
+
+	ctx context.Context
 }
 
-// NewCmd returns `cortex logs`.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &Options{}
+// NewCmdLogs returns `cortex logs`.
+func NewCmdLogs(f *cmdutil.Factory, runF func(*LogsOptions) error) *cobra.Command {
+	opts := &LogsOptions{IO: f.IO, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "logs API",
 		Short: "Print an API's logs (every replica's output, prefixed [api-replica])",
@@ -31,22 +35,31 @@ func NewCmd(f *cmdutil.Factory) *cobra.Command {
 On a terminal, control characters (escape sequences, carriage returns, C1 controls, DEL) and
 invalid UTF-8 are shown escaped, as \x1b, so that what an API prints cannot retitle, clear or
 repaint your terminal; tabs and newlines are kept. Piped or redirected, the output is byte-exact.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  cortex logs iris
+  cortex logs iris -f
+  cortex logs iris > iris.log`,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: cmdutil.CompleteAPINames(f, false),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.API = args[0]
-			return Run(c.Context(), f, o)
+			opts.ctx = c.Context()
+			opts.API = args[0]
+			if runF != nil {
+				return runF(opts)
+			}
+			return logsRun(opts)
 		},
 	}
-	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new lines until interrupted")
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines until interrupted")
 	return cmd
 }
 
-// Run prints the logs.
-func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	cl, _, err := f.Client()
+func logsRun(o *LogsOptions) error {
+	ctx := o.ctx
+	cl, _, err := o.Client(ctx)
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	follow := "false"
 	if o.Follow {
 		follow = "true"
@@ -56,11 +69,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 		return err
 	}
 	defer body.Close()
-	terminal := cmdutil.IsTerminalWriter
-	if o.Terminal != nil {
-		terminal = o.Terminal
-	}
-	err = copyLogs(f.IO.Out, body, terminal(f.IO.Out))
+	err = copyLogs(o.IO.Out, body, o.IO.IsStdoutTTY())
 	if ctx.Err() != nil {
 		return nil // interrupted while following
 	}

@@ -2,6 +2,7 @@
 package operatorcmd
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,28 +11,35 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/operator"
 )
 
-// NewCmd returns `cortex operator`.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	cmd := &cobra.Command{Use: "operator", Short: "Run the cortex operator (the cluster's HTTPS API server)"}
-	cmd.AddCommand(newServeCmd(f))
+// NewCmdOperator returns `cortex operator`.
+func NewCmdOperator(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{Use: "operator", Short: "Run the cortex operator (the cluster's HTTPS API server)",
+		Example: "  cortex operator serve --state-dir ./state --account-id 123456789012"}
+	cmd.AddCommand(NewCmdServe(f, nil))
 	return cmd
 }
 
-type serveOptions struct {
+// ServeOptions are the dependencies and flags of `cortex operator serve`.
+type ServeOptions struct {
+	IO *cmdutil.IOStreams
+	// changed reports whether the user set a flag (flags win over --config).
+	changed func(name string) bool
+	ctx     context.Context
+
 	configFile string
 	cfg        operator.Config
 	logLevel   string
 }
 
-func newServeCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &serveOptions{}
+// NewCmdServe returns `cortex operator serve`.
+func NewCmdServe(f *cmdutil.Factory, runF func(*ServeOptions) error) *cobra.Command {
+	o := &ServeOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the operator API over HTTPS",
@@ -54,13 +62,22 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
   # against an STS emulator (moto) for tests: ONLY that endpoint is accepted
   cortex operator serve --state-dir ./state --sts-test-endpoint http://127.0.0.1:5000 --account-id 123456789012`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return runServe(c, f, o) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.ctx = c.Context()
+			o.changed = c.Flags().Changed
+			if runF != nil {
+				return runF(o)
+			}
+			return serveRun(o)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.configFile, "config", "", "YAML configuration file")
 	fl.StringVar(&o.cfg.StateDir, "state-dir", "", "directory for the cluster record, access rules, TLS material and API state (required)")
 	fl.StringVar(&o.cfg.Listen, "listen", "", "HTTPS listen address (default 127.0.0.1:8888)")
 	fl.StringSliceVar(&o.cfg.PublicEndpoints, "public-endpoint", nil, "URL clients dial to reach this operator; repeat for several names (default: loopback at the listen port)")
+	fl.StringSliceVar(&o.cfg.KubernetesAPIServers, "kubernetes-api-server", nil, "URL of a Kubernetes API server that uses this operator's TokenReview webhook (as kubectl dials it); repeat for several; turns the webhook on")
+	fl.StringVar(&o.cfg.KubernetesWebhookClientCAFile, "kubernetes-webhook-client-ca-file", "", "answer the TokenReview webhook only for callers with a client certificate of this CA")
 	fl.StringVar(&o.cfg.Provider, "provider", "", "local or aws (default local)")
 	fl.StringVar(&o.cfg.ClusterName, "cluster-name", "", "cluster name (default cortex)")
 	fl.StringVar(&o.cfg.ClusterID, "cluster-id", "", "cluster id tokens are bound to (default: made at first start, then kept)")
@@ -77,6 +94,7 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringSliceVar(&o.cfg.DNSNames, "tls-dns-name", nil, "extra DNS names or IPs for the self-managed certificate")
 	fl.IntVar(&o.cfg.Connections.MaxConns, "max-conns", 0, "open connections in all; more are closed at once (default 1024)")
 	fl.IntVar(&o.cfg.Connections.MaxConnsPerClient, "max-conns-per-client", 0, "open connections per client IP (default 128)")
+	fl.StringVar(&o.cfg.APIs.AWSSettingsFile, "apis-aws-settings-file", "", "local provider: JSON file saying whether APIs get AWS credentials and from which profile (read at each deploy)")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&o.cfg.LogFile, "log-file", "", "write the JSON log (audit trail included) to this file, rotated; 0600 in a private directory (default: standard error)")
 	fl.IntVar(&o.cfg.LogMaxSizeMB, "log-max-size-mb", 0, "rotate --log-file when it reaches this size in MB (default 20)")
@@ -85,7 +103,7 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	return cmd
 }
 
-func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
+func serveRun(o *ServeOptions) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", o.logLevel)
@@ -96,11 +114,11 @@ func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-			return fmt.Errorf("%s: %w", o.configFile, err)
+		if cfg, err = operator.ParseConfigFile(data, o.configFile); err != nil {
+			return err
 		}
 	}
-	mergeFlags(c, &cfg, &o.cfg)
+	mergeFlags(o.changed, &cfg, &o.cfg)
 	if cfg.StateDir == "" {
 		return fmt.Errorf("--state-dir (or state_dir in --config) is required")
 	}
@@ -112,7 +130,7 @@ func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
 	if err := fsutil.EnsurePrivateDir(cfg.StateDir); err != nil {
 		return err
 	}
-	var logOut io.Writer = f.IO.ErrOut
+	var logOut, denialOut io.Writer = o.IO.ErrOut, o.IO.ErrOut
 	if cfg.LogFile != "" {
 		if cfg.LogMaxSizeMB == 0 {
 			cfg.LogMaxSizeMB = operator.DefaultLogMaxSizeMB
@@ -120,28 +138,37 @@ func runServe(c *cobra.Command, f *cmdutil.Factory, o *serveOptions) error {
 		if cfg.LogMaxBackups == 0 {
 			cfg.LogMaxBackups = operator.DefaultLogMaxBackups
 		}
-		w, err := operator.OpenLogFile(cfg.LogFile, cfg.LogMaxSizeMB, cfg.LogMaxBackups)
-		if err != nil {
-			return fmt.Errorf("log_file: %w", err)
+		// Two files, each rotated on its own: the audit trail of principals (and the operator's
+		// own messages), and the lines of unauthenticated traffic, which anyone can make.
+		for _, lf := range []struct {
+			path string
+			out  *io.Writer
+		}{{cfg.LogFile, &logOut}, {operator.DenialLogFile(cfg.LogFile), &denialOut}} {
+			w, err := operator.OpenLogFile(lf.path, cfg.LogMaxSizeMB, cfg.LogMaxBackups)
+			if err != nil {
+				return fmt.Errorf("log_file: %w", err)
+			}
+			defer w.Close()
+			*lf.out = w
 		}
-		defer w.Close()
-		logOut = w
 	}
-	cfg.Logger = slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	cfg.Logger = slog.New(slog.NewJSONHandler(logOut, opts))
+	cfg.DenialLogger = slog.New(slog.NewJSONHandler(denialOut, opts))
 	srv, err := operator.New(cfg)
 	if err != nil {
 		return err
 	}
-	return srv.Run(c.Context(), func(addr net.Addr) {
+	return srv.Run(o.ctx, func(addr net.Addr) {
 		// Tell a supervisor (cluster up, tests) where we listen, also for --listen host:0.
 		_ = fsutil.WriteFileAtomic(filepath.Join(cfg.StateDir, "operator.addr"), []byte(addr.String()+"\n"))
 	})
 }
 
 // mergeFlags copies the flags the user set over the file's values.
-func mergeFlags(c *cobra.Command, dst, src *operator.Config) {
+func mergeFlags(changed func(string) bool, dst, src *operator.Config) {
 	set := func(name string, d *string, v string) {
-		if c.Flags().Changed(name) {
+		if changed(name) {
 			*d = v
 		}
 	}
@@ -160,12 +187,17 @@ func mergeFlags(c *cobra.Command, dst, src *operator.Config) {
 	set("local-token-file", &dst.LocalTokenFile, src.LocalTokenFile)
 	set("tls-cert-file", &dst.TLSCertFile, src.TLSCertFile)
 	set("tls-key-file", &dst.TLSKeyFile, src.TLSKeyFile)
-	if c.Flags().Changed("public-endpoint") {
+	if changed("public-endpoint") {
 		dst.PublicEndpoints = src.PublicEndpoints
 	}
+	if changed("kubernetes-api-server") {
+		dst.KubernetesAPIServers = src.KubernetesAPIServers
+	}
+	set("kubernetes-webhook-client-ca-file", &dst.KubernetesWebhookClientCAFile, src.KubernetesWebhookClientCAFile)
 	set("log-file", &dst.LogFile, src.LogFile)
+	set("apis-aws-settings-file", &dst.APIs.AWSSettingsFile, src.APIs.AWSSettingsFile)
 	setInt := func(name string, d *int, v int) {
-		if c.Flags().Changed(name) {
+		if changed(name) {
 			*d = v
 		}
 	}
@@ -174,7 +206,7 @@ func mergeFlags(c *cobra.Command, dst, src *operator.Config) {
 	setInt("log-max-size-mb", &dst.LogMaxSizeMB, src.LogMaxSizeMB)
 	setInt("log-max-backups", &dst.LogMaxBackups, src.LogMaxBackups)
 	setInt("denial-log-window", &dst.DenialLogWindowSeconds, src.DenialLogWindowSeconds)
-	if c.Flags().Changed("tls-dns-name") {
+	if changed("tls-dns-name") {
 		dst.DNSNames = src.DNSNames
 	}
 }

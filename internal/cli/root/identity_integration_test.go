@@ -117,7 +117,7 @@ func TestIdentityEndToEndAgainstMoto(t *testing.T) {
 		env, _ := cfg.Get("test")
 		wrong := *env
 		wrong.ClusterID = "another-cluster"
-		cl, err := client.New(&wrong, &client.AWSTokens{Env: &wrong, Audience: wrong.OperatorEndpoint})
+		cl, err := client.New(client.Options{Endpoint: wrong.OperatorEndpoint, CAPEM: []byte(wrong.CACert), Tokens: &client.AWSTokens{Env: &wrong, Audience: wrong.OperatorEndpoint}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +230,7 @@ func TestIdentityEndToEndAgainstMoto(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cl, err := client.New(env, staticToken(tok))
+		cl, err := client.New(client.Options{Endpoint: env.OperatorEndpoint, CAPEM: []byte(env.CACert), Tokens: staticToken(tok)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +379,7 @@ func clientFor(t *testing.T, configDir string, creds aws.Credentials) *client.Cl
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := client.New(env, staticToken(tok))
+	cl, err := client.New(client.Options{Endpoint: env.OperatorEndpoint, CAPEM: []byte(env.CACert), Tokens: staticToken(tok)})
 	if err != nil {
 		t.Fatal(err)
 	}

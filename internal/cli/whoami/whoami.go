@@ -14,7 +14,15 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/client"
 )
 
-type options struct{ format *string }
+// WhoamiOptions are the dependencies and flags of `cortex whoami`.
+type WhoamiOptions struct {
+	IO     *cmdutil.IOStreams
+	Client func(context.Context) (*client.Client, *cliconfig.Environment, error)
+	Getenv func(string) string
+	Format *string
+
+	ctx context.Context
+}
 
 // Result is what whoami prints (-o json|yaml).
 type Result struct {
@@ -31,30 +39,37 @@ type Result struct {
 	AccessKeyIDEnd   string `json:"access_key_id_last4,omitempty"`
 }
 
-// NewCmd returns `cortex whoami`.
-func NewCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &options{}
+// NewCmdWhoami returns `cortex whoami`.
+func NewCmdWhoami(f *cmdutil.Factory, runF func(*WhoamiOptions) error) *cobra.Command {
+	opts := &WhoamiOptions{IO: f.IO, Client: f.Client, Getenv: os.Getenv}
 	cmd := &cobra.Command{
 		Use:   "whoami",
 		Short: "Show the identity and role the operator sees for you, and where your credentials came from",
 		Long: `Show the identity the operator verified for your request (from your AWS credentials, through
 the standard chain: environment variables, AWS_PROFILE, ~/.aws, SSO, assumed roles), your role on
 the cluster, and which source the credentials came from. The secret is never shown.`,
+		Example: `  cortex whoami
+  cortex whoami -e prod -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error { return run(c.Context(), f, o) },
+		RunE: func(c *cobra.Command, _ []string) error {
+			opts.ctx = c.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return whoamiRun(opts)
+		},
 	}
-	o.format = cmdutil.AddOutputFlag(cmd)
+	opts.Format = cmdutil.AddOutputFlag(cmd)
 	return cmd
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
-	if err := cmdutil.ValidateFormat(*o.format); err != nil {
-		return err
-	}
-	cl, env, err := f.Client()
+func whoamiRun(o *WhoamiOptions) error {
+	ctx := o.ctx
+	cl, env, err := o.Client(ctx)
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	res := Result{Environment: env.Name, Endpoint: env.OperatorEndpoint, ClusterID: env.ClusterID}
 	if env.Auth == cliconfig.AuthLocal {
 		res.CredentialSource = "local admin credential (" + env.LocalTokenFile + ")"
@@ -66,7 +81,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 		res.CredentialSource = client.DescribeSource(creds.Source)
 		if p := env.AWSProfile; p != "" {
 			res.CredentialSource += " (profile " + p + " from the environment)"
-		} else if p := os.Getenv("AWS_PROFILE"); p != "" {
+		} else if p := o.Getenv("AWS_PROFILE"); p != "" {
 			res.CredentialSource += " (AWS_PROFILE=" + p + ")"
 		}
 		if n := len(creds.AccessKeyID); n >= 4 {
@@ -80,7 +95,7 @@ func run(ctx context.Context, f *cmdutil.Factory, o *options) error {
 	res.ARN, res.CanonicalARN, res.Account = info.Caller.ARN, info.Caller.CanonicalARN, info.Caller.Account
 	res.SessionName, res.Role, res.Method = info.Caller.SessionName, info.Caller.Role, info.Caller.Method
 	res.ClusterID = info.Cluster.ID
-	return cmdutil.Print(f.IO.Out, *o.format, res, func(tw *tabwriter.Writer) {
+	return cmdutil.Print(o.IO.Out, *o.Format, res, func(tw *tabwriter.Writer) {
 		fmt.Fprintf(tw, "identity:\t%s\n", res.ARN)
 		if res.CanonicalARN != res.ARN {
 			fmt.Fprintf(tw, "canonical:\t%s\n", res.CanonicalARN)

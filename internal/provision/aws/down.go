@@ -29,15 +29,30 @@ type Leftover struct {
 	Reason   string `json:"reason"`
 }
 
-// DownReport lists what `down` deleted and what it could not.
+// DownReport lists what `down` deleted, what it looked for and did not find, and what it could
+// not delete.
 type DownReport struct {
 	Deleted   []string   `json:"deleted"`
+	NotFound  []string   `json:"not_found,omitempty"`
 	Leftovers []Leftover `json:"leftovers,omitempty"`
 }
+
+// ErrClusterNotFound is returned by Down when there is no trace of the cluster: no state (in the
+// CLI's cache or in its bucket) and no resource with its names or tags.
+var ErrClusterNotFound = errors.New("cluster not found")
 
 // Down deletes everything `up` created for the cluster (found through the state, tags and the
 // deterministic names, so a half-created cluster is cleaned up too), in reverse dependency order.
 func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOptions) (*DownReport, error) {
+	// In a region AWS does not have, nothing can exist, and every call would only fail or hang:
+	// forget the CLI's copy of the state and say so.
+	if err := checkRegionOffline(p.region); err != nil {
+		rep := &DownReport{NotFound: []string{"region " + p.region}}
+		if rerr := RemoveLocalState(p.opts.StateDir, clusterName, p.region); rerr != nil {
+			rep.Leftovers = append(rep.Leftovers, Leftover{Resource: "local state", Reason: rerr.Error()})
+		}
+		return rep, fmt.Errorf("%w: %v; nothing to delete there (the CLI's copy of its state is removed)", ErrClusterNotFound, err)
+	}
 	id, err := p.WhoAmI(ctx)
 	if err != nil {
 		return nil, err
@@ -47,6 +62,7 @@ func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOpt
 		p.emit(Event{Step: "state", Phase: PhaseInfo, Detail: "cluster state unreadable, finding resources by tag: " + err.Error()})
 		st = nil
 	}
+	hadState := st != nil
 	if st == nil {
 		st = &State{ClusterName: clusterName, Region: p.region}
 	}
@@ -69,9 +85,15 @@ func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOpt
 		{name: stepPolicy, deps: []string{stepRoles}, run: d.policy},
 	}
 	if !opts.KeepAWSResources {
+		// Last (docs/aws.md): the log group keeps what happened until the end, and the bucket
+		// holds the state a later down needs if this one leaves something behind.
+		var all []string
+		for _, s := range steps {
+			all = append(all, s.name)
+		}
 		steps = append(steps,
-			step{name: stepLogGroup, run: d.logGroup},
-			step{name: stepBucket, deps: []string{stepVPC, stepPolicy, stepRoles}, run: d.bucket},
+			step{name: stepLogGroup, deps: all, run: d.logGroup},
+			step{name: stepBucket, deps: append(all, stepLogGroup), run: d.bucket},
 		)
 	}
 	err = p.runSteps(ctx, steps, nil)
@@ -88,6 +110,9 @@ func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOpt
 	}
 	if len(d.report.Leftovers) > 0 {
 		return d.report, fmt.Errorf("cluster down left %d resource(s) behind; run it again, or delete them by hand", len(d.report.Leftovers))
+	}
+	if !hadState && len(d.report.Deleted) == 0 {
+		return d.report, fmt.Errorf("%w: there is no cluster %s in %s for account %s (no state in the CLI's cache or in its bucket, and no resource with its names or tags)", ErrClusterNotFound, clusterName, p.region, id.Account)
 	}
 	return d.report, nil
 }
@@ -116,6 +141,12 @@ func (d *downer) deleted(what string) {
 	d.report.Deleted = append(d.report.Deleted, what)
 }
 
+func (d *downer) notFound(what string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.report.NotFound = append(d.report.NotFound, what)
+}
+
 func (d *downer) leftover(what string, err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -140,7 +171,7 @@ func (d *downer) nodeGroups(ctx context.Context) (string, error) {
 	p := d.p
 	cluster := d.names.EKSCluster
 	if _, err := p.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(cluster)}); isCode(err, "ResourceNotFoundException") {
-		return "none", nil
+		return "none", nil // the EKS cluster step reports it
 	}
 	out, err := p.eks.ListNodegroups(ctx, &eks.ListNodegroupsInput{ClusterName: aws.String(cluster)})
 	if isCode(err, "ResourceNotFoundException") {
@@ -172,6 +203,9 @@ func (d *downer) loadBalancers(ctx context.Context) (string, error) {
 	p := d.p
 	n, err := collect([]string{d.names.OperatorLB, d.names.APILB}, func(name string) (string, error) {
 		lb, err := p.findLoadBalancer(ctx, name)
+		if err == nil && lb == nil {
+			d.notFound("load balancer " + name)
+		}
 		if err != nil || lb == nil {
 			return name, err
 		}
@@ -195,6 +229,7 @@ func (d *downer) eksCluster(ctx context.Context) (string, error) {
 	name := d.names.EKSCluster
 	_, err := p.eks.DeleteCluster(ctx, &eks.DeleteClusterInput{Name: aws.String(name)})
 	if isCode(err, "ResourceNotFoundException") {
+		d.notFound("EKS cluster " + name)
 		return "none", nil
 	}
 	if err != nil {
@@ -369,6 +404,9 @@ func (d *downer) vpc(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find VPCs: %w", err)
 	}
+	if len(out.Vpcs) == 0 {
+		d.notFound("VPC tagged " + TagClusterName + "=" + d.cluster)
+	}
 	n, err := collect(out.Vpcs, func(v ec2types.Vpc) (string, error) {
 		id := aws.ToString(v.VpcId)
 		if _, err := p.ec2.DeleteVpc(ctx, &ec2.DeleteVpcInput{VpcId: aws.String(id)}); err != nil && !isCode(err, "InvalidVpcID.NotFound") {
@@ -385,6 +423,7 @@ func (d *downer) roles(ctx context.Context) (string, error) {
 	n, err := collect([]string{d.names.ClusterRole, d.names.NodeRole}, func(role string) (string, error) {
 		attached, err := p.attachedRolePolicies(ctx, role)
 		if isCode(errors.Unwrap(err), "NoSuchEntity") || isCode(err, "NoSuchEntity") {
+			d.notFound("role " + role)
 			return role, nil
 		}
 		if err != nil {
@@ -418,6 +457,7 @@ func (d *downer) policy(ctx context.Context) (string, error) {
 	p := d.p
 	arn := d.names.PolicyARN
 	if _, err := p.iam.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: aws.String(arn)}); isCode(err, "NoSuchEntity") {
+		d.notFound("policy " + arn)
 		return "none", nil
 	} else if err != nil {
 		return "", fmt.Errorf("get policy %s: %w", arn, err)
@@ -465,6 +505,7 @@ func (d *downer) logGroup(ctx context.Context) (string, error) {
 	name := d.names.LogGroup
 	if _, err := p.logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String(name)}); err != nil {
 		if isCode(err, "ResourceNotFoundException") {
+			d.notFound("log group " + name)
 			return "none", nil
 		}
 		return "", fmt.Errorf("delete log group %s: %w", name, err)
@@ -478,6 +519,7 @@ func (d *downer) bucket(ctx context.Context) (string, error) {
 	b := d.names.Bucket
 	if _, err := p.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b)}); err != nil {
 		if isCode(err, "NotFound", "NoSuchBucket") {
+			d.notFound("bucket " + b)
 			return "none", nil
 		}
 		return "", fmt.Errorf("check bucket %s: %w", b, err)

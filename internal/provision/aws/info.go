@@ -93,27 +93,42 @@ func (p *Provisioner) Info(ctx context.Context, clusterName string) (*Info, erro
 	return info, nil
 }
 
+// PlanConfigure returns what Configure would change (the diff against the running cluster's
+// configuration), changing nothing.
+func (p *Provisioner) PlanConfigure(ctx context.Context, cfg *clusterconfig.Config) ([]clusterconfig.Change, error) {
+	_, _, changes, err := p.planConfigure(ctx, cfg)
+	return changes, err
+}
+
+func (p *Provisioner) planConfigure(ctx context.Context, cfg *clusterconfig.Config) (*Identity, *State, []clusterconfig.Change, error) {
+	id, err := p.WhoAmI(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := p.LoadState(ctx, id, cfg.ClusterName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if st == nil {
+		return nil, nil, nil, &ErrNoCluster{cfg.ClusterName, p.region}
+	}
+	if st.Status != StatusReady {
+		return nil, nil, nil, fmt.Errorf("cluster %s is %s, not ready: run `cortex cluster up` to finish creating it first", cfg.ClusterName, st.Status)
+	}
+	changes, err := clusterconfig.Diff(st.Config, cfg)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("cannot apply this configuration to the running cluster:\n%w", err)
+	}
+	return id, st, changes, nil
+}
+
 // Configure applies the fields of cfg that may change on a running cluster (node group sizes,
 // CIDR allowlists, certificate, iam_policy_arns, access) and refuses every other difference
 // before changing anything.
 func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) ([]clusterconfig.Change, error) {
-	id, err := p.WhoAmI(ctx)
+	id, st, changes, err := p.planConfigure(ctx, cfg)
 	if err != nil {
 		return nil, err
-	}
-	st, err := p.LoadState(ctx, id, cfg.ClusterName)
-	if err != nil {
-		return nil, err
-	}
-	if st == nil {
-		return nil, &ErrNoCluster{cfg.ClusterName, p.region}
-	}
-	if st.Status != StatusReady {
-		return nil, fmt.Errorf("cluster %s is %s, not ready: run `cortex cluster up` to finish creating it first", cfg.ClusterName, st.Status)
-	}
-	changes, err := clusterconfig.Diff(st.Config, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("cannot apply this configuration to the running cluster:\n%w", err)
 	}
 	p.state = st
 	names := NamesFor(id.Partition, id.Account, cfg.ClusterName, p.region)

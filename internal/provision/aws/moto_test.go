@@ -37,6 +37,7 @@ type recorder struct {
 	calls  map[string]int
 	total  atomic.Int64
 	failOp atomic.Value // string
+	order  []string     // operations in the order they were sent
 }
 
 func newRecorder() *recorder {
@@ -50,6 +51,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.total.Add(1)
 	r.mu.Lock()
 	r.calls[op]++
+	r.order = append(r.order, op)
 	r.mu.Unlock()
 	if f := r.failOp.Load().(string); f != "" && strings.HasSuffix(op, "."+f) {
 		return nil, fmt.Errorf("injected fault in %s", op)

@@ -152,12 +152,15 @@ func (p *Provisioner) WhoAmI(ctx context.Context) (*Identity, error) {
 	return id, nil
 }
 
+// WaitReport is how often a long wait reports its elapsed time.
+const WaitReport = 30 * time.Second
+
 // wait polls check until it reports done, the context ends, or WaitTimeout passes.
 func (p *Provisioner) wait(ctx context.Context, step, what string, check func(context.Context) (bool, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
 	defer cancel()
 	start := p.opts.Now()
-	announced := false
+	var announced time.Time
 	for {
 		done, err := check(ctx)
 		if err != nil {
@@ -166,9 +169,11 @@ func (p *Provisioner) wait(ctx context.Context, step, what string, check func(co
 		if done {
 			return nil
 		}
-		if !announced {
-			p.emit(Event{Step: step, Phase: PhaseWaiting, Detail: what})
-			announced = true
+		// Say what is awaited at once, then again with the elapsed time every WaitReport, so a
+		// 15-minute EKS creation never looks stuck.
+		if now := p.opts.Now(); announced.IsZero() || now.Sub(announced) >= WaitReport {
+			p.emit(Event{Step: step, Phase: PhaseWaiting, Detail: what, Elapsed: now.Sub(start)})
+			announced = now
 		}
 		t := time.NewTimer(p.opts.PollInterval)
 		select {

@@ -60,8 +60,9 @@ type Result struct {
 // Up creates the cluster's resources, or resumes a creation that stopped. It validates nothing
 // the caller has not validated: cfg must come from clusterconfig (defaults applied, valid).
 func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Result, error) {
-	if cfg.Region != p.region {
-		return nil, fmt.Errorf("region: the config says %s but the AWS client is for %s", cfg.Region, p.region)
+	// Names AWS does not know would fail only after the bucket, VPC and roles exist: check first.
+	if err := p.CheckConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("nothing was created: %w", err)
 	}
 	id, err := p.WhoAmI(ctx)
 	if err != nil {

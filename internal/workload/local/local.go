@@ -141,6 +141,7 @@ type api struct {
 	name      string
 	spec      apispec.Spec
 	secretEnv map[string]string
+	codeDir   string
 	tmplHash  string
 	updatedAt time.Time
 	gen       int
@@ -159,6 +160,7 @@ type replica struct {
 	gen      int
 	spec     apispec.Spec
 	secret   map[string]string
+	codeDir  string // where the replica runs: the version's bundle, or the project directory
 	cancel   context.CancelFunc
 	done     chan struct{}
 	mu       sync.Mutex
@@ -194,11 +196,16 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		b.apis[spec.Name] = a
 		b.publishLocked()
 	}
-	th := spec.TemplateHash()
+	// The code is part of the template: new code means new replicas, never a scale of old ones.
+	th := spec.TemplateHash() + "/" + d.Code + "/" + d.CodeDir
+	codeDir := d.CodeDir
+	if codeDir == "" {
+		codeDir = spec.ProjectDir
+	}
 	if ok && th == a.tmplHash && sameEnv(a.secretEnv, d.SecretEnv) {
 		// Scale only.
 		for len(a.current) < spec.Replicas {
-			a.current = append(a.current, b.startReplica(a, len(a.current), a.gen, spec, d.SecretEnv))
+			a.current = append(a.current, b.startReplica(a, len(a.current), a.gen, spec, d.SecretEnv, codeDir))
 		}
 		for len(a.current) > spec.Replicas {
 			r := a.current[len(a.current)-1]
@@ -214,9 +221,9 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 	a.old = append(a.old, a.current...)
 	a.current = nil
 	a.gen++
-	a.spec, a.secretEnv, a.tmplHash, a.updatedAt = spec, d.SecretEnv, th, d.UpdatedAt
+	a.spec, a.secretEnv, a.codeDir, a.tmplHash, a.updatedAt = spec, d.SecretEnv, codeDir, th, d.UpdatedAt
 	for i := 0; i < spec.Replicas; i++ {
-		a.current = append(a.current, b.startReplica(a, i, a.gen, spec, d.SecretEnv))
+		a.current = append(a.current, b.startReplica(a, i, a.gen, spec, d.SecretEnv, codeDir))
 	}
 	b.changedLocked(a)
 	return nil
@@ -234,7 +241,7 @@ func (b *Backend) Restart(ctx context.Context, name string) error {
 	a.current = nil
 	a.gen++
 	for i := 0; i < a.spec.Replicas; i++ {
-		a.current = append(a.current, b.startReplica(a, i, a.gen, a.spec, a.secretEnv))
+		a.current = append(a.current, b.startReplica(a, i, a.gen, a.spec, a.secretEnv, a.codeDir))
 	}
 	b.changedLocked(a)
 	return nil
@@ -260,17 +267,18 @@ func (b *Backend) changed(a *api) {
 }
 
 func (b *Backend) changedLocked(a *api) {
-	var targets []string
-	readyNew := 0
+	// One version serves at a time: the previous version's replicas keep all the traffic until
+	// every replica of the new one is ready (then they are stopped); the new version's ready
+	// replicas serve alone only while no old replica is ready (a failed or first version).
+	var readyNew, readyOld []string
 	for _, r := range a.current {
 		r.mu.Lock()
 		if r.state == "ready" {
-			targets = append(targets, r.addr)
-			readyNew++
+			readyNew = append(readyNew, r.addr)
 		}
 		r.mu.Unlock()
 	}
-	if len(a.old) > 0 && readyNew >= len(a.current) {
+	if len(a.old) > 0 && len(readyNew) >= len(a.current) {
 		for _, r := range a.old {
 			b.retireLocked(a, r)
 		}
@@ -279,9 +287,13 @@ func (b *Backend) changedLocked(a *api) {
 	for _, r := range a.old {
 		r.mu.Lock()
 		if r.state == "ready" {
-			targets = append(targets, r.addr)
+			readyOld = append(readyOld, r.addr)
 		}
 		r.mu.Unlock()
+	}
+	targets := readyNew
+	if len(readyOld) > 0 {
+		targets = readyOld
 	}
 	if targets == nil {
 		targets = []string{}
@@ -300,9 +312,9 @@ func (b *Backend) retireLocked(a *api, r *replica) {
 	}()
 }
 
-func (b *Backend) startReplica(a *api, id, gen int, spec apispec.Spec, secret map[string]string) *replica {
+func (b *Backend) startReplica(a *api, id, gen int, spec apispec.Spec, secret map[string]string, codeDir string) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &replica{a: a, id: id, gen: gen, spec: spec, secret: secret, cancel: cancel, done: make(chan struct{}), state: "starting"}
+	r := &replica{a: a, id: id, gen: gen, spec: spec, secret: secret, codeDir: codeDir, cancel: cancel, done: make(chan struct{}), state: "starting"}
 	go r.run(ctx)
 	return r
 }
@@ -350,7 +362,7 @@ func (r *replica) command(port int) (*exec.Cmd, error) {
 			cfg = []byte("{}")
 		}
 		env = append(env,
-			"CORTEX_HANDLER_PATH="+filepath.Join(s.ProjectDir, s.Handler.Path),
+			"CORTEX_HANDLER_PATH="+filepath.Join(r.codeDir, s.Handler.Path),
 			"CORTEX_HANDLER_CONFIG="+string(cfg),
 			"PYTHONDONTWRITEBYTECODE=1",
 		)
@@ -364,7 +376,7 @@ func (r *replica) command(port int) (*exec.Cmd, error) {
 		env = append(env, k+"="+v)
 	}
 	cmd.Env = env
-	cmd.Dir = s.ProjectDir
+	cmd.Dir = r.codeDir
 	if cmd.Dir == "" {
 		cmd.Dir = filepath.Join(b.opts.Dir, "logs", s.Name)
 	}
@@ -381,7 +393,7 @@ func (r *replica) run(ctx context.Context) {
 	defer close(r.done)
 	b := r.a.b
 	failures := 0
-	prefix := fmt.Sprintf("[%s-%d] ", r.a.name, r.id)
+	src := lineSource{api: r.a.name, replica: r.id}
 	logFile, err := openReplicaLog(filepath.Join(b.opts.Dir, "logs", r.a.name, fmt.Sprintf("replica-%d.log", r.id)), r.a.name, r.id)
 	if err != nil {
 		b.opts.Logf("api %s: cannot open log file: %v", r.a.name, err)
@@ -393,7 +405,7 @@ func (r *replica) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		wasReady, stable, reason := r.once(ctx, prefix, logFile)
+		wasReady, stable, reason := r.once(ctx, src, logFile)
 		if ctx.Err() != nil {
 			return
 		}
@@ -415,7 +427,7 @@ func (r *replica) run(ctx context.Context) {
 			r.set("error", reason)
 		}
 		event := fmt.Sprintf("%s; restarting in %s", reason, delay.Round(time.Millisecond))
-		r.a.hub.add([]byte(prefix + "cortex: " + event + "\n"))
+		r.a.hub.add(src.event(event))
 		if logFile != nil {
 			logFile.event(event)
 		}
@@ -432,7 +444,7 @@ func (r *replica) run(ctx context.Context) {
 
 // once starts the process and supervises it until it exits or ctx ends. It reports whether the
 // replica became ready, whether it was stable (ready for StableAfter) and why it ended.
-func (r *replica) once(ctx context.Context, prefix string, logFile *replicaLog) (ready, stable bool, reason string) {
+func (r *replica) once(ctx context.Context, src lineSource, logFile *replicaLog) (ready, stable bool, reason string) {
 	b := r.a.b
 	port, err := freePort()
 	if err != nil {
@@ -455,7 +467,7 @@ func (r *replica) once(ctx context.Context, prefix string, logFile *replicaLog) 
 	}
 	pw.Close()
 	pumped := make(chan struct{})
-	go func() { pump(pr, prefix, logFile, r.a.hub); pr.Close(); close(pumped) }()
+	go func() { pump(pr, src, logFile, r.a.hub); pr.Close(); close(pumped) }()
 	pid := cmd.Process.Pid
 	_ = WritePidFile(r.pidPath(), pid)
 	defer os.Remove(r.pidPath())
@@ -534,20 +546,17 @@ func waitPump(c chan struct{}) {
 	}
 }
 
-// lastLine is the replica's last captured output line (for the error reason).
+// lastLine is the replica's last output line (for the error reason), as reasonText: by the
+// line's source, not its text, so that no output passes for the supervisor's or hides from it.
 func (r *replica) lastLine() string {
 	r.a.hub.mu.Lock()
 	defer r.a.hub.mu.Unlock()
-	prefix := fmt.Sprintf("[%s-%d] ", r.a.name, r.id)
 	lines := r.a.hub.snapshot()
 	for i := len(lines) - 1; i >= 0 && i >= len(lines)-50; i-- {
-		l := string(lines[i])
-		if strings.HasPrefix(l, prefix) && !strings.HasPrefix(l, prefix+"cortex: ") {
-			l = strings.TrimSpace(strings.TrimPrefix(l, prefix))
-			if len(l) > 300 {
-				l = l[:300] + "..."
+		if l := lines[i]; l.fromAPI && l.replica == r.id {
+			if t := reasonText(l.body); t != "" {
+				return t
 			}
-			return l
 		}
 	}
 	return ""

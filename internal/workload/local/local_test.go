@@ -36,6 +36,15 @@ func TestMain(m *testing.M) {
 		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "pid=%d greeting=%s secret=%t", os.Getpid(), os.Getenv("GREETING"), secret != "")
 		})
+		if gate := os.Getenv("GATE"); gate != "" {
+			// The test opens this replica's gate (a file) when it wants the replica to listen.
+			for {
+				if _, err := os.Stat(filepath.Join(gate, os.Getenv("CORTEX_REPLICA"))); err == nil {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("CORTEX_PORT"))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -359,4 +368,51 @@ func TestSweepOrphans(t *testing.T) {
 		t.Fatal("orphan survived the sweep")
 	}
 	b.Close(context.Background())
+}
+
+// A new version is served only once all its replicas are ready: until then the gateway's targets
+// are the old version's replicas only, never a mix of old and new code.
+func TestNewVersionServesOnlyWhenComplete(t *testing.T) {
+	b := newBackend(t)
+	ctx := context.Background()
+	v1 := helperSpec(t, "api", "serve", 2)
+	v1.Env = map[string]string{"GREETING": "v1"}
+	if err := b.Apply(ctx, workload.Deployment{Spec: v1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "api", "v1 live", func(s workload.Status) bool { return s.State == workload.Live })
+	gate := t.TempDir()
+	v2 := helperSpec(t, "api", "serve", 2)
+	v2.Env = map[string]string{"GREETING": "v2", "GATE": gate}
+	if err := b.Apply(ctx, workload.Deployment{Spec: v2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(gate, "0"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "api", "v2 replica 0 ready", func(s workload.Status) bool {
+		return len(s.Replicas) == 2 && s.Replicas[0].State == "ready"
+	})
+	targets := b.Targets("api")
+	if len(targets) != 2 {
+		t.Fatalf("targets during the rollout: %v, want the 2 replicas of v1", targets)
+	}
+	for _, addr := range targets {
+		if body := get(t, addr); !strings.Contains(body, "greeting=v1") {
+			t.Errorf("during the rollout %s answers %q: v2 served beside v1", addr, body)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(gate, "1"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, "api", "v2 live", func(s workload.Status) bool { return s.State == workload.Live })
+	targets = b.Targets("api")
+	if len(targets) != 2 {
+		t.Fatalf("targets after the rollout: %v", targets)
+	}
+	for _, addr := range targets {
+		if body := get(t, addr); !strings.Contains(body, "greeting=v2") {
+			t.Errorf("after the rollout %s answers %q", addr, body)
+		}
+	}
 }

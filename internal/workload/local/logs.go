@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -22,7 +23,7 @@ const (
 // logHub keeps an API's recent log lines in memory and fans new ones out to followers.
 type logHub struct {
 	mu     sync.Mutex
-	ring   [][]byte
+	ring   []hubLine
 	next   int
 	full   bool
 	subs   map[chan []byte]struct{}
@@ -30,11 +31,47 @@ type logHub struct {
 	done   chan struct{}
 }
 
-func newLogHub() *logHub {
-	return &logHub{ring: make([][]byte, ringLines), subs: map[chan []byte]struct{}{}, done: make(chan struct{})}
+// hubLine is one line of an API's log stream: who said it, and the line `cortex logs` shows.
+type hubLine struct {
+	replica int
+	fromAPI bool   // printed by the replica's process (false: the supervisor's event)
+	text    []byte // the line as streamed: its prefix, the text, a newline
+	body    []byte // the text alone (a part of text)
 }
 
-func (h *logHub) add(line []byte) {
+// lineSource renders the lines of one replica. The replica's own output is "[api-N] text" and
+// the supervisor's events are "[api-N cortex] text": every line of the API's output starts
+// with "[api-N] " (pump prefixes each one, long lines piece by piece), so nothing an API prints
+// can pass for an event in the stream.
+type lineSource struct {
+	api     string
+	replica int
+}
+
+func (s lineSource) outputPrefix() string { return fmt.Sprintf("[%s-%d] ", s.api, s.replica) }
+func (s lineSource) eventPrefix() string  { return fmt.Sprintf("[%s-%d cortex] ", s.api, s.replica) }
+
+// output is a line (or a piece of one) the replica printed.
+func (s lineSource) output(chunk []byte) hubLine {
+	return s.line(s.outputPrefix(), bytes.TrimSuffix(chunk, []byte("\n")), true)
+}
+
+// event is something the supervisor says about the replica.
+func (s lineSource) event(msg string) hubLine { return s.line(s.eventPrefix(), []byte(msg), false) }
+
+func (s lineSource) line(prefix string, body []byte, fromAPI bool) hubLine {
+	text := make([]byte, 0, len(prefix)+len(body)+1)
+	text = append(text, prefix...)
+	text = append(text, body...)
+	text = append(text, '\n')
+	return hubLine{replica: s.replica, fromAPI: fromAPI, text: text, body: text[len(prefix) : len(text)-1]}
+}
+
+func newLogHub() *logHub {
+	return &logHub{ring: make([]hubLine, ringLines), subs: map[chan []byte]struct{}{}, done: make(chan struct{})}
+}
+
+func (h *logHub) add(line hubLine) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -47,17 +84,17 @@ func (h *logHub) add(line []byte) {
 	}
 	for c := range h.subs {
 		select {
-		case c <- line:
+		case c <- line.text:
 		default: // a slow follower loses lines rather than blocking the replica
 		}
 	}
 }
 
-func (h *logHub) snapshot() [][]byte {
+func (h *logHub) snapshot() []hubLine {
 	if !h.full {
-		return append([][]byte(nil), h.ring[:h.next]...)
+		return append([]hubLine(nil), h.ring[:h.next]...)
 	}
-	out := append([][]byte(nil), h.ring[h.next:]...)
+	out := append([]hubLine(nil), h.ring[h.next:]...)
 	return append(out, h.ring[:h.next]...)
 }
 
@@ -89,7 +126,7 @@ func (h *logHub) stream(ctx context.Context, follow bool, w io.Writer) error {
 	}
 	fl, _ := w.(interface{ Flush() })
 	for _, l := range lines {
-		if _, err := w.Write(l); err != nil {
+		if _, err := w.Write(l.text); err != nil {
 			return err
 		}
 	}
@@ -216,7 +253,7 @@ func (r *rotatingFile) close() {
 
 // pump copies a replica's output, line by line, into its file (a JSON record per line) and the
 // API's hub (the line with the replica's prefix, for `cortex logs`).
-func pump(r io.Reader, prefix string, file *replicaLog, hub *logHub) {
+func pump(r io.Reader, src lineSource, file *replicaLog, hub *logHub) {
 	br := bufio.NewReaderSize(r, maxLineBytes)
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -224,13 +261,7 @@ func pump(r io.Reader, prefix string, file *replicaLog, hub *logHub) {
 			if file != nil {
 				file.output(bytes.TrimSuffix(chunk, []byte("\n")))
 			}
-			line := make([]byte, 0, len(prefix)+len(chunk)+1)
-			line = append(line, prefix...)
-			line = append(line, chunk...)
-			if line[len(line)-1] != '\n' {
-				line = append(line, '\n')
-			}
-			hub.add(line)
+			hub.add(src.output(chunk))
 		}
 		if err != nil && err != bufio.ErrBufferFull {
 			break

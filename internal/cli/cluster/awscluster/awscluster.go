@@ -3,7 +3,6 @@
 package awscluster
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,15 +16,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
+	confirmpkg "github.com/cortexlabs-go/cortex/internal/confirm"
 	"github.com/cortexlabs-go/cortex/internal/credentials"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 )
+
+// Deps are what every AWS cluster command takes from the factory; tests replace any of them.
+type Deps struct {
+	IO        *cmdutil.IOStreams
+	Prompter  cmdutil.Prompter
+	ConfigDir func() (string, error)
+	Config    func() (*cliconfig.Config, error)
+	Now       func() time.Time
+	// EnvName is the global --env flag (read when the command runs).
+	EnvName func() string
+
+	ctx context.Context
+}
+
+func depsOf(f *cmdutil.Factory) Deps {
+	return Deps{IO: f.IO, Prompter: f.Prompt(), ConfigDir: f.ConfigDir, Config: f.Config, Now: f.Now,
+		EnvName: func() string { return f.EnvName }}
+}
 
 // common are the flags every AWS cluster command shares.
 type common struct {
@@ -42,7 +60,7 @@ func (o *common) addConfigFlag(cmd *cobra.Command) {
 
 func (o *common) addNameFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.name, "name", "", "cluster name (instead of a cluster.yaml)")
-	cmd.Flags().StringVar(&o.region, "region", "", "AWS region of the cluster (instead of a cluster.yaml)")
+	cmd.Flags().StringVar(&o.region, "region", "", "AWS region of the cluster (instead of a cluster.yaml; default $AWS_REGION, else $AWS_DEFAULT_REGION)")
 }
 
 func (o *common) addCredFlags(cmd *cobra.Command, cluster bool) {
@@ -85,8 +103,11 @@ func (o *common) target(args []string) (name, region string, cfg *clusterconfig.
 		}
 		return cfg.ClusterName, cfg.Region, cfg, nil
 	}
+	if o.name != "" && o.region == "" {
+		o.region, _ = clusterconfig.RegionFromEnv(os.Getenv)
+	}
 	if o.name == "" || o.region == "" {
-		return "", "", nil, errors.New("no cluster given: pass cluster.yaml (or -c cluster.yaml), or both --name and --region")
+		return "", "", nil, errors.New("no cluster given: pass cluster.yaml (or -c cluster.yaml), or --name and --region (or $AWS_REGION)")
 	}
 	c := &clusterconfig.Config{ClusterName: o.name, Region: o.region}
 	c.ApplyDefaults()
@@ -120,58 +141,65 @@ type session struct {
 	configDir       string
 }
 
-func openSession(ctx context.Context, f *cmdutil.Factory, o *common, name, region string) (*session, error) {
-	dir, err := f.ConfigDir()
+func openSession(ctx context.Context, d *Deps, o *common, name, region string) (*session, error) {
+	dir, err := d.ConfigDir()
 	if err != nil {
 		return nil, err
 	}
 	cache := credentials.NewCache(dir)
-	in := f.IO.In
 	r := &credentials.Resolver{
 		Flags: o.creds, Cache: cache, ClusterName: name, Region: region, Getenv: os.Getenv,
 		SharedConfig: credentials.LoadSharedConfig,
-		IsTerminal:   cmdutil.IsTerminal(in),
-		Prompt:       func(label string, secret bool) (string, error) { return prompt(f, label, secret) },
-		Warn:         func(s string) { fmt.Fprintln(f.IO.ErrOut, "warning:", s) },
+		IsTerminal:   d.IO.CanPrompt(),
+		Prompt:       func(label string, secret bool) (string, error) { return prompt(ctx, d, label, secret) },
+		Warn:         func(s string) { fmt.Fprintln(d.IO.ErrOut, "warning:", s) },
 	}
 	spinUp, cluster, err := r.Resolve(ctx)
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(f.IO.ErrOut, "using AWS credentials from %s\n", spinUp.Describe())
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region), config.WithCredentialsProvider(spinUp.CredentialsProvider()))
+	fmt.Fprintf(d.IO.ErrOut, "using AWS credentials from %s\n", spinUp.Describe())
+	cfg, err := awssdk.LoadConfig(ctx, config.WithRegion(region), config.WithCredentialsProvider(spinUp.CredentialsProvider()))
 	if err != nil {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	return &session{spinUp: spinUp, cluster: cluster, cfg: cfg, cache: cache, configDir: dir}, nil
 }
 
-func prompt(f *cmdutil.Factory, label string, secret bool) (string, error) {
-	fmt.Fprintf(f.IO.ErrOut, "%s: ", label)
-	file, ok := f.IO.In.(*os.File)
-	if secret && ok {
-		b, err := term.ReadPassword(int(file.Fd()))
-		fmt.Fprintln(f.IO.ErrOut)
-		return string(b), err
+// prompt asks through the prompter (Ctrl-C ends it at once).
+func prompt(ctx context.Context, d *Deps, label string, secret bool) (string, error) {
+	if secret {
+		return d.Prompter.Password(ctx, label)
 	}
-	line, err := bufio.NewReader(f.IO.In).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", err
-	}
-	return strings.TrimSpace(line), nil
+	return d.Prompter.Input(ctx, label)
 }
 
-// confirm asks a yes/no question; without a terminal it refuses with advice to pass --yes.
-func confirm(f *cmdutil.Factory, question string) error {
-	if !cmdutil.IsTerminal(f.IO.In) {
-		return fmt.Errorf("%s: pass --yes to continue without a terminal", question)
+// promptConfirmer asks through the prompter (Ctrl-C ends it at once).
+type promptConfirmer struct{ d *Deps }
+
+func (p promptConfirmer) Confirm(question string) (bool, error) {
+	return p.d.Prompter.Confirm(p.d.ctx, question)
+}
+
+// confirmOr asks a yes/no question unless yes (--yes) is set; without a terminal it refuses with
+// advice to pass --yes, and a "no" is exit code 1.
+func confirmOr(d *Deps, yes bool, question string) error {
+	var c confirmpkg.Confirmer
+	if d.IO.CanPrompt() {
+		c = promptConfirmer{d}
 	}
-	fmt.Fprintf(f.IO.ErrOut, "%s [y/N] ", question)
-	line, _ := bufio.NewReader(f.IO.In).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return &cmdutil.ExitError{Code: 1, Err: errors.New("aborted")}
+	err := confirmpkg.Ask(c, yes, question)
+	if errors.Is(err, confirmpkg.ErrDeclined) {
+		return &cmdutil.ExitError{Code: 1, Err: err}
 	}
-	return nil
+	return err
+}
+
+func regionSourceText(src string) string {
+	if src == clusterconfig.RegionFromDefault {
+		return "the default"
+	}
+	return "$" + src
 }
 
 // progress prints provisioning events, one line each.
@@ -183,7 +211,11 @@ func progress(w io.Writer) func(provaws.Event) {
 		case provaws.PhaseFailed:
 			fmt.Fprintf(w, "  ✗ %-16s %v\n", e.Step, e.Err)
 		case provaws.PhaseWaiting:
-			fmt.Fprintf(w, "  … %-16s waiting for %s\n", e.Step, e.Detail)
+			if e.Elapsed > 0 {
+				fmt.Fprintf(w, "  … %-16s waiting for %s (%s so far)\n", e.Step, e.Detail, e.Elapsed.Round(time.Second))
+			} else {
+				fmt.Fprintf(w, "  … %-16s waiting for %s\n", e.Step, e.Detail)
+			}
 		case provaws.PhaseSkipped:
 			fmt.Fprintf(w, "  - %-16s skipped (%s)\n", e.Step, e.Detail)
 		case provaws.PhaseInfo:
@@ -212,115 +244,146 @@ func (w *waitFlags) validate() error {
 	return nil
 }
 
-func newProvisioner(f *cmdutil.Factory, s *session, w *waitFlags, progressOut io.Writer) (*provaws.Provisioner, error) {
-	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: f.Now})
+func newProvisioner(d *Deps, s *session, w *waitFlags, progressOut io.Writer) (*provaws.Provisioner, error) {
+	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: d.Now})
 }
 
 // ---- up ----
 
-// NewUpCmd is `cortex cluster up --provider aws`.
-func NewUpCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &common{}
-	w := &waitFlags{}
-	var preflight, configureEnv bool
+// UpOptions are the dependencies, flags and arguments of the command.
+type UpOptions struct {
+	Deps
+	common
+	w                       waitFlags
+	preflight, configureEnv bool
+
+	args []string
+}
+
+// NewCmdUp is `cortex cluster up --provider aws`.
+func NewCmdUp(f *cmdutil.Factory, runF func(*UpOptions) error) *cobra.Command {
+	o := &UpOptions{Deps: depsOf(f)}
 	cmd := &cobra.Command{
 		Use:  "up [cluster.yaml]",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := w.validate(); err != nil {
-				return err
+			o.ctx = c.Context()
+			o.args = args
+			if runF != nil {
+				return runF(o)
 			}
-			cfg, err := o.loadConfig(args)
-			if err != nil {
-				return err
-			}
-			ctx := c.Context()
-			s, err := openSession(ctx, f, o, cfg.ClusterName, cfg.Region)
-			if err != nil {
-				return err
-			}
-			p, err := newProvisioner(f, s, w, f.IO.ErrOut)
-			if err != nil {
-				return err
-			}
-			id, err := p.WhoAmI(ctx)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IO.ErrOut, "creating cluster %s in %s (account %s) as %s\n", cfg.ClusterName, cfg.Region, id.Account, id.ARN)
-			if preflight {
-				denied, err := p.Preflight(ctx, id, cfg.ClusterName)
-				if err != nil {
-					return fmt.Errorf("preflight: %w", err)
-				}
-				if len(denied) > 0 {
-					tw := tabwriter.NewWriter(f.IO.ErrOut, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ACTION\tRESOURCE\tDECISION")
-					for _, d := range denied {
-						fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Action, d.Resource, d.Decision)
-					}
-					tw.Flush()
-					return fmt.Errorf("preflight: %s lacks %d permission(s) of the management policy (see `cortex cluster policy --type management`); nothing was created", id.ARN, len(denied))
-				}
-				fmt.Fprintln(f.IO.ErrOut, "preflight: every action of the management policy is allowed")
-			}
-			admin, err := p.CheckAdmin(ctx, id)
-			if err != nil {
-				fmt.Fprintf(f.IO.ErrOut, "warning: could not check whether %s is an administrator: %v\n", id.ARN, err)
-				admin = &provaws.AdminCheck{Reason: "the check failed"}
-			}
-			if !admin.Admin {
-				fmt.Fprintf(f.IO.ErrOut, "warning: %s is not an administrator (%s); cluster up may fail part way. The minimum permissions are printed by `cortex cluster policy --type management -c cluster.yaml` (and checked by --preflight).\n", id.ARN, admin.Reason)
-				if !o.yes {
-					if err := confirm(f, "continue anyway?"); err != nil {
-						return err
-					}
-				}
-			}
-			if err := s.cache.Remember(cfg.ClusterName, cfg.Region, s.spinUp, s.cluster); err != nil {
-				return fmt.Errorf("cluster cache: %w", err)
-			}
-			res, err := p.Up(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			st := res.State
-			out := f.IO.Out
-			fmt.Fprintf(out, "cluster %s is up (id %s)\n", st.ClusterName, st.ClusterID)
-			fmt.Fprintf(out, "operator endpoint: %s\n", res.OperatorEndpoint)
-			if st.APILoadBalancer != nil {
-				fmt.Fprintf(out, "api endpoint:      https://%s\n", st.APILoadBalancer.DNSName)
-			}
-			fmt.Fprintln(out, "note: the operator is not installed into the EKS cluster yet; its endpoint answers once it is.")
-			envName := f.EnvName
-			if envName == "" {
-				envName = cfg.ClusterName
-			}
-			if configureEnv {
-				if err := writeEnv(f, envName, st, s.spinUp); err != nil {
-					return err
-				}
-				fmt.Fprintf(out, "environment %q configured\n", envName)
-			} else {
-				fmt.Fprintf(out, "configure the CLI with:\n  cortex env configure %s --operator-endpoint %s\n", envName, res.OperatorEndpoint)
-			}
-			return nil
+			return upRun(o)
 		},
 	}
 	o.addConfigFlag(cmd)
 	o.addCredFlags(cmd, true)
-	w.add(cmd)
+	o.w.add(cmd)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&preflight, "preflight", false, "check the management policy's actions with iam:SimulatePrincipalPolicy before creating anything")
-	cmd.Flags().BoolVar(&configureEnv, "configure-env", false, "add the cluster's environment to the CLI (named by --env, default the cluster name)")
+	cmd.Flags().BoolVar(&o.preflight, "preflight", false, "check the management policy's actions with iam:SimulatePrincipalPolicy before creating anything")
+	cmd.Flags().BoolVar(&o.configureEnv, "configure-env", false, "add the cluster's environment to the CLI (named by --env, default the cluster name)")
 	return cmd
 }
 
-func writeEnv(f *cmdutil.Factory, name string, st *provaws.State, spinUp *credentials.Creds) error {
+func upRun(o *UpOptions) error {
+	args := o.args
+	w, preflight, configureEnv := &o.w, o.preflight, o.configureEnv
+
+	if err := w.validate(); err != nil {
+		return err
+	}
+	cfg, err := o.loadConfig(args)
+	if err != nil {
+		return err
+	}
+	ctx := o.ctx
+	s, err := openSession(ctx, &o.Deps, &o.common, cfg.ClusterName, cfg.Region)
+	if err != nil {
+		return err
+	}
+	p, err := newProvisioner(&o.Deps, s, w, o.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	id, err := p.WhoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	region := cfg.Region
+	if cfg.RegionSource != clusterconfig.RegionFromFile {
+		region += " (cluster.yaml has no region; from " + regionSourceText(cfg.RegionSource) + ")"
+	}
+	fmt.Fprintf(o.IO.ErrOut, "creating cluster %s in %s (account %s) as %s\n", cfg.ClusterName, region, id.Account, id.ARN)
+	if preflight {
+		denied, err := p.Preflight(ctx, id, cfg.ClusterName)
+		if err != nil {
+			return fmt.Errorf("preflight: %w", err)
+		}
+		if len(denied) > 0 {
+			tw := tabwriter.NewWriter(o.IO.ErrOut, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ACTION\tRESOURCE\tDECISION")
+			for _, d := range denied {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", d.Action, d.Resource, d.Decision)
+			}
+			tw.Flush()
+			return fmt.Errorf("preflight: %s lacks %d permission(s) of the management policy (see `cortex cluster policy --type management`); nothing was created", id.ARN, len(denied))
+		}
+		fmt.Fprintln(o.IO.ErrOut, "preflight: every action of the management policy is allowed")
+	}
+	// Region and zones against AWS first: the plan is only worth showing for a config that can
+	// be created.
+	if err := p.CheckConfig(ctx, cfg); err != nil {
+		return cfg.Locate(err)
+	}
+	plan := provaws.PlanUp(cfg)
+	plan.Render(o.IO.ErrOut)
+	admin, err := p.CheckAdmin(ctx, id)
+	if err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "warning: could not check whether %s is an administrator: %v\n", id.ARN, err)
+		admin = &provaws.AdminCheck{Reason: "the check failed"}
+	}
+	question := fmt.Sprintf("create cluster %s (about $%.2f/h)?", cfg.ClusterName, plan.MinHourly)
+	if !admin.Admin {
+		fmt.Fprintf(o.IO.ErrOut, "warning: %s is not an administrator (%s); cluster up may fail part way. The minimum permissions are printed by `cortex cluster policy --type management -c cluster.yaml` (and checked by --preflight).\n", id.ARN, admin.Reason)
+		question = fmt.Sprintf("create cluster %s (about $%.2f/h) although the permissions may not suffice?", cfg.ClusterName, plan.MinHourly)
+	}
+	if err := confirmOr(&o.Deps, o.yes, question); err != nil {
+		return err
+	}
+	if err := s.cache.Remember(cfg.ClusterName, cfg.Region, s.spinUp, s.cluster); err != nil {
+		return fmt.Errorf("cluster cache: %w", err)
+	}
+	res, err := p.Up(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	st := res.State
+	out := o.IO.Out
+	fmt.Fprintf(out, "cluster %s is up (id %s)\n", st.ClusterName, st.ClusterID)
+	fmt.Fprintf(out, "operator endpoint: %s\n", res.OperatorEndpoint)
+	if st.APILoadBalancer != nil {
+		fmt.Fprintf(out, "api endpoint:      https://%s\n", st.APILoadBalancer.DNSName)
+	}
+	fmt.Fprintln(out, "note: the operator is not installed into the EKS cluster yet; its endpoint answers once it is.")
+	envName := o.EnvName()
+	if envName == "" {
+		envName = cfg.ClusterName
+	}
+	if configureEnv {
+		if err := writeEnv(&o.Deps, envName, st, s.spinUp); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "environment %q configured\n", envName)
+	} else {
+		fmt.Fprintf(out, "configure the CLI with:\n  cortex env configure %s --operator-endpoint %s\n", envName, res.OperatorEndpoint)
+	}
+	return nil
+}
+
+func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds) error {
 	if err := cliconfig.ValidateEnvName(name); err != nil {
 		return err
 	}
-	cfg, err := f.Config()
+	cfg, err := d.Config()
 	if err != nil {
 		return err
 	}
@@ -338,41 +401,61 @@ func writeEnv(f *cmdutil.Factory, name string, st *provaws.State, spinUp *creden
 
 // ---- info ----
 
-// NewInfoCmd is `cortex cluster info --provider aws`.
-func NewInfoCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &common{}
-	var format *string
+// InfoOptions are the dependencies, flags and arguments of the command.
+type InfoOptions struct {
+	Deps
+	common
+	format *string
+
+	args []string
+}
+
+// NewCmdInfo is `cortex cluster info --provider aws`.
+func NewCmdInfo(f *cmdutil.Factory, runF func(*InfoOptions) error) *cobra.Command {
+	o := &InfoOptions{Deps: depsOf(f)}
 	cmd := &cobra.Command{
 		Use:  "info [cluster.yaml]",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := cmdutil.ValidateFormat(*format); err != nil {
-				return err
+			o.ctx = c.Context()
+			o.args = args
+			if runF != nil {
+				return runF(o)
 			}
-			name, region, _, err := o.target(args)
-			if err != nil {
-				return err
-			}
-			s, err := openSession(c.Context(), f, o, name, region)
-			if err != nil {
-				return err
-			}
-			p, err := newProvisioner(f, s, &waitFlags{timeout: time.Minute, poll: time.Second}, io.Discard)
-			if err != nil {
-				return err
-			}
-			info, err := p.Info(c.Context(), name)
-			if err != nil {
-				return err
-			}
-			return cmdutil.Print(f.IO.Out, *format, info, func(tw *tabwriter.Writer) { infoTable(tw, info) })
+			return infoRun(o)
 		},
 	}
 	o.addConfigFlag(cmd)
 	o.addNameFlags(cmd)
 	o.addCredFlags(cmd, false)
-	format = cmdutil.AddOutputFlag(cmd)
+	o.format = cmdutil.AddOutputFlag(cmd)
 	return cmd
+}
+
+func infoRun(o *InfoOptions) error {
+	args := o.args
+	format := o.format
+
+	if err := cmdutil.ValidateFormat(*format); err != nil {
+		return err
+	}
+	name, region, _, err := o.target(args)
+	if err != nil {
+		return err
+	}
+	s, err := openSession(o.ctx, &o.Deps, &o.common, name, region)
+	if err != nil {
+		return err
+	}
+	p, err := newProvisioner(&o.Deps, s, &waitFlags{timeout: time.Minute, poll: time.Second}, io.Discard)
+	if err != nil {
+		return err
+	}
+	info, err := p.Info(o.ctx, name)
+	if err != nil {
+		return err
+	}
+	return cmdutil.Print(o.IO.Out, *format, info, func(tw *tabwriter.Writer) { infoTable(tw, info) })
 }
 
 func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
@@ -424,117 +507,185 @@ func byKey[V any](m map[string]V) string {
 
 // ---- configure ----
 
-// NewConfigureCmd is `cortex cluster configure`.
-func NewConfigureCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &common{}
+// ConfigureOptions are the dependencies, flags and arguments of the command.
+type ConfigureOptions struct {
+	Deps
+	common
+	dryRun bool
+
+	args []string
+}
+
+// NewCmdConfigure is `cortex cluster configure`.
+func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *cobra.Command {
+	o := &ConfigureOptions{Deps: depsOf(f)}
 	cmd := &cobra.Command{
-		Use:   "configure [cluster.yaml]",
-		Short: "Apply the fields of cluster.yaml that may change on a running AWS cluster",
+		Use:     "configure [cluster.yaml]",
+		Short:   "Apply the fields of cluster.yaml that may change on a running AWS cluster",
+		Example: "  cortex cluster configure cluster.yaml",
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
 min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, iam_policy_arns
-and access. Any other difference is refused before anything changes.`,
+and access. Any other difference is refused before anything changes. The changes are shown first;
+--dry-run stops there, and otherwise they are applied after a confirmation (--yes without a
+terminal).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			cfg, err := o.loadConfig(args)
-			if err != nil {
-				return err
+			o.ctx = c.Context()
+			o.args = args
+			if runF != nil {
+				return runF(o)
 			}
-			s, err := openSession(c.Context(), f, o, cfg.ClusterName, cfg.Region)
-			if err != nil {
-				return err
-			}
-			p, err := newProvisioner(f, s, &waitFlags{timeout: 10 * time.Minute, poll: 5 * time.Second}, f.IO.ErrOut)
-			if err != nil {
-				return err
-			}
-			changes, err := p.Configure(c.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			if len(changes) == 0 {
-				fmt.Fprintln(f.IO.Out, "nothing to change")
-				return nil
-			}
-			for _, ch := range changes {
-				fmt.Fprintf(f.IO.Out, "%s: %v -> %v\n", ch.Field, ch.From, ch.To)
-			}
-			return nil
+			return configureRun(o)
 		},
 	}
 	o.addConfigFlag(cmd)
 	o.addCredFlags(cmd, false)
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "show the changes and change nothing")
+	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
 	return cmd
+}
+
+func configureRun(o *ConfigureOptions) error {
+	args := o.args
+
+	cfg, err := o.loadConfig(args)
+	if err != nil {
+		return err
+	}
+	s, err := openSession(o.ctx, &o.Deps, &o.common, cfg.ClusterName, cfg.Region)
+	if err != nil {
+		return err
+	}
+	p, err := newProvisioner(&o.Deps, s, &waitFlags{timeout: 10 * time.Minute, poll: 5 * time.Second}, o.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	// The diff first; then --dry-run stops, and anything else asks (or needs --yes).
+	changes, err := p.PlanConfigure(o.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if len(changes) == 0 {
+		fmt.Fprintln(o.IO.Out, "nothing to change")
+		return nil
+	}
+	for _, ch := range changes {
+		fmt.Fprintf(o.IO.Out, "%s: %v -> %v\n", ch.Field, ch.From, ch.To)
+	}
+	if o.dryRun {
+		fmt.Fprintln(o.IO.Out, "dry run: nothing was changed")
+		return nil
+	}
+	if err := confirmOr(&o.Deps, o.yes, fmt.Sprintf("apply %d change(s) to cluster %s?", len(changes), cfg.ClusterName)); err != nil {
+		return err
+	}
+	if _, err := p.Configure(o.ctx, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "cluster %s is configured\n", cfg.ClusterName)
+	return nil
 }
 
 // ---- down ----
 
-// NewDownCmd is `cortex cluster down --provider aws`.
-func NewDownCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &common{}
-	w := &waitFlags{}
-	var keep bool
+// DownOptions are the dependencies, flags and arguments of the command.
+type DownOptions struct {
+	Deps
+	common
+	w    waitFlags
+	keep bool
+
+	args []string
+}
+
+// NewCmdDown is `cortex cluster down --provider aws`.
+func NewCmdDown(f *cmdutil.Factory, runF func(*DownOptions) error) *cobra.Command {
+	o := &DownOptions{Deps: depsOf(f)}
 	cmd := &cobra.Command{
 		Use:  "down [cluster.yaml]",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := w.validate(); err != nil {
-				return err
+			o.ctx = c.Context()
+			o.args = args
+			if runF != nil {
+				return runF(o)
 			}
-			name, region, _, err := o.target(args)
-			if err != nil {
-				return err
-			}
-			if !o.yes {
-				if err := confirm(f, fmt.Sprintf("delete cluster %s in %s and every AWS resource `cluster up` created for it?", name, region)); err != nil {
-					return err
-				}
-			}
-			s, err := openSession(c.Context(), f, o, name, region)
-			if err != nil {
-				return err
-			}
-			p, err := newProvisioner(f, s, w, f.IO.ErrOut)
-			if err != nil {
-				return err
-			}
-			rep, err := p.Down(c.Context(), name, provaws.DownOptions{KeepAWSResources: keep})
-			if rep != nil {
-				for _, l := range rep.Leftovers {
-					fmt.Fprintf(f.IO.ErrOut, "could not delete %s: %s\n", l.Resource, l.Reason)
-				}
-			}
-			if err != nil {
-				return err
-			}
-			if err := s.cache.Forget(name, region); err != nil {
-				return fmt.Errorf("cluster cache: %w", err)
-			}
-			removed, err := removeEnvs(f, name, region)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.IO.Out, "cluster %s in %s is deleted (%d resources)", name, region, len(rep.Deleted))
-			if keep {
-				fmt.Fprintf(f.IO.Out, "; kept its bucket and log group")
-			}
-			fmt.Fprintln(f.IO.Out)
-			for _, e := range removed {
-				fmt.Fprintf(f.IO.Out, "removed environment %s\n", e)
-			}
-			return nil
+			return downRun(o)
 		},
 	}
 	o.addConfigFlag(cmd)
 	o.addNameFlags(cmd)
 	o.addCredFlags(cmd, false)
-	w.add(cmd)
+	o.w.add(cmd)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&keep, "keep-aws-resources", false, "keep the cluster's S3 bucket and log group")
+	cmd.Flags().BoolVar(&o.keep, "keep-aws-resources", false, "keep the cluster's S3 bucket and log group")
 	return cmd
 }
 
-func removeEnvs(f *cmdutil.Factory, name, region string) ([]string, error) {
-	cfg, err := f.Config()
+func downRun(o *DownOptions) error {
+	args := o.args
+	w, keep := &o.w, o.keep
+
+	if err := w.validate(); err != nil {
+		return err
+	}
+	name, region, _, err := o.target(args)
+	if err != nil {
+		return err
+	}
+	if err := confirmOr(&o.Deps, o.yes, fmt.Sprintf("delete cluster %s in %s and every AWS resource `cluster up` created for it?", name, region)); err != nil {
+		return err
+	}
+	s, err := openSession(o.ctx, &o.Deps, &o.common, name, region)
+	if err != nil {
+		return err
+	}
+	p, err := newProvisioner(&o.Deps, s, w, o.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	rep, err := p.Down(o.ctx, name, provaws.DownOptions{KeepAWSResources: keep})
+	if rep != nil {
+		for _, nf := range rep.NotFound {
+			fmt.Fprintf(o.IO.ErrOut, "not found: %s\n", nf)
+		}
+		for _, l := range rep.Leftovers {
+			fmt.Fprintf(o.IO.ErrOut, "could not delete %s: %s\n", l.Resource, l.Reason)
+		}
+	}
+	if errors.Is(err, provaws.ErrClusterNotFound) {
+		// Nothing to delete; what the CLI remembers of it goes, and the command fails.
+		_ = s.cache.Forget(name, region)
+		if removed, rerr := removeEnvs(&o.Deps, name, region); rerr == nil {
+			for _, e := range removed {
+				fmt.Fprintf(o.IO.ErrOut, "removed environment %s\n", e)
+			}
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.cache.Forget(name, region); err != nil {
+		return fmt.Errorf("cluster cache: %w", err)
+	}
+	removed, err := removeEnvs(&o.Deps, name, region)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "cluster %s in %s is deleted (%d resources)", name, region, len(rep.Deleted))
+	if keep {
+		fmt.Fprintf(o.IO.Out, "; kept its bucket and log group")
+	}
+	fmt.Fprintln(o.IO.Out)
+	for _, e := range removed {
+		fmt.Fprintf(o.IO.Out, "removed environment %s\n", e)
+	}
+	return nil
+}
+
+func removeEnvs(d *Deps, name, region string) ([]string, error) {
+	cfg, err := d.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -553,10 +704,18 @@ func removeEnvs(f *cmdutil.Factory, name, region string) ([]string, error) {
 
 // ---- policy ----
 
-// NewPolicyCmd is `cortex cluster policy`.
-func NewPolicyCmd(f *cmdutil.Factory) *cobra.Command {
-	o := &common{}
-	var kind, account string
+// PolicyOptions are the dependencies, flags and arguments of the command.
+type PolicyOptions struct {
+	Deps
+	common
+	kind, account string
+
+	args []string
+}
+
+// NewCmdPolicy is `cortex cluster policy`.
+func NewCmdPolicy(f *cmdutil.Factory, runF func(*PolicyOptions) error) *cobra.Command {
+	o := &PolicyOptions{Deps: depsOf(f)}
 	cmd := &cobra.Command{
 		Use:   "policy --type management|operator|default [cluster.yaml]",
 		Short: "Print an IAM policy of an AWS cluster: the minimum management policy, the operator's or the cluster's default policy",
@@ -568,63 +727,96 @@ cluster name, bucket and log group:
   default     the cluster's default policy (cortex-<cluster_name>-<region>), attached to the nodes
 
 The account is --account-id, or that of your AWS credentials.`,
+		Example: `  cortex cluster policy --type management -c cluster.yaml
+  cortex cluster policy --type default cluster.yaml --account-id 123456789012`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			valid := false
-			for _, k := range iampolicy.Kinds {
-				valid = valid || k == kind
+			o.ctx = c.Context()
+			o.args = args
+			if runF != nil {
+				return runF(o)
 			}
-			if !valid {
-				return fmt.Errorf("invalid --type %q: use %s", kind, strings.Join(iampolicy.Kinds, ", "))
-			}
-			cfg, err := o.loadConfig(args)
-			if err != nil {
-				return err
-			}
-			partition := "aws"
-			if account == "" {
-				s, err := openSession(c.Context(), f, o, cfg.ClusterName, cfg.Region)
-				if err != nil {
-					return err
-				}
-				p, err := provaws.New(provaws.Options{AWS: s.cfg})
-				if err != nil {
-					return err
-				}
-				id, err := p.WhoAmI(c.Context())
-				if err != nil {
-					return err
-				}
-				account, partition = id.Account, id.Partition
-			} else if len(account) != 12 || strings.Trim(account, "0123456789") != "" {
-				return fmt.Errorf("invalid --account-id %q: use the 12-digit AWS account id", account)
-			}
-			doc, err := iampolicy.Render(kind, provaws.PolicyParams(partition, account, cfg.ClusterName, cfg.Region))
-			if err != nil {
-				return err
-			}
-			_, err = f.IO.Out.Write(doc)
-			return err
+			return policyRun(o)
 		},
 	}
 	o.addConfigFlag(cmd)
 	o.addCredFlags(cmd, false)
-	cmd.Flags().StringVar(&kind, "type", iampolicy.Management, "policy to print: management, operator or default")
-	cmd.Flags().StringVar(&account, "account-id", "", "AWS account id to fill in (default: the account of your credentials)")
+	cmd.Flags().StringVar(&o.kind, "type", iampolicy.Management, "policy to print: management, operator or default")
+	_ = cmd.RegisterFlagCompletionFunc("type", cmdutil.FixedValues(iampolicy.Kinds...))
+	cmd.Flags().StringVar(&o.account, "account-id", "", "AWS account id to fill in (default: the account of your credentials)")
 	return cmd
+}
+
+func policyRun(o *PolicyOptions) error {
+	args := o.args
+	kind, account := o.kind, o.account
+
+	valid := false
+	for _, k := range iampolicy.Kinds {
+		valid = valid || k == kind
+	}
+	if !valid {
+		return fmt.Errorf("invalid --type %q: use %s", kind, strings.Join(iampolicy.Kinds, ", "))
+	}
+	cfg, err := o.loadConfig(args)
+	if err != nil {
+		return err
+	}
+	partition := "aws"
+	if account == "" {
+		s, err := openSession(o.ctx, &o.Deps, &o.common, cfg.ClusterName, cfg.Region)
+		if err != nil {
+			return err
+		}
+		p, err := provaws.New(provaws.Options{AWS: s.cfg})
+		if err != nil {
+			return err
+		}
+		id, err := p.WhoAmI(o.ctx)
+		if err != nil {
+			return err
+		}
+		account, partition = id.Account, id.Partition
+	} else if len(account) != 12 || strings.Trim(account, "0123456789") != "" {
+		return fmt.Errorf("invalid --account-id %q: use the 12-digit AWS account id", account)
+	}
+	doc, err := iampolicy.Render(kind, provaws.PolicyParams(partition, account, cfg.ClusterName, cfg.Region))
+	if err != nil {
+		return err
+	}
+	_, err = o.IO.Out.Write(doc)
+	return err
 }
 
 // ---- example-config ----
 
-// NewExampleConfigCmd is `cortex cluster example-config`.
-func NewExampleConfigCmd(f *cmdutil.Factory) *cobra.Command {
+// ExampleConfigOptions are the dependencies, flags and arguments of the command.
+type ExampleConfigOptions struct {
+	Deps
+
+	args []string
+}
+
+// NewCmdExampleConfig is `cortex cluster example-config`.
+func NewCmdExampleConfig(f *cmdutil.Factory, runF func(*ExampleConfigOptions) error) *cobra.Command {
+	o := &ExampleConfigOptions{Deps: depsOf(f)}
 	return &cobra.Command{
-		Use:   "example-config",
-		Short: "Print a commented example cluster.yaml for an AWS cluster",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			_, err := io.WriteString(f.IO.Out, clusterconfig.Example)
-			return err
+		Use:     "example-config",
+		Short:   "Print a commented example cluster.yaml for an AWS cluster",
+		Example: "  cortex cluster example-config > cluster.yaml",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			o.ctx = c.Context()
+			o.args = args
+			if runF != nil {
+				return runF(o)
+			}
+			return exampleConfigRun(o)
 		},
 	}
+}
+
+func exampleConfigRun(o *ExampleConfigOptions) error {
+	_, err := io.WriteString(o.IO.Out, clusterconfig.Example)
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,12 +64,12 @@ func (h *harness) writeConfig(body string) string {
 
 func TestExampleConfigAndPolicy(t *testing.T) {
 	h := newHarness(t)
-	if err := h.run(NewExampleConfigCmd(h.factory)); err != nil || !strings.Contains(h.out.String(), "cluster_name: cortex") {
+	if err := h.run(NewCmdExampleConfig(h.factory, nil)); err != nil || !strings.Contains(h.out.String(), "cluster_name: cortex") {
 		t.Fatalf("%v %s", err, h.out)
 	}
 	cfg := h.writeConfig("cluster_name: pol\nregion: eu-west-1\n")
 	for _, kind := range []string{"management", "operator", "default"} {
-		if err := h.run(NewPolicyCmd(h.factory), "--type", kind, "-c", cfg, "--account-id", "210987654321"); err != nil {
+		if err := h.run(NewCmdPolicy(h.factory, nil), "--type", kind, "-c", cfg, "--account-id", "210987654321"); err != nil {
 			t.Fatal(err)
 		}
 		var doc map[string]any
@@ -79,10 +80,10 @@ func TestExampleConfigAndPolicy(t *testing.T) {
 			t.Errorf("%s policy not filled in: %s", kind, h.out)
 		}
 	}
-	if err := h.run(NewPolicyCmd(h.factory), "--type", "root", cfg, "--account-id", "210987654321"); err == nil || !strings.Contains(err.Error(), "management, operator, default") {
+	if err := h.run(NewCmdPolicy(h.factory, nil), "--type", "root", cfg, "--account-id", "210987654321"); err == nil || !strings.Contains(err.Error(), "management, operator, default") {
 		t.Fatalf("bad --type: %v", err)
 	}
-	if err := h.run(NewPolicyCmd(h.factory), "--type", "default", cfg, "--account-id", "12"); err == nil || !strings.Contains(err.Error(), "--account-id") {
+	if err := h.run(NewCmdPolicy(h.factory, nil), "--type", "default", cfg, "--account-id", "12"); err == nil || !strings.Contains(err.Error(), "--account-id") {
 		t.Fatalf("bad --account-id: %v", err)
 	}
 }
@@ -90,18 +91,18 @@ func TestExampleConfigAndPolicy(t *testing.T) {
 func TestCredentialErrors(t *testing.T) {
 	h := newHarness(t)
 	cfg := h.writeConfig("cluster_name: creds\nregion: us-west-2\n")
-	err := h.run(NewUpCmd(h.factory), cfg, "--aws-key", "AKIAONLYKEY1")
+	err := h.run(NewCmdUp(h.factory, nil), cfg, "--aws-key", "AKIAONLYKEY1")
 	if err == nil || !strings.Contains(err.Error(), "--aws-secret is not") {
 		t.Fatalf("half a pair: %v", err)
 	}
 	// No credentials anywhere and stdin is not a terminal: refused, nothing prompted.
-	err = h.run(NewUpCmd(h.factory), cfg)
+	err = h.run(NewCmdUp(h.factory, nil), cfg)
 	if err == nil || !strings.Contains(err.Error(), "not a terminal") {
 		t.Fatalf("no terminal: %v", err)
 	}
 	// An invalid config is refused before credentials are even looked at.
 	bad := h.writeConfig("cluster_name: X\n")
-	if err := h.run(NewUpCmd(h.factory), bad, "--aws-key", "AKIA", "--aws-secret", "s"); err == nil || !strings.Contains(err.Error(), "cluster_name") {
+	if err := h.run(NewCmdUp(h.factory, nil), bad, "--aws-key", "AKIA", "--aws-secret", "s"); err == nil || !strings.Contains(err.Error(), "cluster_name") {
 		t.Fatalf("invalid config: %v", err)
 	}
 }
@@ -115,14 +116,22 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	cfg := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\n")
 
-	// Not an administrator (moto's identity has no policies) and no terminal: refused without --yes.
-	if err := h.run(NewUpCmd(h.factory), cfg, "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "--yes") {
-		t.Fatalf("non-admin without --yes: %v", err)
+	// No terminal and no --yes: the plan and its cost are shown, and nothing is created.
+	if err := h.run(NewCmdUp(h.factory, nil), cfg, "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("up without --yes: %v", err)
+	}
+	for _, want := range []string{"cluster up will create", "EKS cluster", "node group ng-cpu", "m5.large", "load balancer", "$0.10/h", "estimate", "on-demand us-east-1 prices as of", "https://aws.amazon.com/pricing/"} {
+		if !strings.Contains(h.errOut.String(), want) {
+			t.Errorf("the plan lacks %q:\n%s", want, h.errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "clusters", "cli-one-us-west-2.state.json")); !os.IsNotExist(err) {
+		t.Fatalf("up without --yes started creating the cluster: %v", err)
 	}
 	if !strings.Contains(h.errOut.String(), "not an administrator") {
 		t.Errorf("no administrator warning: %s", h.errOut)
 	}
-	err := h.run(NewUpCmd(h.factory), "-c", cfg, "--yes", "--configure-env", "--poll-interval", "10ms")
+	err := h.run(NewCmdUp(h.factory, nil), "-c", cfg, "--yes", "--configure-env", "--poll-interval", "10ms")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, h.errOut)
 	}
@@ -152,14 +161,26 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 			t.Errorf("%s has mode %o", e.Name(), fi.Mode().Perm())
 		}
 	}
-	// Without env credentials the cache is used (and says so).
+	// Credentials from the environment were not copied into the cache: it names the variable.
+	entry, err := os.ReadFile(filepath.Join(h.dir, "clusters", "cli-one-us-west-2.credentials.json"))
+	if err != nil || !strings.Contains(string(entry), `"environment": "AWS_ACCESS_KEY_ID"`) {
+		t.Fatalf("cache entry: %s %v", entry, err)
+	}
+	if secrets, _ := filepath.Glob(filepath.Join(h.dir, "clusters", "*.secret")); len(secrets) != 0 {
+		t.Fatalf("secrets from the environment were written to disk: %v", secrets)
+	}
+	// Without them, nothing else is found (no profile, no terminal).
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	if err := h.run(NewInfoCmd(h.factory), "--name", "cli-one", "--region", "us-west-2", "-o", "json"); err != nil {
-		t.Fatalf("%v %s", err, h.errOut)
+	if err := h.run(NewCmdInfo(h.factory, nil), "--name", "cli-one", "--region", "us-west-2"); err == nil || !strings.Contains(err.Error(), "no AWS credentials found") {
+		t.Fatalf("info without credentials: %v", err)
 	}
-	if !strings.Contains(h.errOut.String(), "using AWS credentials from cluster cache") {
-		t.Errorf("info should use the cluster cache: %s", h.errOut)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+	// --region defaults to $AWS_REGION.
+	t.Setenv("AWS_REGION", "us-west-2")
+	if err := h.run(NewCmdInfo(h.factory, nil), "--name", "cli-one", "-o", "json"); err != nil {
+		t.Fatalf("%v %s", err, h.errOut)
 	}
 	var info map[string]any
 	if err := json.Unmarshal(h.out.Bytes(), &info); err != nil {
@@ -168,13 +189,39 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if info["eks_status"] != "ACTIVE" || info["creator_arn"] == "" {
 		t.Errorf("info: %s", h.out)
 	}
-	if err := h.run(NewInfoCmd(h.factory), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
+	if err := h.run(NewCmdInfo(h.factory, nil), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
 		t.Fatalf("info table: %v %s", err, h.out)
 	}
-	if err := h.run(NewDownCmd(h.factory), cfg); err == nil || !strings.Contains(err.Error(), "--yes") {
+	// configure: the diff, --dry-run changes nothing, no terminal needs --yes.
+	bigger := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nnode_groups: [{name: ng-cpu, instance_type: m5.large, min_instances: 1, max_instances: 7}]\n")
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--dry-run"); err != nil {
+		t.Fatalf("configure --dry-run: %v %s", err, h.errOut)
+	}
+	if !strings.Contains(h.out.String(), "node_groups[ng-cpu].max_instances: 5 -> 7") || !strings.Contains(h.out.String(), "dry run") {
+		t.Errorf("configure --dry-run output: %s", h.out)
+	}
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("configure without --yes and terminal: %v", err)
+	}
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--dry-run"); err != nil || !strings.Contains(h.out.String(), "5 -> 7") {
+		t.Fatalf("the refused configure changed the cluster: %v %s", err, h.out)
+	}
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--yes"); err != nil {
+		t.Fatalf("configure --yes: %v %s", err, h.errOut)
+	}
+	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--dry-run"); err != nil || !strings.Contains(h.out.String(), "nothing to change") {
+		t.Fatalf("after configure: %v %s", err, h.out)
+	}
+	if err := h.run(NewCmdCredentials(h.factory), "forget", "cli-one"); err != nil || !strings.Contains(h.out.String(), "forgot the credentials of cluster cli-one in us-west-2") {
+		t.Fatalf("credentials forget: %v %s", err, h.out)
+	}
+	if e, _ := os.ReadFile(filepath.Join(h.dir, "clusters", "cli-one-us-west-2.credentials.json")); e != nil {
+		t.Fatalf("forget left %s", e)
+	}
+	if err := h.run(NewCmdDown(h.factory, nil), bigger); err == nil || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("down without --yes and terminal: %v", err)
 	}
-	if err := h.run(NewDownCmd(h.factory), cfg, "--yes", "--poll-interval", "10ms"); err != nil {
+	if err := h.run(NewCmdDown(h.factory, nil), bigger, "--yes", "--poll-interval", "10ms"); err != nil {
 		t.Fatalf("%v\n%s", err, h.errOut)
 	}
 	if !strings.Contains(h.out.String(), "removed environment cli-one") {
@@ -186,5 +233,41 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(h.dir, "clusters")); len(ents) != 0 {
 		t.Errorf("cluster cache survived down: %v", ents)
+	}
+	// Again: there is no such cluster any more, and down says so.
+	if err := h.run(NewCmdDown(h.factory, nil), bigger, "--yes", "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "there is no cluster cli-one in us-west-2") {
+		t.Fatalf("down of a deleted cluster: %v\n%s", err, h.out)
+	}
+}
+
+// On a terminal, `cluster down` asks before anything is looked up, through the prompter: "n"
+// aborts with exit code 1, the end of input is no answer. Without a terminal it needs --yes.
+func TestDownConfirmationOnATerminalAndNot(t *testing.T) {
+	for _, tc := range []struct {
+		tty  bool
+		in   string
+		err  string
+		code int
+	}{
+		{false, "", "pass --yes to go ahead", 0},
+		{true, "n\n", "aborted", 1},
+		{true, "", "no answer", 0},
+	} {
+		h := newHarness(t)
+		h.factory, h.out, h.errOut = cmdutil.TestFactory(h.dir, tc.in, tc.tty)
+		err := h.run(NewCmdDown(h.factory, nil), "--name", "gone", "--region", "us-west-2")
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("tty %v, %q: err %v, want %q", tc.tty, tc.in, err, tc.err)
+		}
+		var ee *cmdutil.ExitError
+		if tc.code != 0 && (!errors.As(err, &ee) || ee.Code != tc.code) {
+			t.Errorf("tty %v: exit %v, want %d", tc.tty, err, tc.code)
+		}
+		if tc.tty && !strings.Contains(h.errOut.String(), "delete cluster gone in us-west-2 and every AWS resource") {
+			t.Errorf("tty %v: question not asked: %q", tc.tty, h.errOut)
+		}
+		if strings.Contains(h.errOut.String(), "using AWS credentials") {
+			t.Errorf("credentials were looked up before the answer: %q", h.errOut)
+		}
 	}
 }

@@ -27,8 +27,7 @@ try:
     import waitress
 except ImportError:
     print(
-        # Not "cortex: ...": the supervisor skips its own lines when it quotes a replica's last
-        # words in the API's status, and this one must be quoted.
+        # The supervisor quotes a replica's last line in the API's status: this one says why.
         "error: the Python runtime needs the waitress HTTP server, which %s cannot import; "
         "install it with: %s -m pip install '%s' (or start the cluster with --python <an "
         "interpreter that has it>, e.g. the repo's .venv/bin/python)" % (sys.executable, sys.executable, WAITRESS_PIN),
