@@ -27,32 +27,50 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
-// NewTLS makes a CA and a server certificate for the operator's in-cluster names (and names, e.g.
-// a load balancer's DNS name) with internal/tlsutil. The CA's key is dropped: a later certificate
-// means a new CA (and pinning it again), which is the price of never storing a CA key in the
-// cluster.
-func NewTLS(namespace string, names []string) (*TLS, error) {
-	dir, err := os.MkdirTemp("", "cortex-tls-")
+// ServiceNames are the in-cluster DNS names of the operator and gateway Services.
+func ServiceNames(namespace string) []string {
+	var names []string
+	for _, svc := range []string{OperatorName, GatewayName} {
+		names = append(names, svc, svc+"."+namespace, svc+"."+namespace+".svc", svc+"."+namespace+".svc.cluster.local")
+	}
+	return names
+}
+
+// NewTLS returns TLS material whose server certificate covers the Services' in-cluster names and
+// names (e.g. a load balancer's address), made by internal/tlsutil. With prev (a previous
+// install's material), its CA signs, and its server certificate is kept as it is while it covers
+// every name and is not near expiry: a re-install then writes the same bytes.
+func NewTLS(namespace string, names []string, prev *TLS) (*TLS, error) {
+	tmp, err := os.MkdirTemp("", "cortex-tls-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	all := append([]string{
-		OperatorName, OperatorName + "." + namespace, OperatorName + "." + namespace + ".svc",
-		OperatorName + "." + namespace + ".svc.cluster.local",
-		GatewayName, GatewayName + "." + namespace, GatewayName + "." + namespace + ".svc",
-		GatewayName + "." + namespace + ".svc.cluster.local",
-	}, names...)
-	b, err := tlsutil.EnsureSelfManaged(filepath.Join(dir, "tls"), all)
-	if err != nil {
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "tls")
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, err
 	}
-	t := &TLS{CACert: b.CAPEM}
-	for _, f := range []struct {
+	files := []struct {
 		name string
-		dst  *[]byte
-	}{{"server.pem", &t.Cert}, {"server-key.pem", &t.Key}} {
-		if *f.dst, err = os.ReadFile(filepath.Join(dir, "tls", f.name)); err != nil {
+		data *[]byte
+	}{{tlsutil.CAFile, nil}, {"ca-key.pem", nil}, {"server.pem", nil}, {"server-key.pem", nil}}
+	t := &TLS{}
+	files[0].data, files[1].data, files[2].data, files[3].data = &t.CACert, &t.CAKey, &t.Cert, &t.Key
+	if prev != nil {
+		for i, data := range [][]byte{prev.CACert, prev.CAKey, prev.Cert, prev.Key} {
+			if len(data) == 0 {
+				continue
+			}
+			if err := os.WriteFile(filepath.Join(dir, files[i].name), data, 0o600); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if _, err := tlsutil.EnsureSelfManaged(dir, append(ServiceNames(namespace), names...)); err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if *f.data, err = os.ReadFile(filepath.Join(dir, f.name)); err != nil {
 			return nil, err
 		}
 	}
@@ -80,8 +98,16 @@ func LoadExisting(ctx context.Context, c kubernetes.Interface, namespace string)
 		return nil, fmt.Errorf("a Secret named %q exists in namespace %s and is not managed by cortex; remove it or choose another --namespace", TLSSecretName, namespace)
 	}
 	t := &TLS{CACert: s.Data["ca.crt"], Cert: s.Data[corev1.TLSCertKey], Key: s.Data[corev1.TLSPrivateKeyKey]}
-	if len(t.CACert) == 0 || len(t.Cert) == 0 || len(t.Key) == 0 {
-		return nil, fmt.Errorf("Secret %s/%s is incomplete (ca.crt, tls.crt, tls.key); delete it to make new TLS material", namespace, TLSSecretName)
+	ca, err := c.CoreV1().Secrets(namespace).Get(ctx, CASecretName, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read Secret %s/%s: %w", namespace, CASecretName, err)
+	}
+	if ca.Labels[LabelManagedBy] != ManagedBy {
+		return nil, fmt.Errorf("a Secret named %q exists in namespace %s and is not managed by cortex", CASecretName, namespace)
+	}
+	t.CAKey = ca.Data["ca.key"]
+	if len(t.CACert) == 0 || len(t.CAKey) == 0 || len(t.Cert) == 0 || len(t.Key) == 0 || !bytes.Equal(t.CACert, ca.Data["ca.crt"]) {
+		return nil, fmt.Errorf("Secrets %s/%s and %s are incomplete or do not match; delete both to make new TLS material (clients must then pin the new CA)", namespace, TLSSecretName, CASecretName)
 	}
 	e := &Existing{TLS: t}
 	d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})

@@ -3,6 +3,8 @@ package install_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -22,6 +24,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
 	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
+	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 	"github.com/cortexlabs-go/cortex/internal/workload/kube"
 )
@@ -35,7 +38,7 @@ func options(t *testing.T, ns string) install.Options {
 	t.Helper()
 	tlsOnce.Do(func() {
 		var err error
-		if tlsMat, err = install.NewTLS("cortex", nil); err != nil {
+		if tlsMat, err = install.NewTLS("cortex", nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -93,6 +96,44 @@ func TestBuildRefusesBadOptions(t *testing.T) {
 		tc.mut(&o)
 		if _, err := install.Build(o); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err = %v, want %q", err, tc.want)
+		}
+	}
+}
+
+// A re-install keeps the CA; the server certificate changes only when a name is missing.
+func TestNewTLSKeepsTheCA(t *testing.T) {
+	first, err := install.NewTLS("ns", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := install.NewTLS("ns", nil, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(first, same) {
+		t.Error("same names: the material changed")
+	}
+	more, err := install.NewTLS("ns", []string{"lb.example.com", "203.0.113.7"}, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(more.CACert, first.CACert) || !bytes.Equal(more.CAKey, first.CAKey) || bytes.Equal(more.Cert, first.Cert) {
+		t.Fatal("a new name: want the same CA and a new server certificate")
+	}
+	ca, err := tlsutil.ParseCertPEM(more.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafPEM, _ := pem.Decode(more.Cert)
+	leaf, err := x509.ParseCertificate(leafPEM.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	for _, name := range []string{"lb.example.com", "203.0.113.7", "cortex-operator.ns.svc", "cortex-gateway.ns.svc.cluster.local"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name}); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
@@ -179,7 +220,7 @@ func TestInstall(t *testing.T) {
 		}
 		want := []string{
 			"Deployment cortex/cortex-operator", "Service cortex/cortex-gateway", "Service cortex/cortex-operator",
-			"Secret cortex/cortex-tls", "ServiceAccount cortex/cortex-operator",
+			"Secret cortex/cortex-ca", "Secret cortex/cortex-tls", "ServiceAccount cortex/cortex-operator",
 			"RoleBinding cortex-apis/cortex-admin", "RoleBinding cortex-apis/cortex-deploy", "RoleBinding cortex-apis/cortex-operator",
 			"RoleBinding cortex-apis/cortex-read",
 			"Role cortex-apis/cortex-deploy", "Role cortex-apis/cortex-operator", "Role cortex-apis/cortex-read",
@@ -324,7 +365,11 @@ func TestInstall(t *testing.T) {
 		if err != nil || ex == nil || ex.ClusterID != "0123456789abcdef0123456789abcdef" || !bytes.Equal(ex.TLS.CACert, tlsMat.CACert) {
 			t.Fatalf("existing: %+v %v", ex, err)
 		}
-		again, err := install.Build(options(t, ns))
+		o := options(t, ns)
+		if o.TLS, err = install.NewTLS(ns, nil, ex.TLS); err != nil {
+			t.Fatal(err)
+		}
+		again, err := install.Build(o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -405,7 +450,7 @@ func TestInstall(t *testing.T) {
 		if err := install.Uninstall(ctx, c.Client, func(l string) { lines = append(lines, l) }, ns, apis); err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 12 {
+		if len(lines) != 13 {
 			t.Errorf("progress %q", lines)
 		}
 		items, err := install.Installed(ctx, c.Client, ns, apis)

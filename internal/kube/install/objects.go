@@ -41,6 +41,7 @@ const (
 	OperatorName  = "cortex-operator" // Deployment, ServiceAccount, Service, Role, RoleBinding
 	GatewayName   = "cortex-gateway"  // Service (the gateway runs inside the operator process)
 	TLSSecretName = "cortex-tls"
+	CASecretName  = "cortex-ca"
 	// AnnotationClusterID on the operator Deployment is the cluster id tokens are bound to; a
 	// re-install keeps it.
 	AnnotationClusterID = "cortex.dev/cluster-id"
@@ -56,10 +57,13 @@ const (
 	nonRootUID = 65532
 )
 
-// TLS is the cluster's TLS material: the CA clients pin, and the operator's server certificate
-// (chain: leaf, CA) and key. The CA's key is not kept (see NewTLS).
+// TLS is the cluster's TLS material: the CA clients pin and its key, and the operator's server
+// certificate (chain: leaf, CA) and key. The CA's key is in a Secret of its own that no pod mounts
+// (CASecretName): a re-install signs a server certificate for new names (a load balancer's
+// address) with it, so the CA clients pinned stays the same.
 type TLS struct {
 	CACert []byte
+	CAKey  []byte
 	Cert   []byte
 	Key    []byte
 }
@@ -112,7 +116,7 @@ func (o *Options) setDefaults() error {
 	if o.ClusterID == "" {
 		return errors.New("a cluster id is required")
 	}
-	if o.TLS == nil || len(o.TLS.CACert) == 0 || len(o.TLS.Cert) == 0 || len(o.TLS.Key) == 0 {
+	if o.TLS == nil || len(o.TLS.CACert) == 0 || len(o.TLS.CAKey) == 0 || len(o.TLS.Cert) == 0 || len(o.TLS.Key) == 0 {
 		return errors.New("TLS material is required")
 	}
 	return nil
@@ -232,6 +236,10 @@ func Build(opts Options) (*Objects, error) {
 		"ca.crt":                opts.TLS.CACert,
 		corev1.TLSCertKey:       opts.TLS.Cert,
 		corev1.TLSPrivateKeyKey: opts.TLS.Key,
+	}), coreac.Secret(CASecretName, ns).WithLabels(withName(OperatorName)).
+		WithType(corev1.SecretTypeOpaque).WithData(map[string][]byte{
+		"ca.crt": opts.TLS.CACert,
+		"ca.key": opts.TLS.CAKey,
 	}))
 
 	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
