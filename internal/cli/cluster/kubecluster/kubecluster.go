@@ -25,6 +25,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/confirm"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
 )
@@ -377,23 +378,25 @@ func deploymentState(d *appsv1.Deployment) string {
 
 // DownOptions are the dependencies and flags of `cortex cluster down --provider kubernetes`.
 type DownOptions struct {
-	IO     *cmdutil.IOStreams
-	Config func() (*cliconfig.Config, error)
+	IO       *cmdutil.IOStreams
+	Config   func() (*cliconfig.Config, error)
+	Prompter func() cmdutil.Prompter
 	Target
+	Yes bool
 
 	ctx context.Context
 }
 
 // NewCmdDown returns `cortex cluster down --provider kubernetes`.
 func NewCmdDown(f *cmdutil.Factory, runF func(*DownOptions) error) *cobra.Command {
-	o := &DownOptions{IO: f.IO, Config: f.Config}
+	o := &DownOptions{IO: f.IO, Config: f.Config, Prompter: f.Prompt}
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Remove what cortex installed in a Kubernetes cluster",
 		Long: `Remove every object labelled app.kubernetes.io/managed-by=cortex from the operator's namespace and
 <namespace>-apis (the install and the APIs it ran), each by name and UID: other objects in those
 namespaces are not touched, and the namespaces themselves are kept. The environments of this
-install are forgotten.`,
+install are forgotten. It asks first (--yes in scripts).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o.ctx = c.Context()
@@ -404,13 +407,38 @@ install are forgotten.`,
 		},
 	}
 	o.Target.addFlags(cmd)
+	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
 	return cmd
 }
+
+type promptConfirmer struct {
+	ctx context.Context
+	p   cmdutil.Prompter
+}
+
+func (c promptConfirmer) Confirm(q string) (bool, error) { return c.p.Confirm(c.ctx, q) }
 
 func downRun(o *DownOptions) error {
 	c, err := o.client()
 	if err != nil {
 		return err
+	}
+	items, err := install.Installed(o.ctx, c, o.Namespace, o.apisNamespace())
+	if err != nil {
+		return err
+	}
+	if len(items) > 0 {
+		var cf confirm.Confirmer
+		if o.IO.CanPrompt() {
+			cf = promptConfirmer{o.ctx, o.Prompter()}
+		}
+		q := fmt.Sprintf("delete the %d cortex objects in namespaces %s and %s (the operator and every API)?", len(items), o.Namespace, o.apisNamespace())
+		if err := confirm.Ask(cf, o.Yes, q); err != nil {
+			if errors.Is(err, confirm.ErrDeclined) {
+				return &cmdutil.ExitError{Code: 1, Err: err}
+			}
+			return err
+		}
 	}
 	progress := func(line string) { fmt.Fprintln(o.IO.ErrOut, "  "+line) }
 	if err := install.Uninstall(o.ctx, c, progress, o.Namespace, o.apisNamespace()); err != nil {

@@ -160,7 +160,15 @@ func TestUpInfoDown(t *testing.T) {
 	if _, err := c.Client.CoreV1().ConfigMaps("cortex").Create(ctx, &corev1ConfigMap, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	run(func() error { return cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig) })
+	// Without a terminal, down needs --yes and changes nothing without it.
+	err = cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig)
+	if err == nil || !strings.Contains(err.Error(), "pass --yes") {
+		t.Fatalf("down without --yes: %v", err)
+	}
+	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 13 {
+		t.Fatalf("down without --yes changed the install: %v", items)
+	}
+	run(func() error { return cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig, "--yes") })
 	if !strings.Contains(out.String(), "forgot environment cortex") {
 		t.Errorf("down: %s", out)
 	}
