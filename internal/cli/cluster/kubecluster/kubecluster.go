@@ -218,26 +218,34 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
-	if endpoint == "" {
-		// A new Service: its address exists only now (a load balancer's, once the cloud made it).
-		// Sign for it and tell the operator, then wait for that version to be available.
-		fmt.Fprintf(o.IO.ErrOut, "waiting for the address of Service %s/%s\n", ns, install.OperatorName)
-		for endpoint == "" {
-			if names, endpoint, how, err = endpoints(ctx, c, ns); err != nil {
-				return err
-			}
-			if endpoint != "" {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("Service %s/%s has no address after %s (a LoadBalancer needs a load-balancer controller; --service-type NodePort or ClusterIP do not); run the same command again once it has one", ns, install.OperatorName, o.WaitTimeout)
-			case <-time.After(o.PollInterval):
-			}
-		}
-		prev = tlsm
-		if tlsm, err = apply(names, endpoint); err != nil {
+	// The addresses after the apply: a new Service's exists only now (a load balancer's, once the
+	// cloud made it), and a changed --service-type changes it. When it differs from what was
+	// applied, sign for it and tell the operator, then wait for that version to be available.
+	waiting := false
+	for {
+		now, nowEndpoint, nowHow, err := endpoints(ctx, c, ns)
+		if err != nil {
 			return err
+		}
+		if nowEndpoint != "" {
+			if nowEndpoint != endpoint || !slices.Equal(now, names) {
+				names, endpoint = now, nowEndpoint
+				prev = tlsm
+				if tlsm, err = apply(names, endpoint); err != nil {
+					return err
+				}
+			}
+			how = nowHow
+			break
+		}
+		if !waiting {
+			fmt.Fprintf(o.IO.ErrOut, "waiting for the address of Service %s/%s\n", ns, install.OperatorName)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Service %s/%s has no address after %s (a LoadBalancer needs a load-balancer controller; --service-type NodePort or ClusterIP do not); run the same command again once it has one", ns, install.OperatorName, o.WaitTimeout)
+		case <-time.After(o.PollInterval):
 		}
 	}
 	fmt.Fprintf(o.IO.ErrOut, "waiting for Deployment %s/%s to be available (at most %s)\n", ns, install.OperatorName, o.WaitTimeout)

@@ -3,6 +3,7 @@ package kubecluster
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,30 @@ func TestUpInfoDown(t *testing.T) {
 	if d.Generation != gen || ca.ResourceVersion != rv {
 		t.Errorf("second up changed the install: generation %d -> %d, secret %s -> %s", gen, d.Generation, rv, ca.ResourceVersion)
 	}
+
+	// A changed --service-type changes the address: the certificate, the operator's public
+	// endpoint and the environment follow it, under the same CA.
+	nodePort := append(append([]string{}, up...), "--service-type", "NodePort")
+	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), nodePort...) })
+	svc, err = c.Client.CoreV1().Services("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ = cliconfig.Load(dir)
+	env2, err := cfg.Get("cortex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.Type != "NodePort" || !strings.HasSuffix(env2.OperatorEndpoint, ":"+strconv.Itoa(int(svc.Spec.Ports[0].NodePort))) ||
+		env2.CACert != env.CACert || env2.ClusterID != env.ClusterID {
+		t.Errorf("after NodePort: %s %+v", svc.Spec.Type, env2)
+	}
+	d, _ = c.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--public-endpoint="+env2.OperatorEndpoint) {
+		t.Errorf("operator args after NodePort: %s", args)
+	}
+	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
+	wantEndpoint = "https://" + svc.Spec.ClusterIP + ":8888"
 
 	run(func() error {
 		return cmdutil.ExecuteTest(NewCmdInfo(f, nil), "--kubeconfig", c.Kubeconfig, "-o", "json")
