@@ -206,9 +206,18 @@ func TestInstall(t *testing.T) {
 	t.Run("ObjectsAndLabels", func(t *testing.T) {
 		for _, n := range []string{ns, apis} {
 			got, err := c.Client.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{})
-			if err != nil || got.Labels[install.LabelPartOf] != "cortex" {
+			if err != nil || got.Labels[install.LabelPartOf] != "cortex" || got.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
 				t.Errorf("namespace %s: %v %v", n, err, got.Labels)
 			}
+		}
+		// The API server refuses a pod that is not locked down in the APIs' namespace.
+		// (A plain pod: no runAsNonRoot, seccomp or dropped capabilities. A privileged one is
+		// refused earlier here: the test API server runs with --allow-privileged=false.)
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: apis}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "c", Image: "x"}}}}
+		if _, err := c.Client.CoreV1().Pods(apis).Create(ctx, pod, metav1.CreateOptions{}); !apierrors.IsForbidden(err) ||
+			!strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`) {
+			t.Errorf("plain pod in %s: %v", apis, err)
 		}
 		items, err := install.Installed(ctx, c.Client, ns, apis)
 		if err != nil {
@@ -285,6 +294,14 @@ func TestInstall(t *testing.T) {
 		}
 		if err := b.Apply(ctx, d); err != nil {
 			t.Fatalf("apply as the operator: %v", err)
+		}
+		// The API's pods pass the namespace's Pod Security "restricted" admission.
+		err = kubetest.Poll(ctx, 50*time.Millisecond, func() (bool, error) {
+			pods, err := c.Client.CoreV1().Pods(apis).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelAPI + "=echo"})
+			return err == nil && len(pods.Items) == 2, err
+		})
+		if err != nil {
+			t.Fatalf("the API's pods were not created: %v", err)
 		}
 		if err := b.Restart(ctx, "echo"); err != nil {
 			t.Fatalf("restart as the operator: %v", err)

@@ -213,7 +213,14 @@ func Build(opts Options) (*Objects, error) {
 	ns, apis := opts.Namespace, opts.APIsNamespace
 	o := &Objects{opts: opts}
 	for _, n := range []string{ns, apis} {
-		o.Namespaces = append(o.Namespaces, coreac.Namespace(n).WithLabels(map[string]string{LabelPartOf: ManagedBy}))
+		o.Namespaces = append(o.Namespaces, coreac.Namespace(n).WithLabels(map[string]string{
+			LabelPartOf: ManagedBy,
+			// Pod Security Admission: the API server itself refuses a pod that is not locked down
+			// (privileged, root, host namespaces, added capabilities, ...) in these namespaces,
+			// e.g. one a deploy identity creates through a Deployment of its own.
+			"pod-security.kubernetes.io/enforce":         "restricted",
+			"pod-security.kubernetes.io/enforce-version": "latest",
+		}))
 	}
 	o.ServiceAccounts = append(o.ServiceAccounts, coreac.ServiceAccount(OperatorName, ns).WithLabels(withName(OperatorName)).
 		// Mounted explicitly by the operator's pod, which is the only pod that uses it.
