@@ -22,6 +22,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
@@ -49,6 +50,12 @@ func (t *Target) addFlags(cmd *cobra.Command) {
 }
 
 func (t *Target) client() (kubernetes.Interface, error) {
+	// Both namespaces must be valid names (the APIs' is <namespace>-apis).
+	for _, ns := range []string{t.Namespace, t.apisNamespace()} {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("invalid --namespace %q: %s", t.Namespace, errs[0])
+		}
+	}
 	if t.NewClient != nil {
 		return t.NewClient(t.Kubeconfig, t.Context)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -48,10 +49,17 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 		{[]string{"--service-type", "LoadBalancer"}, "--image is required"},
 		{[]string{"--image", "i", "--service-type", "ExternalName"}, "invalid service type"},
 		{[]string{"--image", "i", "--region", "mars-1"}, "--region"},
+		{[]string{"--image", "i", "--namespace", "Bad_NS"}, "invalid --namespace"},
+		{[]string{"--image", "i", "--namespace", strings.Repeat("n", 60)}, "invalid --namespace"},
 	} {
 		err := cmdutil.ExecuteTest(NewCmdUp(f, nil), tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	for _, cmd := range []*cobra.Command{NewCmdInfo(f, nil), NewCmdDown(f, nil)} {
+		if err := cmdutil.ExecuteTest(cmd, "--namespace", "a.b"); err == nil || !strings.Contains(err.Error(), "invalid --namespace") {
+			t.Errorf("%s --namespace a.b: %v", cmd.Name(), err)
 		}
 	}
 	if err := cmdutil.ExecuteTest(NewCmdManifests(f, nil)); err == nil || !strings.Contains(err.Error(), "--image is required") {
