@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/cortexlabs-go/cortex/internal/cli/cluster/kubecluster"
 	"github.com/cortexlabs-go/cortex/internal/cli/cluster/kubeconfig"
 	"github.com/cortexlabs-go/cortex/internal/cli/cluster/token"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
@@ -23,7 +24,8 @@ func NewCmdCluster(f *cmdutil.Factory) *cobra.Command {
 		Long: `Manage cortex clusters.
 
 A cluster is either local (the default: an operator and gateway running as processes on this machine,
-no cloud account needed) or on AWS (--provider aws with a cluster.yaml).`,
+no cloud account needed), on AWS (--provider aws with a cluster.yaml), or installed into any
+Kubernetes cluster (--provider kubernetes with a kubeconfig).`,
 		Example: `  cortex cluster up
   cortex cluster info
   cortex cluster up cluster.yaml          # AWS
@@ -35,7 +37,7 @@ no cloud account needed) or on AWS (--provider aws with a cluster.yaml).`,
 	for _, sub := range awsOnlyCommands(f) {
 		cmd.AddCommand(sub)
 	}
-	cmd.AddCommand(NewCmdAccess(f))
+	cmd.AddCommand(NewCmdAccess(f), kubecluster.NewCmdManifests(f, nil))
 	cmd.AddCommand(token.NewCmdToken(f, nil), kubeconfig.NewCmdKubeconfig(f, nil))
 	return cmd
 }

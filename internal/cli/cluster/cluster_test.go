@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 )
 
 func TestMergeProvidersDispatchesAndRefusesForeignFlags(t *testing.T) {
@@ -56,6 +58,26 @@ func TestMergeProvidersDispatchesAndRefusesForeignFlags(t *testing.T) {
 		}
 		if err != nil || ran != tc.want {
 			t.Errorf("%v: ran %q, err %v; want %s", tc.args, ran, err, tc.want)
+		}
+	}
+}
+
+func TestKubernetesProviderIsRegistered(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"up", "--kubeconfig", "k"}, "--kubeconfig not valid with --provider local"},
+		{[]string{"up", "--provider", "kubernetes", "--auth", "iam"}, "--auth not valid with --provider kubernetes"},
+		{[]string{"up", "--provider", "kubernetes"}, "--image is required"},
+		{[]string{"info", "--provider", "kubernetes", "--kubeconfig", "/nonexistent/kubeconfig"}, "kubeconfig"},
+		{[]string{"down", "--provider", "kubernetes", "--kubeconfig", "/nonexistent/kubeconfig"}, "kubeconfig"},
+		{[]string{"manifests"}, "--image is required"},
+	} {
+		f, _, _ := cmdutil.TestFactory(t.TempDir(), "", false)
+		err := cmdutil.ExecuteTest(NewCmdCluster(f), tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }

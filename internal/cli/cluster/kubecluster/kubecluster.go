@@ -1,0 +1,563 @@
+// Package kubecluster is `cortex cluster up|info|down --provider kubernetes` and `cortex cluster
+// manifests`: installing cortex into any Kubernetes cluster with the objects of
+// internal/kube/install, applied with server-side apply or printed as YAML.
+package kubecluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/confirm"
+	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/kube/install"
+)
+
+// Provider is the name of this provider (--provider kubernetes, and environments' provider).
+const Provider = "kubernetes"
+
+// Target is where cortex is installed: the kubeconfig, its context and the operator's namespace.
+type Target struct {
+	Kubeconfig string
+	Context    string
+	Namespace  string
+	// NewClient makes the Kubernetes client (a seam for tests; default: from the kubeconfig).
+	NewClient func(kubeconfig, context string) (kubernetes.Interface, error)
+}
+
+func (t *Target) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&t.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, else ~/.kube/config)")
+	cmd.Flags().StringVar(&t.Context, "context", "", "kubeconfig context (default: its current context)")
+	cmd.Flags().StringVar(&t.Namespace, "namespace", install.DefaultNamespace, "namespace of the operator; the APIs run in <namespace>-apis")
+}
+
+func (t *Target) client() (kubernetes.Interface, error) {
+	// Both namespaces must be valid names (the APIs' is <namespace>-apis).
+	for _, ns := range []string{t.Namespace, t.apisNamespace()} {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("invalid --namespace %q: %s", t.Namespace, errs[0])
+		}
+	}
+	if t.NewClient != nil {
+		return t.NewClient(t.Kubeconfig, t.Context)
+	}
+	return NewClient(t.Kubeconfig, t.Context)
+}
+
+func (t *Target) apisNamespace() string { return t.Namespace + "-apis" }
+
+// NewClient loads a kubeconfig the way kubectl does (explicit file, else $KUBECONFIG, else
+// ~/.kube/config) with an optional context.
+func NewClient(kubeconfig, kubeContext string) (kubernetes.Interface, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.UserAgent = "cortex"
+	return kubernetes.NewForConfig(cfg)
+}
+
+// UpOptions are the dependencies and flags of `cortex cluster up --provider kubernetes`.
+type UpOptions struct {
+	IO      *cmdutil.IOStreams
+	Config  func() (*cliconfig.Config, error)
+	EnvName func() string
+	Target
+
+	Image        string
+	ServiceType  string
+	AccountID    string
+	CreatorARN   string
+	Region       string
+	WaitTimeout  time.Duration
+	PollInterval time.Duration
+
+	ctx context.Context
+}
+
+// NewCmdUp returns `cortex cluster up --provider kubernetes`.
+func NewCmdUp(f *cmdutil.Factory, runF func(*UpOptions) error) *cobra.Command {
+	o := &UpOptions{IO: f.IO, Config: f.Config, EnvName: func() string { return f.EnvName }}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Install cortex into a Kubernetes cluster, or upgrade it in place",
+		Long: `Install cortex into the Kubernetes cluster of a kubeconfig: the operator (namespace --namespace)
+with its ServiceAccount, a Role in <namespace>-apis with exactly the verbs it uses, the Roles of the
+cortex access groups, its TLS material in Secrets, and its Services. Everything is written with
+server-side apply: running it again upgrades in place. It waits until the operator Deployment is
+Available, then writes an environment (named after the namespace, or --env) with the operator's
+address and the pinned CA. The same objects as YAML: cortex cluster manifests.`,
+		Example: `  cortex cluster up --provider kubernetes --image registry.example.com/cortex:0.1
+  cortex cluster up --provider kubernetes --context prod --namespace cortex --service-type NodePort --image ...`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.ctx = c.Context()
+			if runF != nil {
+				return runF(o)
+			}
+			return upRun(o)
+		},
+	}
+	o.Target.addFlags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&o.Image, "image", "", "the cortex image the operator runs (required)")
+	fl.StringVar(&o.ServiceType, "service-type", string(corev1.ServiceTypeLoadBalancer), "type of the operator and gateway Services: LoadBalancer, NodePort or ClusterIP")
+	fl.StringVar(&o.AccountID, "account-id", "", "the AWS account whose identities may use the cluster")
+	fl.StringVar(&o.CreatorARN, "creator-arn", "", "IAM ARN that is always admin")
+	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
+	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
+	fl.DurationVar(&o.PollInterval, "poll-interval", time.Second, "how often to check the operator Deployment")
+	_ = fl.MarkHidden("poll-interval")
+	_ = cmd.RegisterFlagCompletionFunc("service-type", cmdutil.FixedValues("LoadBalancer", "NodePort", "ClusterIP"))
+	return cmd
+}
+
+func newClusterID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// endpoints reads the addresses the operator and gateway Services have now: the names the
+// certificate must cover and the operator's public endpoint (the URL clients dial).
+func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (names []string, operator string, how string, err error) {
+	for _, svc := range []string{install.OperatorName, install.GatewayName} {
+		a, ok, err := install.ServiceAddress(ctx, c, ns, svc)
+		if err != nil || !ok {
+			if err != nil && !isNotFound(err) {
+				return nil, "", "", err
+			}
+			continue
+		}
+		names = append(names, a.Host)
+		if svc == install.OperatorName {
+			operator = "https://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)))
+			how = a.How
+		}
+	}
+	return names, operator, how, nil
+}
+
+func upRun(o *UpOptions) error {
+	st, err := install.ParseServiceType(o.ServiceType)
+	if err != nil {
+		return err
+	}
+	if o.Image == "" {
+		return errors.New("--image is required: the cortex image the operator runs")
+	}
+	region := o.Region
+	if region == "" {
+		region = "us-east-1"
+	}
+	sts, err := identity.RegionalHost(identity.PartitionAWS, region)
+	if err != nil {
+		return fmt.Errorf("--region: %w", err)
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(o.ctx, o.WaitTimeout)
+	defer cancel()
+	ns := o.Namespace
+	progress := func(line string) { fmt.Fprintln(o.IO.ErrOut, "  "+line) }
+
+	ex, err := install.LoadExisting(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	clusterID, prev := newClusterID(), (*install.TLS)(nil)
+	if ex != nil {
+		prev = ex.TLS
+		if ex.ClusterID != "" {
+			clusterID = ex.ClusterID
+		}
+		fmt.Fprintf(o.IO.ErrOut, "upgrading cortex in namespace %s (cluster id %s)\n", ns, clusterID)
+	} else {
+		fmt.Fprintf(o.IO.ErrOut, "installing cortex in namespace %s\n", ns)
+	}
+	apply := func(names []string, endpoint string) (*install.TLS, error) {
+		tlsm, err := install.NewTLS(ns, names, prev)
+		if err != nil {
+			return nil, err
+		}
+		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, ServiceType: st,
+			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm}
+		if endpoint != "" {
+			opts.PublicEndpoints = []string{endpoint}
+		}
+		objs, err := install.Build(opts)
+		if err != nil {
+			return nil, err
+		}
+		return tlsm, install.Apply(ctx, c, objs, progress)
+	}
+	// A re-install knows the Services' addresses already: they go into the first apply.
+	names, endpoint, how, err := endpoints(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	tlsm, err := apply(names, endpoint)
+	if err != nil {
+		return err
+	}
+	// The addresses after the apply: a new Service's exists only now (a load balancer's, once the
+	// cloud made it), and a changed --service-type changes it. When it differs from what was
+	// applied, sign for it and tell the operator, then wait for that version to be available.
+	waiting := false
+	for {
+		now, nowEndpoint, nowHow, err := endpoints(ctx, c, ns)
+		if err != nil {
+			return err
+		}
+		if nowEndpoint != "" {
+			if nowEndpoint != endpoint || !slices.Equal(now, names) {
+				names, endpoint = now, nowEndpoint
+				prev = tlsm
+				if tlsm, err = apply(names, endpoint); err != nil {
+					return err
+				}
+			}
+			how = nowHow
+			break
+		}
+		if !waiting {
+			fmt.Fprintf(o.IO.ErrOut, "waiting for the address of Service %s/%s\n", ns, install.OperatorName)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Service %s/%s has no address after %s (a LoadBalancer needs a load-balancer controller; --service-type NodePort or ClusterIP do not); run the same command again once it has one", ns, install.OperatorName, o.WaitTimeout)
+		case <-time.After(o.PollInterval):
+		}
+	}
+	fmt.Fprintf(o.IO.ErrOut, "waiting for Deployment %s/%s to be available (at most %s)\n", ns, install.OperatorName, o.WaitTimeout)
+	if err := install.WaitAvailable(ctx, c, ns, o.PollInterval); err != nil {
+		return err
+	}
+
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	name := o.EnvName()
+	if name == "" {
+		name = ns
+	}
+	if err := cliconfig.ValidateEnvName(name); err != nil {
+		return err
+	}
+	env := cliconfig.Environment{}
+	if p, err := cfg.Get(name); err == nil && p.Name == name {
+		env = *p // keep the user's aws_profile
+	}
+	env.Name, env.Provider, env.ClusterName = name, Provider, ns
+	env.OperatorEndpoint, env.CACert, env.ClusterID = endpoint, string(tlsm.CACert), clusterID
+	env.Auth, env.STSHost, env.STSRegion, env.STSScheme, env.Region = cliconfig.AuthAWS, sts.Host, sts.Region, sts.Scheme, region
+	cfg.Put(env)
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "cortex is running in namespace %s (APIs in %s)\noperator: %s (%s)\nenvironment %q is configured with the cluster's CA\n",
+		ns, o.apisNamespace(), endpoint, how, name)
+	if how == "cluster IP" {
+		fmt.Fprintf(o.IO.Out, "the cluster IP is reachable only from inside the cluster (e.g. through kubectl port-forward)\n")
+	}
+	return nil
+}
+
+// InfoOptions are the dependencies and flags of `cortex cluster info --provider kubernetes`.
+type InfoOptions struct {
+	IO *cmdutil.IOStreams
+	Target
+	Format *string
+
+	ctx context.Context
+}
+
+// NewCmdInfo returns `cortex cluster info --provider kubernetes`.
+func NewCmdInfo(f *cmdutil.Factory, runF func(*InfoOptions) error) *cobra.Command {
+	o := &InfoOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "info",
+		Short: "Show what cortex installed in a Kubernetes cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.ctx = c.Context()
+			if runF != nil {
+				return runF(o)
+			}
+			return infoRun(o)
+		},
+	}
+	o.Target.addFlags(cmd)
+	o.Format = cmdutil.AddOutputFlag(cmd)
+	return cmd
+}
+
+type infoObject struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+type infoResult struct {
+	Namespace     string       `json:"namespace"`
+	APIsNamespace string       `json:"apis_namespace"`
+	Operator      string       `json:"operator"`
+	Endpoint      string       `json:"endpoint,omitempty"`
+	ClusterID     string       `json:"cluster_id,omitempty"`
+	Image         string       `json:"image,omitempty"`
+	Objects       []infoObject `json:"objects"`
+}
+
+func infoRun(o *InfoOptions) error {
+	if err := cmdutil.ValidateFormat(*o.Format); err != nil {
+		return err
+	}
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	ctx := o.ctx
+	items, err := install.Installed(ctx, c, o.Namespace, o.apisNamespace())
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("cortex is not installed in namespace %s", o.Namespace)}
+	}
+	res := infoResult{Namespace: o.Namespace, APIsNamespace: o.apisNamespace(), Operator: "not installed", Objects: []infoObject{}}
+	for _, it := range items {
+		res.Objects = append(res.Objects, infoObject{it.Kind, it.Namespace, it.Name})
+	}
+	d, err := c.AppsV1().Deployments(o.Namespace).Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if err == nil {
+		res.Operator = deploymentState(d)
+		res.ClusterID = d.Annotations[install.AnnotationClusterID]
+		if cs := d.Spec.Template.Spec.Containers; len(cs) > 0 {
+			res.Image = cs[0].Image
+		}
+	}
+	if _, ep, how, err := endpoints(ctx, c, o.Namespace); err == nil && ep != "" {
+		res.Endpoint = ep + " (" + how + ")"
+	}
+	return cmdutil.Print(o.IO.Out, *o.Format, res, func(tw *tabwriter.Writer) {
+		fmt.Fprintf(tw, "namespace\t%s (APIs in %s)\n", res.Namespace, res.APIsNamespace)
+		fmt.Fprintf(tw, "operator\t%s\n", res.Operator)
+		if res.Endpoint != "" {
+			fmt.Fprintf(tw, "endpoint\t%s\n", res.Endpoint)
+		}
+		fmt.Fprintf(tw, "image\t%s\ncluster id\t%s\n\nKIND\tNAMESPACE\tNAME\n", res.Image, res.ClusterID)
+		for _, ob := range res.Objects {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", ob.Kind, ob.Namespace, ob.Name)
+		}
+	})
+}
+
+func deploymentState(d *appsv1.Deployment) string {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable {
+			if c.Status == corev1.ConditionTrue {
+				return fmt.Sprintf("available (%d/%d ready)", d.Status.ReadyReplicas, d.Status.Replicas)
+			}
+			return fmt.Sprintf("not available: %s", c.Message)
+		}
+	}
+	return "starting"
+}
+
+// DownOptions are the dependencies and flags of `cortex cluster down --provider kubernetes`.
+type DownOptions struct {
+	IO       *cmdutil.IOStreams
+	Config   func() (*cliconfig.Config, error)
+	Prompter func() cmdutil.Prompter
+	Target
+	Yes bool
+
+	ctx context.Context
+}
+
+// NewCmdDown returns `cortex cluster down --provider kubernetes`.
+func NewCmdDown(f *cmdutil.Factory, runF func(*DownOptions) error) *cobra.Command {
+	o := &DownOptions{IO: f.IO, Config: f.Config, Prompter: f.Prompt}
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Remove what cortex installed in a Kubernetes cluster",
+		Long: `Remove every object labelled app.kubernetes.io/managed-by=cortex from the operator's namespace and
+<namespace>-apis (the install and the APIs it ran), each by name and UID: other objects in those
+namespaces are not touched, and the namespaces themselves are kept. The environments of this
+install are forgotten. It asks first (--yes in scripts).`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.ctx = c.Context()
+			if runF != nil {
+				return runF(o)
+			}
+			return downRun(o)
+		},
+	}
+	o.Target.addFlags(cmd)
+	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+type promptConfirmer struct {
+	ctx context.Context
+	p   cmdutil.Prompter
+}
+
+func (c promptConfirmer) Confirm(q string) (bool, error) { return c.p.Confirm(c.ctx, q) }
+
+func downRun(o *DownOptions) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	items, err := install.Installed(o.ctx, c, o.Namespace, o.apisNamespace())
+	if err != nil {
+		return err
+	}
+	if len(items) > 0 {
+		var cf confirm.Confirmer
+		if o.IO.CanPrompt() {
+			cf = promptConfirmer{o.ctx, o.Prompter()}
+		}
+		q := fmt.Sprintf("delete the %d cortex objects in namespaces %s and %s (the operator and every API)?", len(items), o.Namespace, o.apisNamespace())
+		if err := confirm.Ask(cf, o.Yes, q); err != nil {
+			if errors.Is(err, confirm.ErrDeclined) {
+				return &cmdutil.ExitError{Code: 1, Err: err}
+			}
+			return err
+		}
+	}
+	progress := func(line string) { fmt.Fprintln(o.IO.ErrOut, "  "+line) }
+	if err := install.Uninstall(o.ctx, c, progress, o.Namespace, o.apisNamespace()); err != nil {
+		return err
+	}
+	cfg, err := o.Config()
+	if err != nil {
+		return err
+	}
+	var forgot []string
+	for _, e := range slices.Clone(cfg.Environments) {
+		if e.Provider == Provider && e.ClusterName == o.Namespace {
+			cfg.Delete(e.Name)
+			forgot = append(forgot, e.Name)
+		}
+	}
+	if len(forgot) > 0 {
+		if err := cfg.Save(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(o.IO.Out, "cortex removed from namespaces %s and %s (the namespaces are kept)\n", o.Namespace, o.apisNamespace())
+	for _, n := range forgot {
+		fmt.Fprintf(o.IO.Out, "forgot environment %s\n", n)
+	}
+	return nil
+}
+
+// ManifestsOptions are the flags of `cortex cluster manifests`.
+type ManifestsOptions struct {
+	IO          *cmdutil.IOStreams
+	Namespace   string
+	Image       string
+	ServiceType string
+	AccountID   string
+	CreatorARN  string
+	Region      string
+	TLSNames    []string
+}
+
+// NewCmdManifests returns `cortex cluster manifests`.
+func NewCmdManifests(f *cmdutil.Factory, runF func(*ManifestsOptions) error) *cobra.Command {
+	o := &ManifestsOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "manifests",
+		Short: "Print the Kubernetes objects of a cortex install as YAML (for GitOps)",
+		Long: `Print, as one YAML stream, the objects cortex cluster up --provider kubernetes applies: the same
+list, built by the same code. The output holds new TLS material, private keys included (the CA's
+and the operator's): keep it out of plain version control (use sealed or encrypted secrets), or
+apply it directly. The operator's public endpoint is not known before its Service has an address:
+give its name with --tls-dns-name, and configure the environment by hand (docs/kubernetes.md).`,
+		Example: "  cortex cluster manifests --image registry.example.com/cortex:0.1 | kubectl apply --server-side -f -",
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return manifestsRun(o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Namespace, "namespace", install.DefaultNamespace, "namespace of the operator; the APIs run in <namespace>-apis")
+	fl.StringVar(&o.Image, "image", "", "the cortex image the operator runs (required)")
+	fl.StringVar(&o.ServiceType, "service-type", string(corev1.ServiceTypeLoadBalancer), "type of the operator and gateway Services: LoadBalancer, NodePort or ClusterIP")
+	fl.StringVar(&o.AccountID, "account-id", "", "the AWS account whose identities may use the cluster")
+	fl.StringVar(&o.CreatorARN, "creator-arn", "", "IAM ARN that is always admin")
+	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
+	fl.StringSliceVar(&o.TLSNames, "tls-dns-name", nil, "extra DNS name or IP for the operator's certificate (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("service-type", cmdutil.FixedValues("LoadBalancer", "NodePort", "ClusterIP"))
+	return cmd
+}
+
+func manifestsRun(o *ManifestsOptions) error {
+	st, err := install.ParseServiceType(o.ServiceType)
+	if err != nil {
+		return err
+	}
+	if o.Image == "" {
+		return errors.New("--image is required: the cortex image the operator runs")
+	}
+	tlsm, err := install.NewTLS(o.Namespace, o.TLSNames, nil)
+	if err != nil {
+		return err
+	}
+	objs, err := install.Build(install.Options{Namespace: o.Namespace, Image: o.Image, ServiceType: st, ClusterID: newClusterID(),
+		AccountID: o.AccountID, CreatorARN: o.CreatorARN, Region: o.Region, TLS: tlsm})
+	if err != nil {
+		return err
+	}
+	out, err := install.YAML(objs)
+	if err != nil {
+		return err
+	}
+	if _, err := o.IO.Out.Write(out); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.IO.ErrOut, "note: the output holds private keys (Secrets cortex-tls and cortex-ca); do not commit it unencrypted")
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var st interface{ Status() metav1.Status }
+	if errors.As(err, &st) {
+		return st.Status().Code == 404
+	}
+	return false
+}

@@ -1,0 +1,225 @@
+package kubecluster
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/kube/install"
+	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
+)
+
+func TestFlagsParseIntoOptions(t *testing.T) {
+	f, _, _ := cmdutil.TestFactory(t.TempDir(), "", false)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		check func(*UpOptions) bool
+	}{
+		{"defaults", []string{"--image", "i"}, func(o *UpOptions) bool {
+			return o.Image == "i" && o.Namespace == "cortex" && o.ServiceType == "LoadBalancer" && o.WaitTimeout == 5*time.Minute &&
+				o.Kubeconfig == "" && o.Context == ""
+		}},
+		{"all", []string{"--image", "i", "--kubeconfig", "k", "--context", "c", "--namespace", "team", "--service-type", "NodePort",
+			"--wait-timeout", "10s", "--account-id", "123456789012", "--creator-arn", "arn:aws:iam::123456789012:user/a", "--region", "eu-west-1"},
+			func(o *UpOptions) bool {
+				return o.Kubeconfig == "k" && o.Context == "c" && o.Namespace == "team" && o.ServiceType == "NodePort" &&
+					o.WaitTimeout == 10*time.Second && o.AccountID == "123456789012" && o.Region == "eu-west-1" && o.apisNamespace() == "team-apis"
+			}},
+	} {
+		var got *UpOptions
+		if err := cmdutil.ExecuteTest(NewCmdUp(f, func(o *UpOptions) error { got = o; return nil }), tc.args...); err != nil || !tc.check(got) {
+			t.Errorf("%s: %+v %v", tc.name, got, err)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--service-type", "LoadBalancer"}, "--image is required"},
+		{[]string{"--image", "i", "--service-type", "ExternalName"}, "invalid service type"},
+		{[]string{"--image", "i", "--region", "mars-1"}, "--region"},
+		{[]string{"--image", "i", "--namespace", "Bad_NS"}, "invalid --namespace"},
+		{[]string{"--image", "i", "--namespace", strings.Repeat("n", 60)}, "invalid --namespace"},
+	} {
+		err := cmdutil.ExecuteTest(NewCmdUp(f, nil), tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
+		}
+	}
+	for _, cmd := range []*cobra.Command{NewCmdInfo(f, nil), NewCmdDown(f, nil)} {
+		if err := cmdutil.ExecuteTest(cmd, "--namespace", "a.b"); err == nil || !strings.Contains(err.Error(), "invalid --namespace") {
+			t.Errorf("%s --namespace a.b: %v", cmd.Name(), err)
+		}
+	}
+	if err := cmdutil.ExecuteTest(NewCmdManifests(f, nil)); err == nil || !strings.Contains(err.Error(), "--image is required") {
+		t.Errorf("manifests without --image: %v", err)
+	}
+}
+
+// TestUpInfoDown drives the commands against a real control plane (kwok node: the operator pod
+// is scheduled and reported ready, nothing runs).
+func TestUpInfoDown(t *testing.T) {
+	c := kubetest.Start(t)
+	dir := t.TempDir()
+	f, out, errOut := cmdutil.TestFactory(dir, "", false)
+	run := func(cmd func() error) {
+		t.Helper()
+		out.Reset()
+		errOut.Reset()
+		if err := cmd(); err != nil {
+			t.Fatalf("%v\nstderr:\n%s", err, errOut)
+		}
+	}
+	up := []string{"--kubeconfig", c.Kubeconfig, "--image", "cortex/cortex:test", "--service-type", "ClusterIP", "--wait-timeout", "1m"}
+	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
+	for _, want := range []string{"installing cortex in namespace cortex", "applied Role cortex-apis/cortex-operator",
+		"applied Deployment cortex/cortex-operator", "waiting for Deployment cortex/cortex-operator to be available"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, errOut)
+		}
+	}
+	ctx := context.Background()
+	svc, err := c.Client.CoreV1().Services("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := c.Client.CoreV1().Secrets("cortex").Get(ctx, install.TLSSecretName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := cliconfig.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := cfg.Get("cortex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantEndpoint := "https://" + svc.Spec.ClusterIP + ":8888"
+	if env.Provider != "kubernetes" || env.OperatorEndpoint != wantEndpoint || env.CACert != string(ca.Data["ca.crt"]) ||
+		env.ClusterID == "" || env.Auth != cliconfig.AuthAWS || env.STSHost != "sts.us-east-1.amazonaws.com" || env.ClusterName != "cortex" {
+		t.Errorf("environment %+v, want endpoint %s", env, wantEndpoint)
+	}
+	d, err := c.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+	if !strings.Contains(args, "--public-endpoint="+wantEndpoint) || !strings.Contains(args, "--cluster-id="+env.ClusterID) {
+		t.Errorf("operator args %s", args)
+	}
+
+	// Again: an upgrade in place that changes nothing.
+	gen, rv := d.Generation, ca.ResourceVersion
+	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
+	if !strings.Contains(errOut.String(), "upgrading cortex in namespace cortex (cluster id "+env.ClusterID+")") {
+		t.Errorf("second up:\n%s", errOut)
+	}
+	d, _ = c.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	ca, _ = c.Client.CoreV1().Secrets("cortex").Get(ctx, install.TLSSecretName, metav1.GetOptions{})
+	if d.Generation != gen || ca.ResourceVersion != rv {
+		t.Errorf("second up changed the install: generation %d -> %d, secret %s -> %s", gen, d.Generation, rv, ca.ResourceVersion)
+	}
+
+	// A changed --service-type changes the address: the certificate, the operator's public
+	// endpoint and the environment follow it, under the same CA.
+	nodePort := append(append([]string{}, up...), "--service-type", "NodePort")
+	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), nodePort...) })
+	svc, err = c.Client.CoreV1().Services("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ = cliconfig.Load(dir)
+	env2, err := cfg.Get("cortex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.Type != "NodePort" || !strings.HasSuffix(env2.OperatorEndpoint, ":"+strconv.Itoa(int(svc.Spec.Ports[0].NodePort))) ||
+		env2.CACert != env.CACert || env2.ClusterID != env.ClusterID {
+		t.Errorf("after NodePort: %s %+v", svc.Spec.Type, env2)
+	}
+	d, _ = c.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--public-endpoint="+env2.OperatorEndpoint) {
+		t.Errorf("operator args after NodePort: %s", args)
+	}
+	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
+	wantEndpoint = "https://" + svc.Spec.ClusterIP + ":8888"
+
+	run(func() error {
+		return cmdutil.ExecuteTest(NewCmdInfo(f, nil), "--kubeconfig", c.Kubeconfig, "-o", "json")
+	})
+	var info infoResult
+	if err := json.Unmarshal(out.Bytes(), &info); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.HasPrefix(info.Operator, "available") || info.ClusterID != env.ClusterID || info.Image != "cortex/cortex:test" ||
+		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 13 {
+		t.Errorf("info %+v", info)
+	}
+
+	// manifests: the same objects (TLS material and cluster id aside) as YAML.
+	run(func() error {
+		return cmdutil.ExecuteTest(NewCmdManifests(f, nil), "--image", "cortex/cortex:test", "--service-type", "ClusterIP")
+	})
+	var kinds []string
+	for _, doc := range strings.Split(out.String(), "\n---\n") {
+		var m struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name, Namespace string
+			} `json:"metadata"`
+		}
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, m.Kind+" "+m.Metadata.Namespace+"/"+m.Metadata.Name)
+	}
+	if len(kinds) != 15 || !strings.Contains(errOut.String(), "private keys") {
+		t.Errorf("manifests: %q\n%s", kinds, errOut)
+	}
+
+	// A ConfigMap that is not cortex's survives down.
+	if _, err := c.Client.CoreV1().ConfigMaps("cortex").Create(ctx, &corev1ConfigMap, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Without a terminal, down needs --yes and changes nothing without it.
+	err = cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig)
+	if err == nil || !strings.Contains(err.Error(), "pass --yes") {
+		t.Fatalf("down without --yes: %v", err)
+	}
+	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 13 {
+		t.Fatalf("down without --yes changed the install: %v", items)
+	}
+	run(func() error { return cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig, "--yes") })
+	if !strings.Contains(out.String(), "forgot environment cortex") {
+		t.Errorf("down: %s", out)
+	}
+	items, err := install.Installed(ctx, c.Client, "cortex", "cortex-apis")
+	if err != nil || len(items) != 0 {
+		t.Errorf("left: %v %v", items, err)
+	}
+	if _, err := c.Client.CoreV1().ConfigMaps("cortex").Get(ctx, corev1ConfigMap.Name, metav1.GetOptions{}); err != nil {
+		t.Errorf("foreign ConfigMap: %v", err)
+	}
+	cfg, _ = cliconfig.Load(dir)
+	if _, err := cfg.Get("cortex"); err == nil {
+		t.Error("environment kept")
+	}
+	err = cmdutil.ExecuteTest(NewCmdInfo(f, nil), "--kubeconfig", c.Kubeconfig)
+	if err == nil || !strings.Contains(err.Error(), "cortex is not installed in namespace cortex") {
+		t.Errorf("info after down: %v", err)
+	}
+}
+
+var corev1ConfigMap = corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "theirs", Namespace: "cortex"}}

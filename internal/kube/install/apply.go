@@ -1,0 +1,543 @@
+package install
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
+	coreac "k8s.io/client-go/applyconfigurations/core/v1"
+	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cortexlabs-go/cortex/internal/tlsutil"
+)
+
+// ServiceNames are the in-cluster DNS names of the operator and gateway Services.
+func ServiceNames(namespace string) []string {
+	var names []string
+	for _, svc := range []string{OperatorName, GatewayName} {
+		names = append(names, svc, svc+"."+namespace, svc+"."+namespace+".svc", svc+"."+namespace+".svc.cluster.local")
+	}
+	return names
+}
+
+// NewTLS returns TLS material whose server certificate covers the Services' in-cluster names and
+// names (e.g. a load balancer's address), made by internal/tlsutil. With prev (a previous
+// install's material), its CA signs, and its server certificate is kept as it is while it covers
+// every name and is not near expiry: a re-install then writes the same bytes.
+func NewTLS(namespace string, names []string, prev *TLS) (*TLS, error) {
+	tmp, err := os.MkdirTemp("", "cortex-tls-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "tls")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, err
+	}
+	files := []struct {
+		name string
+		data *[]byte
+	}{{tlsutil.CAFile, nil}, {"ca-key.pem", nil}, {"server.pem", nil}, {"server-key.pem", nil}}
+	t := &TLS{}
+	files[0].data, files[1].data, files[2].data, files[3].data = &t.CACert, &t.CAKey, &t.Cert, &t.Key
+	if prev != nil {
+		for i, data := range [][]byte{prev.CACert, prev.CAKey, prev.Cert, prev.Key} {
+			if len(data) == 0 {
+				continue
+			}
+			if err := os.WriteFile(filepath.Join(dir, files[i].name), data, 0o600); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if _, err := tlsutil.EnsureSelfManaged(dir, append(ServiceNames(namespace), names...)); err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if *f.data, err = os.ReadFile(filepath.Join(dir, f.name)); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Existing is what a previous install left that a re-install must keep: the TLS material (the
+// CA clients pinned) and the cluster id (the tokens' binding). Nil when nothing is installed.
+type Existing struct {
+	TLS       *TLS
+	ClusterID string
+}
+
+// LoadExisting reads the previous install in namespace, if any. Objects that cortex does not
+// manage are refused, never taken over.
+func LoadExisting(ctx context.Context, c kubernetes.Interface, namespace string) (*Existing, error) {
+	s, err := c.CoreV1().Secrets(namespace).Get(ctx, TLSSecretName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read Secret %s/%s: %w", namespace, TLSSecretName, err)
+	}
+	if s.Labels[LabelManagedBy] != ManagedBy {
+		return nil, fmt.Errorf("a Secret named %q exists in namespace %s and is not managed by cortex; remove it or choose another --namespace", TLSSecretName, namespace)
+	}
+	t := &TLS{CACert: s.Data["ca.crt"], Cert: s.Data[corev1.TLSCertKey], Key: s.Data[corev1.TLSPrivateKeyKey]}
+	ca, err := c.CoreV1().Secrets(namespace).Get(ctx, CASecretName, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read Secret %s/%s: %w", namespace, CASecretName, err)
+	}
+	if ca.Labels[LabelManagedBy] != ManagedBy {
+		return nil, fmt.Errorf("a Secret named %q exists in namespace %s and is not managed by cortex", CASecretName, namespace)
+	}
+	t.CAKey = ca.Data["ca.key"]
+	if len(t.CACert) == 0 || len(t.CAKey) == 0 || len(t.Cert) == 0 || len(t.Key) == 0 || !bytes.Equal(t.CACert, ca.Data["ca.crt"]) {
+		return nil, fmt.Errorf("Secrets %s/%s and %s are incomplete or do not match; delete both to make new TLS material (clients must then pin the new CA)", namespace, TLSSecretName, CASecretName)
+	}
+	e := &Existing{TLS: t}
+	d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, fmt.Errorf("read Deployment %s/%s: %w", namespace, OperatorName, err)
+	case d.Labels[LabelManagedBy] == ManagedBy:
+		e.ClusterID = d.Annotations[AnnotationClusterID]
+	}
+	return e, nil
+}
+
+// Progress receives one line per step ("applied Deployment cortex/cortex-operator").
+type Progress func(line string)
+
+// Apply writes every object with server-side apply (field manager cortex, forced: cortex owns
+// these fields; a re-install changes nothing that is already as built). An object of the same
+// name that cortex does not manage is refused, not taken over.
+func Apply(ctx context.Context, c kubernetes.Interface, objs *Objects, progress Progress) error {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	for _, x := range objs.All() {
+		kind, ns, name := describe(x)
+		if kind != "Namespace" {
+			if err := checkUnowned(ctx, c, kind, ns, name); err != nil {
+				return err
+			}
+		}
+		var err error
+		switch o := x.(type) {
+		case *coreac.NamespaceApplyConfiguration:
+			_, err = c.CoreV1().Namespaces().Apply(ctx, o, opts)
+		case *coreac.ServiceAccountApplyConfiguration:
+			_, err = c.CoreV1().ServiceAccounts(ns).Apply(ctx, o, opts)
+		case *rbacac.RoleApplyConfiguration:
+			_, err = c.RbacV1().Roles(ns).Apply(ctx, o, opts)
+		case *rbacac.RoleBindingApplyConfiguration:
+			_, err = c.RbacV1().RoleBindings(ns).Apply(ctx, o, opts)
+		case *coreac.SecretApplyConfiguration:
+			_, err = c.CoreV1().Secrets(ns).Apply(ctx, o, opts)
+			if err != nil {
+				// The API server's message may quote the data: the reason only.
+				err = fmt.Errorf("%s (HTTP %d)", apierrors.ReasonForError(err), statusCode(err))
+			}
+		case *coreac.ServiceApplyConfiguration:
+			_, err = c.CoreV1().Services(ns).Apply(ctx, o, opts)
+		case *appsac.DeploymentApplyConfiguration:
+			_, err = c.AppsV1().Deployments(ns).Apply(ctx, o, opts)
+		default:
+			err = fmt.Errorf("unknown object %T", x)
+		}
+		if err != nil {
+			return fmt.Errorf("apply %s %s: %w", kind, qualified(ns, name), err)
+		}
+		progress(fmt.Sprintf("applied %s %s", kind, qualified(ns, name)))
+	}
+	return nil
+}
+
+func qualified(ns, name string) string {
+	if ns == "" {
+		return name
+	}
+	return ns + "/" + name
+}
+
+func describe(x any) (kind, ns, name string) {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	switch o := x.(type) {
+	case *coreac.NamespaceApplyConfiguration:
+		return str(o.Kind), "", str(o.Name)
+	case *coreac.ServiceAccountApplyConfiguration:
+		return str(o.Kind), str(o.Namespace), str(o.Name)
+	case *rbacac.RoleApplyConfiguration:
+		return str(o.Kind), str(o.Namespace), str(o.Name)
+	case *rbacac.RoleBindingApplyConfiguration:
+		return str(o.Kind), str(o.Namespace), str(o.Name)
+	case *coreac.SecretApplyConfiguration:
+		return str(o.Kind), str(o.Namespace), str(o.Name)
+	case *coreac.ServiceApplyConfiguration:
+		return str(o.Kind), str(o.Namespace), str(o.Name)
+	case *appsac.DeploymentApplyConfiguration:
+		return str(o.Kind), str(o.Namespace), str(o.Name)
+	}
+	return fmt.Sprintf("%T", x), "", ""
+}
+
+// kinds are the namespaced kinds cortex writes (the install's and the APIs' of the kube backend),
+// each with how to list and delete them. Uninstall goes through all of them.
+type kindOps struct {
+	kind string
+	list func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error)
+	get  func(ctx context.Context, c kubernetes.Interface, ns, name string) (metav1.Object, error)
+	del  func(ctx context.Context, c kubernetes.Interface, ns, name string, o metav1.DeleteOptions) error
+}
+
+var kinds = []kindOps{
+	{"Deployment",
+		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return c.AppsV1().Deployments(ns).List(ctx, o)
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
+			return c.AppsV1().Deployments(ns).Get(ctx, n, metav1.GetOptions{})
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
+			return c.AppsV1().Deployments(ns).Delete(ctx, n, o)
+		}},
+	{"Service",
+		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return c.CoreV1().Services(ns).List(ctx, o)
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
+			return c.CoreV1().Services(ns).Get(ctx, n, metav1.GetOptions{})
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
+			return c.CoreV1().Services(ns).Delete(ctx, n, o)
+		}},
+	{"Secret",
+		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			// Metadata would do, but the typed client lists whole Secrets; they stay in memory.
+			return c.CoreV1().Secrets(ns).List(ctx, o)
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
+			return c.CoreV1().Secrets(ns).Get(ctx, n, metav1.GetOptions{})
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
+			return c.CoreV1().Secrets(ns).Delete(ctx, n, o)
+		}},
+	{"RoleBinding",
+		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return c.RbacV1().RoleBindings(ns).List(ctx, o)
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
+			return c.RbacV1().RoleBindings(ns).Get(ctx, n, metav1.GetOptions{})
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
+			return c.RbacV1().RoleBindings(ns).Delete(ctx, n, o)
+		}},
+	{"Role",
+		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return c.RbacV1().Roles(ns).List(ctx, o)
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
+			return c.RbacV1().Roles(ns).Get(ctx, n, metav1.GetOptions{})
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
+			return c.RbacV1().Roles(ns).Delete(ctx, n, o)
+		}},
+	{"ServiceAccount",
+		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return c.CoreV1().ServiceAccounts(ns).List(ctx, o)
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
+			return c.CoreV1().ServiceAccounts(ns).Get(ctx, n, metav1.GetOptions{})
+		},
+		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
+			return c.CoreV1().ServiceAccounts(ns).Delete(ctx, n, o)
+		}},
+	{"NetworkPolicy",
+		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return c.NetworkingV1().NetworkPolicies(ns).List(ctx, o)
+		},
+		nil,
+		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
+			return c.NetworkingV1().NetworkPolicies(ns).Delete(ctx, n, o)
+		}},
+	{"PodDisruptionBudget",
+		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return c.PolicyV1().PodDisruptionBudgets(ns).List(ctx, o)
+		},
+		nil,
+		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
+			return c.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, n, o)
+		}},
+}
+
+func opsOf(kind string) *kindOps {
+	for i := range kinds {
+		if kinds[i].kind == kind {
+			return &kinds[i]
+		}
+	}
+	return nil
+}
+
+// checkUnowned refuses to apply over an object cortex does not manage.
+func checkUnowned(ctx context.Context, c kubernetes.Interface, kind, ns, name string) error {
+	k := opsOf(kind)
+	if k == nil || k.get == nil {
+		return fmt.Errorf("internal: no get for %s", kind)
+	}
+	obj, err := k.get(ctx, c, ns, name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s %s: %w", kind, qualified(ns, name), err)
+	}
+	if obj.GetLabels()[LabelManagedBy] != ManagedBy {
+		return fmt.Errorf("a %s named %q exists in namespace %s and is not managed by cortex; remove it or choose another --namespace", kind, name, ns)
+	}
+	return nil
+}
+
+// Item is one installed object.
+type Item struct {
+	Kind, Namespace, Name string
+	UID                   types.UID
+}
+
+// Installed lists the cortex objects (label app.kubernetes.io/managed-by=cortex) of the namespaces,
+// the APIs' objects included.
+func Installed(ctx context.Context, c kubernetes.Interface, namespaces ...string) ([]Item, error) {
+	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy}
+	var out []Item
+	for _, ns := range namespaces {
+		for _, k := range kinds {
+			list, err := k.list(ctx, c, ns, sel)
+			if err != nil {
+				return nil, fmt.Errorf("list %ss in %s: %w", k.kind, ns, err)
+			}
+			objs, err := meta.ExtractList(list)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range objs {
+				m, err := meta.Accessor(o)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, Item{Kind: k.kind, Namespace: ns, Name: m.GetName(), UID: m.GetUID()})
+			}
+		}
+	}
+	return out, nil
+}
+
+// Uninstall deletes every cortex object of the namespaces (what Installed lists: the install and
+// the APIs the operator ran), each by name with a UID precondition, so an object that is not
+// cortex's, or was replaced meanwhile, is never touched. Namespaces are kept: they may hold
+// other objects.
+func Uninstall(ctx context.Context, c kubernetes.Interface, progress Progress, namespaces ...string) error {
+	if progress == nil {
+		progress = func(string) {}
+	}
+	items, err := Installed(ctx, c, namespaces...)
+	if err != nil {
+		return err
+	}
+	bg := metav1.DeletePropagationBackground
+	var errs []error
+	for _, it := range items {
+		uid := it.UID
+		err := opsOf(it.Kind).del(ctx, c, it.Namespace, it.Name, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{UID: &uid}, PropagationPolicy: &bg})
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("delete %s %s: %w", it.Kind, qualified(it.Namespace, it.Name), err))
+			continue
+		}
+		progress(fmt.Sprintf("deleted %s %s", it.Kind, qualified(it.Namespace, it.Name)))
+	}
+	return errors.Join(errs...)
+}
+
+// WaitAvailable polls the operator Deployment until it is Available for its current generation,
+// every interval until ctx ends. On timeout the error carries the Deployment's real conditions
+// and what its pods are waiting for.
+func WaitAvailable(ctx context.Context, c kubernetes.Interface, namespace string, interval time.Duration) error {
+	var last *appsv1.Deployment
+	for {
+		// Each read has its own bound, so even a wait whose time is up reads the Deployment once
+		// and reports its state.
+		getCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		d, err := c.AppsV1().Deployments(namespace).Get(getCtx, OperatorName, metav1.GetOptions{})
+		cancel()
+		if err == nil {
+			last = d
+			if deploymentAvailable(d) {
+				return nil
+			}
+		} else if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("read Deployment %s/%s: %w", namespace, OperatorName, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Deployment %s/%s is not available: %s", namespace, OperatorName, whyNot(c, namespace, last))
+		case <-time.After(interval):
+		}
+	}
+}
+
+func deploymentAvailable(d *appsv1.Deployment) bool {
+	if d.Status.ObservedGeneration < d.Generation {
+		return false
+	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	if d.Status.UpdatedReplicas < want || d.Status.AvailableReplicas < want {
+		return false
+	}
+	for _, cond := range d.Status.Conditions {
+		if cond.Type == appsv1.DeploymentAvailable {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// whyNot describes a Deployment that is not available: its conditions and its pods' reasons.
+func whyNot(c kubernetes.Interface, namespace string, d *appsv1.Deployment) string {
+	if d == nil {
+		return "it does not exist"
+	}
+	var parts []string
+	parts = append(parts, fmt.Sprintf("%d of %d replicas available", d.Status.AvailableReplicas, ptrOr(d.Spec.Replicas, 1)))
+	for _, cond := range d.Status.Conditions {
+		parts = append(parts, fmt.Sprintf("%s=%s (%s: %s)", cond.Type, cond.Status, cond.Reason, cond.Message))
+	}
+	// A fresh, short context: the caller's has ended.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pods, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelName + "=" + OperatorName})
+	if err == nil {
+		for _, p := range pods.Items {
+			for _, cond := range p.Status.Conditions {
+				if cond.Status != corev1.ConditionTrue && cond.Message != "" {
+					parts = append(parts, fmt.Sprintf("pod %s %s: %s", p.Name, cond.Reason, cond.Message))
+				}
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if w := cs.State.Waiting; w != nil {
+					parts = append(parts, fmt.Sprintf("pod %s: %s: %s", p.Name, w.Reason, w.Message))
+				}
+			}
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func ptrOr(p *int32, def int32) int32 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// YAML prints every object as one multi-document YAML stream, in apply order (kubectl apply -f
+// and GitOps tools take it as is). It holds the TLS Secret, the server's private key included.
+func YAML(objs *Objects) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, x := range objs.All() {
+		data, err := yaml.Marshal(x)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(data)
+	}
+	return buf.Bytes(), nil
+}
+
+// Address is how clients reach a Service from outside the cluster, as far as the cluster says.
+type Address struct {
+	Host string
+	Port int32
+	// How: "load balancer", "node port" or "cluster IP" (reachable only from inside the cluster).
+	How string
+}
+
+// ServiceAddress reads the address of a Service: the load balancer's ingress, a node's address
+// and the node port, or the cluster IP. ok is false while a load balancer has no address yet.
+func ServiceAddress(ctx context.Context, c kubernetes.Interface, namespace, name string) (Address, bool, error) {
+	s, err := c.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return Address{}, false, err
+	}
+	if len(s.Spec.Ports) == 0 {
+		return Address{}, false, fmt.Errorf("Service %s/%s has no port", namespace, name)
+	}
+	port := s.Spec.Ports[0]
+	switch s.Spec.Type {
+	case corev1.ServiceTypeLoadBalancer:
+		for _, in := range s.Status.LoadBalancer.Ingress {
+			if in.Hostname != "" {
+				return Address{in.Hostname, port.Port, "load balancer"}, true, nil
+			}
+			if in.IP != "" {
+				return Address{in.IP, port.Port, "load balancer"}, true, nil
+			}
+		}
+		return Address{}, false, nil
+	case corev1.ServiceTypeNodePort:
+		nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return Address{}, false, err
+		}
+		var addrs []string
+		for _, n := range nodes.Items {
+			for _, a := range n.Status.Addresses {
+				if a.Type == corev1.NodeExternalIP || a.Type == corev1.NodeInternalIP {
+					addrs = append(addrs, string(a.Type)+"\x00"+a.Address)
+				}
+			}
+		}
+		sort.Strings(addrs) // ExternalIP before InternalIP, then by address
+		if len(addrs) == 0 {
+			return Address{}, false, nil
+		}
+		return Address{strings.SplitN(addrs[0], "\x00", 2)[1], port.NodePort, "node port"}, true, nil
+	default:
+		return Address{s.Spec.ClusterIP, port.Port, "cluster IP"}, s.Spec.ClusterIP != "", nil
+	}
+}
+
+func statusCode(err error) int32 {
+	var st apierrors.APIStatus
+	if errors.As(err, &st) {
+		return st.Status().Code
+	}
+	return 0
+}

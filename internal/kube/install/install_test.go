@@ -1,0 +1,587 @@
+package install_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/kube/install"
+	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
+	"github.com/cortexlabs-go/cortex/internal/tlsutil"
+	"github.com/cortexlabs-go/cortex/internal/workload"
+	"github.com/cortexlabs-go/cortex/internal/workload/kube"
+)
+
+var (
+	tlsOnce sync.Once
+	tlsMat  *install.TLS
+)
+
+func options(t *testing.T, ns string) install.Options {
+	t.Helper()
+	tlsOnce.Do(func() {
+		var err error
+		if tlsMat, err = install.NewTLS("cortex", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return install.Options{Namespace: ns, Image: "cortex/cortex:test", ClusterID: "0123456789abcdef0123456789abcdef", TLS: tlsMat}
+}
+
+// The operator's exact rules: a new verb or resource must be a deliberate change of this list.
+func TestOperatorRulesAreExact(t *testing.T) {
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"services", "serviceaccounts", "secrets"}, Verbs: []string{"get", "list", "create", "patch", "delete"}},
+		{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list", "create", "patch", "delete"}},
+		{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+	}
+	objs, err := install.Build(options(t, "cortex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := objs.Roles[0]
+	if *role.Name != install.OperatorName || *role.Namespace != "cortex-apis" {
+		t.Fatalf("first Role is %s/%s", *role.Namespace, *role.Name)
+	}
+	var got []rbacv1.PolicyRule
+	for _, r := range role.Rules {
+		got = append(got, rbacv1.PolicyRule{APIGroups: r.APIGroups, Resources: r.Resources, Verbs: r.Verbs})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("operator rules:\n got %v\nwant %v", got, want)
+	}
+	for _, r := range got {
+		for _, s := range append(append(append([]string{}, r.Verbs...), r.Resources...), r.APIGroups...) {
+			if s == "*" || s == "escalate" || s == "bind" || s == "impersonate" {
+				t.Errorf("operator rule grants %q", s)
+			}
+		}
+	}
+}
+
+func TestBuildRefusesBadOptions(t *testing.T) {
+	for _, tc := range []struct {
+		mut  func(*install.Options)
+		want string
+	}{
+		{func(o *install.Options) { o.Image = "" }, "image is required"},
+		{func(o *install.Options) { o.Namespace = "Bad_NS" }, "namespace"},
+		{func(o *install.Options) { o.APIsNamespace = o.Namespace }, "must differ"},
+		{func(o *install.Options) { o.ServiceType = "ExternalName" }, "service type"},
+		{func(o *install.Options) { o.TLS = nil }, "TLS"},
+		{func(o *install.Options) { o.ClusterID = "" }, "cluster id"},
+	} {
+		o := options(t, "cortex")
+		tc.mut(&o)
+		if _, err := install.Build(o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want %q", err, tc.want)
+		}
+	}
+}
+
+// A re-install keeps the CA; the server certificate changes only when a name is missing.
+func TestNewTLSKeepsTheCA(t *testing.T) {
+	first, err := install.NewTLS("ns", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := install.NewTLS("ns", nil, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(first, same) {
+		t.Error("same names: the material changed")
+	}
+	more, err := install.NewTLS("ns", []string{"lb.example.com", "203.0.113.7"}, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(more.CACert, first.CACert) || !bytes.Equal(more.CAKey, first.CAKey) || bytes.Equal(more.Cert, first.Cert) {
+		t.Fatal("a new name: want the same CA and a new server certificate")
+	}
+	ca, err := tlsutil.ParseCertPEM(more.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafPEM, _ := pem.Decode(more.Cert)
+	leaf, err := x509.ParseCertificate(leafPEM.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	for _, name := range []string{"lb.example.com", "203.0.113.7", "cortex-operator.ns.svc", "cortex-gateway.ns.svc.cluster.local"} {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name}); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// The YAML of `cortex cluster manifests` parses back into the very objects Apply writes.
+func TestYAMLParsesBackIntoTheSameObjects(t *testing.T) {
+	objs, err := install.Build(options(t, "team"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := install.YAML(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := strings.Split(string(out), "\n---\n")
+	all := objs.All()
+	if len(docs) != len(all) {
+		t.Fatalf("%d documents, %d objects", len(docs), len(all))
+	}
+	for i, doc := range docs {
+		var fromYAML, fromObj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &fromYAML); err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		data, _ := json.Marshal(all[i])
+		if err := json.Unmarshal(data, &fromObj); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fromYAML, fromObj) {
+			t.Errorf("document %d differs from the object:\n%s", i, doc)
+		}
+		if fromYAML["apiVersion"] == nil || fromYAML["kind"] == nil {
+			t.Errorf("document %d has no apiVersion/kind", i)
+		}
+	}
+}
+
+// TestInstall runs against a real control plane (etcd, kube-apiserver, controller-manager,
+// scheduler) with a kwok node.
+func TestInstall(t *testing.T) {
+	c := kubetest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const ns, apis = "cortex", "cortex-apis"
+
+	// Objects that are not cortex's, in the namespaces cortex installs into.
+	c.Namespace(t, ns)
+	foreignCM := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "theirs", Namespace: ns}}
+	if _, err := c.Client.CoreV1().ConfigMaps(ns).Create(ctx, foreignCM, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	foreignSvc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "theirs", Namespace: ns},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}}}
+	if _, err := c.Client.CoreV1().Services(ns).Create(ctx, foreignSvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	objs, err := install.Build(options(t, ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	if err := install.Apply(ctx, c.Client, objs, func(l string) { lines = append(lines, l) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != len(objs.All()) || lines[len(lines)-1] != "applied Deployment cortex/cortex-operator" {
+		t.Errorf("progress: %q", lines)
+	}
+
+	t.Run("ObjectsAndLabels", func(t *testing.T) {
+		for _, n := range []string{ns, apis} {
+			got, err := c.Client.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{})
+			if err != nil || got.Labels[install.LabelPartOf] != "cortex" || got.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+				t.Errorf("namespace %s: %v %v", n, err, got.Labels)
+			}
+		}
+		// The API server refuses a pod that is not locked down in the APIs' namespace.
+		// (A plain pod: no runAsNonRoot, seccomp or dropped capabilities. A privileged one is
+		// refused earlier here: the test API server runs with --allow-privileged=false.)
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: apis}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "c", Image: "x"}}}}
+		if _, err := c.Client.CoreV1().Pods(apis).Create(ctx, pod, metav1.CreateOptions{}); !apierrors.IsForbidden(err) ||
+			!strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`) {
+			t.Errorf("plain pod in %s: %v", apis, err)
+		}
+		items, err := install.Installed(ctx, c.Client, ns, apis)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, it := range items {
+			got = append(got, it.Kind+" "+it.Namespace+"/"+it.Name)
+		}
+		want := []string{
+			"Deployment cortex/cortex-operator", "Service cortex/cortex-gateway", "Service cortex/cortex-operator",
+			"Secret cortex/cortex-ca", "Secret cortex/cortex-tls", "ServiceAccount cortex/cortex-operator",
+			"RoleBinding cortex-apis/cortex-admin", "RoleBinding cortex-apis/cortex-deploy", "RoleBinding cortex-apis/cortex-operator",
+			"RoleBinding cortex-apis/cortex-read",
+			"Role cortex-apis/cortex-deploy", "Role cortex-apis/cortex-operator", "Role cortex-apis/cortex-read",
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("installed:\n got %q\nwant %q", got, want)
+		}
+		for _, s := range []string{install.OperatorName, install.GatewayName} {
+			svc, err := c.Client.CoreV1().Services(ns).Get(ctx, s, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || svc.Spec.Selector[install.LabelName] != install.OperatorName {
+				t.Errorf("service %s: %s %v", s, svc.Spec.Type, svc.Spec.Selector)
+			}
+		}
+		sec, err := c.Client.CoreV1().Secrets(ns).Get(ctx, install.TLSSecretName, metav1.GetOptions{})
+		if err != nil || sec.Type != corev1.SecretTypeTLS || !bytes.Equal(sec.Data["ca.crt"], tlsMat.CACert) {
+			t.Errorf("TLS secret: %v %s", err, sec.Type)
+		}
+	})
+
+	t.Run("OperatorRoleRules", func(t *testing.T) {
+		role, err := c.Client.RbacV1().Roles(apis).Get(ctx, install.OperatorName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(role.Rules, install.OperatorRules) {
+			t.Errorf("rules in the cluster:\n%v\nwant\n%v", role.Rules, install.OperatorRules)
+		}
+		rb, err := c.Client.RbacV1().RoleBindings(apis).Get(ctx, install.OperatorName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Namespace != ns ||
+			rb.Subjects[0].Name != install.OperatorName || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != install.OperatorName {
+			t.Errorf("binding %+v -> %+v", rb.Subjects, rb.RoleRef)
+		}
+		// The operator has nothing in its own namespace and nothing cluster-wide.
+		if r, err := c.Client.RbacV1().Roles(ns).List(ctx, metav1.ListOptions{}); err != nil || len(r.Items) != 0 {
+			t.Errorf("roles in %s: %v %v", ns, err, r)
+		}
+	})
+
+	t.Run("OperatorRoleIsEnoughForTheBackend", func(t *testing.T) {
+		// The kube backend, as the operator's ServiceAccount, runs an API's whole life.
+		cfg := rest.CopyConfig(c.Config)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + install.OperatorName}
+		as, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := kube.New(ctx, kube.Options{Client: as, Namespace: apis, Image: "cortex/runtime:test", GatewayNamespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close(context.Background())
+		d := workload.Deployment{
+			Spec: apispec.Spec{Name: "echo", Kind: apispec.KindRealtime, Replicas: 2,
+				Handler: apispec.Handler{Type: apispec.HandlerCommand, Command: []string{"server"}}},
+			SecretEnv: map[string]string{"K": "v"},
+		}
+		if err := b.Apply(ctx, d); err != nil {
+			t.Fatalf("apply as the operator: %v", err)
+		}
+		// The API's pods pass the namespace's Pod Security "restricted" admission.
+		err = kubetest.Poll(ctx, 50*time.Millisecond, func() (bool, error) {
+			pods, err := c.Client.CoreV1().Pods(apis).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelAPI + "=echo"})
+			return err == nil && len(pods.Items) == 2, err
+		})
+		if err != nil {
+			t.Fatalf("the API's pods were not created: %v", err)
+		}
+		if err := b.Restart(ctx, "echo"); err != nil {
+			t.Fatalf("restart as the operator: %v", err)
+		}
+		if err := b.Delete(ctx, "echo"); err != nil {
+			t.Fatalf("delete as the operator: %v", err)
+		}
+		// And not more: no ConfigMaps, nothing in the operator's own namespace.
+		if _, err := as.CoreV1().ConfigMaps(apis).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("list configmaps as the operator: %v", err)
+		}
+		if _, err := as.CoreV1().Secrets(ns).Get(ctx, install.TLSSecretName, metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("read the TLS secret as the operator: %v", err)
+		}
+	})
+
+	t.Run("PodSecurity", func(t *testing.T) {
+		d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := d.Spec.Template.Spec
+		psc := ps.SecurityContext
+		if psc == nil || !deref(psc.RunAsNonRoot) || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
+			psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("pod security context %+v", psc)
+		}
+		if ps.ServiceAccountName != install.OperatorName || ps.AutomountServiceAccountToken == nil || !*ps.AutomountServiceAccountToken {
+			t.Errorf("service account %q automount %v: the operator needs its token", ps.ServiceAccountName, ps.AutomountServiceAccountToken)
+		}
+		if ps.EnableServiceLinks == nil || *ps.EnableServiceLinks {
+			t.Error("service links enabled")
+		}
+		if len(ps.Containers) != 1 {
+			t.Fatalf("%d containers", len(ps.Containers))
+		}
+		ct := ps.Containers[0]
+		sc := ct.SecurityContext
+		if sc == nil || !deref(sc.RunAsNonRoot) || !deref(sc.ReadOnlyRootFilesystem) || sc.AllowPrivilegeEscalation == nil ||
+			*sc.AllowPrivilegeEscalation || sc.Privileged == nil || *sc.Privileged || sc.Capabilities == nil ||
+			!reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 ||
+			sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+			t.Errorf("container security context %+v", sc)
+		}
+		if ct.Image != "cortex/cortex:test" || ct.Args[0] != "operator" || ct.Args[1] != "serve" {
+			t.Errorf("container %s %q", ct.Image, ct.Args)
+		}
+		for _, want := range []string{"--state-dir=/var/lib/cortex", "--listen=0.0.0.0:8888", "--tls-cert-file=/etc/cortex/tls/tls.crt",
+			"--tls-key-file=/etc/cortex/tls/tls.key", "--cluster-id=0123456789abcdef0123456789abcdef"} {
+			if !contains(ct.Args, want) {
+				t.Errorf("args %q lack %s", ct.Args, want)
+			}
+		}
+		sa, err := c.Client.CoreV1().ServiceAccounts(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
+		if err != nil || sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+			t.Errorf("service account: %v; automount must be off except where the pod asks", err)
+		}
+		for _, v := range ps.Volumes {
+			if v.Secret != nil && (v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o007 != 0) {
+				t.Errorf("secret volume %s is world-readable", v.Name)
+			}
+		}
+	})
+
+	t.Run("WaitAvailable", func(t *testing.T) {
+		// kwok marks the pod ready (no container runs), so the Deployment becomes Available.
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		defer wcancel()
+		if err := install.WaitAvailable(wctx, c.Client, ns, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("ReinstallChangesNothing", func(t *testing.T) {
+		before := versions(t, ctx, c.Client, ns, apis)
+		gen := generation(t, ctx, c.Client, ns)
+		ex, err := install.LoadExisting(ctx, c.Client, ns)
+		if err != nil || ex == nil || ex.ClusterID != "0123456789abcdef0123456789abcdef" || !bytes.Equal(ex.TLS.CACert, tlsMat.CACert) {
+			t.Fatalf("existing: %+v %v", ex, err)
+		}
+		o := options(t, ns)
+		if o.TLS, err = install.NewTLS(ns, nil, ex.TLS); err != nil {
+			t.Fatal(err)
+		}
+		again, err := install.Build(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := install.Apply(ctx, c.Client, again, nil); err != nil {
+			t.Fatal(err)
+		}
+		if after := versions(t, ctx, c.Client, ns, apis); !reflect.DeepEqual(before, after) {
+			t.Errorf("re-install changed objects:\n%v\n%v", before, after)
+		}
+		if g := generation(t, ctx, c.Client, ns); g != gen {
+			t.Errorf("deployment generation %d -> %d", gen, g)
+		}
+	})
+
+	t.Run("RefusesForeignObject", func(t *testing.T) {
+		other := "other"
+		c.Namespace(t, other)
+		svc := foreignSvc.DeepCopy()
+		svc.Name, svc.Namespace = install.GatewayName, other
+		if _, err := c.Client.CoreV1().Services(other).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		o, err := install.Build(options(t, other))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = install.Apply(ctx, c.Client, o, nil)
+		if err == nil || !strings.Contains(err.Error(), `a Service named "cortex-gateway" exists in namespace other and is not managed by cortex`) {
+			t.Fatalf("err = %v", err)
+		}
+		got, err := c.Client.CoreV1().Services(other).Get(ctx, install.GatewayName, metav1.GetOptions{})
+		if err != nil || got.Labels[install.LabelManagedBy] != "" {
+			t.Errorf("foreign service changed: %v %v", err, got.Labels)
+		}
+	})
+
+	t.Run("WaitReportsTheRealCondition", func(t *testing.T) {
+		// A node that takes no pods: the scheduler's reason must reach the error.
+		const other = "cortex-unschedulable"
+		o := options(t, other)
+		objs, err := install.Build(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs.Deployments[0].Spec.Template.Spec.WithNodeSelector(map[string]string{"cortex.dev/no-such-node": "x"})
+		if err := install.Apply(ctx, c.Client, objs, nil); err != nil {
+			t.Fatal(err)
+		}
+		err = kubetest.Poll(ctx, 50*time.Millisecond, func() (bool, error) {
+			pods, err := c.Client.CoreV1().Pods(other).List(ctx, metav1.ListOptions{})
+			if err != nil || len(pods.Items) == 0 {
+				return false, err
+			}
+			for _, cond := range pods.Items[0].Status.Conditions {
+				if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done, stop := context.WithCancel(ctx)
+		stop() // the wait's time is up: it reads the Deployment once and reports
+		err = install.WaitAvailable(done, c.Client, other, time.Second)
+		if err == nil || !strings.Contains(err.Error(), "0 of 1 replicas available") || !strings.Contains(err.Error(), "Available=False") ||
+			!strings.Contains(err.Error(), "node(s) didn't match Pod's node affinity/selector") {
+			t.Fatalf("err = %v", err)
+		}
+		if err := install.Uninstall(ctx, c.Client, nil, other, other+"-apis"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("UninstallRemovesOnlyCortexObjects", func(t *testing.T) {
+		var lines []string
+		if err := install.Uninstall(ctx, c.Client, func(l string) { lines = append(lines, l) }, ns, apis); err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) != 13 {
+			t.Errorf("progress %q", lines)
+		}
+		items, err := install.Installed(ctx, c.Client, ns, apis)
+		if err != nil || len(items) != 0 {
+			t.Errorf("left after uninstall: %v %v", items, err)
+		}
+		if _, err := c.Client.CoreV1().ConfigMaps(ns).Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
+			t.Errorf("foreign ConfigMap: %v", err)
+		}
+		if _, err := c.Client.CoreV1().Services(ns).Get(ctx, "theirs", metav1.GetOptions{}); err != nil {
+			t.Errorf("foreign Service: %v", err)
+		}
+		for _, n := range []string{ns, apis} {
+			if _, err := c.Client.CoreV1().Namespaces().Get(ctx, n, metav1.GetOptions{}); err != nil {
+				t.Errorf("namespace %s: %v", n, err)
+			}
+		}
+	})
+}
+
+func deref(b *bool) bool { return b != nil && *b }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func versions(t *testing.T, ctx context.Context, c kubernetes.Interface, namespaces ...string) map[string]string {
+	t.Helper()
+	items, err := install.Installed(ctx, c, namespaces...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, it := range items {
+		var rv string
+		switch it.Kind {
+		case "Deployment":
+			d, err := c.AppsV1().Deployments(it.Namespace).Get(ctx, it.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rv = specVersion(d)
+		default:
+			rv = string(it.UID)
+		}
+		out[it.Kind+" "+it.Namespace+"/"+it.Name] = rv
+	}
+	// Everything but the Deployment (whose status kwok and the controllers keep writing) must
+	// keep its resourceVersion: a no-op apply writes nothing.
+	for _, kind := range []struct {
+		name string
+		list func() ([]metav1.Object, error)
+	}{
+		{"Service", func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().Services(namespaces[0]).List(ctx, metav1.ListOptions{LabelSelector: install.LabelManagedBy + "=cortex"})
+			return objects(l.Items, err)
+		}},
+		{"Secret", func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().Secrets(namespaces[0]).List(ctx, metav1.ListOptions{LabelSelector: install.LabelManagedBy + "=cortex"})
+			return objects(l.Items, err)
+		}},
+		{"Role", func() ([]metav1.Object, error) {
+			l, err := c.RbacV1().Roles(namespaces[1]).List(ctx, metav1.ListOptions{LabelSelector: install.LabelManagedBy + "=cortex"})
+			return objects(l.Items, err)
+		}},
+		{"RoleBinding", func() ([]metav1.Object, error) {
+			l, err := c.RbacV1().RoleBindings(namespaces[1]).List(ctx, metav1.ListOptions{LabelSelector: install.LabelManagedBy + "=cortex"})
+			return objects(l.Items, err)
+		}},
+		{"ServiceAccount", func() ([]metav1.Object, error) {
+			l, err := c.CoreV1().ServiceAccounts(namespaces[0]).List(ctx, metav1.ListOptions{LabelSelector: install.LabelManagedBy + "=cortex"})
+			return objects(l.Items, err)
+		}},
+	} {
+		objs, err := kind.list()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			out["rv "+kind.name+" "+o.GetNamespace()+"/"+o.GetName()] = o.GetResourceVersion()
+		}
+	}
+	return out
+}
+
+func objects[T any, P interface {
+	*T
+	metav1.Object
+}](items []T, err error) ([]metav1.Object, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metav1.Object, 0, len(items))
+	for i := range items {
+		out = append(out, P(&items[i]))
+	}
+	return out, nil
+}
+
+func specVersion(d *appsv1.Deployment) string {
+	data, _ := json.Marshal(d.Spec)
+	return string(data)
+}
+
+func generation(t *testing.T, ctx context.Context, c kubernetes.Interface, ns string) int64 {
+	t.Helper()
+	d, err := c.AppsV1().Deployments(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Generation
+}

@@ -1,0 +1,338 @@
+// Package install is what cortex puts into a Kubernetes cluster: one list of objects (Build),
+// written with server-side apply (Apply) or printed as YAML for GitOps (YAML), so the two outputs
+// cannot drift, and removed again by label and UID (Uninstall).
+//
+// Two namespaces: the operator's (Options.Namespace, default cortex) holds the operator, its
+// ServiceAccount, its TLS Secret and its Services; the APIs' (Options.APIsNamespace, default
+// <namespace>-apis) holds the APIs and the Roles of internal/kube/rbac. They are apart because a
+// `deploy` identity may create Deployments in the APIs' namespace, and a pod there could run as any
+// ServiceAccount of that namespace: the operator's must not be one of them.
+package install
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
+	coreac "k8s.io/client-go/applyconfigurations/core/v1"
+	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
+	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
+
+	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
+)
+
+// Names and labels of the installed objects.
+const (
+	LabelManagedBy = rbac.ManagedByLabel
+	ManagedBy      = "cortex"
+	// LabelPartOf marks the namespaces. They do not carry LabelManagedBy: Uninstall never deletes
+	// a namespace (it may hold objects that are not cortex's).
+	LabelPartOf   = "app.kubernetes.io/part-of"
+	LabelName     = "app.kubernetes.io/name"
+	FieldManager  = rbac.FieldManager
+	OperatorName  = "cortex-operator" // Deployment, ServiceAccount, Service, Role, RoleBinding
+	GatewayName   = "cortex-gateway"  // Service (the gateway runs inside the operator process)
+	TLSSecretName = "cortex-tls"
+	CASecretName  = "cortex-ca"
+	// AnnotationClusterID on the operator Deployment is the cluster id tokens are bound to; a
+	// re-install keeps it.
+	AnnotationClusterID = "cortex.dev/cluster-id"
+
+	DefaultNamespace = "cortex"
+	OperatorPort     = 8888
+	GatewayPort      = 8443
+	// gatewayServicePort is what clients dial for APIs.
+	gatewayServicePort = 443
+
+	stateDir   = "/var/lib/cortex"
+	tlsDir     = "/etc/cortex/tls"
+	nonRootUID = 65532
+)
+
+// TLS is the cluster's TLS material: the CA clients pin and its key, and the operator's server
+// certificate (chain: leaf, CA) and key. The CA's key is in a Secret of its own that no pod mounts
+// (CASecretName): a re-install signs a server certificate for new names (a load balancer's
+// address) with it, so the CA clients pinned stays the same.
+type TLS struct {
+	CACert []byte
+	CAKey  []byte
+	Cert   []byte
+	Key    []byte
+}
+
+// Options say what to install.
+type Options struct {
+	// Namespace holds the operator (default cortex).
+	Namespace string
+	// APIsNamespace holds the APIs (default <Namespace>-apis); it must differ from Namespace.
+	APIsNamespace string
+	// Image is the cortex image the operator runs (required).
+	Image string
+	// ServiceType of the operator and gateway Services (default LoadBalancer).
+	ServiceType corev1.ServiceType
+	// ClusterID binds identity tokens to this cluster (required; kept across re-installs).
+	ClusterID string
+	// AccountID, Region and CreatorARN are passed to the operator when set.
+	AccountID, Region, CreatorARN string
+	// PublicEndpoints are the URLs clients dial (the operator accepts tokens bound to these).
+	PublicEndpoints []string
+	// TLS is the material of the TLS Secret (required).
+	TLS *TLS
+}
+
+func (o *Options) setDefaults() error {
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if o.APIsNamespace == "" {
+		o.APIsNamespace = o.Namespace + "-apis"
+	}
+	for _, ns := range []string{o.Namespace, o.APIsNamespace} {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("namespace %q: %v", ns, errs[0])
+		}
+	}
+	if o.Namespace == o.APIsNamespace {
+		return errors.New("the APIs' namespace must differ from the operator's (a deploy identity could run a pod as the operator's ServiceAccount)")
+	}
+	if o.Image == "" {
+		return errors.New("an image is required (--image)")
+	}
+	switch o.ServiceType {
+	case "":
+		o.ServiceType = corev1.ServiceTypeLoadBalancer
+	case corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort, corev1.ServiceTypeClusterIP:
+	default:
+		return fmt.Errorf("service type %q: use LoadBalancer, NodePort or ClusterIP", o.ServiceType)
+	}
+	if o.ClusterID == "" {
+		return errors.New("a cluster id is required")
+	}
+	if o.TLS == nil || len(o.TLS.CACert) == 0 || len(o.TLS.CAKey) == 0 || len(o.TLS.Cert) == 0 || len(o.TLS.Key) == 0 {
+		return errors.New("TLS material is required")
+	}
+	return nil
+}
+
+// ParseServiceType accepts the Service type in any case (loadbalancer, NodePort, ...).
+func ParseServiceType(s string) (corev1.ServiceType, error) {
+	for _, t := range []corev1.ServiceType{corev1.ServiceTypeLoadBalancer, corev1.ServiceTypeNodePort, corev1.ServiceTypeClusterIP} {
+		if strings.EqualFold(s, string(t)) {
+			return t, nil
+		}
+	}
+	return "", fmt.Errorf("invalid service type %q: use LoadBalancer, NodePort or ClusterIP", s)
+}
+
+// Objects is everything the install writes, in apply order (namespaces first, the operator last,
+// so that it starts with its permissions and Secret in place).
+type Objects struct {
+	Namespaces      []*coreac.NamespaceApplyConfiguration
+	ServiceAccounts []*coreac.ServiceAccountApplyConfiguration
+	Roles           []*rbacac.RoleApplyConfiguration
+	RoleBindings    []*rbacac.RoleBindingApplyConfiguration
+	Secrets         []*coreac.SecretApplyConfiguration
+	Services        []*coreac.ServiceApplyConfiguration
+	Deployments     []*appsac.DeploymentApplyConfiguration
+
+	opts Options
+}
+
+// Options returns the options the objects were built from, defaults filled.
+func (o *Objects) Options() Options { return o.opts }
+
+// All returns every object in apply order.
+func (o *Objects) All() []any {
+	var all []any
+	for _, x := range o.Namespaces {
+		all = append(all, x)
+	}
+	for _, x := range o.ServiceAccounts {
+		all = append(all, x)
+	}
+	for _, x := range o.Roles {
+		all = append(all, x)
+	}
+	for _, x := range o.RoleBindings {
+		all = append(all, x)
+	}
+	for _, x := range o.Secrets {
+		all = append(all, x)
+	}
+	for _, x := range o.Services {
+		all = append(all, x)
+	}
+	for _, x := range o.Deployments {
+		all = append(all, x)
+	}
+	return all
+}
+
+func managed() map[string]string { return map[string]string{LabelManagedBy: ManagedBy} }
+
+func withName(name string) map[string]string {
+	l := managed()
+	l[LabelName] = name
+	return l
+}
+
+// OperatorRules are the operator's rules in the APIs' namespace: exactly what the kube workload
+// backend (internal/workload/kube) calls, and nothing else. Server-side apply is the "patch" verb,
+// plus "create" when the object does not exist yet. Why each verb, by resource:
+//
+//   - deployments: get (the ownership check before a first apply), list/watch (the informer),
+//     create/patch (apply, and Restart's annotation), delete.
+//   - services, serviceaccounts, networkpolicies, secrets: get (ownership check), list (Delete
+//     finds an API's objects by label), create/patch (apply), delete. Not watched.
+//   - poddisruptionbudgets: as above, plus watch (the informer decides when to remove one).
+//   - pods: list/watch (the informer: status and replica details); pods/log: get (logs).
+//   - endpointslices: list/watch (the informer: the gateway's targets).
+var OperatorRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"services", "serviceaccounts", "secrets"}, Verbs: []string{"get", "list", "create", "patch", "delete"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"networkpolicies"}, Verbs: []string{"get", "list", "create", "patch", "delete"}},
+	{APIGroups: []string{"policy"}, Resources: []string{"poddisruptionbudgets"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+}
+
+// Build returns the objects of an install. It does no I/O: Apply and YAML use the same list.
+func Build(opts Options) (*Objects, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	ns, apis := opts.Namespace, opts.APIsNamespace
+	o := &Objects{opts: opts}
+	for _, n := range []string{ns, apis} {
+		o.Namespaces = append(o.Namespaces, coreac.Namespace(n).WithLabels(map[string]string{
+			LabelPartOf: ManagedBy,
+			// Pod Security Admission: the API server itself refuses a pod that is not locked down
+			// (privileged, root, host namespaces, added capabilities, ...) in these namespaces,
+			// e.g. one a deploy identity creates through a Deployment of its own.
+			"pod-security.kubernetes.io/enforce":         "restricted",
+			"pod-security.kubernetes.io/enforce-version": "latest",
+		}))
+	}
+	o.ServiceAccounts = append(o.ServiceAccounts, coreac.ServiceAccount(OperatorName, ns).WithLabels(withName(OperatorName)).
+		// Mounted explicitly by the operator's pod, which is the only pod that uses it.
+		WithAutomountServiceAccountToken(false))
+
+	role := rbacac.Role(OperatorName, apis).WithLabels(withName(OperatorName))
+	for _, r := range OperatorRules {
+		role.WithRules(rbacac.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).WithVerbs(r.Verbs...))
+	}
+	o.Roles = append(o.Roles, role)
+	o.RoleBindings = append(o.RoleBindings, rbacac.RoleBinding(OperatorName, apis).WithLabels(withName(OperatorName)).
+		WithSubjects(rbacac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(OperatorName).WithNamespace(ns)).
+		WithRoleRef(rbacac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName(OperatorName)))
+	roles, bindings := rbac.Objects(apis)
+	o.Roles = append(o.Roles, roles...)
+	o.RoleBindings = append(o.RoleBindings, bindings...)
+
+	o.Secrets = append(o.Secrets, coreac.Secret(TLSSecretName, ns).WithLabels(withName(OperatorName)).
+		WithType(corev1.SecretTypeTLS).WithData(map[string][]byte{
+		"ca.crt":                opts.TLS.CACert,
+		corev1.TLSCertKey:       opts.TLS.Cert,
+		corev1.TLSPrivateKeyKey: opts.TLS.Key,
+	}), coreac.Secret(CASecretName, ns).WithLabels(withName(OperatorName)).
+		WithType(corev1.SecretTypeOpaque).WithData(map[string][]byte{
+		"ca.crt": opts.TLS.CACert,
+		"ca.key": opts.TLS.CAKey,
+	}))
+
+	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
+	svc := func(name string, port, target int32) *coreac.ServiceApplyConfiguration {
+		return coreac.Service(name, ns).WithLabels(withName(name)).WithSpec(coreac.ServiceSpec().
+			WithType(opts.ServiceType).WithSelector(selector).
+			WithPorts(coreac.ServicePort().WithName("https").WithProtocol(corev1.ProtocolTCP).
+				WithPort(port).WithTargetPort(intstr.FromInt32(target))))
+	}
+	o.Services = append(o.Services, svc(OperatorName, OperatorPort, OperatorPort), svc(GatewayName, gatewayServicePort, GatewayPort))
+	o.Deployments = append(o.Deployments, operatorDeployment(opts, selector))
+	return o, nil
+}
+
+func operatorDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
+	args := []string{"operator", "serve",
+		"--state-dir=" + stateDir,
+		"--listen=0.0.0.0:" + strconv.Itoa(OperatorPort),
+		"--tls-cert-file=" + tlsDir + "/" + corev1.TLSCertKey,
+		"--tls-key-file=" + tlsDir + "/" + corev1.TLSPrivateKeyKey,
+		"--cluster-id=" + opts.ClusterID,
+		"--log-level=info",
+	}
+	if opts.AccountID != "" {
+		args = append(args, "--account-id="+opts.AccountID)
+	}
+	if opts.Region != "" {
+		args = append(args, "--region="+opts.Region)
+	}
+	if opts.CreatorARN != "" {
+		args = append(args, "--creator-arn="+opts.CreatorARN)
+	}
+	for _, e := range opts.PublicEndpoints {
+		args = append(args, "--public-endpoint="+e)
+	}
+	readOnly := int32(0o440) // owner root, group fsGroup (the operator's group): not world-readable
+	c := coreac.Container().WithName("operator").WithImage(opts.Image).
+		WithImagePullPolicy(corev1.PullIfNotPresent).
+		// The image's entrypoint is the cortex binary.
+		WithArgs(args...).
+		// The gateway runs inside the operator process (no operator/gateway split yet).
+		WithEnv(coreac.EnvVar().WithName("CORTEX_GATEWAY_LISTEN").WithValue("0.0.0.0:"+strconv.Itoa(GatewayPort)),
+			coreac.EnvVar().WithName("HOME").WithValue("/tmp")).
+		WithPorts(coreac.ContainerPort().WithName("operator").WithContainerPort(OperatorPort).WithProtocol(corev1.ProtocolTCP),
+			coreac.ContainerPort().WithName("gateway").WithContainerPort(GatewayPort).WithProtocol(corev1.ProtocolTCP)).
+		WithReadinessProbe(coreac.Probe().WithPeriodSeconds(5).
+			WithHTTPGet(coreac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("operator")).WithScheme(corev1.URISchemeHTTPS))).
+		WithResources(coreac.ResourceRequirements().
+			WithRequests(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")}).
+			WithLimits(corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")})).
+		WithSecurityContext(coreac.SecurityContext().
+			WithRunAsNonRoot(true).
+			WithPrivileged(false).
+			WithAllowPrivilegeEscalation(false).
+			WithReadOnlyRootFilesystem(true).
+			WithCapabilities(coreac.Capabilities().WithDrop("ALL")).
+			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		WithVolumeMounts(
+			coreac.VolumeMount().WithName("state").WithMountPath(stateDir),
+			coreac.VolumeMount().WithName("tmp").WithMountPath("/tmp"),
+			coreac.VolumeMount().WithName("tls").WithMountPath(tlsDir).WithReadOnly(true))
+
+	pod := coreac.PodSpec().
+		WithServiceAccountName(OperatorName).
+		// The operator talks to the API server (the kube backend): it needs its token.
+		WithAutomountServiceAccountToken(true).
+		WithEnableServiceLinks(false).
+		WithSecurityContext(coreac.PodSecurityContext().
+			WithRunAsNonRoot(true).WithRunAsUser(nonRootUID).WithRunAsGroup(nonRootUID).WithFSGroup(nonRootUID).
+			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		WithContainers(c).
+		WithVolumes(
+			// The operator's state dir. An emptyDir: it lives as long as the pod, so a rescheduled
+			// operator starts with no access rules and no API records (the state is not in
+			// Kubernetes yet; see docs/kubernetes.md).
+			coreac.Volume().WithName("state").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
+			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
+			coreac.Volume().WithName("tls").WithSecret(coreac.SecretVolumeSource().WithSecretName(TLSSecretName).WithDefaultMode(readOnly)))
+
+	return appsac.Deployment(OperatorName, opts.Namespace).WithLabels(withName(OperatorName)).
+		WithAnnotations(map[string]string{AnnotationClusterID: opts.ClusterID}).
+		WithSpec(appsac.DeploymentSpec().
+			WithReplicas(1).
+			WithSelector(metaac.LabelSelector().WithMatchLabels(selector)).
+			// One operator at a time: its state dir is not shared.
+			WithStrategy(appsac.DeploymentStrategy().WithType(appsv1.RecreateDeploymentStrategyType)).
+			WithRevisionHistoryLimit(3).
+			WithTemplate(coreac.PodTemplateSpec().WithLabels(selector).WithSpec(pod)))
+}
