@@ -2,6 +2,7 @@ package rbac_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,61 @@ func TestRedteamDeployGroupCreatesHostPathPods(t *testing.T) {
 	t.Fatalf("a cortex deploy identity got pod %s on node %s: runAsUser=%d hostPID=%v hostPath=%s serviceAccount=%s envFrom=%s",
 		pod.Name, pod.Spec.NodeName, *pod.Spec.Containers[0].SecurityContext.RunAsUser, pod.Spec.HostPID,
 		pod.Spec.Volumes[0].HostPath.Path, pod.Spec.ServiceAccountName, pod.Spec.Containers[0].EnvFrom[0].SecretRef.Name)
+}
+
+// Red team: the docs keep Services from `deploy` because "one could take over the gateway's
+// traffic", but a Deployment is enough: pods labeled like an API's replicas join that API's
+// Service, and the gateway (which reads its targets from the Service's EndpointSlices) sends
+// them a share of the API's authenticated traffic: payloads, and answers the callers trust.
+// Nothing of it shows in `cortex get` or in the operator's audit log.
+func TestRedteamDeployGroupJoinsAnotherAPIsService(t *testing.T) {
+	t.Skip("redteam: reproduces cortex:deploy pods joining another API's Service (traffic takeover); unskip when fixed")
+	cluster := kubetest.Start(t)
+	cluster.Namespace(t, ns)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := rbac.Apply(ctx, cluster.Client, ns); err != nil {
+		t.Fatal(err)
+	}
+	// The victim API's Service as the kube backend makes it (selector: its labels).
+	victim := map[string]string{"app.kubernetes.io/managed-by": "cortex", "cortex.dev/api": "victim"}
+	if _, err := cluster.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "victim", Labels: victim},
+		Spec: corev1.ServiceSpec{Selector: victim, Ports: []corev1.ServicePort{{Port: 8080}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(cluster.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "arn:aws:iam::123456789012:user/dave", Groups: rbac.Groups("deploy")}
+	dave, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := int32(1)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "innocent"}, Spec: appsv1.DeploymentSpec{
+		Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: victim},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: victim}, Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "c", Image: "registry.example/impostor:1", Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}}}}}}
+	if _, err := dave.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Logf("deploy may not create it: %v", err)
+		return
+	}
+	err = kubetest.Poll(ctx, 100*time.Millisecond, func() (bool, error) {
+		sl, err := cluster.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=victim"})
+		if err != nil {
+			return false, err
+		}
+		for _, s := range sl.Items {
+			for _, e := range s.Endpoints {
+				if e.TargetRef != nil && strings.HasPrefix(e.TargetRef.Name, "innocent-") && e.Conditions.Ready != nil && *e.Conditions.Ready {
+					t.Logf("victim's EndpointSlice %s: ready endpoint %v -> pod %s", s.Name, e.Addresses, e.TargetRef.Name)
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Logf("the impostor never joined: %v", err)
+		return
+	}
+	t.Fatal("a cortex deploy identity's pod is a ready endpoint of another API's Service: the gateway routes that API's callers to it")
 }
