@@ -21,6 +21,10 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/awsarn"
 )
 
+// STSBackoff is how long uncached tokens are answered ErrUnavailable, without an STS call, after
+// STS could not answer.
+const STSBackoff = 2 * time.Second
+
 // Freshness window of a token's date, checked before any network call.
 const (
 	MaxTokenAge  = TokenLifetime
@@ -70,6 +74,11 @@ type shared struct {
 	mu       sync.RWMutex
 	cache    map[[32]byte]Identity
 	stsCalls atomic.Int64
+	// stsDownUntil (UnixNano) is set for STSBackoff after STS could not answer (throttling, an
+	// outage): until then a token that is not cached is answered ErrUnavailable without calling
+	// STS, so that nobody (an attacker sending forged tokens, or everyone retrying) can keep a
+	// throttled STS throttled. Outages are still never cached per token, and never a pass.
+	stsDownUntil atomic.Int64
 }
 
 // NewVerifier validates cfg and returns a Verifier.
@@ -168,6 +177,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 	if err != nil {
 		return Identity{}, err
 	}
+	if until := v.stsDownUntil.Load(); until != 0 && now.UnixNano() < until {
+		return Identity{}, unavailable("sts_backoff", "STS was unavailable moments ago; retry in a few seconds")
+	}
 	// Identical tokens arriving together make one STS call; the call is detached from any one
 	// caller's cancellation so that the others still get an answer.
 	res, err, _ := v.group.Do(string(key[:]), func() (any, error) {
@@ -175,6 +187,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 			return id, nil
 		}
 		id, err := v.callSTS(context.WithoutCancel(ctx), req)
+		if errors.Is(err, ErrUnavailable) {
+			v.stsDownUntil.Store(v.cfg.Now().Add(STSBackoff).UnixNano())
+		}
 		if err != nil {
 			return Identity{}, err
 		}

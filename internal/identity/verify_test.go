@@ -304,15 +304,22 @@ func TestVerifyNeverCachesFailures(t *testing.T) {
 	}))
 	defer srv.Close()
 	hosts, _ := TestEndpointHosts(srv.URL, "")
-	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "c"})
-	tok := mintAt(t, hosts[strings.TrimPrefix(srv.URL, "http://")], "c", time.Now(), testCreds)
+	now := time.Now()
+	v, _ := NewVerifier(VerifierConfig{Hosts: hosts, Audiences: []string{testAudience}, ClusterID: "c", Now: func() time.Time { return now }})
+	tok := mintAt(t, hosts[strings.TrimPrefix(srv.URL, "http://")], "c", now, testCreds)
 	for i := 0; i < 3; i++ {
 		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("err = %v", err)
 		}
+		// Within STSBackoff, no token that is not cached reaches STS (a forged one, or this one).
+		other := mintAt(t, hosts[strings.TrimPrefix(srv.URL, "http://")], "c", now, aws.Credentials{AccessKeyID: "AKIDOTHEREXAMPLE0000", SecretAccessKey: "x"})
+		if _, err := v.Verify(context.Background(), other); Code(err) != "sts_backoff" {
+			t.Fatalf("during the backoff: err = %v, want sts_backoff", err)
+		}
+		now = now.Add(STSBackoff)
 	}
 	if calls.Load() != 3 {
-		t.Fatalf("STS calls = %d, want 3 (an outage must never be cached)", calls.Load())
+		t.Fatalf("STS calls = %d, want 3 (an outage must never be cached, and each backoff ends)", calls.Load())
 	}
 }
 

@@ -116,7 +116,9 @@ func (s *Server) startAPIs(ctx context.Context) error {
 		endpoints = loopbackEndpoints(port)
 	}
 	if endpoints, err = identity.NormalizeAudiences(endpoints); err == nil {
-		s.apiAuth.verifier, err = s.verifier.ForAudiences(endpoints)
+		if err = checkAudiencesDisjoint(s.cfg.audienceSets(endpoints)...); err == nil {
+			s.apiAuth.verifier, err = s.verifier.ForAudiences(endpoints)
+		}
 	}
 	if err != nil {
 		ln.Close()

@@ -146,11 +146,20 @@ func (c *Config) setDefaults() error {
 	if c.KubernetesAPIServers, err = identity.NormalizeAudiences(c.KubernetesAPIServers); err != nil {
 		return fmt.Errorf("kubernetes_api_servers: %v", err)
 	}
-	if err := checkAudiencesDisjoint(c.PublicEndpoints, c.KubernetesAPIServers); err != nil {
+	if c.APIs.PublicEndpoints, err = identity.NormalizeAudiences(c.APIs.PublicEndpoints); err != nil {
+		return fmt.Errorf("apis.public_endpoints: %v", err)
+	}
+	if err := checkAudiencesDisjoint(c.audienceSets(c.APIs.PublicEndpoints)...); err != nil {
 		return err
 	}
 	if c.KubernetesWebhookClientCAFile != "" && len(c.KubernetesAPIServers) == 0 {
 		return errors.New("kubernetes_webhook_client_ca_file: set kubernetes_api_servers too (the webhook is off without them)")
+	}
+	if len(c.KubernetesAPIServers) > 0 && c.KubernetesWebhookClientCAFile == "" {
+		// Without it, anyone who can connect could make the webhook call STS once per forged token
+		// (its one legitimate caller, the API server, is not rate limited): only the API server,
+		// with a client certificate of this CA, may ask for reviews.
+		return errors.New("kubernetes_webhook_client_ca_file: required with kubernetes_api_servers (the CA of the client certificate the API server presents to the webhook)")
 	}
 	if c.Provider == "" {
 		c.Provider = "local"
@@ -258,15 +267,32 @@ func ParseConfigFile(data []byte, file string) (Config, error) {
 	return cfg, nil
 }
 
-// checkAudiencesDisjoint refuses an endpoint that is both the operator's and a Kubernetes API
-// server's: a token for it would then be accepted by both, which the two audiences exist to prevent.
-func checkAudiencesDisjoint(public, kube []string) error {
-	for _, k := range kube {
-		for _, p := range public {
-			if k == p {
-				return fmt.Errorf("kubernetes_api_servers: %s is also one of the operator's public endpoints; a token must be good for one of them only", k)
+// audienceSet is the public endpoints of one server the operator runs (named for errors).
+type audienceSet struct {
+	name      string
+	endpoints []string
+}
+
+// checkAudiencesDisjoint refuses an endpoint that belongs to two of the servers whose tokens
+// cortex verifies (the operator, the gateway, Kubernetes API servers): a token for it would be
+// accepted by both, which is what binding tokens to an audience exists to prevent.
+func checkAudiencesDisjoint(sets ...audienceSet) error {
+	owner := map[string]string{}
+	for _, set := range sets {
+		for _, e := range set.endpoints {
+			if other, ok := owner[e]; ok && other != set.name {
+				return fmt.Errorf("%s: %s is also one of %s; a token must be good for one server only", set.name, e, other)
 			}
+			owner[e] = set.name
 		}
 	}
 	return nil
+}
+
+// audienceSets are the servers' endpoints, with gateway the gateway's (configured, or its
+// defaults once its port is known).
+func (c *Config) audienceSets(gateway []string) []audienceSet {
+	return []audienceSet{{"public_endpoints (the operator's)", c.PublicEndpoints},
+		{"apis.public_endpoints (the gateway's)", gateway},
+		{"kubernetes_api_servers", c.KubernetesAPIServers}}
 }

@@ -227,7 +227,7 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	if s.verifier == nil {
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		s.cfg.PublicEndpoints, _ = identity.NormalizeAudiences(loopbackEndpoints(port))
-		if err := checkAudiencesDisjoint(s.cfg.PublicEndpoints, s.cfg.KubernetesAPIServers); err != nil {
+		if err := checkAudiencesDisjoint(s.cfg.audienceSets(s.cfg.APIs.PublicEndpoints)...); err != nil {
 			ln.Close()
 			return err
 		}

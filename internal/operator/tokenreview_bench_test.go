@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/testutil/certtest"
 )
 
 // BenchmarkTokenReview measures one webhook review over TLS on loopback (one keep-alive
@@ -33,8 +34,9 @@ func BenchmarkTokenReview(b *testing.B) {
 	}))
 	b.Cleanup(fakeSTS.Close)
 	const kube = "https://127.0.0.1:6443"
+	caFile, clientCert := certtest.ClientCAFile(b)
 	s, err := New(Config{StateDir: b.TempDir(), STSTestEndpoint: fakeSTS.URL, AccountID: "123456789012", Listen: "127.0.0.1:8888",
-		KubernetesAPIServers: []string{kube}, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		KubernetesAPIServers: []string{kube}, KubernetesWebhookClientCAFile: caFile, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func BenchmarkTokenReview(b *testing.B) {
 	b.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.CAPEM())
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}}}}
 	tok, err := identity.Mint(context.Background(), aws.Credentials{AccessKeyID: "AKIDEXAMPLE00000000", SecretAccessKey: "s"},
 		identity.MintInput{Endpoint: identity.STSEndpoint{Scheme: "http", Host: strings.TrimPrefix(fakeSTS.URL, "http://"), Region: "us-east-1"},
 			ClusterID: s.Cluster().ID, Audience: kube, Now: time.Now()})

@@ -3,15 +3,8 @@ package operator_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,6 +20,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/operator"
 	"github.com/cortexlabs-go/cortex/internal/testutil/awstest"
+	"github.com/cortexlabs-go/cortex/internal/testutil/certtest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
 	"github.com/cortexlabs-go/cortex/internal/testutil/opserver"
 )
@@ -71,9 +65,11 @@ func TestTokenReviewWebhook(t *testing.T) {
 	rita := awstest.CreateUser(t, admin, "rita")   // read
 	dave := awstest.CreateUser(t, admin, "dave")   // deploy
 	ursula := awstest.CreateUser(t, admin, "ursula")
+	caFile, clientCert := certtest.ClientCAFile(t)
 	op := opserver.Start(t, operator.Config{STSTestEndpoint: moto.URL, AccountID: "123456789012", CreatorARN: alice.ARN,
-		AuthMode: "rules", KubernetesAPIServers: []string{kubeAPIServer}})
+		AuthMode: "rules", KubernetesAPIServers: []string{kubeAPIServer}, KubernetesWebhookClientCAFile: caFile})
 	c := httpsClient(t, op.CAFile)
+	c.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{clientCert} // as the API server
 	id := op.Cluster().ID
 	kubeTok := func(u awstest.User) string { return mintWith(t, moto, u.Creds, id, kubeAPIServer) }
 	for _, g := range []struct {
@@ -225,7 +221,7 @@ func TestKubernetesAPIServersMustNotBePublicEndpoints(t *testing.T) {
 // only a caller presenting a certificate of that CA; the rest of the API does not ask for one.
 func TestTokenReviewClientCertificate(t *testing.T) {
 	dir := t.TempDir()
-	caPEM, clientCert := clientCA(t)
+	caPEM, clientCert := certtest.ClientCA(t)
 	caFile := filepath.Join(dir, "client-ca.pem")
 	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
 		t.Fatal(err)
@@ -246,28 +242,6 @@ func TestTokenReviewClientCertificate(t *testing.T) {
 	if status != http.StatusOK || r.Status.Authenticated {
 		t.Fatalf("with a client certificate: %d %+v", status, r.Status)
 	}
-}
-
-// clientCA makes a throwaway CA and a client certificate it signed.
-func clientCA(t *testing.T) ([]byte, tls.Certificate) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test client CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 func webhookLine(log, arn, reason string) bool {

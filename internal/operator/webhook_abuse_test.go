@@ -16,18 +16,18 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/operator"
 	"github.com/cortexlabs-go/cortex/internal/testutil/awstest"
+	"github.com/cortexlabs-go/cortex/internal/testutil/certtest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
 	"github.com/cortexlabs-go/cortex/internal/testutil/opserver"
 )
 
-// Red team: the TokenReview webhook has no failure limiter and, unless
-// kubernetes_webhook_client_ca_file is set (it is optional), no caller authentication. Any
-// unauthenticated client that reaches the operator can then make it call STS once per forged
-// token, without bound: the operator's own routes answer 429 after about 20 failures from one
-// address, the webhook never does. STS throttling (or the operator's egress) is shared by every
-// caller, so this turns into "identity provider unavailable" for everyone.
-func TestRedteamTokenReviewUnauthenticatedSTSAmplification(t *testing.T) {
-	t.Skip("redteam: reproduces unbounded STS calls by unauthenticated callers through the TokenReview webhook; unskip when fixed")
+// Found by the red team: the TokenReview webhook has no failure limiter (its one legitimate
+// caller is the API server), and its client certificate was optional, so anyone who could reach
+// the operator could make it call STS once per forged token, without bound, and STS throttling
+// then hit every caller. Now the webhook requires the API server's client certificate: the
+// operator refuses to start without kubernetes_webhook_client_ca_file, and forged tokens from a
+// caller without the certificate never reach STS.
+func TestTokenReviewWebhookNeedsTheAPIServersCertificate(t *testing.T) {
 	moto := motoserver.Start(t, motoserver.Options{Auth: true, FreeActions: awstest.FreeActions})
 	admin := awstest.Bootstrap(t, moto)
 	alice := awstest.CreateUser(t, admin, "alice")
@@ -40,8 +40,13 @@ func TestRedteamTokenReviewUnauthenticatedSTSAmplification(t *testing.T) {
 		rp.ServeHTTP(w, r)
 	}))
 	defer counter.Close()
+	if _, err := operator.New(operator.Config{StateDir: t.TempDir(), STSTestEndpoint: counter.URL, KubernetesAPIServers: []string{kubeAPIServer}}); err == nil ||
+		!strings.Contains(err.Error(), "kubernetes_webhook_client_ca_file") {
+		t.Fatalf("the webhook was configured without a client CA: %v", err)
+	}
+	caFile, _ := certtest.ClientCAFile(t)
 	op := opserver.Start(t, operator.Config{STSTestEndpoint: counter.URL, AccountID: "123456789012", CreatorARN: alice.ARN,
-		AuthMode: "rules", KubernetesAPIServers: []string{kubeAPIServer}})
+		AuthMode: "rules", KubernetesAPIServers: []string{kubeAPIServer}, KubernetesWebhookClientCAFile: caFile})
 	c := httpsClient(t, op.CAFile)
 	hosts, err := identity.TestEndpointHosts(counter.URL, "us-east-1")
 	if err != nil {
@@ -73,13 +78,12 @@ func TestRedteamTokenReviewUnauthenticatedSTSAmplification(t *testing.T) {
 		if k < 2 {
 			t.Logf("status %d %+v", status, r.Status)
 		}
-		if r.Status.Authenticated {
-			t.Fatalf("forged token %d authenticated", k)
+		if r.Status.Authenticated || status != http.StatusUnauthorized {
+			t.Fatalf("forged token %d from a caller without the certificate: %d %+v", k, status, r.Status)
 		}
 	}
 	t.Logf("sts calls: %d", stsCalls.Load())
-	// The operator's own routes stop calling STS for one address after ~20 failures (burst 20).
-	if got := stsCalls.Load(); got > 25 {
-		t.Fatalf("%d forged tokens from one unauthenticated address made %d STS calls (the operator's routes stop at ~20)", n, got)
+	if got := stsCalls.Load(); got != 0 {
+		t.Fatalf("%d forged tokens from a caller without the API server's certificate made %d STS calls", n, got)
 	}
 }

@@ -18,12 +18,12 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/testutil/opserver"
 )
 
-// Red team: a verification that ends in "identity provider unavailable" (STS throttling, 5xx) is
-// never counted by the failure limiter (operator middleware and the gateway's authorizeAPI alike).
-// So while STS throttles, one address can send forged tokens without end, each one an STS call
-// that keeps the throttling going: the limiter is off exactly when STS most needs it.
-func TestRedteamSTSThrottlingTurnsOffTheFailureLimiter(t *testing.T) {
-	t.Skip("redteam: reproduces unbounded STS calls from one address while STS answers 5xx/throttles; unskip when fixed")
+// Found by the red team: a verification that ends in "identity provider unavailable" (STS
+// throttling, 5xx) is not counted by the failure limiter (it is not the client's fault), so while
+// STS throttled, one address could send forged tokens without end, each one an STS call keeping
+// the throttling going. Now the verifier backs off: for identity.STSBackoff after STS could not
+// answer, tokens that are not cached get 503 without an STS call.
+func TestSTSThrottlingIsNotKeptUpByForgedTokens(t *testing.T) {
 	moto := motoserver.Start(t, motoserver.Options{Auth: true, FreeActions: awstest.FreeActions})
 	admin := awstest.Bootstrap(t, moto)
 	alice := awstest.CreateUser(t, admin, "alice")

@@ -25,7 +25,7 @@ import (
 // of the node, the operator's included if it shares a node), running as another API's
 // ServiceAccount (its IRSA role) with another API's AWS-credentials Secret in its environment.
 func TestRedteamDeployGroupCreatesHostPathPods(t *testing.T) {
-	t.Skip("redteam: reproduces cortex:deploy creating root hostPath/hostPID/hostNetwork pods with other APIs' Secrets and ServiceAccounts; unskip when fixed")
+	t.Skip("open (issue 9): in a namespace without Pod Security, cortex:deploy can create root hostPath/hostPID pods with other APIs' Secrets and ServiceAccounts. The install labels its namespaces restricted (internal/kube/install TestInstall refuses such a pod); what remains is deploy creating Deployments freely (see below)")
 	cluster := kubetest.Start(t)
 	cluster.Namespace(t, ns)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -99,7 +99,7 @@ func TestRedteamDeployGroupCreatesHostPathPods(t *testing.T) {
 // them a share of the API's authenticated traffic: payloads, and answers the callers trust.
 // Nothing of it shows in `cortex get` or in the operator's audit log.
 func TestRedteamDeployGroupJoinsAnotherAPIsService(t *testing.T) {
-	t.Skip("redteam: reproduces cortex:deploy pods joining another API's Service (traffic takeover); unskip when fixed")
+	t.Skip("open (issue 9): cortex:deploy pods can carry another API's labels and join its Service (silent traffic takeover); fix: creation only through the operator, or an admission policy reserving cortex.dev/api")
 	cluster := kubetest.Start(t)
 	cluster.Namespace(t, ns)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
