@@ -107,7 +107,7 @@ func LoadExisting(ctx context.Context, c kubernetes.Interface, namespace string)
 	}
 	t.CAKey = ca.Data["ca.key"]
 	if len(t.CACert) == 0 || len(t.CAKey) == 0 || len(t.Cert) == 0 || len(t.Key) == 0 || !bytes.Equal(t.CACert, ca.Data["ca.crt"]) {
-		return nil, fmt.Errorf("Secrets %s/%s and %s are incomplete or do not match; delete both to make new TLS material (clients must then pin the new CA)", namespace, TLSSecretName, CASecretName)
+		return nil, fmt.Errorf("the Secrets %s/%s and %s are incomplete or do not match; delete both to make new TLS material (clients must then pin the new CA)", namespace, TLSSecretName, CASecretName)
 	}
 	e := &Existing{TLS: t}
 	d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})
@@ -401,7 +401,7 @@ func WaitAvailable(ctx context.Context, c kubernetes.Interface, namespace string
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("Deployment %s/%s is not available: %s", namespace, OperatorName, whyNot(c, namespace, last))
+			return fmt.Errorf("the Deployment %s/%s is not available: %s", namespace, OperatorName, whyNot(c, namespace, last))
 		case <-time.After(interval):
 		}
 	}
@@ -497,7 +497,7 @@ func ServiceAddress(ctx context.Context, c kubernetes.Interface, namespace, name
 		return Address{}, false, err
 	}
 	if len(s.Spec.Ports) == 0 {
-		return Address{}, false, fmt.Errorf("Service %s/%s has no port", namespace, name)
+		return Address{}, false, fmt.Errorf("the Service %s/%s has no port", namespace, name)
 	}
 	port := s.Spec.Ports[0]
 	switch s.Spec.Type {

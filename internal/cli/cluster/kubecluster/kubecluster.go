@@ -217,7 +217,8 @@ func upRun(o *UpOptions) error {
 		return tlsm, install.Apply(ctx, c, objs, progress)
 	}
 	// A re-install knows the Services' addresses already: they go into the first apply.
-	names, endpoint, how, err := endpoints(ctx, c, ns)
+	names, endpoint, _, err := endpoints(ctx, c, ns)
+	var how string // how the operator is reached, known once the address after the apply is
 	if err != nil {
 		return err
 	}
@@ -251,7 +252,7 @@ func upRun(o *UpOptions) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("Service %s/%s has no address after %s (a LoadBalancer needs a load-balancer controller; --service-type NodePort or ClusterIP do not); run the same command again once it has one", ns, install.OperatorName, o.WaitTimeout)
+			return fmt.Errorf("the Service %s/%s has no address after %s (a LoadBalancer needs a load-balancer controller; --service-type NodePort or ClusterIP do not); run the same command again once it has one", ns, install.OperatorName, o.WaitTimeout)
 		case <-time.After(o.PollInterval):
 		}
 	}
