@@ -3,14 +3,7 @@ package rbac_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +20,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	"github.com/cortexlabs-go/cortex/internal/operator"
 	"github.com/cortexlabs-go/cortex/internal/testutil/awstest"
+	"github.com/cortexlabs-go/cortex/internal/testutil/certtest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
 	"github.com/cortexlabs-go/cortex/internal/testutil/opserver"
@@ -51,7 +45,7 @@ func TestKubectlWithIAMIdentities(t *testing.T) {
 
 	var op *opserver.Operator
 	cluster := kubetest.StartWith(t, kubetest.Options{TokenWebhook: func(apiServer string) (string, error) {
-		caFile, certFile, keyFile := clientCertificate(t, work)
+		caFile, certFile, keyFile := certtest.ClientCAFiles(t, work) // as the API server presents it to the webhook
 		op = opserver.Start(t, operator.Config{STSTestEndpoint: moto.URL, AccountID: "123456789012", CreatorARN: alice.ARN,
 			AuthMode: "rules", KubernetesAPIServers: []string{apiServer}, KubernetesWebhookClientCAFile: caFile})
 		return webhookKubeconfig(t, work, op, certFile, keyFile), nil
@@ -271,37 +265,6 @@ func buildCortex(t *testing.T) string {
 		t.Fatalf("build cortex: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// clientCertificate makes the CA the operator trusts for webhook callers and the API server's
-// client certificate (0600 files in dir).
-func clientCertificate(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "webhook client CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	caFile, certFile, keyFile = filepath.Join(dir, "webhook-client-ca.pem"), filepath.Join(dir, "apiserver-client.pem"), filepath.Join(dir, "apiserver-client-key.pem")
-	for f, b := range map[string]*pem.Block{caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der},
-		keyFile: {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return caFile, certFile, keyFile
 }
 
 // webhookKubeconfig is the API server's --authentication-token-webhook-config-file: the
