@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -260,6 +261,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--kubeconfig="+c.Kubeconfig,
 		"--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
+		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.serverKey,
 		"--leader-elect=false",
 		"--service-account-private-key-file="+p.saKey, "--root-ca-file="+p.caFile,
 		"--use-service-account-credentials=false",
@@ -276,17 +278,20 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--kubeconfig="+c.Kubeconfig,
 		"--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort),
+		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.serverKey,
 		"--leader-elect=false",
 	); err != nil {
 		return err
 	}
-	// The controller manager and the scheduler serve self-signed certificates generated at start;
-	// /healthz is all this client reads from them (never a secret), so it skips verification.
-	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 5 * time.Second} //nolint:gosec // test-only health probe of a loopback process
-	if err := waitHTTP(ctx, c, insecure, "https://127.0.0.1:"+strconv.Itoa(kcmPort)+"/healthz", "ok"); err != nil {
+	// The controller manager and the scheduler serve the harness's 127.0.0.1 certificate (the API
+	// server's), so their health is read over TLS verified against the harness's CA.
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(p.caPEM)
+	verified := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}, Timeout: 5 * time.Second}
+	if err := waitHTTP(ctx, c, verified, "https://127.0.0.1:"+strconv.Itoa(kcmPort)+"/healthz", "ok"); err != nil {
 		return fmt.Errorf("kube-controller-manager: %w", err)
 	}
-	if err := waitHTTP(ctx, c, insecure, "https://127.0.0.1:"+strconv.Itoa(schedPort)+"/healthz", "ok"); err != nil {
+	if err := waitHTTP(ctx, c, verified, "https://127.0.0.1:"+strconv.Itoa(schedPort)+"/healthz", "ok"); err != nil {
 		return fmt.Errorf("kube-scheduler: %w", err)
 	}
 
