@@ -99,22 +99,6 @@ func BenchmarkInfoUnauthenticated(b *testing.B) { benchInfo(b, false) }
 // authenticated/unauthenticated (goal >= 0.95).
 func BenchmarkInfoAuthRatio(b *testing.B) {
 	withAuth, without := infoServer(b, true), infoServer(b, false)
-	const workers, perRound = 16, 400
-	round := func(get func()) time.Duration {
-		start := time.Now()
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < perRound/workers; i++ {
-					get()
-				}
-			}()
-		}
-		wg.Wait()
-		return time.Since(start)
-	}
 	round(withAuth) // warm connections
 	round(without)
 	var tAuth, tNone time.Duration
@@ -132,4 +116,26 @@ func BenchmarkInfoAuthRatio(b *testing.B) {
 	b.ReportMetric(n/tAuth.Seconds(), "auth_req/s")
 	b.ReportMetric(n/tNone.Seconds(), "unauth_req/s")
 	b.ReportMetric(tNone.Seconds()/tAuth.Seconds(), "ratio")
+}
+
+// perRound is the number of requests in one round of a ratio benchmark.
+const perRound = 400
+
+// round makes perRound requests with call from 16 concurrent workers and returns the wall time:
+// one round of the ratio benchmarks, which alternate rounds of the variants they compare.
+func round(call func()) time.Duration {
+	const workers = 16
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perRound/workers; i++ {
+				call()
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
 }

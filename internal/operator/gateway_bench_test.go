@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -106,22 +105,6 @@ func BenchmarkGatewayAuthRatio(b *testing.B) {
 	// noneTok is the none route sent the same token as the iam route (the gateway strips it): it
 	// tells what the ~1.3 KB header itself costs apart from verifying it.
 	none, withKey, withIAM, noneTok := caller("/none", ""), caller("/key", key), caller("/iam", tok), caller("/none", tok)
-	const workers, perRound = 16, 400
-	round := func(call func()) time.Duration {
-		start := time.Now()
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; i < perRound/workers; i++ {
-					call()
-				}
-			}()
-		}
-		wg.Wait()
-		return time.Since(start)
-	}
 	for _, c := range []func(){none, withKey, withIAM, noneTok} { // warm connections; the one STS call
 		round(c)
 	}
