@@ -1,5 +1,6 @@
 // Package apikey is the cluster's API keys: long random secrets with a recognizable prefix, scoped
-// to named APIs, optionally expiring, stored only as SHA-256 hashes in one private state file.
+// to named APIs, optionally expiring, stored only as SHA-256 hashes in one state document
+// (statestore.DocAPIKeys: a private file, or a Kubernetes Secret).
 //
 // A key reads cxk_<id>_<secret>: "cxk_", 16 hex digits of id (public: it names the key in lists,
 // logs and revocations), "_", and 43 base64url characters of secret (256 random bits). The whole
@@ -11,6 +12,7 @@
 package apikey
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -19,7 +21,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -28,7 +29,7 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
-	"github.com/cortexlabs-go/cortex/internal/fsutil"
+	"github.com/cortexlabs-go/cortex/internal/statestore"
 )
 
 // Prefix starts every API key.
@@ -105,35 +106,33 @@ type stateFile struct {
 
 // Store holds the keys of a cluster. It is safe for concurrent use.
 type Store struct {
-	path string
-	now  func() time.Time
+	doc *statestore.Doc
+	now func() time.Time
 
 	mu    sync.RWMutex
 	byID  map[string]*entry
 	dirty atomic.Bool // a last-used time moved since the last write
 }
 
-// Open loads the store from path (missing: empty). now may be nil.
-func Open(path string, now func() time.Time) (*Store, error) {
+// Open loads the keys from their document of state (statestore.DocAPIKeys; missing: empty).
+// now may be nil.
+func Open(state statestore.Store, now func() time.Time) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{path: path, now: now, byID: map[string]*entry{}}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
-		return nil, err
+	s := &Store{doc: statestore.NewDoc(state, statestore.DocAPIKeys), now: now, byID: map[string]*entry{}}
+	data, ok, err := s.doc.Load(context.Background())
+	if err != nil || !ok {
+		return s, err
 	}
 	var sf stateFile
 	if err := json.Unmarshal(data, &sf); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", s.doc.Describe(), err)
 	}
 	for _, r := range sf.Keys {
 		e, err := newEntry(r)
 		if err != nil {
-			return nil, fmt.Errorf("%s: key %s: %w", path, r.ID, err)
+			return nil, fmt.Errorf("%s: key %s: %w", s.doc.Describe(), r.ID, err)
 		}
 		s.byID[r.ID] = e
 	}
@@ -402,7 +401,7 @@ func (s *Store) cloneLocked() map[string]*entry {
 	return next
 }
 
-// saveLocked writes keys (0600, atomically) with their current last-used times.
+// saveLocked writes keys (a file: 0600, atomically) with their current last-used times.
 func (s *Store) saveLocked(keys map[string]*entry) error {
 	sf := stateFile{Version: 1, Keys: make([]record, 0, len(keys))}
 	for _, e := range keys {
@@ -415,5 +414,5 @@ func (s *Store) saveLocked(keys map[string]*entry) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(s.path, append(data, '\n'))
+	return s.doc.Save(context.Background(), append(data, '\n'))
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cortexlabs-go/cortex/internal/statestore"
 )
 
 type clock struct{ t time.Time }
@@ -16,7 +18,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func open(t *testing.T, path string, c *clock) *Store {
 	t.Helper()
-	s, err := Open(path, c.now)
+	s, err := Open(statestore.NewFiles(filepath.Dir(path)), c.now) // path is <dir>/api-keys.json
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func FuzzParseKey(f *testing.F) {
 }
 
 func BenchmarkCheck(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "k.json"), nil)
+	s, err := Open(statestore.NewFiles(b.TempDir()), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
+	"github.com/cortexlabs-go/cortex/internal/statestore"
 )
 
 // AccessList is GET /v1/access (its wire type lives in apitypes, shared with the client).
@@ -64,7 +65,7 @@ func (s *Server) handleAccessGrant(w http.ResponseWriter, r *http.Request) {
 		}
 		return 1
 	})
-	if err := s.state.write("access.json", accessFile{Rules: rules}); err != nil {
+	if err := s.state.write(statestore.DocAccess, accessFile{Rules: rules}); err != nil {
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "could not save the access rules")
 		s.log.Error("save access rules", "error", err.Error())
 		return
@@ -91,7 +92,7 @@ func (s *Server) handleAccessRevoke(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no access rule for %s", principal)
 		return
 	}
-	if err := s.state.write("access.json", accessFile{Rules: rules}); err != nil {
+	if err := s.state.write(statestore.DocAccess, accessFile{Rules: rules}); err != nil {
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "could not save the access rules")
 		s.log.Error("save access rules", "error", err.Error())
 		return
@@ -122,7 +123,7 @@ func (s *Server) regrantCreator(w http.ResponseWriter, r *http.Request) {
 func (s *Server) saveCreatorBinding(uid string) error {
 	rec := s.cluster
 	rec.CreatorUniqueID = uid
-	if err := s.state.write("cluster.json", rec); err != nil {
+	if err := s.state.write(statestore.DocCluster, rec); err != nil {
 		return err
 	}
 	s.policy.CreatorUniqueID = uid
@@ -154,7 +155,7 @@ func (s *Server) bind(canonical, account, uid string) (access.Decision, error) {
 				rules[i].UniqueID, rules[i].BoundAt = uid, now
 			}
 		}
-		if err := s.state.write("access.json", accessFile{Rules: rules}); err != nil {
+		if err := s.state.write(statestore.DocAccess, accessFile{Rules: rules}); err != nil {
 			return access.Decision{}, err
 		}
 		s.policy.Rules = rules

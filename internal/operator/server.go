@@ -16,20 +16,25 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apikey"
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/buildinfo"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/netlimit"
+	"github.com/cortexlabs-go/cortex/internal/statestore"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
 // Server is a configured operator. Create it with New, then Run it.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	state    stateFiles
+	cfg   Config
+	log   *slog.Logger
+	state *stateDocs
+	// kube is the Kubernetes client of provider kubernetes (state store, kube backend); else nil.
+	kube     kubernetes.Interface
 	cluster  ClusterRecord
 	sts      identity.STSEndpoint // what clients sign for (advertised at /v1/auth)
 	stsTable identity.HostTable   // the STS hosts tokens may name
@@ -73,11 +78,15 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, fmt.Errorf("operator config: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, state: stateFiles{dir: cfg.StateDir}, mux: http.NewServeMux(), now: time.Now,
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), now: time.Now,
 		limiter: newFailureLimiter(0.5, 20, 10000)}
+	store, err := s.stateStore()
+	if err != nil {
+		return nil, err
+	}
+	s.state = newStateDocs(store)
 	s.anonLog = cfg.DenialLogger
 	s.denials = newDenialLog(s.log, s.anonLog, time.Duration(cfg.DenialLogWindowSeconds)*time.Second)
-	var err error
 	if s.cluster, err = loadOrCreateCluster(s.state, &s.cfg); err != nil {
 		return nil, err
 	}
@@ -105,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 		s.local = &localAuth{secret: []byte(secret)}
 	}
 	var rules accessFile
-	if _, err := s.state.read("access.json", &rules); err != nil {
+	if _, err := s.state.read(statestore.DocAccess, &rules); err != nil {
 		return nil, err
 	}
 	s.policy = access.Policy{Mode: access.Mode(cfg.AuthMode), AccountID: s.cluster.AccountID, AccountRole: access.Role(cfg.AccountRole),
@@ -123,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %s holds no PEM certificate", f)
 		}
 	}
-	if s.keys, err = apikey.Open(s.state.path("api-keys.json"), func() time.Time { return s.now() }); err != nil {
+	if s.keys, err = apikey.Open(s.state.store, func() time.Time { return s.now() }); err != nil {
 		return nil, err
 	}
 	s.apiAuth.limiter = newFailureLimiter(0.5, 20, 10000)

@@ -1,17 +1,16 @@
 package operator
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
-	"github.com/cortexlabs-go/cortex/internal/fsutil"
+	"github.com/cortexlabs-go/cortex/internal/statestore"
 )
 
 // ClusterRecord is what a cluster is: made once, at its first start (or by `cluster up`).
@@ -28,46 +27,63 @@ type ClusterRecord struct {
 	CreatedAt       time.Time `json:"created_at"`
 }
 
-// stateFiles reads and writes the operator's JSON state under one private directory.
-type stateFiles struct{ dir string }
+// stateDocs reads and writes the operator's JSON state documents (package statestore: files of
+// the state dir, or Kubernetes Secrets), each remembering the version it last read or wrote.
+type stateDocs struct {
+	store statestore.Store
 
-func (s stateFiles) path(name string) string { return filepath.Join(s.dir, name) }
+	mu   sync.Mutex
+	docs map[string]*statestore.Doc
+}
 
-func (s stateFiles) read(name string, v any) (bool, error) {
-	data, err := os.ReadFile(s.path(name))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+func newStateDocs(store statestore.Store) *stateDocs {
+	return &stateDocs{store: store, docs: map[string]*statestore.Doc{}}
+}
+
+func (s *stateDocs) doc(name string) *statestore.Doc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.docs[name]
+	if !ok {
+		d = statestore.NewDoc(s.store, name)
+		s.docs[name] = d
 	}
-	if err != nil {
+	return d
+}
+
+func (s *stateDocs) read(name string, v any) (bool, error) {
+	d := s.doc(name)
+	data, ok, err := d.Load(context.Background())
+	if err != nil || !ok {
 		return false, err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return false, fmt.Errorf("%s: %w", s.path(name), err)
+		return false, fmt.Errorf("%s: %w", d.Describe(), err)
 	}
 	return true, nil
 }
 
-func (s stateFiles) write(name string, v any) error {
+func (s *stateDocs) write(name string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(s.path(name), append(data, '\n'))
+	return s.doc(name).Save(context.Background(), append(data, '\n'))
 }
 
 // loadOrCreateCluster returns the persisted cluster record, creating it from cfg on first start.
 // A configured id, creator or account that disagrees with the record is an error: a cluster's
 // identity never changes under it.
-func loadOrCreateCluster(st stateFiles, cfg *Config) (ClusterRecord, error) {
+func loadOrCreateCluster(st *stateDocs, cfg *Config) (ClusterRecord, error) {
 	var rec ClusterRecord
-	ok, err := st.read("cluster.json", &rec)
+	ok, err := st.read(statestore.DocCluster, &rec)
 	if err != nil {
 		return rec, err
 	}
 	if ok {
 		switch {
 		case cfg.ClusterID != "" && cfg.ClusterID != rec.ID:
-			return rec, fmt.Errorf("cluster_id: %s already belongs to cluster %s", cfg.StateDir, rec.ID)
+			return rec, fmt.Errorf("cluster_id: %s already belongs to cluster %s", st.doc(statestore.DocCluster).Describe(), rec.ID)
 		case cfg.CreatorARN != "" && rec.CreatorARN != "" && cfg.CreatorARN != rec.CreatorARN:
 			return rec, fmt.Errorf("creator_arn: the cluster was created by %s", rec.CreatorARN)
 		case cfg.AccountID != "" && rec.AccountID != "" && cfg.AccountID != rec.AccountID:
@@ -81,7 +97,7 @@ func loadOrCreateCluster(st stateFiles, cfg *Config) (ClusterRecord, error) {
 			rec.AccountID, changed = cfg.AccountID, true
 		}
 		if changed {
-			return rec, st.write("cluster.json", rec)
+			return rec, st.write(statestore.DocCluster, rec)
 		}
 		return rec, nil
 	}
@@ -90,7 +106,7 @@ func loadOrCreateCluster(st stateFiles, cfg *Config) (ClusterRecord, error) {
 	if rec.ID == "" {
 		rec.ID = NewClusterID()
 	}
-	return rec, st.write("cluster.json", rec)
+	return rec, st.write(statestore.DocCluster, rec)
 }
 
 // NewClusterID returns a random cluster id (128 bits, hex).

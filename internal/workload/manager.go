@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +16,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/bundle"
-	"github.com/cortexlabs-go/cortex/internal/fsutil"
+	"github.com/cortexlabs-go/cortex/internal/statestore"
 )
 
 // Actions reported by Manager.Apply.
@@ -42,7 +41,8 @@ type (
 var ErrNotFound = errors.New("api not found")
 
 // Manager owns the desired state of a cluster's APIs: it validates deploys, persists the specs
-// (atomically, 0600) and drives a Backend; after a restart, Restore brings every API back.
+// (statestore.DocAPIs: a private file, or a Kubernetes Secret) and drives a Backend; after a
+// restart, Restore brings every API back.
 type Manager struct {
 	// GatewayURL is the https://host:port base of the gateway (for APIStatus.Endpoint).
 	GatewayURL string
@@ -62,7 +62,7 @@ type Manager struct {
 	Logf func(format string, args ...any)
 
 	mu      sync.Mutex
-	path    string
+	doc     *statestore.Doc
 	backend Backend
 	apis    map[string]*stored
 }
@@ -102,19 +102,17 @@ type stateFile struct {
 	APIs    []*stored `json:"apis"`
 }
 
-// NewManager loads the state file (missing is empty) without starting anything.
-func NewManager(path string, backend Backend) (*Manager, error) {
-	m := &Manager{path: path, backend: backend, apis: map[string]*stored{}, Now: time.Now}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
-	}
-	if err != nil {
-		return nil, err
+// NewManager loads the APIs' document of state (statestore.DocAPIs; missing is empty) without
+// starting anything.
+func NewManager(state statestore.Store, backend Backend) (*Manager, error) {
+	m := &Manager{doc: statestore.NewDoc(state, statestore.DocAPIs), backend: backend, apis: map[string]*stored{}, Now: time.Now}
+	data, ok, err := m.doc.Load(context.Background())
+	if err != nil || !ok {
+		return m, err
 	}
 	var sf stateFile
 	if err := json.Unmarshal(data, &sf); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", m.doc.Describe(), err)
 	}
 	for _, s := range sf.APIs {
 		if s != nil && s.Spec.Name != "" {
@@ -150,7 +148,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 		}
 	}
 	if upgraded {
-		if err := m.saveLocked(m.apis); err != nil {
+		if err := m.saveLocked(ctx, m.apis); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -253,7 +251,7 @@ func (m *Manager) Apply(ctx context.Context, specs []apispec.Spec) ([]Result, er
 	if len(changed) == 0 {
 		return results, nil
 	}
-	if err := m.saveLocked(next); err != nil {
+	if err := m.saveLocked(ctx, next); err != nil {
 		return nil, err
 	}
 	m.apis = next
@@ -297,7 +295,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 			next[k] = v
 		}
 	}
-	if err := m.saveLocked(next); err != nil {
+	if err := m.saveLocked(ctx, next); err != nil {
 		return err
 	}
 	m.apis = next
@@ -305,7 +303,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	return m.backend.Delete(ctx, name)
 }
 
-func (m *Manager) saveLocked(apis map[string]*stored) error {
+func (m *Manager) saveLocked(ctx context.Context, apis map[string]*stored) error {
 	sf := stateFile{Version: 1}
 	names := make([]string, 0, len(apis))
 	for n := range apis {
@@ -319,7 +317,7 @@ func (m *Manager) saveLocked(apis map[string]*stored) error {
 	if err != nil {
 		return err
 	}
-	return fsutil.WriteFileAtomic(m.path, data)
+	return m.doc.Save(ctx, data)
 }
 
 func (m *Manager) publishRoutesLocked() {

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+
+	"github.com/cortexlabs-go/cortex/internal/statestore"
 )
 
 type fakeBackend struct {
@@ -54,7 +56,7 @@ func spec(name string, replicas int) apispec.Spec {
 func TestManagerApplyPersistRestore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apis.json")
 	fb := &fakeBackend{}
-	m, err := NewManager(path, fb)
+	m, err := NewManager(statestore.NewFiles(filepath.Dir(path)), fb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +115,7 @@ func TestManagerApplyPersistRestore(t *testing.T) {
 
 	// A new manager on the same file (operator restart) restores what was deployed.
 	fb2 := &fakeBackend{}
-	m2, err := NewManager(path, fb2)
+	m2, err := NewManager(statestore.NewFiles(filepath.Dir(path)), fb2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func TestManagerVersionsFollowTheCode(t *testing.T) {
 	s.ProjectDir = project
 	path := filepath.Join(dir, "apis.json")
 	fb := &fakeBackend{}
-	m, err := NewManager(path, fb)
+	m, err := NewManager(statestore.NewFiles(filepath.Dir(path)), fb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestManagerVersionsFollowTheCode(t *testing.T) {
 	// An operator restart with the project edited again: the deployed v2 runs, v1's bundle goes.
 	write("v3")
 	fb2 := &fakeBackend{}
-	m2, err := NewManager(path, fb2)
+	m2, err := NewManager(statestore.NewFiles(filepath.Dir(path)), fb2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +197,7 @@ func TestManagerVersionsFollowTheCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	fb3 := &fakeBackend{}
-	m3, _ := NewManager(path, fb3)
+	m3, _ := NewManager(statestore.NewFiles(filepath.Dir(path)), fb3)
 	m3.BundleDir = m.BundleDir
 	if err := m3.Restore(ctx); err != nil {
 		t.Fatal(err)
