@@ -42,8 +42,8 @@ type APIsConfig struct {
 	// workload.AWSSettings, read at each deploy; the local provider writes it). Unset or
 	// missing: no credentials.
 	AWSSettingsFile string `json:"aws_settings_file,omitempty"`
-	// Workloads replaces the backend (tests, or a Kubernetes backend). Default: local processes
-	// for the local provider, none for aws (the API routes then answer 501).
+	// Workloads replaces the backend (tests). Default: local processes for the local provider,
+	// the kube backend for kubernetes, none for aws (the API routes then answer 501).
 	Workloads workload.Backend `json:"-"`
 }
 
@@ -70,6 +70,13 @@ func (s *Server) registerAPIRoutes() {
 func (s *Server) startAPIs(ctx context.Context) error {
 	c := &s.cfg.APIs
 	backend := c.Workloads
+	if backend == nil && s.cfg.Provider == ProviderKubernetes {
+		b, err := s.kubeBackend(ctx)
+		if err != nil {
+			return err
+		}
+		backend = b
+	}
 	if backend == nil {
 		if s.cfg.Provider != "local" {
 			return nil
@@ -91,7 +98,7 @@ func (s *Server) startAPIs(ctx context.Context) error {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
-	mgr, err := workload.NewManager(filepath.Join(s.cfg.StateDir, "apis.json"), backend)
+	mgr, err := workload.NewManager(s.state.store, backend)
 	if err != nil {
 		return err
 	}

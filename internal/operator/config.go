@@ -38,9 +38,13 @@ type Config struct {
 	// KubernetesWebhookClientCAFile, when set, makes the webhook answer only callers with a client
 	// certificate from this CA (the API server's, from its webhook kubeconfig).
 	KubernetesWebhookClientCAFile string `json:"kubernetes_webhook_client_ca_file,omitempty"`
-	// Provider is local or aws (informational; shown in /v1/info).
-	Provider    string `json:"provider,omitempty"`
-	ClusterName string `json:"cluster_name,omitempty"`
+	// Provider is local, aws or kubernetes (shown in /v1/info). kubernetes: the operator runs
+	// inside a cluster, keeps its state in Secrets and runs APIs with the kube backend
+	// (Kubernetes below; see kubernetes.go).
+	Provider string `json:"provider,omitempty"`
+	// Kubernetes configures the kubernetes provider.
+	Kubernetes  KubernetesConfig `json:"kubernetes,omitempty"`
+	ClusterName string           `json:"cluster_name,omitempty"`
 	// ClusterID binds identity tokens to this cluster. Made at first start when empty, then kept.
 	ClusterID  string `json:"cluster_id,omitempty"`
 	AccountID  string `json:"account_id,omitempty"`
@@ -164,8 +168,11 @@ func (c *Config) setDefaults() error {
 	if c.Provider == "" {
 		c.Provider = "local"
 	}
-	if c.Provider != "local" && c.Provider != "aws" {
-		return fmt.Errorf("provider: %q is not local or aws", c.Provider)
+	if c.Provider != "local" && c.Provider != "aws" && c.Provider != ProviderKubernetes {
+		return fmt.Errorf("provider: %q is not local, aws or kubernetes", c.Provider)
+	}
+	if err := c.Kubernetes.validate(c); err != nil {
+		return err
 	}
 	if c.ClusterName == "" {
 		c.ClusterName = "cortex"

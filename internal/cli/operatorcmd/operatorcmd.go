@@ -53,6 +53,11 @@ Default: https://localhost, https://127.0.0.1 and https://[::1] at the listen po
 Without --tls-cert-file the operator makes its own CA and server certificate under
 <state-dir>/tls (ca.pem is what clients pin).
 
+With --provider kubernetes the operator keeps its state (cluster record, access rules, API key
+hashes, deployed APIs) in Secrets of --namespace, so a rescheduled pod loses nothing, and runs
+APIs as Deployments in --apis-namespace; it uses the pod's ServiceAccount (in-cluster
+configuration) unless --kubeconfig is given, and needs --tls-cert-file.
+
 Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags win.`,
 		Example: `  # against real AWS STS, any identity of the account may deploy, the creator is admin
   cortex operator serve --state-dir /var/lib/cortex --listen 0.0.0.0:8888 \
@@ -60,7 +65,13 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
     --account-id 123456789012 --creator-arn arn:aws:iam::123456789012:user/alice
 
   # against an STS emulator (moto) for tests: ONLY that endpoint is accepted
-  cortex operator serve --state-dir ./state --sts-test-endpoint http://127.0.0.1:5000 --account-id 123456789012`,
+  cortex operator serve --state-dir ./state --sts-test-endpoint http://127.0.0.1:5000 --account-id 123456789012
+
+  # inside Kubernetes (what cluster up --provider kubernetes runs): state in Secrets of the
+  # operator's namespace, APIs in their own; --state-dir is only scratch
+  cortex operator serve --provider kubernetes --namespace cortex --apis-namespace cortex-apis \
+    --api-image registry.example.com/cortex-runtime:1.0 --state-dir /tmp/cortex \
+    --tls-cert-file /etc/cortex/tls/tls.crt --tls-key-file /etc/cortex/tls/tls.key`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o.ctx = c.Context()
@@ -78,7 +89,11 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringSliceVar(&o.cfg.PublicEndpoints, "public-endpoint", nil, "URL clients dial to reach this operator; repeat for several names (default: loopback at the listen port)")
 	fl.StringSliceVar(&o.cfg.KubernetesAPIServers, "kubernetes-api-server", nil, "URL of a Kubernetes API server that uses this operator's TokenReview webhook (as kubectl dials it); repeat for several; turns the webhook on")
 	fl.StringVar(&o.cfg.KubernetesWebhookClientCAFile, "kubernetes-webhook-client-ca-file", "", "answer the TokenReview webhook only for callers with a client certificate of this CA")
-	fl.StringVar(&o.cfg.Provider, "provider", "", "local or aws (default local)")
+	fl.StringVar(&o.cfg.Provider, "provider", "", "local, aws or kubernetes (default local); kubernetes: state in Secrets, APIs on the kube backend")
+	fl.StringVar(&o.cfg.Kubernetes.Kubeconfig, "kubeconfig", "", "provider kubernetes: kubeconfig file (default: the in-cluster configuration)")
+	fl.StringVar(&o.cfg.Kubernetes.Namespace, "namespace", "", "provider kubernetes: the operator's namespace, which holds its state Secrets")
+	fl.StringVar(&o.cfg.Kubernetes.APIsNamespace, "apis-namespace", "", "provider kubernetes: the namespace of the APIs")
+	fl.StringVar(&o.cfg.Kubernetes.APIImage, "api-image", "", "provider kubernetes: the image the APIs' pods run")
 	fl.StringVar(&o.cfg.ClusterName, "cluster-name", "", "cluster name (default cortex)")
 	fl.StringVar(&o.cfg.ClusterID, "cluster-id", "", "cluster id tokens are bound to (default: made at first start, then kept)")
 	fl.StringVar(&o.cfg.AccountID, "account-id", "", "the cluster's AWS account (12 digits)")
@@ -175,6 +190,10 @@ func mergeFlags(changed func(string) bool, dst, src *operator.Config) {
 	set("state-dir", &dst.StateDir, src.StateDir)
 	set("listen", &dst.Listen, src.Listen)
 	set("provider", &dst.Provider, src.Provider)
+	set("kubeconfig", &dst.Kubernetes.Kubeconfig, src.Kubernetes.Kubeconfig)
+	set("namespace", &dst.Kubernetes.Namespace, src.Kubernetes.Namespace)
+	set("apis-namespace", &dst.Kubernetes.APIsNamespace, src.Kubernetes.APIsNamespace)
+	set("api-image", &dst.Kubernetes.APIImage, src.Kubernetes.APIImage)
 	set("cluster-name", &dst.ClusterName, src.ClusterName)
 	set("cluster-id", &dst.ClusterID, src.ClusterID)
 	set("account-id", &dst.AccountID, src.AccountID)

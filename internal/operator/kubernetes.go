@@ -1,0 +1,116 @@
+package operator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
+	"github.com/cortexlabs-go/cortex/internal/statestore"
+	"github.com/cortexlabs-go/cortex/internal/workload"
+	"github.com/cortexlabs-go/cortex/internal/workload/kube"
+)
+
+// ProviderKubernetes is the operator inside a Kubernetes cluster: its state is in Secrets of its
+// namespace (internal/kube/statestore) and its APIs run in the APIs' namespace (the kube backend).
+// The state dir is only scratch (the gateway's access log, operator.addr).
+const ProviderKubernetes = "kubernetes"
+
+// KubernetesConfig configures the kubernetes provider (docs/kubernetes.md).
+type KubernetesConfig struct {
+	// Kubeconfig is a kubeconfig file (tests, an operator outside the cluster). Empty: the
+	// in-cluster configuration (the pod's ServiceAccount).
+	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// Namespace is the operator's: it holds the state Secrets (required).
+	Namespace string `json:"namespace,omitempty"`
+	// APIsNamespace holds the APIs (required; not Namespace).
+	APIsNamespace string `json:"apis_namespace,omitempty"`
+	// APIImage is the image the APIs' pods run (required; see kube.Options.Image).
+	APIImage string `json:"api_image,omitempty"`
+}
+
+func (k *KubernetesConfig) validate(c *Config) error {
+	if c.Provider != ProviderKubernetes {
+		for _, f := range []struct{ name, v string }{{"kubernetes.kubeconfig", k.Kubeconfig}, {"kubernetes.namespace", k.Namespace},
+			{"kubernetes.apis_namespace", k.APIsNamespace}, {"kubernetes.api_image", k.APIImage}} {
+			if f.v != "" {
+				return fmt.Errorf("%s: only with provider kubernetes (provider is %s)", f.name, c.Provider)
+			}
+		}
+		return nil
+	}
+	for _, f := range []struct{ name, v string }{{"kubernetes.namespace", k.Namespace}, {"kubernetes.apis_namespace", k.APIsNamespace}} {
+		if f.v == "" {
+			return fmt.Errorf("%s: required with provider kubernetes", f.name)
+		}
+		if errs := validation.IsDNS1123Label(f.v); len(errs) > 0 {
+			return fmt.Errorf("%s: %q is not a namespace name: %s", f.name, f.v, errs[0])
+		}
+	}
+	if k.Namespace == k.APIsNamespace {
+		return errors.New("kubernetes.apis_namespace: must differ from kubernetes.namespace (a deploy identity could run a pod as the operator's ServiceAccount)")
+	}
+	if k.APIImage == "" && c.APIs.Workloads == nil {
+		return errors.New("kubernetes.api_image: required with provider kubernetes (the image the APIs' pods run)")
+	}
+	if c.TLSCertFile == "" {
+		// A CA made in the scratch state dir would be a new one each time the pod is rescheduled,
+		// and every client pinned the old one.
+		return errors.New("tls_cert_file: required with provider kubernetes (the install mounts it from its TLS Secret)")
+	}
+	return nil
+}
+
+// restConfig is the in-cluster configuration, or the kubeconfig's.
+func (k *KubernetesConfig) restConfig() (*rest.Config, error) {
+	if k.Kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes: in-cluster configuration (set kubernetes.kubeconfig outside a cluster): %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", k.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes.kubeconfig: %w", err)
+	}
+	return cfg, nil
+}
+
+// stateStore is where the operator's state lives: Secrets with provider kubernetes, else files of
+// the state dir.
+func (s *Server) stateStore() (statestore.Store, error) {
+	if s.cfg.Provider != ProviderKubernetes {
+		return statestore.NewFiles(s.cfg.StateDir), nil
+	}
+	rc, err := s.cfg.Kubernetes.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	if s.kube, err = kubernetes.NewForConfig(rc); err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	return kubestate.New(s.kube, s.cfg.Kubernetes.Namespace)
+}
+
+// kubeBackend starts the kube backend in the APIs' namespace; its informers' caches are synced
+// when it returns (a minute at most).
+func (s *Server) kubeBackend(ctx context.Context) (workload.Backend, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	k := s.cfg.Kubernetes
+	b, err := kube.New(ctx, kube.Options{Client: s.kube, Namespace: k.APIsNamespace, Image: k.APIImage,
+		// The gateway runs in the operator's pod: the APIs' NetworkPolicies admit the operator's
+		// pods, from the operator's namespace.
+		GatewayNamespace: k.Namespace, GatewayLabels: map[string]string{"app.kubernetes.io/name": "cortex-operator"}})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes workloads: %w", err)
+	}
+	return b, nil
+}
