@@ -23,6 +23,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
+	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
 	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 	"github.com/cortexlabs-go/cortex/internal/workload"
@@ -77,6 +78,36 @@ func TestOperatorRulesAreExact(t *testing.T) {
 				t.Errorf("operator rule grants %q", s)
 			}
 		}
+	}
+}
+
+// The operator's rules in its own namespace: its state Secrets, by name, and creating them.
+func TestOperatorStateRulesAreExact(t *testing.T) {
+	names := []string{"cortex-state-cluster", "cortex-state-access", "cortex-state-api-keys", "cortex-state-apis"}
+	want := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: names, Verbs: []string{"get", "update"}},
+	}
+	objs, err := install.Build(options(t, "cortex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	var got []rbacv1.PolicyRule
+	for _, role := range objs.Roles {
+		if *role.Namespace != "cortex" {
+			continue
+		}
+		roles = append(roles, *role.Name)
+		for _, r := range role.Rules {
+			got = append(got, rbacv1.PolicyRule{APIGroups: r.APIGroups, Resources: r.Resources, ResourceNames: r.ResourceNames, Verbs: r.Verbs})
+		}
+	}
+	if !reflect.DeepEqual(roles, []string{install.OperatorName}) {
+		t.Fatalf("Roles in the operator's namespace: %q", roles)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("operator state rules:\n got %v\nwant %v", got, want)
 	}
 }
 
@@ -229,7 +260,8 @@ func TestInstall(t *testing.T) {
 		}
 		want := []string{
 			"Deployment cortex/cortex-operator", "Service cortex/cortex-gateway", "Service cortex/cortex-operator",
-			"Secret cortex/cortex-ca", "Secret cortex/cortex-tls", "ServiceAccount cortex/cortex-operator",
+			"Secret cortex/cortex-ca", "Secret cortex/cortex-tls",
+			"RoleBinding cortex/cortex-operator", "Role cortex/cortex-operator", "ServiceAccount cortex/cortex-operator",
 			"RoleBinding cortex-apis/cortex-admin", "RoleBinding cortex-apis/cortex-deploy", "RoleBinding cortex-apis/cortex-operator",
 			"RoleBinding cortex-apis/cortex-read",
 			"Role cortex-apis/cortex-deploy", "Role cortex-apis/cortex-operator", "Role cortex-apis/cortex-read",
@@ -268,9 +300,18 @@ func TestInstall(t *testing.T) {
 			rb.Subjects[0].Name != install.OperatorName || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != install.OperatorName {
 			t.Errorf("binding %+v -> %+v", rb.Subjects, rb.RoleRef)
 		}
-		// The operator has nothing in its own namespace and nothing cluster-wide.
-		if r, err := c.Client.RbacV1().Roles(ns).List(ctx, metav1.ListOptions{}); err != nil || len(r.Items) != 0 {
+		// In its own namespace the operator has its state Role only, and nothing cluster-wide.
+		if r, err := c.Client.RbacV1().Roles(ns).List(ctx, metav1.ListOptions{}); err != nil || len(r.Items) != 1 ||
+			r.Items[0].Name != install.OperatorName || !reflect.DeepEqual(r.Items[0].Rules, install.OperatorStateRules) {
 			t.Errorf("roles in %s: %v %v", ns, err, r)
+		}
+		rb, err = c.Client.RbacV1().RoleBindings(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Namespace != ns ||
+			rb.Subjects[0].Name != install.OperatorName || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != install.OperatorName {
+			t.Errorf("state binding %+v -> %+v", rb.Subjects, rb.RoleRef)
 		}
 	})
 
@@ -313,8 +354,13 @@ func TestInstall(t *testing.T) {
 		if _, err := as.CoreV1().ConfigMaps(apis).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("list configmaps as the operator: %v", err)
 		}
-		if _, err := as.CoreV1().Secrets(ns).Get(ctx, install.TLSSecretName, metav1.GetOptions{}); !apierrors.IsForbidden(err) {
-			t.Errorf("read the TLS secret as the operator: %v", err)
+		for _, name := range []string{install.TLSSecretName, install.CASecretName} {
+			if _, err := as.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsForbidden(err) {
+				t.Errorf("read Secret %s as the operator: %v", name, err)
+			}
+		}
+		if _, err := as.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("list Secrets of its namespace as the operator: %v", err)
 		}
 	})
 
@@ -349,7 +395,8 @@ func TestInstall(t *testing.T) {
 		if ct.Image != "cortex/cortex:test" || ct.Args[0] != "operator" || ct.Args[1] != "serve" {
 			t.Errorf("container %s %q", ct.Image, ct.Args)
 		}
-		for _, want := range []string{"--state-dir=/var/lib/cortex", "--listen=0.0.0.0:8888", "--tls-cert-file=/etc/cortex/tls/tls.crt",
+		for _, want := range []string{"--provider=kubernetes", "--namespace=cortex", "--apis-namespace=cortex-apis",
+			"--api-image=cortex/cortex:test", "--state-dir=/tmp/cortex", "--listen=0.0.0.0:8888", "--tls-cert-file=/etc/cortex/tls/tls.crt",
 			"--tls-key-file=/etc/cortex/tls/tls.key", "--cluster-id=0123456789abcdef0123456789abcdef"} {
 			if !contains(ct.Args, want) {
 				t.Errorf("args %q lack %s", ct.Args, want)
@@ -463,11 +510,19 @@ func TestInstall(t *testing.T) {
 	})
 
 	t.Run("UninstallRemovesOnlyCortexObjects", func(t *testing.T) {
+		// The operator's state goes too: cluster down leaves no cortex object.
+		store, err := kubestate.New(c.Client, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Write(ctx, "access.json", []byte(`{"rules":[]}`), ""); err != nil {
+			t.Fatal(err)
+		}
 		var lines []string
 		if err := install.Uninstall(ctx, c.Client, func(l string) { lines = append(lines, l) }, ns, apis); err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 13 {
+		if len(lines) != 16 || !contains(lines, "deleted Secret cortex/cortex-state-access") {
 			t.Errorf("progress %q", lines)
 		}
 		items, err := install.Installed(ctx, c.Client, ns, apis)

@@ -27,6 +27,8 @@ import (
 	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
 	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
+	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
+	"github.com/cortexlabs-go/cortex/internal/statestore"
 )
 
 // Names and labels of the installed objects.
@@ -52,7 +54,9 @@ const (
 	// gatewayServicePort is what clients dial for APIs.
 	gatewayServicePort = 443
 
-	stateDir   = "/var/lib/cortex"
+	// stateDir is scratch (in the /tmp emptyDir): the operator's state is in Secrets of its
+	// namespace (--provider kubernetes, internal/kube/statestore).
+	stateDir   = "/tmp/cortex"
 	tlsDir     = "/etc/cortex/tls"
 	nonRootUID = 65532
 )
@@ -76,6 +80,8 @@ type Options struct {
 	APIsNamespace string
 	// Image is the cortex image the operator runs (required).
 	Image string
+	// APIImage is the image the APIs' pods run (default Image).
+	APIImage string
 	// ServiceType of the operator and gateway Services (default LoadBalancer).
 	ServiceType corev1.ServiceType
 	// ClusterID binds identity tokens to this cluster (required; kept across re-installs).
@@ -105,6 +111,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Image == "" {
 		return errors.New("an image is required (--image)")
+	}
+	if o.APIImage == "" {
+		o.APIImage = o.Image
 	}
 	switch o.ServiceType {
 	case "":
@@ -205,6 +214,23 @@ var OperatorRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 }
 
+// OperatorStateRules are the operator's rules in its own namespace: exactly what its state store
+// (internal/kube/statestore) calls, on Secrets only: create (a document's first write; create
+// cannot be limited to names), and get and update of the state Secrets by name (so the operator
+// cannot read the CA key's Secret or any other).
+var OperatorStateRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+	{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: stateSecretNames(), Verbs: []string{"get", "update"}},
+}
+
+func stateSecretNames() []string {
+	var names []string
+	for _, d := range statestore.Documents {
+		names = append(names, kubestate.SecretName(d))
+	}
+	return names
+}
+
 // Build returns the objects of an install. It does no I/O: Apply and YAML use the same list.
 func Build(opts Options) (*Objects, error) {
 	if err := opts.setDefaults(); err != nil {
@@ -237,6 +263,15 @@ func Build(opts Options) (*Objects, error) {
 	roles, bindings := rbac.Objects(apis)
 	o.Roles = append(o.Roles, roles...)
 	o.RoleBindings = append(o.RoleBindings, bindings...)
+	stateRole := rbacac.Role(OperatorName, ns).WithLabels(withName(OperatorName))
+	for _, r := range OperatorStateRules {
+		stateRole.WithRules(rbacac.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).
+			WithResourceNames(r.ResourceNames...).WithVerbs(r.Verbs...))
+	}
+	o.Roles = append(o.Roles, stateRole)
+	o.RoleBindings = append(o.RoleBindings, rbacac.RoleBinding(OperatorName, ns).WithLabels(withName(OperatorName)).
+		WithSubjects(rbacac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(OperatorName).WithNamespace(ns)).
+		WithRoleRef(rbacac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName(OperatorName)))
 
 	o.Secrets = append(o.Secrets, coreac.Secret(TLSSecretName, ns).WithLabels(withName(OperatorName)).
 		WithType(corev1.SecretTypeTLS).WithData(map[string][]byte{
@@ -263,6 +298,10 @@ func Build(opts Options) (*Objects, error) {
 
 func operatorDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
 	args := []string{"operator", "serve",
+		"--provider=kubernetes",
+		"--namespace=" + opts.Namespace,
+		"--apis-namespace=" + opts.APIsNamespace,
+		"--api-image=" + opts.APIImage,
 		"--state-dir=" + stateDir,
 		"--listen=0.0.0.0:" + strconv.Itoa(OperatorPort),
 		"--tls-cert-file=" + tlsDir + "/" + corev1.TLSCertKey,
@@ -305,7 +344,6 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 			WithCapabilities(coreac.Capabilities().WithDrop("ALL")).
 			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
 		WithVolumeMounts(
-			coreac.VolumeMount().WithName("state").WithMountPath(stateDir),
 			coreac.VolumeMount().WithName("tmp").WithMountPath("/tmp"),
 			coreac.VolumeMount().WithName("tls").WithMountPath(tlsDir).WithReadOnly(true))
 
@@ -319,10 +357,6 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
 		WithContainers(c).
 		WithVolumes(
-			// The operator's state dir. An emptyDir: it lives as long as the pod, so a rescheduled
-			// operator starts with no access rules and no API records (the state is not in
-			// Kubernetes yet; see docs/kubernetes.md).
-			coreac.Volume().WithName("state").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
 			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
 			coreac.Volume().WithName("tls").WithSecret(coreac.SecretVolumeSource().WithSecretName(TLSSecretName).WithDefaultMode(readOnly)))
 
@@ -331,7 +365,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 		WithSpec(appsac.DeploymentSpec().
 			WithReplicas(1).
 			WithSelector(metaac.LabelSelector().WithMatchLabels(selector)).
-			// One operator at a time: its state dir is not shared.
+			// One operator at a time: a second one's state writes would conflict (and be refused).
 			WithStrategy(appsac.DeploymentStrategy().WithType(appsv1.RecreateDeploymentStrategyType)).
 			WithRevisionHistoryLimit(3).
 			WithTemplate(coreac.PodTemplateSpec().WithLabels(selector).WithSpec(pod)))
