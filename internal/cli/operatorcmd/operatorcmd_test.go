@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
+	"github.com/cortexlabs-go/cortex/internal/operator"
 )
 
 // Flags win over --config; both land in the operator's configuration.
@@ -24,10 +25,29 @@ func TestServeOptions(t *testing.T) {
 	if got.configFile != conf || !got.changed("listen") || got.changed("state-dir") || got.cfg.APIs.AWSSettingsFile != "/flag/apis-aws.json" {
 		t.Fatalf("%+v", got)
 	}
+	// The kubernetes provider's flags and their --config keys.
+	_ = os.WriteFile(conf, []byte("state_dir: /from/file\nprovider: kubernetes\nkubernetes:\n  namespace: file-ns\n  apis_namespace: file-apis\n  api_image: file:1\n"), 0o600)
+	err = cmdutil.ExecuteTest(NewCmdServe(f, func(o *ServeOptions) error { got = o; return nil }),
+		"--config", conf, "--kubeconfig", "/k/config", "--apis-namespace", "flag-apis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(conf)
+	cfg, err := operator.ParseConfigFile(data, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mergeFlags(got.changed, &cfg, &got.cfg)
+	if k := cfg.Kubernetes; cfg.Provider != "kubernetes" || k.Namespace != "file-ns" || k.APIsNamespace != "flag-apis" || k.APIImage != "file:1" || k.Kubeconfig != "/k/config" {
+		t.Fatalf("merged: %s %+v", cfg.Provider, cfg.Kubernetes)
+	}
 	for _, tc := range []struct {
 		args []string
 		err  string
 	}{
+		{[]string{"--state-dir", dir, "--provider", "kubernetes", "--apis-namespace", "a", "--api-image", "i", "--tls-cert-file", "c", "--tls-key-file", "k"},
+			"kubernetes.namespace: required with provider kubernetes"},
+		{[]string{"--state-dir", dir, "--namespace", "cortex"}, "kubernetes.namespace: only with provider kubernetes"},
 		{nil, "--state-dir (or state_dir in --config) is required"},
 		{[]string{"--state-dir", dir, "--log-level", "loud"}, "invalid --log-level"},
 		{[]string{"--config", filepath.Join(dir, "missing.yaml")}, "no such file"},
