@@ -106,7 +106,7 @@ func (s *Store) Read(ctx context.Context, name string) ([]byte, string, bool, er
 
 func owned(sec *corev1.Secret) error {
 	if sec.Labels[LabelManagedBy] != ManagedBy || sec.Labels[LabelState] != "true" {
-		return fmt.Errorf("Secret %s/%s exists and is not a cortex state document (labels %s=%s, %s=true missing); remove or rename it",
+		return fmt.Errorf("the Secret %s/%s exists and is not a cortex state document (labels %s=%s, %s=true missing); remove or rename it",
 			sec.Namespace, sec.Name, LabelManagedBy, ManagedBy, LabelState)
 	}
 	return nil
