@@ -163,8 +163,9 @@ func TestUpInfoDown(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &info); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
+	// 15 objects: 13, and the state Role and its binding in the operator's namespace.
 	if !strings.HasPrefix(info.Operator, "available") || info.ClusterID != env.ClusterID || info.Image != "cortex/cortex:test" ||
-		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 13 {
+		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 15 {
 		t.Errorf("info %+v", info)
 	}
 
@@ -185,7 +186,7 @@ func TestUpInfoDown(t *testing.T) {
 		}
 		kinds = append(kinds, m.Kind+" "+m.Metadata.Namespace+"/"+m.Metadata.Name)
 	}
-	if len(kinds) != 15 || !strings.Contains(errOut.String(), "private keys") {
+	if len(kinds) != 17 || !strings.Contains(errOut.String(), "private keys") {
 		t.Errorf("manifests: %q\n%s", kinds, errOut)
 	}
 
@@ -198,7 +199,7 @@ func TestUpInfoDown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pass --yes") {
 		t.Fatalf("down without --yes: %v", err)
 	}
-	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 13 {
+	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 15 {
 		t.Fatalf("down without --yes changed the install: %v", items)
 	}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig, "--yes") })
