@@ -3,8 +3,8 @@
 // cannot drift, and removed again by label and UID (Uninstall).
 //
 // Two namespaces: the operator's (Options.Namespace, default cortex) holds the operator, its
-// ServiceAccount, its TLS Secret and its Services; the APIs' (Options.APIsNamespace, default
-// <namespace>-apis) holds the APIs and the Roles of internal/kube/rbac. They are apart because a
+// ServiceAccount, its TLS Secret and its Services (and the state Secrets the operator writes);
+// the APIs' (Options.APIsNamespace, default <namespace>-apis) holds the APIs and the Roles of internal/kube/rbac. They are apart because a
 // `deploy` identity may create Deployments in the APIs' namespace, and a pod there could run as any
 // ServiceAccount of that namespace: the operator's must not be one of them.
 package install
