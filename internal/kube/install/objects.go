@@ -4,9 +4,10 @@
 //
 // Two namespaces: the operator's (Options.Namespace, default cortex) holds the operator, its
 // ServiceAccount, its TLS Secret and its Services (and the state Secrets the operator writes);
-// the APIs' (Options.APIsNamespace, default <namespace>-apis) holds the APIs and the Roles of internal/kube/rbac. They are apart because a
-// `deploy` identity may create Deployments in the APIs' namespace, and a pod there could run as any
-// ServiceAccount of that namespace: the operator's must not be one of them.
+// the APIs' (Options.APIsNamespace, default <namespace>-apis) holds the APIs and the Roles of
+// internal/kube/rbac. They are apart because a `deploy` identity may create Deployments in the
+// APIs' namespace, and a pod there could run as any ServiceAccount of that namespace: the
+// operator's must not be one of them.
 package install
 
 import (
