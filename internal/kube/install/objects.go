@@ -4,9 +4,9 @@
 //
 // Two namespaces: the operator's (Options.Namespace, default cortex) holds the operator, its
 // ServiceAccount, its TLS Secret and its Services; the APIs' (Options.APIsNamespace, default
-// <namespace>-apis) holds the APIs and the Roles of internal/kube/rbac. They are apart because a
-// `deploy` identity may create Deployments in the APIs' namespace, and a pod there could run as any
-// ServiceAccount of that namespace: the operator's must not be one of them.
+// <namespace>-apis) holds the APIs and the Roles of internal/kube/rbac. They are apart because
+// whoever may create pods in the APIs' namespace (a cortex admin from kubectl; deploy cannot) could
+// run them as any ServiceAccount of that namespace: the operator's must not be one of them.
 package install
 
 import (
@@ -217,7 +217,7 @@ func Build(opts Options) (*Objects, error) {
 			LabelPartOf: ManagedBy,
 			// Pod Security Admission: the API server itself refuses a pod that is not locked down
 			// (privileged, root, host namespaces, added capabilities, ...) in these namespaces,
-			// e.g. one a deploy identity creates through a Deployment of its own.
+			// e.g. one an admin identity creates from kubectl.
 			"pod-security.kubernetes.io/enforce":         "restricted",
 			"pod-security.kubernetes.io/enforce-version": "latest",
 		}))
