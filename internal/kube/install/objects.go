@@ -86,6 +86,9 @@ type Options struct {
 	PublicEndpoints []string
 	// TLS is the material of the TLS Secret (required).
 	TLS *TLS
+	// Webhook, when set, turns on the operator's TokenReview webhook for one API server
+	// (webhook.go; cluster up --iam-webhook).
+	Webhook *Webhook
 }
 
 func (o *Options) setDefaults() error {
@@ -118,6 +121,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.TLS == nil || len(o.TLS.CACert) == 0 || len(o.TLS.CAKey) == 0 || len(o.TLS.Cert) == 0 || len(o.TLS.Key) == 0 {
 		return errors.New("TLS material is required")
+	}
+	if o.Webhook != nil && (o.Webhook.APIServer == "" || !o.Webhook.complete()) {
+		return errors.New("the IAM webhook needs its API server URL, client CA and client certificate")
 	}
 	return nil
 }
@@ -248,6 +254,7 @@ func Build(opts Options) (*Objects, error) {
 		"ca.crt": opts.TLS.CACert,
 		"ca.key": opts.TLS.CAKey,
 	}))
+	o.Secrets = append(o.Secrets, webhookSecrets(opts)...)
 
 	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
 	svc := func(name string, port, target int32) *coreac.ServiceApplyConfiguration {
@@ -325,6 +332,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 			coreac.Volume().WithName("state").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
 			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
 			coreac.Volume().WithName("tls").WithSecret(coreac.SecretVolumeSource().WithSecretName(TLSSecretName).WithDefaultMode(readOnly)))
+	webhookOperator(opts, pod)
 
 	return appsac.Deployment(OperatorName, opts.Namespace).WithLabels(withName(OperatorName)).
 		WithAnnotations(map[string]string{AnnotationClusterID: opts.ClusterID}).
