@@ -37,7 +37,7 @@ Kubernetes cluster (--provider kubernetes with a kubeconfig).`,
 	for _, sub := range awsOnlyCommands(f) {
 		cmd.AddCommand(sub)
 	}
-	cmd.AddCommand(NewCmdAccess(f), kubecluster.NewCmdManifests(f, nil))
+	cmd.AddCommand(NewCmdAccess(f), kubecluster.NewCmdManifests(f, nil), kubecluster.NewCmdWebhookConfig(f, nil))
 	cmd.AddCommand(token.NewCmdToken(f, nil), kubeconfig.NewCmdKubeconfig(f, nil))
 	return cmd
 }

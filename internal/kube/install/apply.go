@@ -82,6 +82,8 @@ func NewTLS(namespace string, names []string, prev *TLS) (*TLS, error) {
 type Existing struct {
 	TLS       *TLS
 	ClusterID string
+	// Webhook is the IAM webhook's material (its APIServer empty), nil when it is not installed.
+	Webhook *Webhook
 }
 
 // LoadExisting reads the previous install in namespace, if any. Objects that cortex does not
@@ -110,6 +112,9 @@ func LoadExisting(ctx context.Context, c kubernetes.Interface, namespace string)
 		return nil, fmt.Errorf("the Secrets %s/%s and %s are incomplete or do not match; delete both to make new TLS material (clients must then pin the new CA)", namespace, TLSSecretName, CASecretName)
 	}
 	e := &Existing{TLS: t}
+	if e.Webhook, err = loadWebhook(ctx, c, namespace); err != nil {
+		return nil, err
+	}
 	d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):

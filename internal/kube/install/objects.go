@@ -5,9 +5,9 @@
 // Two namespaces: the operator's (Options.Namespace, default cortex) holds the operator, its
 // ServiceAccount, its TLS Secret and its Services (and the state Secrets the operator writes);
 // the APIs' (Options.APIsNamespace, default <namespace>-apis) holds the APIs and the Roles of
-// internal/kube/rbac. They are apart because a `deploy` identity may create Deployments in the
-// APIs' namespace, and a pod there could run as any ServiceAccount of that namespace: the
-// operator's must not be one of them.
+// internal/kube/rbac. They are apart because whoever may create pods in the APIs' namespace (a
+// cortex admin from kubectl; deploy cannot) could run them as any ServiceAccount of that
+// namespace: the operator's must not be one of them.
 package install
 
 import (
@@ -93,6 +93,9 @@ type Options struct {
 	PublicEndpoints []string
 	// TLS is the material of the TLS Secret (required).
 	TLS *TLS
+	// Webhook, when set, turns on the operator's TokenReview webhook for one API server
+	// (webhook.go; cluster up --iam-webhook).
+	Webhook *Webhook
 }
 
 func (o *Options) setDefaults() error {
@@ -128,6 +131,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.TLS == nil || len(o.TLS.CACert) == 0 || len(o.TLS.CAKey) == 0 || len(o.TLS.Cert) == 0 || len(o.TLS.Key) == 0 {
 		return errors.New("TLS material is required")
+	}
+	if o.Webhook != nil && (o.Webhook.APIServer == "" || !o.Webhook.complete()) {
+		return errors.New("the IAM webhook needs its API server URL, client CA and client certificate")
 	}
 	return nil
 }
@@ -244,7 +250,7 @@ func Build(opts Options) (*Objects, error) {
 			LabelPartOf: ManagedBy,
 			// Pod Security Admission: the API server itself refuses a pod that is not locked down
 			// (privileged, root, host namespaces, added capabilities, ...) in these namespaces,
-			// e.g. one a deploy identity creates through a Deployment of its own.
+			// e.g. one an admin identity creates from kubectl.
 			"pod-security.kubernetes.io/enforce":         "restricted",
 			"pod-security.kubernetes.io/enforce-version": "latest",
 		}))
@@ -284,6 +290,7 @@ func Build(opts Options) (*Objects, error) {
 		"ca.crt": opts.TLS.CACert,
 		"ca.key": opts.TLS.CAKey,
 	}))
+	o.Secrets = append(o.Secrets, webhookSecrets(opts)...)
 
 	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
 	svc := func(name string, port, target int32) *coreac.ServiceApplyConfiguration {
@@ -360,6 +367,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 		WithVolumes(
 			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
 			coreac.Volume().WithName("tls").WithSecret(coreac.SecretVolumeSource().WithSecretName(TLSSecretName).WithDefaultMode(readOnly)))
+	webhookOperator(opts, pod)
 
 	return appsac.Deployment(OperatorName, opts.Namespace).WithLabels(withName(OperatorName)).
 		WithAnnotations(map[string]string{AnnotationClusterID: opts.ClusterID}).

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -54,6 +56,11 @@ func TestKubectlWithIAMIdentities(t *testing.T) {
 	if err := rbac.Apply(context.Background(), cluster.Client, ns); err != nil {
 		t.Fatal(err)
 	}
+	// An API's Deployment, as the operator makes it: what `deploy` may scale from kubectl.
+	web := deployment("web", map[string]string{"app.kubernetes.io/managed-by": "cortex", "cortex.dev/api": "web"}, "registry.example/web:1", corev1.PodSpec{})
+	if _, err := cluster.Client.AppsV1().Deployments(ns).Create(context.Background(), web, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	cli := &runner{t: t, cortex: cortex, kubectl: filepath.Join(cluster.BinDir, "kubectl"), configDir: filepath.Join(work, "cortex")}
 	cli.must(alice.Creds, cortex, "env", "configure", "test", "--operator-endpoint", op.URL, "--ca-file", op.CAFile)
@@ -67,10 +74,11 @@ func TestKubectlWithIAMIdentities(t *testing.T) {
 		return cli.run(creds, cli.kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...)
 	}
 	getPods := []string{"get", "pods"}
-	// --dry-run=server: authorized like a real create, then nothing is stored, so it repeats.
-	createDeployment := []string{"create", "deployment", "web", "--image=registry.example/web:1", "--dry-run=server"}
+	// --dry-run=server: authorized like the real request, then nothing is stored, so it repeats.
+	createDeployment := []string{"create", "deployment", "other", "--image=registry.example/web:1", "--dry-run=server"}
+	scaleDeployment := []string{"scale", "deployment", "web", "--replicas=2", "--dry-run=server"}
 
-	t.Run("read lists pods and cannot create", func(t *testing.T) {
+	t.Run("read lists pods and cannot create or scale", func(t *testing.T) {
 		who := whoami(t, kubectl, rita.Creds)
 		if who.Username != rita.ARN || !slices.Contains(who.Groups, rbac.GroupRead) || slices.Contains(who.Groups, rbac.GroupDeploy) {
 			t.Fatalf("kubectl auth whoami: %+v", who)
@@ -82,16 +90,24 @@ func TestKubectlWithIAMIdentities(t *testing.T) {
 		if err == nil || !strings.Contains(out, "forbidden") {
 			t.Fatalf("read created a deployment: %v\n%s", err, out)
 		}
+		if out, err := kubectl(rita.Creds, scaleDeployment...); err == nil || !strings.Contains(out, "forbidden") {
+			t.Fatalf("read scaled a deployment: %v\n%s", err, out)
+		}
 	})
 
-	t.Run("after a grant of deploy it can create", func(t *testing.T) {
+	// deploy scales and restarts replicas from kubectl; writing an API is `cortex deploy` (the
+	// operator builds its objects), so creating a Deployment stays forbidden.
+	t.Run("after a grant of deploy it can scale and still cannot create", func(t *testing.T) {
 		cli.must(alice.Creds, cortex, "cluster", "access", "grant", rita.ARN, "--role", "deploy")
 		// Each second's token is new; a token minted in the same second as a read-only request may
 		// still be in the API server's 10 s success cache, so wait for the condition, bounded.
 		eventually(t, func() (bool, string) {
-			out, err := kubectl(rita.Creds, createDeployment...)
+			out, err := kubectl(rita.Creds, scaleDeployment...)
 			return err == nil, out
 		})
+		if out, err := kubectl(rita.Creds, createDeployment...); err == nil || !strings.Contains(out, "forbidden") {
+			t.Fatalf("deploy created a deployment: %v\n%s", err, out)
+		}
 	})
 
 	t.Run("after revoke it cannot", func(t *testing.T) {
@@ -100,8 +116,8 @@ func TestKubectlWithIAMIdentities(t *testing.T) {
 			out, err := kubectl(rita.Creds, getPods...)
 			return err != nil && strings.Contains(out, "Unauthorized"), out
 		})
-		if out, err := kubectl(rita.Creds, createDeployment...); err == nil {
-			t.Fatalf("revoked identity created a deployment:\n%s", out)
+		if out, err := kubectl(rita.Creds, scaleDeployment...); err == nil {
+			t.Fatalf("revoked identity scaled a deployment:\n%s", out)
 		}
 	})
 

@@ -48,12 +48,17 @@ const FieldManager = "cortex"
 //   - read sees what a user needs to debug an API (its Deployment and ReplicaSets, pods and their
 //     logs, Services, EndpointSlices, events), never Secrets or ConfigMaps (the operator's state
 //     and TLS material may live there).
-//   - deploy adds what `kubectl` adds to `cortex deploy`: change, scale, create and delete
-//     Deployments, and delete a pod to restart one replica. Not Services (one could take over the
-//     gateway's traffic), not Secrets/ConfigMaps, not RBAC. Creating a Deployment lets a pod run
-//     as any ServiceAccount of the namespace and mount its Secrets, so this namespace must hold
-//     only the APIs, never the operator (whose ServiceAccount can change state).
-//   - admin is Kubernetes' own namespace `admin` ClusterRole, bound in this namespace only.
+//   - deploy adds only what cannot author a pod template or a label: scale a Deployment (the
+//     `deployments/scale` subresource holds the replica count and nothing else) and delete a pod
+//     to restart one replica (its ReplicaSet makes it again from the operator's template). It may
+//     not create, update, patch or delete Deployments, ReplicaSets or pods: whoever writes a pod
+//     template chooses its labels (a pod labelled cortex.dev/api=<another API> joins that API's
+//     Service and gets a share of its callers' traffic, silently), its ServiceAccount and Secrets
+//     (another API's identity), and, where Pod Security is not enforced, a root hostPath pod.
+//     Writing an API is `cortex deploy`: the operator authorizes it by the same role and builds
+//     the locked-down objects itself. Not Services, Secrets, ConfigMaps or RBAC either.
+//   - admin is Kubernetes' own namespace `admin` ClusterRole, bound in this namespace only: an
+//     admin can grant itself anything through the operator anyway.
 var (
 	readRules = []*rbacac.PolicyRuleApplyConfiguration{
 		rule("apps", []string{"deployments", "replicasets"}, "get", "list", "watch"),
@@ -61,8 +66,7 @@ var (
 		rule("discovery.k8s.io", []string{"endpointslices"}, "get", "list", "watch"),
 	}
 	deployRules = []*rbacac.PolicyRuleApplyConfiguration{
-		rule("apps", []string{"deployments"}, "create", "update", "patch", "delete"),
-		rule("apps", []string{"deployments/scale"}, "update", "patch"),
+		rule("apps", []string{"deployments/scale"}, "get", "update", "patch"),
 		rule("", []string{"pods"}, "delete"),
 	}
 )

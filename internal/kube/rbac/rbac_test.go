@@ -41,7 +41,7 @@ func TestRulesAreLeastPrivilege(t *testing.T) {
 	wantRead := []r{{"apps", "deployments", "get,list,watch"}, {"apps", "replicasets", "get,list,watch"}, {"", "pods", "get,list,watch"},
 		{"", "pods/log", "get,list,watch"}, {"", "services", "get,list,watch"}, {"", "events", "get,list,watch"},
 		{"discovery.k8s.io", "endpointslices", "get,list,watch"}}
-	wantDeploy := []r{{"apps", "deployments", "create,delete,patch,update"}, {"apps", "deployments/scale", "patch,update"}, {"", "pods", "delete"}}
+	wantDeploy := []r{{"apps", "deployments/scale", "get,patch,update"}, {"", "pods", "delete"}}
 	if got := flat(0); !reflect.DeepEqual(got, wantRead) || *roles[0].Name != RoleRead || *roles[0].Namespace != "apis" {
 		t.Errorf("read rules %v", got)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -67,6 +68,15 @@ func (t *Target) apisNamespace() string { return t.Namespace + "-apis" }
 // NewClient loads a kubeconfig the way kubectl does (explicit file, else $KUBECONFIG, else
 // ~/.kube/config) with an optional context.
 func NewClient(kubeconfig, kubeContext string) (kubernetes.Interface, error) {
+	cfg, err := restConfig(kubeconfig, kubeContext)
+	if err != nil {
+		return nil, err
+	}
+	cfg.UserAgent = "cortex"
+	return kubernetes.NewForConfig(cfg)
+}
+
+func restConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
@@ -74,8 +84,17 @@ func NewClient(kubeconfig, kubeContext string) (kubernetes.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
-	cfg.UserAgent = "cortex"
-	return kubernetes.NewForConfig(cfg)
+	return cfg, nil
+}
+
+// apiServerURL is the API server's URL in the kubeconfig, as kubectl dials it: the audience of
+// the identity tokens the IAM webhook accepts (normalized by install.NewWebhook).
+func (t *Target) apiServerURL() (string, error) {
+	cfg, err := restConfig(t.Kubeconfig, t.Context)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Host, nil
 }
 
 // UpOptions are the dependencies and flags of `cortex cluster up --provider kubernetes`.
@@ -90,6 +109,7 @@ type UpOptions struct {
 	AccountID    string
 	CreatorARN   string
 	Region       string
+	IAMWebhook   bool
 	WaitTimeout  time.Duration
 	PollInterval time.Duration
 
@@ -107,9 +127,15 @@ with its ServiceAccount, a Role in <namespace>-apis with exactly the verbs it us
 cortex access groups, its TLS material in Secrets, and its Services. Everything is written with
 server-side apply: running it again upgrades in place. It waits until the operator Deployment is
 Available, then writes an environment (named after the namespace, or --env) with the operator's
-address and the pinned CA. The same objects as YAML: cortex cluster manifests.`,
+address and the pinned CA. The same objects as YAML: cortex cluster manifests.
+
+--iam-webhook (self-managed clusters) also makes a client CA and a client certificate for the API
+server, and starts the operator with its TokenReview webhook for the kubeconfig's API server URL;
+cortex cluster webhook-config then prints the file kube-apiserver needs. Once on, it stays on when
+the command is run again without the flag (cluster down removes it).`,
 		Example: `  cortex cluster up --provider kubernetes --image registry.example.com/cortex:0.1
-  cortex cluster up --provider kubernetes --context prod --namespace cortex --service-type NodePort --image ...`,
+  cortex cluster up --provider kubernetes --context prod --namespace cortex --service-type NodePort --image ...
+  cortex cluster up --provider kubernetes --image ... --iam-webhook && cortex cluster webhook-config --output cortex-webhook.kubeconfig`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o.ctx = c.Context()
@@ -126,6 +152,7 @@ address and the pinned CA. The same objects as YAML: cortex cluster manifests.`,
 	fl.StringVar(&o.AccountID, "account-id", "", "the AWS account whose identities may use the cluster")
 	fl.StringVar(&o.CreatorARN, "creator-arn", "", "IAM ARN that is always admin")
 	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
+	fl.BoolVar(&o.IAMWebhook, "iam-webhook", false, "turn on the operator's TokenReview webhook for this cluster's API server (kubectl with IAM identities on a self-managed cluster; then: cortex cluster webhook-config)")
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
 	fl.DurationVar(&o.PollInterval, "poll-interval", time.Second, "how often to check the operator Deployment")
 	_ = fl.MarkHidden("poll-interval")
@@ -190,9 +217,9 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
-	clusterID, prev := newClusterID(), (*install.TLS)(nil)
+	clusterID, prev, prevWebhook := newClusterID(), (*install.TLS)(nil), (*install.Webhook)(nil)
 	if ex != nil {
-		prev = ex.TLS
+		prev, prevWebhook = ex.TLS, ex.Webhook
 		if ex.ClusterID != "" {
 			clusterID = ex.ClusterID
 		}
@@ -200,13 +227,26 @@ func upRun(o *UpOptions) error {
 	} else {
 		fmt.Fprintf(o.IO.ErrOut, "installing cortex in namespace %s\n", ns)
 	}
+	var webhook *install.Webhook
+	if o.IAMWebhook || prevWebhook != nil {
+		server, err := o.apiServerURL()
+		if err != nil {
+			return err
+		}
+		if webhook, err = install.NewWebhook(server, prevWebhook); err != nil {
+			return err
+		}
+		if !o.IAMWebhook {
+			fmt.Fprintf(o.IO.ErrOut, "the IAM webhook installed before stays on (API server %s)\n", webhook.APIServer)
+		}
+	}
 	apply := func(names []string, endpoint string) (*install.TLS, error) {
 		tlsm, err := install.NewTLS(ns, names, prev)
 		if err != nil {
 			return nil, err
 		}
 		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, ServiceType: st,
-			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm}
+			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook}
 		if endpoint != "" {
 			opts.PublicEndpoints = []string{endpoint}
 		}
@@ -287,6 +327,9 @@ func upRun(o *UpOptions) error {
 		ns, o.apisNamespace(), endpoint, how, name)
 	if how == "cluster IP" {
 		fmt.Fprintf(o.IO.Out, "the cluster IP is reachable only from inside the cluster (e.g. through kubectl port-forward)\n")
+	}
+	if webhook != nil {
+		fmt.Fprintf(o.IO.Out, "the IAM webhook answers the API server %s: cortex cluster webhook-config prints what kube-apiserver needs\n", webhook.APIServer)
 	}
 	return nil
 }

@@ -31,10 +31,10 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 				o.Kubeconfig == "" && o.Context == ""
 		}},
 		{"all", []string{"--image", "i", "--kubeconfig", "k", "--context", "c", "--namespace", "team", "--service-type", "NodePort",
-			"--wait-timeout", "10s", "--account-id", "123456789012", "--creator-arn", "arn:aws:iam::123456789012:user/a", "--region", "eu-west-1"},
+			"--wait-timeout", "10s", "--account-id", "123456789012", "--creator-arn", "arn:aws:iam::123456789012:user/a", "--region", "eu-west-1", "--iam-webhook"},
 			func(o *UpOptions) bool {
 				return o.Kubeconfig == "k" && o.Context == "c" && o.Namespace == "team" && o.ServiceType == "NodePort" &&
-					o.WaitTimeout == 10*time.Second && o.AccountID == "123456789012" && o.Region == "eu-west-1" && o.apisNamespace() == "team-apis"
+					o.WaitTimeout == 10*time.Second && o.AccountID == "123456789012" && o.Region == "eu-west-1" && o.apisNamespace() == "team-apis" && o.IAMWebhook
 			}},
 	} {
 		var got *UpOptions
@@ -57,10 +57,16 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
 	}
-	for _, cmd := range []*cobra.Command{NewCmdInfo(f, nil), NewCmdDown(f, nil)} {
+	for _, cmd := range []*cobra.Command{NewCmdInfo(f, nil), NewCmdDown(f, nil), NewCmdWebhookConfig(f, nil)} {
 		if err := cmdutil.ExecuteTest(cmd, "--namespace", "a.b"); err == nil || !strings.Contains(err.Error(), "invalid --namespace") {
 			t.Errorf("%s --namespace a.b: %v", cmd.Name(), err)
 		}
+	}
+	var wc *WebhookConfigOptions
+	if err := cmdutil.ExecuteTest(NewCmdWebhookConfig(f, func(o *WebhookConfigOptions) error { wc = o; return nil }),
+		"--context", "c", "--namespace", "team", "--server", "https://op:8888", "--output", "f"); err != nil ||
+		wc.Context != "c" || wc.Namespace != "team" || wc.Server != "https://op:8888" || wc.Output != "f" {
+		t.Errorf("webhook-config flags: %+v %v", wc, err)
 	}
 	if err := cmdutil.ExecuteTest(NewCmdManifests(f, nil)); err == nil || !strings.Contains(err.Error(), "--image is required") {
 		t.Errorf("manifests without --image: %v", err)
