@@ -74,7 +74,9 @@ type run struct {
 func (e *eksEnv) run(args ...string) run {
 	e.t.Helper()
 	f, out, errOut := cmdutil.TestFactory(e.configDir, "", false)
-	f.AWSConfig = func(context.Context, *cliconfig.Environment) (aws.Config, error) { return testAWSConfig(e.fake.URL), nil }
+	f.AWSConfig = func(context.Context, *cliconfig.Environment) (aws.Config, error) {
+		return testAWSConfig(e.fake.URL), nil
+	}
 	err := cmdutil.ExecuteTest(NewCmdAccess(f), args...)
 	return run{out.String(), errOut.String(), err}
 }
@@ -303,4 +305,3 @@ func TestAccessGrantConfigMapModeWithoutAWSAuth(t *testing.T) {
 		t.Fatalf("grant in CONFIG_MAP mode: %v\n%s%s", r.err, r.out, r.errOut)
 	}
 }
-
