@@ -34,6 +34,15 @@ type AWSAuth struct {
 // Name implements Store.
 func (a *AWSAuth) Name() string { return "aws-auth mapping" }
 
+// Check implements Store: the API server answers for aws-auth (missing is fine: Put makes it).
+func (a *AWSAuth) Check(ctx context.Context) error {
+	_, err := a.Client.CoreV1().ConfigMaps(AWSAuthNamespace).Get(ctx, AWSAuthName, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("read ConfigMap %s/%s: %w", AWSAuthNamespace, AWSAuthName, err)
+	}
+	return nil
+}
+
 // mapping keys of mapRoles and mapUsers entries.
 const (
 	keyRoleARN  = "rolearn"

@@ -15,6 +15,7 @@ import (
 
 // EntryAPI is the part of the EKS API that access entries need (*eks.Client has it).
 type EntryAPI interface {
+	DescribeCluster(context.Context, *eks.DescribeClusterInput, ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
 	CreateAccessEntry(context.Context, *eks.CreateAccessEntryInput, ...func(*eks.Options)) (*eks.CreateAccessEntryOutput, error)
 	DescribeAccessEntry(context.Context, *eks.DescribeAccessEntryInput, ...func(*eks.Options)) (*eks.DescribeAccessEntryOutput, error)
 	ListAccessEntries(context.Context, *eks.ListAccessEntriesInput, ...func(*eks.Options)) (*eks.ListAccessEntriesOutput, error)
@@ -38,6 +39,21 @@ type AccessEntries struct {
 
 // Name implements Store.
 func (a *AccessEntries) Name() string { return "EKS access entry" }
+
+// Check implements Store: the cluster exists and its authentication mode includes the EKS API
+// (in CONFIG_MAP mode EKS refuses every access entry operation).
+func (a *AccessEntries) Check(ctx context.Context) error {
+	d, err := a.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: &a.Cluster})
+	if err != nil {
+		return fmt.Errorf("describe EKS cluster %s: %w", a.Cluster, err)
+	}
+	if ac := d.Cluster.AccessConfig; ac == nil || ac.AuthenticationMode == "" || ac.AuthenticationMode == ekstypes.AuthenticationModeConfigMap {
+		return fmt.Errorf("EKS cluster %s authenticates with the aws-auth ConfigMap only (authentication mode CONFIG_MAP), which has no access entries: "+
+			"use --aws-auth --kubeconfig FILE, or switch the cluster to access entries with "+
+			"`aws eks update-cluster-config --name %s --access-config authenticationMode=API_AND_CONFIG_MAP`", a.Cluster, a.Cluster)
+	}
+	return nil
+}
 
 func isNotFound(err error) bool {
 	var nf *ekstypes.ResourceNotFoundException

@@ -15,6 +15,9 @@ import (
 
 // Store is where the Kubernetes side of cortex access lives.
 type Store interface {
+	// Check says, before anything changes, whether the store can be used (the EKS cluster takes
+	// access entries; the API server answers).
+	Check(ctx context.Context) error
 	// Put gives principal exactly the Kubernetes access of role (replacing what it had).
 	Put(ctx context.Context, principal string, role access.Role) error
 	// Delete removes principal's Kubernetes access; false when it had none.

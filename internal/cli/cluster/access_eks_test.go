@@ -296,12 +296,26 @@ func TestAccessListDrift(t *testing.T) {
 	}
 }
 
-// In CONFIG_MAP mode EKS refuses access entries: the grant fails with EKS's reason and leaves no
-// Kubernetes access (the advice names --aws-auth in the docs).
+// In CONFIG_MAP mode EKS refuses access entries: grant and revoke fail before anything changes,
+// naming --aws-auth and the switch to access entries.
 func TestAccessGrantConfigMapModeWithoutAWSAuth(t *testing.T) {
 	e := newEKSEnv(t, eksfake.ModeConfigMap)
-	r := e.run("grant", "arn:aws:iam::111122223333:user/dan", "--role", "read")
-	if r.err == nil || !strings.Contains(r.errOut, "authentication mode") {
-		t.Fatalf("grant in CONFIG_MAP mode: %v\n%s%s", r.err, r.out, r.errOut)
+	const dan = "arn:aws:iam::111122223333:user/dan"
+	for _, args := range [][]string{{"grant", dan, "--role", "read"}, {"revoke", dan}, {"list"}} {
+		r := e.run(args...)
+		if r.err == nil || !strings.Contains(r.err.Error(), "CONFIG_MAP") || !strings.Contains(r.err.Error(), "--aws-auth") {
+			t.Fatalf("%v in CONFIG_MAP mode: %v\n%s%s", args, r.err, r.out, r.errOut)
+		}
+	}
+	// Nothing changed in the operator either.
+	f, _, _ := cmdutil.TestFactory(e.configDir, "", false)
+	cl, _, err := f.Client(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	list, err := cl.AccessList(context.Background())
+	if err != nil || len(list.Rules) != 0 {
+		t.Fatalf("rules after refused grants: %+v %v", list, err)
 	}
 }

@@ -22,11 +22,22 @@ import (
 // default): the scope of the view and edit access policies.
 const defaultAPIsNamespace = "cortex-apis"
 
-// kubeStore is where the Kubernetes side of access lives for env: the aws-auth ConfigMap when
+// kubeStore is, checked before anything changes, where the Kubernetes side of access lives for env: the aws-auth ConfigMap when
 // --aws-auth is given, the EKS cluster's access entries for an AWS environment, else nothing
 // (a local cluster has no Kubernetes; a kube cluster maps identities by the operator's rules
 // through its TokenReview webhook).
 func (o *AccessOptions) kubeStore(env *cliconfig.Environment) (kubeaccess.Store, error) {
+	store, err := o.newKubeStore(env)
+	if err != nil || store == nil {
+		return nil, err
+	}
+	if err := store.Check(o.ctx); err != nil {
+		return nil, err
+	}
+	return store, nil
+}
+
+func (o *AccessOptions) newKubeStore(env *cliconfig.Environment) (kubeaccess.Store, error) {
 	if o.AWSAuth {
 		kc, err := o.Kube(o.Kubeconfig)
 		if err != nil {
