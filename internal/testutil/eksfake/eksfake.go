@@ -895,7 +895,7 @@ func (s *Server) listPodIdentityAssociations(w http.ResponseWriter, r *http.Requ
 		}
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	lo, hi, next, ok := page(w, r, len(list), 200)
+	lo, hi, next, ok := page(w, r, len(list), 100)
 	if !ok {
 		return
 	}
