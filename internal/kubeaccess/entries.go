@@ -72,6 +72,23 @@ func (a *AccessEntries) Put(ctx context.Context, principal string, role access.R
 		err = a.create(ctx, principal, groups, role)
 	case err != nil:
 		return fmt.Errorf("describe the access entry of %s: %w", principal, err)
+	case role == access.RoleAdmin && aws.ToString(d.AccessEntry.Type) == "STANDARD":
+		// An entry that is cluster admin already (EKS's bootstrap entry of the creator) stays as it
+		// is: replacing it would risk the creator's own access for nothing.
+		pols, perr := a.policies(ctx, principal)
+		if perr != nil {
+			return perr
+		}
+		for _, p := range pols {
+			if p.ARN == ClusterAdminPolicy && p.Scope == "cluster" {
+				return nil
+			}
+		}
+		if sameSet(d.AccessEntry.KubernetesGroups, groups) && aws.ToString(d.AccessEntry.Username) == principal {
+			err = a.dropPoliciesExcept(ctx, principal, want.ARN)
+		} else if _, err = a.Delete(ctx, principal); err == nil {
+			err = a.create(ctx, principal, groups, role)
+		}
 	case aws.ToString(d.AccessEntry.Type) == "STANDARD" && aws.ToString(d.AccessEntry.Username) == principal && sameSet(d.AccessEntry.KubernetesGroups, groups):
 		err = a.dropPoliciesExcept(ctx, principal, want.ARN)
 	default:

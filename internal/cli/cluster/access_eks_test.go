@@ -162,6 +162,22 @@ func TestAccessGrantRevokeEKS(t *testing.T) {
 			t.Fatalf("after grant %s: rule %q drift %+v", tc.role, v.rule(bob), v.Drift)
 		}
 	}
+	// The creator's bootstrap entry (EKS's username, no groups, cluster admin) is left as it is by
+	// a grant of admin: replacing it could only cost the creator its access.
+	const alice = "arn:aws:iam::111122223333:role/alice"
+	ctx := context.Background()
+	if _, err := e.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(eksCluster), PrincipalArn: aws.String(alice)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eks.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(eksCluster), PrincipalArn: aws.String(alice),
+		PolicyArn: aws.String(kubeaccess.ClusterAdminPolicy), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.entry(alice)
+	e.must("grant", alice, "--role", "admin")
+	if after := e.entry(alice); after.Username != before.Username || len(after.Groups) != 0 || len(after.Policies) != 1 {
+		t.Fatalf("bootstrap entry changed: %+v -> %+v", before, after)
+	}
 	// An account rule has no Kubernetes side: the rule is made, a note says why no entry is.
 	r := e.run("grant", "111122223333", "--role", "read")
 	if r.err != nil || !strings.Contains(r.errOut, "IAM users and roles only") {
