@@ -173,8 +173,8 @@ func accessListRun(o *AccessOptions) error {
 func NewCmdAccessGrant(f *cmdutil.Factory, runF func(*AccessOptions) error) *cobra.Command {
 	o := accessOptions(f)
 	cmd := &cobra.Command{
-		Use:     "grant PRINCIPAL --role read|deploy|admin",
-		Short:   "Give an IAM user, role or account a role on the cluster",
+		Use:   "grant PRINCIPAL --role read|deploy|admin",
+		Short: "Give an IAM user, role or account a role on the cluster",
 		Long: `Give an IAM user, role or account a role on the cluster: the operator's access rule and, on an
 AWS (EKS) cluster, the identity's EKS access entry with the role's access policy (or, with
 --aws-auth, its aws-auth mapping). If the Kubernetes step fails, the entry is removed and the
@@ -182,7 +182,7 @@ command prints how to finish or undo the grant.`,
 		Example: "  cortex cluster access grant arn:aws:iam::111122223333:user/bob --role deploy\n" +
 			"  cortex cluster access grant 111122223333 --role read\n" +
 			"  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role read --aws-auth --kubeconfig ~/.kube/eks",
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.ctx = c.Context()
 			o.Principal = args[0]
