@@ -2,16 +2,23 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
+	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 )
 
 // NewCmdAccess returns `cortex cluster access` and its subcommands.
@@ -24,9 +31,17 @@ func NewCmdAccess(f *cmdutil.Factory) *cobra.Command {
 
 An assumed-role session is matched by its role: grant the role ARN. Role and user paths are
 ignored (arn:aws:iam::111122223333:role/team/ml matches role ml). An account's root user is
-matched only by a rule naming the root ARN itself.`,
+matched only by a rule naming the root ARN itself.
+
+On an AWS (EKS) cluster each command also changes the identity's Kubernetes access, so that
+kubectl works for it too: an EKS access entry (username = the ARN, groups = the cortex groups of
+the role) with the role's access policy: read AmazonEKSViewPolicy and deploy AmazonEKSEditPolicy
+in the APIs' namespace, admin AmazonEKSClusterAdminPolicy. For a cluster in CONFIG_MAP
+authentication mode, --aws-auth edits the aws-auth ConfigMap instead (as eksctl create
+iamidentitymapping does). list shows both sides and what differs between them.`,
 		Example: `  cortex cluster access list
-  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role deploy`,
+  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role deploy
+  cortex cluster access grant arn:aws:iam::111122223333:user/bob --role read --aws-auth --kubeconfig ~/.kube/eks`,
 	}
 	cmd.AddCommand(NewCmdAccessList(f, nil), NewCmdAccessGrant(f, nil), NewCmdAccessRevoke(f, nil))
 	return cmd
@@ -37,15 +52,34 @@ type AccessOptions struct {
 	IO     *cmdutil.IOStreams
 	Client func(context.Context) (*client.Client, *cliconfig.Environment, error)
 
+	// AWSConfig is the SDK configuration of the EKS calls (the Factory's seam).
+	AWSConfig func(context.Context, *cliconfig.Environment) (aws.Config, error)
+	// Kube returns a client of the cluster in a kubeconfig (for --aws-auth).
+	Kube func(kubeconfig string) (kubernetes.Interface, error)
+
 	Principal string
 	Role      string
 	Format    *string
+	// AWSAuth edits the aws-auth ConfigMap instead of EKS access entries; Kubeconfig reaches the cluster.
+	AWSAuth    bool
+	Kubeconfig string
+	// Namespace scopes the view and edit access policies (where the APIs run).
+	Namespace string
 
 	ctx context.Context
 }
 
 func accessOptions(f *cmdutil.Factory) *AccessOptions {
-	return &AccessOptions{IO: f.IO, Client: f.Client}
+	return &AccessOptions{IO: f.IO, Client: f.Client, AWSConfig: f.AWSConfigFor, Kube: kubeClient, Namespace: defaultAPIsNamespace}
+}
+
+// addKubeFlags adds the flags of the Kubernetes side.
+func (o *AccessOptions) addKubeFlags(cmd *cobra.Command, namespace bool) {
+	cmd.Flags().BoolVar(&o.AWSAuth, "aws-auth", false, "use the aws-auth ConfigMap (clusters in CONFIG_MAP authentication mode) instead of EKS access entries")
+	cmd.Flags().StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig of a cluster admin, for --aws-auth (default $KUBECONFIG or ~/.kube/config)")
+	if namespace {
+		cmd.Flags().StringVar(&o.Namespace, "namespace", defaultAPIsNamespace, "namespace of the APIs: the scope of the read and deploy access policies")
+	}
 }
 
 // NewCmdAccessList returns `cortex cluster access list`.
@@ -61,47 +95,94 @@ func NewCmdAccessList(f *cmdutil.Factory, runF func(*AccessOptions) error) *cobr
 			return accessListRun(o)
 		}}
 	o.Format = cmdutil.AddOutputFlag(cmd)
+	o.addKubeFlags(cmd, true)
 	return cmd
 }
 
 func accessListRun(o *AccessOptions) error {
-	cl, _, err := o.Client(o.ctx)
+	cl, env, err := o.Client(o.ctx)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
+	store, err := o.kubeStore(env)
+	if err != nil {
+		return err
+	}
 	list, err := cl.AccessList(o.ctx)
 	if err != nil {
 		return err
 	}
-	return cmdutil.Print(o.IO.Out, *o.Format, list, func(tw *tabwriter.Writer) {
+	view := accessView{AccessList: list}
+	if store != nil {
+		if view.Kubernetes, err = store.List(o.ctx); err != nil {
+			return err
+		}
+		view.KubernetesStore = store.Name()
+		view.Drift = accessDrift(list, view.Kubernetes, store.Name())
+	}
+	err = cmdutil.Print(o.IO.Out, *o.Format, view, func(tw *tabwriter.Writer) {
 		// UNIQUE ID: the IAM unique id a grant was bound to at its principal's first sign-in
 		// ("-": not yet; account rules are never bound).
-		fmt.Fprintln(tw, "PRINCIPAL\tROLE\tGRANTED BY\tGRANTED AT\tUNIQUE ID")
+		kube := func(principal string) string {
+			if store == nil {
+				return ""
+			}
+			if !hasKubeSide(principal) {
+				return "\t"
+			}
+			return "\t" + kubeColumn(view.Kubernetes, principal)
+		}
+		header := "PRINCIPAL\tROLE\tGRANTED BY\tGRANTED AT\tUNIQUE ID"
+		if store != nil {
+			header += "\tKUBERNETES (" + strings.ToUpper(store.Name()) + ")"
+		}
+		fmt.Fprintln(tw, header)
 		if list.CreatorARN != "" {
-			fmt.Fprintf(tw, "%s\tadmin\t(creator)\t\t%s\n", list.CreatorARN, orDash(list.CreatorUniqueID))
+			fmt.Fprintf(tw, "%s\tadmin\t(creator)\t\t%s%s\n", list.CreatorARN, orDash(list.CreatorUniqueID), kube(list.CreatorARN))
 		}
 		for _, r := range list.Rules {
 			uid := orDash(r.UniqueID)
 			if !strings.HasPrefix(r.Principal, "arn:") {
 				uid = "" // an account rule
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Principal, r.Role, r.GrantedBy, r.GrantedAt, uid)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\n", r.Principal, r.Role, r.GrantedBy, r.GrantedAt, uid, kube(r.Principal))
 		}
 		if list.Mode == string(access.ModeAccount) && list.AccountID != "" {
-			fmt.Fprintf(tw, "%s (any other identity of the account)\t%s\t(account mode)\t\t\n", list.AccountID, list.AccountRole)
+			fmt.Fprintf(tw, "%s (any other identity of the account)\t%s\t(account mode)\t\t%s\n", list.AccountID, list.AccountRole, kube(list.AccountID))
+		}
+		for _, d := range view.Drift {
+			if !slices.ContainsFunc(list.Rules, func(r apitypes.AccessRule) bool { return canonical(r.Principal) == canonical(d.Principal) }) &&
+				canonical(d.Principal) != canonical(list.CreatorARN) {
+				fmt.Fprintf(tw, "%s\t-\t\t\t%s\n", d.Principal, kube(d.Principal))
+			}
 		}
 	})
+	if err != nil || *o.Format != cmdutil.FormatTable || len(view.Drift) == 0 {
+		return err
+	}
+	// The differences, after the table, each with the command that ends it.
+	fmt.Fprintf(o.IO.Out, "\n%d difference(s) between the operator's rules and Kubernetes:\n", len(view.Drift))
+	for _, d := range view.Drift {
+		fmt.Fprintf(o.IO.Out, "  %s: %s\n    fix: %s\n", d.Principal, d.Problem, d.Fix)
+	}
+	return nil
 }
 
 // NewCmdAccessGrant returns `cortex cluster access grant`.
 func NewCmdAccessGrant(f *cmdutil.Factory, runF func(*AccessOptions) error) *cobra.Command {
 	o := accessOptions(f)
 	cmd := &cobra.Command{
-		Use:     "grant PRINCIPAL --role read|deploy|admin",
-		Short:   "Give an IAM user, role or account a role on the cluster",
-		Example: "  cortex cluster access grant arn:aws:iam::111122223333:user/bob --role deploy\n  cortex cluster access grant 111122223333 --role read",
-		Args:    cobra.ExactArgs(1),
+		Use:   "grant PRINCIPAL --role read|deploy|admin",
+		Short: "Give an IAM user, role or account a role on the cluster",
+		Long: `Give an IAM user, role or account a role on the cluster: the operator's access rule and, on an
+AWS (EKS) cluster, the identity's EKS access entry with the role's access policy (or, with
+--aws-auth, its aws-auth mapping). If the Kubernetes step fails, the entry is removed and the
+command prints how to finish or undo the grant.`,
+		Example: "  cortex cluster access grant arn:aws:iam::111122223333:user/bob --role deploy\n" +
+			"  cortex cluster access grant 111122223333 --role read\n" +
+			"  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role read --aws-auth --kubeconfig ~/.kube/eks",
+		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.ctx = c.Context()
 			o.Principal = args[0]
@@ -113,6 +194,7 @@ func NewCmdAccessGrant(f *cmdutil.Factory, runF func(*AccessOptions) error) *cob
 	}
 	cmd.Flags().StringVar(&o.Role, "role", "", "read, deploy or admin (required)")
 	_ = cmd.MarkFlagRequired("role")
+	o.addKubeFlags(cmd, true)
 	_ = cmd.RegisterFlagCompletionFunc("role", cmdutil.FixedValues("read", "deploy", "admin"))
 	return cmd
 }
@@ -128,17 +210,69 @@ func accessGrantRun(o *AccessOptions) error {
 		return err
 	}
 	defer cl.Close()
+	// The Kubernetes side is set up before anything changes, so that a missing kubeconfig or AWS
+	// configuration fails the command with nothing done.
+	store, err := o.kubeStore(env)
+	if err != nil {
+		return err
+	}
+	// The operator's rule first: the operator checks that the caller is a cortex admin and
+	// validates the principal, so a refused grant changes nothing in EKS.
 	if _, err := cl.Grant(o.ctx, rule.Principal, string(rule.Role)); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.IO.Out, "granted %s to %s on %s\n", rule.Role, rule.Principal, env.Name)
+	fmt.Fprintf(o.IO.Out, "granted %s to %s on %s (operator rule)\n", rule.Role, rule.Principal, env.Name)
+	if store == nil {
+		return nil
+	}
+	if !hasKubeSide(o.Principal) {
+		fmt.Fprintf(o.IO.ErrOut, "note: no %s for %s: Kubernetes access is given to IAM users and roles only\n", store.Name(), o.Principal)
+		return nil
+	}
+	// The ARN as given (a role's path included: EKS matches it exactly).
+	if err := store.Put(o.ctx, o.Principal, rule.Role); err != nil {
+		return o.undoKube(store, rule, err)
+	}
+	fmt.Fprintf(o.IO.Out, "granted %s to %s on %s (%s)\n", rule.Role, o.Principal, env.Name, kubeDescription(store, rule.Role, o.Namespace))
 	return nil
+}
+
+// undoKube handles a failed Kubernetes step of a grant: the operator's rule is in place, the
+// Kubernetes side may be half made or still the old one (possibly more than role gives), so it is
+// removed; the identity is left with less Kubernetes access than intended, never more or other.
+func (o *AccessOptions) undoKube(store kubeaccess.Store, rule access.Rule, cause error) error {
+	w := o.IO.ErrOut
+	fmt.Fprintf(w, "error: the operator rule grants %s to %s, but its %s failed: %v\n", rule.Role, o.Principal, store.Name(), cause)
+	if _, err := store.Delete(o.ctx, o.Principal); err != nil {
+		fmt.Fprintf(w, "error: removing its %s failed too: %v\n", store.Name(), err)
+		fmt.Fprintf(w, "warning: %s may keep Kubernetes access other than %s (see `cortex cluster access list`)\n", o.Principal, rule.Role)
+	} else {
+		fmt.Fprintf(w, "its %s was removed: %s has no Kubernetes access now (its cortex access is %s)\n", store.Name(), o.Principal, rule.Role)
+	}
+	fmt.Fprintf(w, "to finish, run again: cortex cluster access grant %s --role %s%s\n", o.Principal, rule.Role, o.flagsText())
+	fmt.Fprintf(w, "to undo,   run:       cortex cluster access revoke %s%s\n", o.Principal, o.flagsText())
+	return &cmdutil.ExitError{Code: cmdutil.ExitError1, Err: fmt.Errorf("grant of %s to %s is incomplete: %s: %w", rule.Role, o.Principal, store.Name(), cause)}
+}
+
+// flagsText repeats the Kubernetes flags of this command for the advice it prints.
+func (o *AccessOptions) flagsText() string {
+	s := ""
+	if o.AWSAuth {
+		s += " --aws-auth"
+		if o.Kubeconfig != "" {
+			s += " --kubeconfig " + o.Kubeconfig
+		}
+	}
+	if o.Namespace != defaultAPIsNamespace {
+		s += " --namespace " + o.Namespace
+	}
+	return s
 }
 
 // NewCmdAccessRevoke returns `cortex cluster access revoke`.
 func NewCmdAccessRevoke(f *cmdutil.Factory, runF func(*AccessOptions) error) *cobra.Command {
 	o := accessOptions(f)
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:     "revoke PRINCIPAL",
 		Short:   "Remove the access rule of a principal (takes effect at once)",
 		Example: "  cortex cluster access revoke arn:aws:iam::111122223333:user/bob",
@@ -152,6 +286,8 @@ func NewCmdAccessRevoke(f *cmdutil.Factory, runF func(*AccessOptions) error) *co
 			return accessRevokeRun(o)
 		},
 	}
+	o.addKubeFlags(cmd, false)
+	return cmd
 }
 
 func accessRevokeRun(o *AccessOptions) error {
@@ -164,10 +300,39 @@ func accessRevokeRun(o *AccessOptions) error {
 		return err
 	}
 	defer cl.Close()
-	if err := cl.Revoke(o.ctx, p); err != nil {
+	store, err := o.kubeStore(env)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.IO.Out, "revoked the access rule of %s on %s\n", p, env.Name)
+	// The operator first (it checks that the caller is a cortex admin). A principal without a
+	// rule may still have Kubernetes access (drift): that is removed too.
+	noRule := false
+	if err := cl.Revoke(o.ctx, p); err != nil {
+		var ae *client.APIError
+		if store == nil || !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+			return err
+		}
+		noRule = true
+		fmt.Fprintf(o.IO.Out, "%s has no access rule on %s\n", p, env.Name)
+	} else {
+		fmt.Fprintf(o.IO.Out, "revoked the access rule of %s on %s\n", p, env.Name)
+	}
+	if store == nil || !hasKubeSide(o.Principal) {
+		return nil
+	}
+	found, err := store.Delete(o.ctx, o.Principal)
+	if err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "error: %s keeps its Kubernetes access: %v\nrun again: cortex cluster access revoke %s%s\n", o.Principal, err, o.Principal, o.flagsText())
+		return &cmdutil.ExitError{Code: cmdutil.ExitError1, Err: fmt.Errorf("revoke of %s is incomplete: %s: %w", o.Principal, store.Name(), err)}
+	}
+	switch {
+	case found:
+		fmt.Fprintf(o.IO.Out, "removed the %s of %s\n", store.Name(), o.Principal)
+	case noRule:
+		return fmt.Errorf("%s has neither an access rule nor an %s", p, store.Name())
+	default:
+		fmt.Fprintf(o.IO.Out, "%s had no %s\n", o.Principal, store.Name())
+	}
 	return nil
 }
 

@@ -8,6 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
 )
@@ -31,6 +35,27 @@ type Factory struct {
 	Transport func(http.RoundTripper) http.RoundTripper
 	// EnvName is the value of the global --env flag ("" means the default environment).
 	EnvName string
+	// AWSConfig, when set, replaces the AWS SDK configuration of the CLI's own AWS calls for an
+	// environment (the EKS access entries of `cluster access`): the seam where tests point them at
+	// a fake. Nil: AWSConfigFor's default.
+	AWSConfig func(ctx context.Context, env *cliconfig.Environment) (aws.Config, error)
+}
+
+// AWSConfigFor returns the AWS SDK configuration for env: its region and AWS profile with the
+// default credential chain (the caller's own identity, as for identity tokens), SDK logging off.
+func (f *Factory) AWSConfigFor(ctx context.Context, env *cliconfig.Environment) (aws.Config, error) {
+	if f.AWSConfig != nil {
+		return f.AWSConfig(ctx, env)
+	}
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(env.Region)}
+	if env.AWSProfile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(env.AWSProfile))
+	}
+	cfg, err := awssdk.LoadConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("environment %s: AWS configuration: %w", env.Name, err)
+	}
+	return cfg, nil
 }
 
 // New returns the factory of a real process.

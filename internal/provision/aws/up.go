@@ -1056,6 +1056,18 @@ func nodeSubnets(st *State) []string {
 	return out
 }
 
+// clusterAccessConfig is how IAM identities reach Kubernetes: access entries (the EKS API, what
+// `cortex cluster access grant` manages) and the aws-auth ConfigMap both work, and the creator (the
+// spin-up identity) gets an access entry with AmazonEKSClusterAdminPolicy, as the seeds' creator
+// was system:masters. The API's default is CONFIG_MAP, where access entries cannot be made, so it
+// is sent explicitly.
+func clusterAccessConfig() *ekstypes.CreateAccessConfigRequest {
+	return &ekstypes.CreateAccessConfigRequest{
+		AuthenticationMode:                      ekstypes.AuthenticationModeApiAndConfigMap,
+		BootstrapClusterCreatorAdminPermissions: aws.Bool(true),
+	}
+}
+
 func (u *upper) eksCluster(ctx context.Context) (string, error) {
 	p := u.p
 	st := p.snapshot()
@@ -1069,7 +1081,8 @@ func (u *upper) eksCluster(ctx context.Context) (string, error) {
 				SubnetIds: allSubnets(st), SecurityGroupIds: []string{st.SecurityGroups["nodes"]},
 				EndpointPrivateAccess: aws.Bool(true), EndpointPublicAccess: aws.Bool(true),
 			},
-			Tags: u.tags("eks-cluster"),
+			AccessConfig: clusterAccessConfig(),
+			Tags:         u.tags("eks-cluster"),
 		})
 		if err != nil && !isCode(err, "ResourceInUseException") {
 			return "", fmt.Errorf("create EKS cluster %s: %w", name, err)
