@@ -54,17 +54,18 @@ const PolicyPrefix = "arn:aws:eks::aws:cluster-access-policy/"
 // The access policies of the cortex roles.
 const (
 	ViewPolicy         = PolicyPrefix + "AmazonEKSViewPolicy"
-	EditPolicy         = PolicyPrefix + "AmazonEKSEditPolicy"
 	ClusterAdminPolicy = PolicyPrefix + "AmazonEKSClusterAdminPolicy"
 )
 
-// PolicyFor is the access policy of role: view or edit in the APIs' namespaces, or cluster admin.
+// PolicyFor is the access policy of role: view in the APIs' namespaces for read and deploy, or
+// cluster admin. Deploy gets view too, not AmazonEKSEditPolicy: edit is Kubernetes' `edit` role,
+// which reads Secrets and writes Services, ConfigMaps and pod templates in the namespace, far more
+// than cortex's deploy. What deploy adds (scale, delete a pod) comes from its group, cortex:deploy,
+// bound to the cortex-deploy Role by the install (internal/kube/rbac).
 func PolicyFor(role access.Role, namespaces []string) Policy {
 	switch role {
 	case access.RoleAdmin:
 		return Policy{ARN: ClusterAdminPolicy, Scope: "cluster"}
-	case access.RoleDeploy:
-		return Policy{ARN: EditPolicy, Scope: "namespace", Namespaces: slices.Clone(namespaces)}
 	default:
 		return Policy{ARN: ViewPolicy, Scope: "namespace", Namespaces: slices.Clone(namespaces)}
 	}

@@ -35,8 +35,8 @@ matched only by a rule naming the root ARN itself.
 
 On an AWS (EKS) cluster each command also changes the identity's Kubernetes access, so that
 kubectl works for it too: an EKS access entry (username = the ARN, groups = the cortex groups of
-the role) with the role's access policy: read AmazonEKSViewPolicy and deploy AmazonEKSEditPolicy
-in the APIs' namespace, admin AmazonEKSClusterAdminPolicy. For a cluster in CONFIG_MAP
+the role) with the role's access policy: AmazonEKSViewPolicy in the APIs' namespace for read and
+deploy (deploy's scale and pod delete come from its group), admin AmazonEKSClusterAdminPolicy. For a cluster in CONFIG_MAP
 authentication mode, --aws-auth edits the aws-auth ConfigMap instead (as eksctl create
 iamidentitymapping does). list shows both sides and what differs between them.`,
 		Example: `  cortex cluster access list

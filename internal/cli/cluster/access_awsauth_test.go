@@ -92,7 +92,7 @@ func TestAccessAWSAuth(t *testing.T) {
 		}
 		return out
 	}
-	// can asks the API server whether bob, as the mapping names him, may create Deployments.
+	// can asks the API server whether bob, as the mapping names him, may scale an API (what the cortex-deploy Role adds to read).
 	can := func(m map[string]any) bool {
 		t.Helper()
 		var groups []string
@@ -101,7 +101,7 @@ func TestAccessAWSAuth(t *testing.T) {
 		}
 		sar, err := cluster.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
 			User: m["username"].(string), Groups: groups,
-			ResourceAttributes: &authzv1.ResourceAttributes{Namespace: defaultAPIsNamespace, Verb: "create", Group: "apps", Resource: "deployments"}}}, metav1.CreateOptions{})
+			ResourceAttributes: &authzv1.ResourceAttributes{Namespace: defaultAPIsNamespace, Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale"}}}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -144,7 +144,7 @@ func TestAccessGrantRevokeEKS(t *testing.T) {
 		policy kubeaccess.Policy
 	}{
 		{access.RoleRead, kubeaccess.Policy{ARN: kubeaccess.ViewPolicy, Scope: "namespace", Namespaces: ns}},
-		{access.RoleDeploy, kubeaccess.Policy{ARN: kubeaccess.EditPolicy, Scope: "namespace", Namespaces: ns}},
+		{access.RoleDeploy, kubeaccess.Policy{ARN: kubeaccess.ViewPolicy, Scope: "namespace", Namespaces: ns}},
 		{access.RoleAdmin, kubeaccess.Policy{ARN: kubeaccess.ClusterAdminPolicy, Scope: "cluster"}},
 		{access.RoleRead, kubeaccess.Policy{ARN: kubeaccess.ViewPolicy, Scope: "namespace", Namespaces: ns}}, // down again
 	} {
