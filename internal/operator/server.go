@@ -39,6 +39,11 @@ type Server struct {
 	kubeVerifier *identity.Verifier
 	// webhookClientCAs, when set, is the CA the webhook's callers must present a certificate of.
 	webhookClientCAs *x509.CertPool
+	// gatewayClientCAs is the CA of the remote gateway's client certificate (remote mode only);
+	// routeHub publishes the routing table to it.
+	gatewayClientCAs *x509.CertPool
+	routeHub         *routeHub
+	clientCAs        *x509.CertPool // both of the above: what the TLS handshake asks for
 	local            *localAuth
 	limiter          *failureLimiter
 	denials          *denialLog
@@ -113,15 +118,17 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadTLS(); err != nil {
 		return nil, err
 	}
+	s.clientCAs = x509.NewCertPool()
 	if f := cfg.KubernetesWebhookClientCAFile; f != "" {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %w", err)
+		if s.webhookClientCAs, err = s.loadClientCA("kubernetes_webhook_client_ca_file", f); err != nil {
+			return nil, err
 		}
-		s.webhookClientCAs = x509.NewCertPool()
-		if !s.webhookClientCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %s holds no PEM certificate", f)
+	}
+	if cfg.APIs.Gateway == GatewayRemote {
+		if s.gatewayClientCAs, err = s.loadClientCA("apis.gateway_client_ca_file", cfg.APIs.GatewayClientCAFile); err != nil {
+			return nil, err
 		}
+		s.routeHub = newRouteHub()
 	}
 	if s.keys, err = apikey.Open(s.state.path("api-keys.json"), func() time.Time { return s.now() }); err != nil {
 		return nil, err
@@ -130,6 +137,20 @@ func New(cfg Config) (*Server, error) {
 	s.guard = s.authorize
 	s.routes()
 	return s, nil
+}
+
+// loadClientCA reads a PEM file of client CA certificates (field names it in errors) into a pool
+// of its own, and adds them to s.clientCAs.
+func (s *Server) loadClientCA(field, file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) || !s.clientCAs.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: %s holds no PEM certificate", field, file)
+	}
+	return pool, nil
 }
 
 // newVerifier builds the token verifier for this cluster id and these public endpoints.
@@ -249,11 +270,12 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	serverTLS := s.tls
-	if s.webhookClientCAs != nil {
-		// Ask for, never require, a client certificate: only the webhook route insists on one
-		// (CLI and gateway clients present none). The gateway keeps s.tls unchanged.
+	if s.webhookClientCAs != nil || s.gatewayClientCAs != nil {
+		// Ask for, never require, a client certificate: only the webhook and the remote gateway's
+		// routes insist on one, each of its own CA (verifiedBy); CLI clients present none. The
+		// embedded gateway keeps s.tls unchanged.
 		serverTLS = s.tls.Clone()
-		serverTLS.ClientCAs = s.webhookClientCAs
+		serverTLS.ClientCAs = s.clientCAs
 		serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	srv := &http.Server{
@@ -315,6 +337,9 @@ func (s *Server) routes() {
 		s.mux.HandleFunc("POST "+TokenReviewPath, s.handleTokenReview)
 	}
 	s.registerAPIKeyRoutes()
+	if s.routeHub != nil {
+		s.registerGatewayRoutes()
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})

@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -38,7 +39,8 @@ func (s *Server) handleTokenReview(w http.ResponseWriter, r *http.Request) {
 		a = &requestState{}
 	}
 	a.method = MethodAWS
-	if s.webhookClientCAs != nil && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+	// Checked against the webhook's own CA: the server also asks for the remote gateway's.
+	if s.webhookClientCAs != nil && !verifiedBy(r, s.webhookClientCAs, x509.ExtKeyUsageClientAuth) {
 		a.decision, a.reason = "deny", "no_client_certificate"
 		WriteError(w, http.StatusUnauthorized, CodeUnauthenticated, "the TokenReview webhook answers only the Kubernetes API server (a client certificate is required)")
 		return

@@ -1,0 +1,219 @@
+package operator
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/cortexlabs-go/cortex/internal/gateway"
+	"github.com/cortexlabs-go/cortex/internal/gateway/remote"
+	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/testutil/awstest"
+	"github.com/cortexlabs-go/cortex/internal/testutil/certtest"
+	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
+	"github.com/cortexlabs-go/cortex/internal/workload/local"
+)
+
+// remoteGateway is a gateway process's parts, in this process: the gateway, its client of the
+// operator's internal endpoints, and its listener.
+type remoteGateway struct {
+	url  string
+	stop func()
+}
+
+// startRemoteOperator starts an operator in remote gateway mode with a local backend, and a
+// remote gateway in front of it (Targets from the same local backend: the processes run here).
+func startRemoteOperator(t *testing.T, state string, clientCert tls.Certificate, caFile string, mutate func(*Config)) (*apiFixture, *remoteGateway) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwURL := "https://" + ln.Addr().String()
+	backend, err := local.New(local.Options{Dir: filepath.Join(state, "..", "remote-workloads")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := startAPIOperator(t, state, func(c *Config) {
+		c.APIs.Gateway = GatewayRemote
+		c.APIs.GatewayClientCAFile = caFile
+		c.APIs.PublicEndpoints = []string{gwURL}
+		c.APIs.Workloads = backend
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	f.gateway = gwURL
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(f.srv.CAPEM())
+	client, err := remote.NewClient(remote.ClientOptions{OperatorURL: f.base,
+		TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := gateway.New(gateway.Options{Targets: backend.Targets, Authorize: client.Authorize})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- remote.Serve(ctx, gw, client, ln, f.srv.TLSConfig()) }()
+	rg := &remoteGateway{url: gwURL, stop: func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("remote gateway: %v", err)
+		}
+	}}
+	t.Cleanup(func() {
+		if ctx.Err() == nil {
+			rg.stop()
+		}
+	})
+	return f, rg
+}
+
+type decisionCase struct {
+	name   string
+	path   string
+	set    func(http.Header)
+	status int
+}
+
+// decisionCases are requests to an iam, an api_key and a none API, for each kind of caller.
+func decisionCases(key, otherKey, aliceTok, bobTok, opTok, localTok string) []decisionCase {
+	return []decisionCase{
+		{"no credentials, api_key", "/keyed", nil, 401},
+		{"no credentials, iam", "/readers", nil, 401},
+		{"malformed: Basic", "/keyed", func(h http.Header) { h.Set("Authorization", "Basic "+key) }, 401},
+		{"wrong key", "/keyed", withBearer(key[:len(key)-2] + "AA"), 401},
+		{"key for another API", "/keyed", withBearer(otherKey), 403},
+		{"identity token on an api_key API", "/keyed", withBearer(aliceTok), 401},
+		{"API key on an iam API", "/readers", withBearer(key), 401},
+		{"iam token for the operator", "/readers", withBearer(opTok), 401},
+		{"identity not in allow", "/alice-only", withBearer(bobTok), 403},
+		{"two Authorization headers", "/keyed", func(h http.Header) { h.Add("Authorization", "Bearer "+key); h.Add("Authorization", "Bearer "+key) }, 401},
+		{"Authorization and X-Api-Key", "/keyed", func(h http.Header) { h.Set("Authorization", "Bearer "+key); h.Set("X-Api-Key", key) }, 401},
+		{"valid key", "/keyed", withBearer(key), 200},
+		{"valid key in X-Api-Key", "/keyed", func(h http.Header) { h.Set("x-api-key", key) }, 200},
+		{"reader", "/readers", withBearer(bobTok), 200},
+		{"local admin reads the cluster", "/readers", withBearer(localTok), 200},
+		{"allowed", "/alice-only", withBearer(aliceTok), 200},
+		{"none with credentials", "/open", func(h http.Header) { h.Set("Authorization", "Bearer "+aliceTok) }, 200},
+		{"none without credentials", "/open", nil, 200},
+		{"no such API", "/missing", nil, 404},
+	}
+}
+
+// An iam, an api_key and a none API answer every kind of caller the same through the remote
+// gateway (a separate gateway that asks the operator's internal endpoints over mutual TLS) as
+// through the embedded one; the replica never sees a credential. Then, with the operator gone,
+// the remote gateway refuses everything with 503 and Retry-After (fail closed), keeping its
+// routes.
+func TestRemoteGatewayDecidesLikeTheEmbeddedOne(t *testing.T) {
+	moto := motoserver.Start(t, motoserver.Options{Auth: true, FreeActions: awstest.FreeActions})
+	admin := awstest.Bootstrap(t, moto)
+	alice := awstest.CreateUser(t, admin, "alice")
+	bob := awstest.CreateUser(t, admin, "bob")
+	hosts, err := identity.TestEndpointHosts(moto.URL, "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withMoto := func(c *Config) {
+		c.STSTestEndpoint = moto.URL
+		c.AccountID = "123456789012"
+		c.AccountRole = "read"
+	}
+	caFile, clientCert := certtest.ClientCAFile(t)
+
+	type answer struct {
+		Status int
+		Code   string
+	}
+	run := func(f *apiFixture) []answer {
+		apis := `{"apis":[` + strings.Join([]string{
+			authSpec(t, "open", `{"type":"none"}`),
+			authSpec(t, "keyed", `{"type":"api_key"}`),
+			authSpec(t, "other", `{"type":"api_key"}`),
+			authSpec(t, "readers", ""),
+			authSpec(t, "alice-only", `{"type":"iam","allow":[`+jsonStr(alice.ARN)+`]}`),
+		}, ",") + `]}`
+		if code, body := f.do(t, "POST", "/v1/apis", apis, f.token); code != 200 {
+			t.Fatalf("deploy: %d %s", code, body)
+		}
+		for _, name := range []string{"open", "keyed", "other", "readers", "alice-only"} {
+			f.waitLive(t, name, 1)
+		}
+		_, authBody := f.do(t, "GET", "/v1/auth", "", "")
+		var params AuthParams
+		if err := json.Unmarshal(authBody, &params); err != nil {
+			t.Fatal(err)
+		}
+		mint := func(creds aws.Credentials, audience string) string {
+			tok, err := identity.Mint(context.Background(), creds, identity.MintInput{Endpoint: hosts[moto.Host], ClusterID: params.ClusterID, Audience: audience, Now: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}
+		key, _ := f.createKey(t, "ci", `["keyed"]`, 0)
+		otherKey, _ := f.createKey(t, "other-ci", `["other"]`, 0)
+		var out []answer
+		// The 404 of a path without an API: wait until the gateway knows every route.
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if code, _, _ := f.gatewayCall(t, "/open", nil); code == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the gateway never routed /open")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, c := range decisionCases(key, otherKey, mint(alice.Creds, f.gateway), mint(bob.Creds, f.gateway), mint(alice.Creds, f.base), f.token) {
+			code, errCode, seen := f.gatewayCall(t, c.path, c.set)
+			if code != c.status {
+				t.Errorf("%s %s: %d %s, want %d", f.gateway, c.name, code, errCode, c.status)
+			}
+			if code == 200 && (seen["authorization"] != "" || seen["x-api-key"] != "") {
+				t.Errorf("%s: the replica saw credentials: %v", c.name, seen)
+			}
+			out = append(out, answer{code, errCode})
+		}
+		return out
+	}
+
+	embedded := startAPIOperator(t, filepath.Join(t.TempDir(), "state"), withMoto)
+	want := run(embedded)
+	embedded.stop()
+
+	f, rg := startRemoteOperator(t, filepath.Join(t.TempDir(), "state"), clientCert, caFile, withMoto)
+	got := run(f)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("case %d: remote %v, embedded %v", i, got[i], want[i])
+		}
+	}
+
+	// The operator goes away: every request is refused (none APIs too: the decision is the
+	// operator's), with Retry-After, and the routes are kept (not 404).
+	f.stop()
+	for _, path := range []string{"/open", "/keyed", "/readers"} {
+		req, _ := http.NewRequest("GET", rg.url+path, nil)
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "authorizer_unavailable") {
+			t.Errorf("%s with the operator down: %d %q %s, want 503 with Retry-After", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+}
