@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/gateway"
 	"github.com/cortexlabs-go/cortex/internal/gateway/remote"
 	"github.com/cortexlabs-go/cortex/internal/identity"
@@ -216,4 +217,117 @@ func TestRemoteGatewayDecidesLikeTheEmbeddedOne(t *testing.T) {
 			t.Errorf("%s with the operator down: %d %q %s, want 503 with Retry-After", path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
 		}
 	}
+}
+
+// rawCall is one request to an operator with a given TLS client certificate (nil: none); it
+// returns the status, the headers and the body.
+func rawCall(t *testing.T, f *apiFixture, cert *tls.Certificate, method, path, body string) (int, http.Header, string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(f.srv.CAPEM())
+	cfg := &tls.Config{RootCAs: pool}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg}, Timeout: 30 * time.Second}
+	defer c.CloseIdleConnections()
+	req, _ := http.NewRequest(method, f.base+path, strings.NewReader(body))
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	resp.Header.Del("X-Request-Id")
+	resp.Header.Del("Date")
+	return resp.StatusCode, resp.Header, string(data)
+}
+
+// The internal endpoints answer only the gateway: without a client certificate, or with one of
+// another CA the operator also trusts (the TokenReview webhook's), a caller gets exactly what
+// an operator without remote mode answers for those paths (a 404 like any path that does not
+// exist: nothing new on the operator's port); the gateway's certificate does not open the
+// webhook either. With the gateway's certificate, the client address it reports is what the
+// failure limiter counts by.
+func TestRemoteGatewayEndpointsAnswerOnlyTheGateway(t *testing.T) {
+	dir := t.TempDir()
+	gwCAFile, gwCert := certtest.ClientCAFile(t)
+	hookCAFile, hookCert := certtest.ClientCAFile(t)
+	withHook := func(c *Config) {
+		c.KubernetesAPIServers = []string{"https://kube.example.com:6443"}
+		c.KubernetesWebhookClientCAFile = hookCAFile
+	}
+	plain := startAPIOperator(t, filepath.Join(dir, "plain", "state"), withHook)
+	f := startAPIOperator(t, filepath.Join(dir, "remote", "state"), func(c *Config) {
+		withHook(c)
+		c.APIs.Gateway = GatewayRemote
+		c.APIs.GatewayClientCAFile = gwCAFile
+		c.APIs.PublicEndpoints = []string{"https://gateway.example.com"}
+	})
+	authz := `{"api":"keyed","client":"203.0.113.7:1234","authorization":["Bearer cxk_x"]}`
+	for _, rq := range []struct{ method, path, body string }{
+		{"POST", remote.AuthorizePath, authz},
+		{"GET", remote.RoutesPath + "?known=", ""},
+		{"PUT", remote.RoutesPath, ""},
+	} {
+		wantCode, wantHdr, wantBody := rawCall(t, plain, nil, rq.method, rq.path, rq.body)
+		if wantCode != 404 {
+			t.Fatalf("%s %s without remote mode: %d", rq.method, rq.path, wantCode)
+		}
+		for name, cert := range map[string]*tls.Certificate{"no certificate": nil, "the webhook's certificate": &hookCert} {
+			code, hdr, body := rawCall(t, f, cert, rq.method, rq.path, rq.body)
+			if code != wantCode || body != wantBody || !equalHeaders(hdr, wantHdr) {
+				t.Errorf("%s %s, %s: %d %v %q; without remote mode: %d %v %q", rq.method, rq.path, name, code, hdr, body, wantCode, wantHdr, wantBody)
+			}
+		}
+	}
+	review := `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"x"}}`
+	if code, _, body := rawCall(t, f, &gwCert, "POST", TokenReviewPath, review); code != 401 {
+		t.Errorf("the gateway's certificate at the webhook: %d %s, want 401", code, body)
+	}
+
+	// The gateway: routes at once for an unknown version; decisions per reported client.
+	code, _, body := rawCall(t, f, &gwCert, "GET", remote.RoutesPath+"?known=", "")
+	var rt remote.Routes
+	if code != 200 || json.Unmarshal([]byte(body), &rt) != nil || rt.Version == "" || rt.Routes == nil {
+		t.Fatalf("routes: %d %s", code, body)
+	}
+	f.srv.apiAuth.setAuths(map[string]apispec.Auth{"keyed": {Type: apispec.AuthAPIKey}})
+	decide := func(client string) remote.Decision {
+		body := `{"api":"keyed","client":"` + client + `","authorization":["Bearer cxk_bad"]}`
+		code, _, out := rawCall(t, f, &gwCert, "POST", remote.AuthorizePath, body)
+		var d remote.Decision
+		if code != 200 || json.Unmarshal([]byte(out), &d) != nil {
+			t.Fatalf("authorize: %d %s", code, out)
+		}
+		return d
+	}
+	limited := false
+	for i := 0; i < 40 && !limited; i++ {
+		limited = decide("203.0.113.7:1234").Status == 429
+	}
+	if !limited {
+		t.Fatal("40 failures of one client were never limited")
+	}
+	if d := decide("203.0.113.8:1234"); d.Status != 401 {
+		t.Errorf("another client after the first was limited: %+v, want 401", d)
+	}
+	for _, bad := range []string{`{"api":"keyed","client":"not an address"}`, `{"api":"","client":"203.0.113.7:1"}`,
+		`{"api":"keyed","client":"203.0.113.7:1","extra":1}`} {
+		if code, _, out := rawCall(t, f, &gwCert, "POST", remote.AuthorizePath, bad); code != 400 {
+			t.Errorf("authorize %s: %d %s, want 400", bad, code, out)
+		}
+	}
+}
+
+func equalHeaders(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if strings.Join(v, ",") != strings.Join(b[k], ",") {
+			return false
+		}
+	}
+	return true
 }
