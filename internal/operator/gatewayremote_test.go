@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,49 @@ import (
 type remoteGateway struct {
 	url  string
 	stop func()
+	// cut closes the gateway's way to the operator (a TCP forwarder between the two) while both
+	// keep running, and the APIs' replicas with them.
+	cut func()
+}
+
+// forward relays TCP connections from a loopback port to target until the returned cut is
+// called, which closes the port and every relayed connection.
+func forward(t *testing.T, target string) (addr string, cut func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, u)
+			mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	cut = func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	t.Cleanup(cut)
+	return ln.Addr().String(), cut
 }
 
 // startRemoteOperator starts an operator in remote gateway mode with a local backend, and a
@@ -57,7 +101,8 @@ func startRemoteOperator(t *testing.T, state string, clientCert tls.Certificate,
 	f.gateway = gwURL
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(f.srv.CAPEM())
-	client, err := remote.NewClient(remote.ClientOptions{OperatorURL: f.base,
+	via, cut := forward(t, strings.TrimPrefix(f.base, "https://"))
+	client, err := remote.NewClient(remote.ClientOptions{OperatorURL: "https://" + via,
 		TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}}})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +111,7 @@ func startRemoteOperator(t *testing.T, state string, clientCert tls.Certificate,
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- remote.Serve(ctx, gw, client, ln, f.srv.TLSConfig()) }()
-	rg := &remoteGateway{url: gwURL, stop: func() {
+	rg := &remoteGateway{url: gwURL, cut: cut, stop: func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("remote gateway: %v", err)
@@ -202,9 +247,10 @@ func TestRemoteGatewayDecidesLikeTheEmbeddedOne(t *testing.T) {
 		}
 	}
 
-	// The operator goes away: every request is refused (none APIs too: the decision is the
-	// operator's), with Retry-After, and the routes are kept (not 404).
-	f.stop()
+	// The operator becomes unreachable (its replicas keep running): every request is refused
+	// (none APIs too: the decision is the operator's), with Retry-After, and the routes are kept
+	// (not 404).
+	rg.cut()
 	for _, path := range []string{"/open", "/keyed", "/readers"} {
 		req, _ := http.NewRequest("GET", rg.url+path, nil)
 		resp, err := f.client.Do(req)
