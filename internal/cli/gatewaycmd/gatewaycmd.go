@@ -156,7 +156,7 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	rules.ExplicitPath = kubeconfig
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("Kubernetes client: %w", err)
+		return nil, fmt.Errorf("the Kubernetes client: %w", err)
 	}
 	return kubernetes.NewForConfig(cfg)
 }
