@@ -289,11 +289,12 @@ func TestInstall(t *testing.T) {
 			got = append(got, it.Kind+" "+it.Namespace+"/"+it.Name)
 		}
 		want := []string{
-			"Deployment cortex/cortex-operator", "Service cortex/cortex-gateway", "Service cortex/cortex-operator",
-			"Secret cortex/cortex-ca", "Secret cortex/cortex-tls", "ServiceAccount cortex/cortex-operator",
-			"RoleBinding cortex-apis/cortex-admin", "RoleBinding cortex-apis/cortex-deploy", "RoleBinding cortex-apis/cortex-operator",
-			"RoleBinding cortex-apis/cortex-read",
-			"Role cortex-apis/cortex-deploy", "Role cortex-apis/cortex-operator", "Role cortex-apis/cortex-read",
+			"Deployment cortex/cortex-gateway", "Deployment cortex/cortex-operator", "Service cortex/cortex-gateway", "Service cortex/cortex-operator",
+			"Secret cortex/cortex-ca", "Secret cortex/cortex-gateway-client-ca", "Secret cortex/cortex-gateway-tls", "Secret cortex/cortex-tls",
+			"ServiceAccount cortex/cortex-gateway", "ServiceAccount cortex/cortex-operator", "PodDisruptionBudget cortex/cortex-gateway",
+			"RoleBinding cortex-apis/cortex-admin", "RoleBinding cortex-apis/cortex-deploy", "RoleBinding cortex-apis/cortex-gateway",
+			"RoleBinding cortex-apis/cortex-operator", "RoleBinding cortex-apis/cortex-read",
+			"Role cortex-apis/cortex-deploy", "Role cortex-apis/cortex-gateway", "Role cortex-apis/cortex-operator", "Role cortex-apis/cortex-read",
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("installed:\n got %q\nwant %q", got, want)
@@ -601,8 +602,17 @@ func TestInstall(t *testing.T) {
 			if err != nil || len(pods.Items) == 0 {
 				return false, err
 			}
+			unschedulable := false
 			for _, cond := range pods.Items[0].Status.Conditions {
-				if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
+				unschedulable = unschedulable || (cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse)
+			}
+			// And the Deployment says it is not available (the controller writes that apart).
+			d, err := c.Client.AppsV1().Deployments(other).Get(ctx, install.OperatorName, metav1.GetOptions{})
+			if err != nil || !unschedulable {
+				return false, err
+			}
+			for _, cond := range d.Status.Conditions {
+				if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionFalse {
 					return true, nil
 				}
 			}
@@ -628,7 +638,7 @@ func TestInstall(t *testing.T) {
 		if err := install.Uninstall(ctx, c.Client, func(l string) { lines = append(lines, l) }, ns, apis); err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 13 {
+		if len(lines) != 20 {
 			t.Errorf("progress %q", lines)
 		}
 		items, err := install.Installed(ctx, c.Client, ns, apis)
