@@ -77,10 +77,10 @@ func startAPIOperator(t *testing.T, stateDir string, mutate func(*Config)) *apiF
 		t.Fatal(err)
 	}
 	f := &apiFixture{
-		srv:     s,
-		base:    "https://" + addr.String(),
-		client:  &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
-		token:   LocalTokenPrefix + secret,
+		srv:    s,
+		base:   "https://" + addr.String(),
+		client: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
+		token:  LocalTokenPrefix + secret,
 	}
 	stopped := false
 	f.stop = func() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,10 +39,10 @@ type Server struct {
 	// Kubernetes API servers' audiences only (nil: the webhook is off).
 	kubeVerifier *identity.Verifier
 	// webhookClientCAs, when set, is the CA the webhook's callers must present a certificate of.
-	webhookClientCAs *x509.CertPool
+	webhookClientCAs clientCAs
 	// gatewayClientCAs is the CA of the remote gateway's client certificate (remote mode only);
 	// routeHub publishes the routing table to it.
-	gatewayClientCAs *x509.CertPool
+	gatewayClientCAs clientCAs
 	routeHub         *routeHub
 	clientCAs        *x509.CertPool // both of the above: what the TLS handshake asks for
 	local            *localAuth
@@ -139,18 +140,33 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// loadClientCA reads a PEM file of client CA certificates (field names it in errors) into a pool
-// of its own, and adds them to s.clientCAs.
-func (s *Server) loadClientCA(field, file string) (*x509.CertPool, error) {
+// loadClientCA reads a PEM file of client CA certificates (field names it in errors) and adds
+// them to s.clientCAs, the pool the TLS handshake verifies client certificates against.
+func (s *Server) loadClientCA(field, file string) (clientCAs, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) || !s.clientCAs.AppendCertsFromPEM(data) {
+	var cas clientCAs
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", field, file, err)
+		}
+		cas = append(cas, c)
+		s.clientCAs.AddCert(c)
+	}
+	if len(cas) == 0 {
 		return nil, fmt.Errorf("%s: %s holds no PEM certificate", field, file)
 	}
-	return pool, nil
+	return cas, nil
 }
 
 // newVerifier builds the token verifier for this cluster id and these public endpoints.
@@ -272,7 +288,7 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	serverTLS := s.tls
 	if s.webhookClientCAs != nil || s.gatewayClientCAs != nil {
 		// Ask for, never require, a client certificate: only the webhook and the remote gateway's
-		// routes insist on one, each of its own CA (verifiedBy); CLI clients present none. The
+		// routes insist on one, each of its own CA (clientCAs.issued); CLI clients present none. The
 		// embedded gateway keeps s.tls unchanged.
 		serverTLS = s.tls.Clone()
 		serverTLS.ClientCAs = s.clientCAs

@@ -1,7 +1,6 @@
 package operator
 
 import (
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -40,7 +39,7 @@ func (s *Server) handleTokenReview(w http.ResponseWriter, r *http.Request) {
 	}
 	a.method = MethodAWS
 	// Checked against the webhook's own CA: the server also asks for the remote gateway's.
-	if s.webhookClientCAs != nil && !verifiedBy(r, s.webhookClientCAs, x509.ExtKeyUsageClientAuth) {
+	if s.webhookClientCAs != nil && !s.webhookClientCAs.issued(r) {
 		a.decision, a.reason = "deny", "no_client_certificate"
 		WriteError(w, http.StatusUnauthorized, CodeUnauthenticated, "the TokenReview webhook answers only the Kubernetes API server (a client certificate is required)")
 		return

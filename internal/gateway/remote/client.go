@@ -130,7 +130,11 @@ func (c *Client) Authorize(r *http.Request, api string) gateway.Decision {
 	}
 	var d Decision
 	dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<20))
-	if err := dec.Decode(&d); err != nil || !validStatus(d.Status) || (d.Status != 0 && d.Code == "") {
+	err = dec.Decode(&d)
+	// Read to the end (the answer's trailing newline): else the connection is not reused, and the
+	// next decision pays a TLS handshake.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if err != nil || !validStatus(d.Status) || (d.Status != 0 && d.Code == "") {
 		c.logf("authorize: the operator's answer is not a decision (%v, status %d)", err, d.Status)
 		return unavailable("")
 	}
@@ -186,7 +190,9 @@ func (c *Client) routes(ctx context.Context, known string) (*Routes, error) {
 		return nil, fmt.Errorf("the operator answered %s", resp.Status)
 	}
 	var rt Routes
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&rt); err != nil {
+	err = json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&rt)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // keep the connection
+	if err != nil {
 		return nil, fmt.Errorf("the operator's routing table: %w", err)
 	}
 	if rt.Version == "" || rt.Routes == nil {

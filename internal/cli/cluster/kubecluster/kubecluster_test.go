@@ -84,7 +84,7 @@ func TestUpInfoDown(t *testing.T) {
 	up := []string{"--kubeconfig", c.Kubeconfig, "--image", "cortex/cortex:test", "--service-type", "ClusterIP", "--wait-timeout", "1m"}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
 	for _, want := range []string{"installing cortex in namespace cortex", "applied Role cortex-apis/cortex-operator",
-		"applied Deployment cortex/cortex-operator", "waiting for Deployment cortex/cortex-operator to be available"} {
+		"applied Deployment cortex/cortex-operator", "waiting for Deployments cortex/cortex-operator and cortex-gateway to be available", "applied Deployment cortex/cortex-gateway"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, errOut)
 		}
@@ -164,7 +164,7 @@ func TestUpInfoDown(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	if !strings.HasPrefix(info.Operator, "available") || info.ClusterID != env.ClusterID || info.Image != "cortex/cortex:test" ||
-		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 13 {
+		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 20 {
 		t.Errorf("info %+v", info)
 	}
 
@@ -185,7 +185,7 @@ func TestUpInfoDown(t *testing.T) {
 		}
 		kinds = append(kinds, m.Kind+" "+m.Metadata.Namespace+"/"+m.Metadata.Name)
 	}
-	if len(kinds) != 15 || !strings.Contains(errOut.String(), "private keys") {
+	if len(kinds) != 22 || !strings.Contains(errOut.String(), "private keys") {
 		t.Errorf("manifests: %q\n%s", kinds, errOut)
 	}
 
@@ -198,7 +198,7 @@ func TestUpInfoDown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pass --yes") {
 		t.Fatalf("down without --yes: %v", err)
 	}
-	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 13 {
+	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 20 {
 		t.Fatalf("down without --yes changed the install: %v", items)
 	}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig, "--yes") })
