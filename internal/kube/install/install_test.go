@@ -633,6 +633,8 @@ func TestInstall(t *testing.T) {
 		}
 	})
 
+	t.Run("GatewayServesWithTheInstalledArguments", func(t *testing.T) { testGatewayServes(t, c, objs, ns) })
+
 	t.Run("UninstallRemovesOnlyCortexObjects", func(t *testing.T) {
 		var lines []string
 		if err := install.Uninstall(ctx, c.Client, func(l string) { lines = append(lines, l) }, ns, apis); err != nil {

@@ -62,11 +62,11 @@ const (
 	// gatewayServicePort is what clients dial for APIs.
 	gatewayServicePort = 443
 
-	stateDir   = "/var/lib/cortex"
-	tlsDir     = "/etc/cortex/tls"
+	stateDir = "/var/lib/cortex"
+	tlsDir   = "/etc/cortex/tls"
 	// gatewayClientCAKey is the gateway client CA's certificate in TLSSecretName.
 	gatewayClientCAKey = "gateway-client-ca.crt"
-	nonRootUID = 65532
+	nonRootUID         = 65532
 )
 
 // TLS is the cluster's TLS material: the CA clients pin and its key, and the operator's server

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,13 +52,9 @@ func TestOperatorServesWithTheInstalledArguments(t *testing.T) {
 	if args[0] != "operator" || args[1] != "serve" {
 		t.Fatalf("args %q", args)
 	}
-	for _, e := range ctr.Env {
-		if *e.Name == "CORTEX_GATEWAY_LISTEN" {
-			if *e.Value != "0.0.0.0:8443" {
-				t.Errorf("gateway listens on %s", *e.Value)
-			}
-			t.Setenv("CORTEX_GATEWAY_LISTEN", "127.0.0.1:0")
-		}
+	// The operator runs no gateway listener: the gateway is its own Deployment.
+	if !slices.Contains(args, "--apis-gateway=remote") {
+		t.Errorf("args %q: want the remote gateway mode", args)
 	}
 	f, _, _ := cmdutil.TestFactory(dir, "", false)
 	cmd := operatorcmd.NewCmdOperator(f)
