@@ -77,7 +77,8 @@ func freePort(t *testing.T) int {
 // Deployments' own arguments (container paths mapped to a temporary directory; no container runs
 // on kwok), the gateway's Kubernetes client impersonating its ServiceAccount: the gateway
 // verifies the operator, the operator accepts the gateway's client certificate, the routes reach
-// the gateway and the decisions are the operator's; with the operator gone, 503.
+// the gateway and the decisions are the operator's. (Fail-closed when the operator is away:
+// internal/operator TestRemoteGatewayDecidesLikeTheEmbeddedOne.)
 func testGatewayServes(t *testing.T, c *kubetest.Cluster, objs *install.Objects, ns string) {
 	dir := t.TempDir()
 	mount := func(secret string) string {
