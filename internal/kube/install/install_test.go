@@ -514,6 +514,10 @@ func TestInstall(t *testing.T) {
 		if g.Spec.Replicas == nil || *g.Spec.Replicas != install.GatewayReplicas || g.Spec.Template.Spec.Containers[0].Args[0] != "gateway" {
 			t.Errorf("gateway Deployment: %v %q", g.Spec.Replicas, g.Spec.Template.Spec.Containers[0].Args)
 		}
+		if tsc := g.Spec.Template.Spec.TopologySpreadConstraints; len(tsc) != 1 || tsc[0].TopologyKey != corev1.LabelHostname ||
+			tsc[0].LabelSelector.MatchLabels[install.LabelName] != install.GatewayName {
+			t.Errorf("gateway replicas are not spread over nodes: %+v", tsc)
+		}
 		// The gateway client CA's key is in a Secret no pod mounts.
 		for _, name := range []string{install.OperatorName, install.GatewayName} {
 			dep, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})

@@ -455,6 +455,10 @@ func gatewayDeployment(opts Options, selector map[string]string) *appsac.Deploym
 		WithSecurityContext(coreac.PodSecurityContext().
 			WithRunAsNonRoot(true).WithRunAsUser(nonRootUID).WithRunAsGroup(nonRootUID).WithFSGroup(nonRootUID).
 			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		// The replicas on different nodes where there are several: one node's loss leaves one.
+		WithTopologySpreadConstraints(coreac.TopologySpreadConstraint().WithMaxSkew(1).
+			WithTopologyKey(corev1.LabelHostname).WithWhenUnsatisfiable(corev1.ScheduleAnyway).
+			WithLabelSelector(metaac.LabelSelector().WithMatchLabels(selector))).
 		WithContainers(c).
 		WithVolumes(
 			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("64Mi"))),
