@@ -336,6 +336,8 @@ type infoResult struct {
 	APIsNamespace string       `json:"apis_namespace"`
 	Operator      string       `json:"operator"`
 	Endpoint      string       `json:"endpoint,omitempty"`
+	Gateway       string       `json:"gateway"`
+	GatewayURL    string       `json:"gateway_endpoint,omitempty"`
 	ClusterID     string       `json:"cluster_id,omitempty"`
 	Image         string       `json:"image,omitempty"`
 	Objects       []infoObject `json:"objects"`
@@ -357,7 +359,7 @@ func infoRun(o *InfoOptions) error {
 	if len(items) == 0 {
 		return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("cortex is not installed in namespace %s", o.Namespace)}
 	}
-	res := infoResult{Namespace: o.Namespace, APIsNamespace: o.apisNamespace(), Operator: "not installed", Objects: []infoObject{}}
+	res := infoResult{Namespace: o.Namespace, APIsNamespace: o.apisNamespace(), Operator: "not installed", Gateway: "not installed", Objects: []infoObject{}}
 	for _, it := range items {
 		res.Objects = append(res.Objects, infoObject{it.Kind, it.Namespace, it.Name})
 	}
@@ -369,14 +371,22 @@ func infoRun(o *InfoOptions) error {
 			res.Image = cs[0].Image
 		}
 	}
-	if _, ep, _, how, err := endpoints(ctx, c, o.Namespace); err == nil && ep != "" {
+	if g, err := c.AppsV1().Deployments(o.Namespace).Get(ctx, install.GatewayName, metav1.GetOptions{}); err == nil {
+		res.Gateway = deploymentState(g)
+	}
+	if _, ep, gw, how, err := endpoints(ctx, c, o.Namespace); err == nil && ep != "" {
 		res.Endpoint = ep + " (" + how + ")"
+		res.GatewayURL = gw
 	}
 	return cmdutil.Print(o.IO.Out, *o.Format, res, func(tw *tabwriter.Writer) {
 		fmt.Fprintf(tw, "namespace\t%s (APIs in %s)\n", res.Namespace, res.APIsNamespace)
 		fmt.Fprintf(tw, "operator\t%s\n", res.Operator)
 		if res.Endpoint != "" {
 			fmt.Fprintf(tw, "endpoint\t%s\n", res.Endpoint)
+		}
+		fmt.Fprintf(tw, "gateway\t%s\n", res.Gateway)
+		if res.GatewayURL != "" {
+			fmt.Fprintf(tw, "gateway endpoint\t%s\n", res.GatewayURL)
 		}
 		fmt.Fprintf(tw, "image\t%s\ncluster id\t%s\n\nKIND\tNAMESPACE\tNAME\n", res.Image, res.ClusterID)
 		for _, ob := range res.Objects {

@@ -164,7 +164,8 @@ func TestUpInfoDown(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	if !strings.HasPrefix(info.Operator, "available") || info.ClusterID != env.ClusterID || info.Image != "cortex/cortex:test" ||
-		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 20 {
+		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 20 ||
+		!strings.HasPrefix(info.Gateway, "available (2/2") || !strings.HasPrefix(info.GatewayURL, "https://") {
 		t.Errorf("info %+v", info)
 	}
 
