@@ -135,7 +135,7 @@ func Verify(u Upload) error {
 		writeEntry(h, f.Path, f.Exec, f.Data)
 	}
 	for p := range seen {
-		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+		for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
 			if seen[d] {
 				return fmt.Errorf("file %q: %q is also sent as a file", p, d)
 			}
