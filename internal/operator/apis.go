@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/bundle"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/gateway"
 	"github.com/cortexlabs-go/cortex/internal/identity"
@@ -140,6 +141,9 @@ func (s *Server) startAPIs(ctx context.Context) error {
 	mgr.OnAuth = s.apiAuth.setAuths
 	mgr.OnRoutes = gw.SetRoutes
 	mgr.SecretEnv = s.apiSecretEnv
+	// Only the local provider's operator shares the user's disk; any other gets the code with
+	// each deploy.
+	mgr.Remote = s.cfg.Provider != "local"
 	gwTLS := s.tls.Clone() // now: the operator's own server changes s.tls when it starts
 	go func() {
 		if err := gw.Serve(ln, gwTLS); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -196,7 +200,14 @@ func (s *Server) apisOr501(w http.ResponseWriter) *workload.Manager {
 // DeployRequest is POST /v1/apis.
 type DeployRequest struct {
 	APIs []apispec.Spec `json:"apis"`
+	// Projects is the code of the APIs' project directories, keyed by the specs' project_dir,
+	// sent by the client when the operator is not on its machine (any provider but local).
+	Projects map[string]bundle.Upload `json:"projects,omitempty"`
 }
+
+// maxDeployBody bounds POST /v1/apis, which may carry projects' code (base64: 4/3 of their size;
+// each project at most bundle.MaxUploadBytes).
+const maxDeployBody = 4 << 20
 
 func (s *Server) handleDeployAPIs(w http.ResponseWriter, r *http.Request) {
 	mgr := s.apisOr501(w)
@@ -204,10 +215,10 @@ func (s *Server) handleDeployAPIs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req DeployRequest
-	if !DecodeJSON(w, r, &req) {
+	if !decodeJSONLimit(w, r, &req, maxDeployBody) {
 		return
 	}
-	results, err := mgr.Apply(r.Context(), req.APIs)
+	results, err := mgr.ApplyUploaded(r.Context(), req.APIs, req.Projects)
 	var ve *workload.ValidationError
 	switch {
 	case errors.As(err, &ve):
