@@ -406,4 +406,3 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
-
