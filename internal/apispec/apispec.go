@@ -427,5 +427,12 @@ func (s *Spec) TemplateHash() string {
 	return c.Hash()
 }
 
+// RunsProjectCode reports whether the handler runs files of the project directory (python and
+// command handlers; a container's image holds its own code): on a cluster, cortex deploy sends
+// them.
+func (s *Spec) RunsProjectCode() bool {
+	return s.Handler.Type == HandlerPython || s.Handler.Type == HandlerCommand
+}
+
 // WantsAWSCredentials reports whether the API accepts the environment's AWS credentials.
 func (s *Spec) WantsAWSCredentials() bool { return s.AWSCredentials == nil || *s.AWSCredentials }

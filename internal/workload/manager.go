@@ -215,11 +215,6 @@ func (m *Manager) Apply(ctx context.Context, specs []apispec.Spec) ([]Result, er
 	return m.ApplyUploaded(ctx, specs, nil)
 }
 
-// ShipsCode reports whether a handler runs the project's code (and so needs it on a cluster).
-func ShipsCode(s apispec.Spec) bool {
-	return s.Handler.Type == apispec.HandlerPython || s.Handler.Type == apispec.HandlerCommand
-}
-
 // ApplyUploaded is Apply with the projects' code sent by the client, keyed by the specs' project
 // directories (Remote managers only). Every upload is verified (package bundle) before anything
 // changes.
@@ -269,7 +264,7 @@ func (m *Manager) ApplyUploaded(ctx context.Context, specs []apispec.Spec, uploa
 	for i, s := range specs {
 		var b bundle.Bundle
 		if m.Remote {
-			if u, ok := uploads[s.ProjectDir]; ok && ShipsCode(s) {
+			if u, ok := uploads[s.ProjectDir]; ok && s.RunsProjectCode() {
 				b.Hash = u.Hash
 				files[s.Name] = u.Files
 			}
@@ -327,7 +322,7 @@ func (m *Manager) checkUploads(specs []apispec.Spec, uploads map[string]bundle.U
 	}
 	var errs []error
 	for i, s := range specs {
-		if !ShipsCode(s) {
+		if !s.RunsProjectCode() {
 			continue
 		}
 		u, ok := uploads[s.ProjectDir]

@@ -190,6 +190,15 @@ func (b *Backend) collectCode(ctx context.Context, api string) error {
 	return errors.Join(errs...)
 }
 
+func hasCodeVolume(vols []corev1.Volume) bool {
+	for _, v := range vols {
+		if v.Name == codeVolume {
+			return true
+		}
+	}
+	return false
+}
+
 // podGone queues a code collection for the API of a deleted pod that mounted code.
 func (b *Backend) podGone(obj any) {
 	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -199,11 +208,8 @@ func (b *Backend) podGone(obj any) {
 	if !ok || p.Labels[LabelAPI] == "" {
 		return
 	}
-	for _, v := range p.Spec.Volumes {
-		if v.Name == codeVolume {
-			b.gcQueue.Add(p.Labels[LabelAPI])
-			return
-		}
+	if hasCodeVolume(p.Spec.Volumes) {
+		b.gcQueue.Add(p.Labels[LabelAPI])
 	}
 }
 

@@ -209,7 +209,7 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		}
 	}
 	var code []codeEntry
-	if d.Code != "" && workload.ShipsCode(spec) {
+	if d.Code != "" && spec.RunsProjectCode() {
 		b.codeMu.Lock()
 		b.wantCode.Store(spec.Name, codeName(spec.Name, d.Code))
 		code, err = b.ensureCode(ctx, d)
@@ -262,9 +262,12 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		}
 	}
 	// Code no version uses any more; an old version's code stays until its pods are gone (the
-	// pod informer queues another collection then).
-	if err := b.collectCode(ctx, spec.Name); err != nil {
-		return fmt.Errorf("api %s: %w", spec.Name, err)
+	// pod informer queues another collection then). An API that has and had no code costs no
+	// request.
+	if code != nil || (existing != nil && hasCodeVolume(existing.Spec.Template.Spec.Volumes)) {
+		if err := b.collectCode(ctx, spec.Name); err != nil {
+			return fmt.Errorf("api %s: %w", spec.Name, err)
+		}
 	}
 	return nil
 }
