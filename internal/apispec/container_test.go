@@ -3,6 +3,8 @@ package apispec
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -119,4 +121,15 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+func TestContainerExampleParses(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "container", "cortex.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs, err := Parse(data, "examples/container/cortex.yaml", t.TempDir())
+	if err != nil || len(specs) != 1 || specs[0].Handler.Type != HandlerContainer {
+		t.Fatalf("%v %+v", err, specs)
+	}
 }
