@@ -20,6 +20,9 @@ const (
 	MaxUploadBytes   = 1<<20 - 16<<10
 	MaxUploadFiles   = 1000
 	MaxUploadPathLen = 1024
+	// MaxUploadPathBytes bounds the paths together: each is in the pod template (a volume item),
+	// which every ReplicaSet and pod copies.
+	MaxUploadPathBytes = 64 << 10
 )
 
 // File is one file of a project sent over the wire: its slash-separated path relative to the
@@ -70,6 +73,10 @@ func Read(src string) (Upload, error) {
 		writeEntry(h, f.rel, f.exec, data)
 	}
 	u.Hash = hex.EncodeToString(h.Sum(nil))
+	// The operator's rules, here first: a file name the cluster would refuse fails now.
+	if err := Verify(u); err != nil {
+		return Upload{}, fmt.Errorf("%s: %w", src, err)
+	}
 	return u, nil
 }
 
@@ -114,7 +121,7 @@ func Verify(u Upload) error {
 	if len(u.Files) > MaxUploadFiles {
 		return &TooLargeError{fmt.Sprintf("%d files, at most %d", len(u.Files), MaxUploadFiles)}
 	}
-	var total int64
+	var total, paths int64
 	seen := make(map[string]bool, len(u.Files))
 	h := sha256.New()
 	for i, f := range u.Files {
@@ -125,6 +132,9 @@ func Verify(u Upload) error {
 			return fmt.Errorf("file %q: sent twice", f.Path)
 		}
 		seen[f.Path] = true
+		if paths += int64(len(f.Path)); paths > MaxUploadPathBytes {
+			return &TooLargeError{fmt.Sprintf("the file paths take more than %d bytes together", MaxUploadPathBytes)}
+		}
 		if i > 0 && f.Path < u.Files[i-1].Path {
 			return fmt.Errorf("file %q: files must be in path order", f.Path)
 		}

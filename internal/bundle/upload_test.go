@@ -101,6 +101,7 @@ func TestVerifyRefusesHostileUploads(t *testing.T) {
 		{"out of order", upload(File{Path: "b"}, File{Path: "a"}), "path order"},
 		{"oversize", upload(File{Path: "a", Data: make([]byte, MaxUploadBytes)}, File{Path: "b", Data: []byte("x")}), "ConfigMap"},
 		{"too many files", upload(many...), "at most"},
+		{"paths too long together", upload(longNames()...), "paths take more than"},
 		{"no files", upload(), "no files"},
 		{"bad hash", Upload{Hash: "abc", Files: good.Files}, "invalid content hash"},
 		{"wrong hash", wrongHash, "hash mismatch"},
@@ -113,5 +114,22 @@ func TestVerifyRefusesHostileUploads(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+func longNames() []File {
+	var fs []File
+	for i := 0; i < 70; i++ {
+		fs = append(fs, File{Path: fmt.Sprintf("%03d", i) + strings.Repeat("n", 1000)})
+	}
+	return fs
+}
+
+// Read applies the operator's rules first: a name the cluster would refuse fails on the client.
+func TestReadRefusesWhatVerifyRefuses(t *testing.T) {
+	src := t.TempDir()
+	write(t, filepath.Join(src, `a\b.py`), "x", 0o600)
+	if _, err := Read(src); err == nil || !strings.Contains(err.Error(), "backslash") {
+		t.Errorf("backslash name: %v", err)
 	}
 }
