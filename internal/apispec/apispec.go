@@ -1,6 +1,7 @@
 // Package apispec parses and validates API specs (cortex.yaml): a YAML list of APIs, each with a
-// name, a kind (RealtimeAPI), a handler (a Python class run by cortex's serving runtime, or any
-// command listening on $CORTEX_PORT), env, replicas and networking.endpoint.
+// name, a kind (RealtimeAPI), a handler (a Python class run by cortex's serving runtime, any
+// command listening on $CORTEX_PORT, or a container image: Kubernetes only), env, replicas,
+// compute and networking.endpoint.
 //
 // Parse works on YAML text and reports errors with the field and the line; Validate works on
 // decoded specs (the operator receives JSON) and reports the field.
@@ -18,6 +19,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/cortexlabs-go/cortex/internal/fielderr"
 )
 
@@ -28,7 +33,17 @@ const KindRealtime = "RealtimeAPI"
 const (
 	HandlerPython  = "python"
 	HandlerCommand = "command"
+	// HandlerContainer runs an image of the user's own (Kubernetes only: the local provider runs
+	// no images).
+	HandlerContainer = "container"
 )
+
+// DefaultContainerPort is where a container handler listens unless its port says otherwise.
+const DefaultContainerPort = 8080
+
+// NodeGroupLabel is the node label compute.node_group selects: an API with node_group "gpu" runs
+// only on nodes labelled cortex.dev/node-group=gpu.
+const NodeGroupLabel = "cortex.dev/node-group"
 
 // Limits.
 const (
@@ -44,6 +59,9 @@ type Spec struct {
 	Env        map[string]string `json:"env,omitempty"`
 	Replicas   int               `json:"replicas,omitempty"`
 	Networking Networking        `json:"networking,omitempty"`
+	// Compute is what each replica reserves and where it may run (Kubernetes; the local provider
+	// ignores it). omitzero keeps the JSON, and so the hash, of specs without it unchanged.
+	Compute Compute `json:"compute,omitzero"`
 	// ProjectDir is the absolute directory the spec's relative paths are resolved against. The
 	// CLI sets it to the directory of cortex.yaml; on the local provider the operator runs on
 	// the same machine and reads the handler from there.
@@ -59,11 +77,32 @@ type Spec struct {
 // Handler says what runs in each replica.
 type Handler struct {
 	// Type is "python" (a class Handler in Path with __init__(config) and handle_post(payload),
-	// run by cortex's serving runtime) or "command" (Command, which must listen on $CORTEX_PORT).
+	// run by cortex's serving runtime), "command" (Command, which must listen on $CORTEX_PORT) or
+	// "container" (Image, listening on Port; Command and Args replace its entrypoint and
+	// arguments).
 	Type    string         `json:"type"`
 	Path    string         `json:"path,omitempty"`
 	Config  map[string]any `json:"config,omitempty"`
 	Command []string       `json:"command,omitempty"`
+	// Container handlers only.
+	Image string   `json:"image,omitempty"`
+	Port  int      `json:"port,omitempty"`
+	Args  []string `json:"args,omitempty"`
+	// HealthCheckPath is an HTTP path answered with 2xx/3xx when the container is ready (its
+	// readiness probe); empty: ready once the port accepts connections.
+	HealthCheckPath string `json:"health_check_path,omitempty"`
+}
+
+// Compute is the resources of one replica and the nodes it may run on; zero values mean no
+// request and any node.
+type Compute struct {
+	// CPU and Mem are Kubernetes quantities ("500m", "2", "512Mi", "2Gi").
+	CPU string `json:"cpu,omitempty"`
+	Mem string `json:"mem,omitempty"`
+	// GPU is the number of nvidia.com/gpu devices.
+	GPU int `json:"gpu,omitempty"`
+	// NodeGroup selects the nodes labelled NodeGroupLabel=NodeGroup.
+	NodeGroup string `json:"node_group,omitempty"`
 }
 
 // Networking is where the gateway serves the API.
@@ -86,7 +125,9 @@ func Subject(index int, name string) string {
 var (
 	nameRE     = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	endpointRE = regexp.MustCompile(`^(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,62})+$`)
-	envKeyRE   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+	// healthPathRE: an absolute URL path of RFC 3986 path characters (no spaces, no query).
+	healthPathRE = regexp.MustCompile(`^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,255}$`)
+	envKeyRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 )
 
 // reservedEnv are set by cortex itself; a spec may not override them.
@@ -229,10 +270,23 @@ func validate(s *Spec, checkFS bool, fe func(field, format string, a ...any)) {
 			fe("auth", "%v", err)
 		}
 	}
+	validateCompute(&s.Compute, fe)
 	h := &s.Handler
+	if h.Type != HandlerContainer && h.Type != "" {
+		for _, f := range []struct {
+			field string
+			set   bool
+		}{{"image", h.Image != ""}, {"port", h.Port != 0}, {"args", len(h.Args) > 0}, {"health_check_path", h.HealthCheckPath != ""}} {
+			if f.set {
+				fe("handler."+f.field, "only allowed with type container")
+			}
+		}
+	}
 	switch h.Type {
 	case "":
-		fe("handler.type", "required (python or command)")
+		fe("handler.type", "required (python, command or container)")
+	case HandlerContainer:
+		validateContainer(h, fe)
 	case HandlerPython:
 		if len(h.Command) > 0 {
 			fe("handler.command", "not allowed with type python")
@@ -275,7 +329,77 @@ func validate(s *Spec, checkFS bool, fe func(field, format string, a ...any)) {
 			}
 		}
 	default:
-		fe("handler.type", "unknown handler type %q (python or command)", h.Type)
+		fe("handler.type", "unknown handler type %q (python, command or container)", h.Type)
+	}
+}
+
+func validateContainer(h *Handler, fe func(field, format string, a ...any)) {
+	if h.Path != "" {
+		fe("handler.path", "not allowed with type container (the image holds the code)")
+	}
+	if h.Config != nil {
+		fe("handler.config", "not allowed with type container (use env)")
+	}
+	switch {
+	case h.Image == "":
+		fe("handler.image", "required for type container: an image reference like registry.example.com/team/api:1.2")
+	case len(h.Image) > 512:
+		fe("handler.image", "too long (at most 512 characters)")
+	default:
+		// The parser Docker and the kubelet use; "nginx" means docker.io/library/nginx.
+		if _, err := reference.ParseNormalizedNamed(h.Image); err != nil {
+			fe("handler.image", "invalid image reference %q: %v", h.Image, err)
+		}
+	}
+	if h.Port == 0 {
+		h.Port = DefaultContainerPort
+	}
+	if h.Port < 1 || h.Port > 65535 {
+		fe("handler.port", "must be between 1 and 65535, got %d", h.Port)
+	}
+	for _, l := range []struct {
+		field string
+		list  []string
+	}{{"handler.command", h.Command}, {"handler.args", h.Args}} {
+		if len(l.list) > 256 {
+			fe(l.field, "too many items (%d, at most 256)", len(l.list))
+		}
+		for i, a := range l.list {
+			if strings.ContainsRune(a, 0) {
+				fe(fmt.Sprintf("%s[%d]", l.field, i), "contains a NUL byte")
+			}
+		}
+	}
+	if len(h.Command) > 0 && h.Command[0] == "" {
+		fe("handler.command[0]", "must not be empty (leave command out to run the image's entrypoint)")
+	}
+	if p := h.HealthCheckPath; p != "" && (!healthPathRE.MatchString(p) || hasDotDot(p)) {
+		fe("handler.health_check_path", "invalid path %q: use an absolute URL path like /healthz (no spaces, no query, no '..')", p)
+	}
+}
+
+// validateCompute checks the quantities with Kubernetes' own parser (what the API server would
+// accept) and the node group as a label value.
+func validateCompute(c *Compute, fe func(field, format string, a ...any)) {
+	for _, q := range []struct{ field, value string }{{"compute.cpu", c.CPU}, {"compute.mem", c.Mem}} {
+		if q.value == "" {
+			continue
+		}
+		v, err := resource.ParseQuantity(q.value)
+		switch {
+		case err != nil:
+			fe(q.field, "invalid quantity %q: use a Kubernetes quantity like 500m, 2, 512Mi or 2Gi", q.value)
+		case v.Sign() <= 0:
+			fe(q.field, "must be positive, got %q", q.value)
+		}
+	}
+	if c.GPU < 0 {
+		fe("compute.gpu", "must not be negative, got %d", c.GPU)
+	}
+	if c.NodeGroup != "" {
+		if errs := validation.IsValidLabelValue(c.NodeGroup); len(errs) > 0 {
+			fe("compute.node_group", "invalid node group %q: %s", c.NodeGroup, strings.Join(errs, "; "))
+		}
 	}
 }
 
@@ -301,6 +425,13 @@ func (s *Spec) TemplateHash() string {
 	c := *s
 	c.Replicas = 0
 	return c.Hash()
+}
+
+// RunsProjectCode reports whether the handler runs files of the project directory (python and
+// command handlers; a container's image holds its own code): on a cluster, cortex deploy sends
+// them.
+func (s *Spec) RunsProjectCode() bool {
+	return s.Handler.Type == HandlerPython || s.Handler.Type == HandlerCommand
 }
 
 // WantsAWSCredentials reports whether the API accepts the environment's AWS credentials.

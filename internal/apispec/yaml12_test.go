@@ -57,7 +57,7 @@ func TestParseReportsEveryProblemWithLine(t *testing.T) {
 `, []string{
 			`cortex.yaml:3: api "iris" (#1): replicas: must be an integer, got "two"`,
 			`cortex.yaml:4: api "iris" (#1): aws_credentials: must be true or false, got "yes" (YAML 1.2: only true and false are booleans)`,
-			`cortex.yaml:8: api "iris" (#1): handler.pth: unknown field (known: command, config, path, type)`,
+			`cortex.yaml:8: api "iris" (#1): handler.pth: unknown field (known: args, command, config, health_check_path, image, path, port, type)`,
 		}},
 		{"problems of two APIs", `- name: a
   kind: BatchAPI

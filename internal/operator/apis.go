@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/bundle"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/gateway"
 	"github.com/cortexlabs-go/cortex/internal/identity"
@@ -154,6 +155,9 @@ func (s *Server) startAPIs(ctx context.Context) error {
 	mgr.Logf = func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) }
 	mgr.OnAuth = s.apiAuth.setAuths
 	mgr.SecretEnv = s.apiSecretEnv
+	// Only the local provider's operator shares the user's disk; any other gets the code with
+	// each deploy.
+	mgr.Remote = s.cfg.Provider != "local"
 	if remoteGW {
 		// No listener here: the remote gateway follows the routes and asks for each decision.
 		mgr.GatewayURL = endpoints[0]
@@ -234,7 +238,14 @@ func (s *Server) apisOr501(w http.ResponseWriter) *workload.Manager {
 // DeployRequest is POST /v1/apis.
 type DeployRequest struct {
 	APIs []apispec.Spec `json:"apis"`
+	// Projects is the code of the APIs' project directories, keyed by the specs' project_dir,
+	// sent by the client when the operator is not on its machine (any provider but local).
+	Projects map[string]bundle.Upload `json:"projects,omitempty"`
 }
+
+// maxDeployBody bounds POST /v1/apis, which may carry projects' code (base64: 4/3 of their size;
+// each project at most bundle.MaxUploadBytes).
+const maxDeployBody = 4 << 20
 
 func (s *Server) handleDeployAPIs(w http.ResponseWriter, r *http.Request) {
 	mgr := s.apisOr501(w)
@@ -242,10 +253,10 @@ func (s *Server) handleDeployAPIs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req DeployRequest
-	if !DecodeJSON(w, r, &req) {
+	if !decodeJSONLimit(w, r, &req, maxDeployBody) {
 		return
 	}
-	results, err := mgr.Apply(r.Context(), req.APIs)
+	results, err := mgr.ApplyUploaded(r.Context(), req.APIs, req.Projects)
 	var ve *workload.ValidationError
 	switch {
 	case errors.As(err, &ve):

@@ -48,6 +48,11 @@ const maxJSONBody = 1 << 20
 // DecodeJSON reads one JSON object from the request strictly (unknown fields are errors) and
 // writes the 400/413 itself when it fails.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeJSONLimit(w, r, v, maxJSONBody)
+}
+
+// decodeJSONLimit is DecodeJSON with another bound on the body.
+func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, maxJSONBody int64) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		WriteError(w, http.StatusBadRequest, CodeBadRequest, "Content-Type must be application/json")
 		return false

@@ -60,6 +60,11 @@ type Manager struct {
 	BundleDir string
 	// Logf receives the manager's own events (never secrets); nil discards them.
 	Logf func(format string, args ...any)
+	// Remote says the operator is not on the user's machine (any provider but local): a spec's
+	// project directory is a path on the client, never read here, and the code of handlers that
+	// run the project (python, command) comes with the deploy request (ApplyUploaded). Without
+	// Remote, uploads are refused and the project directory is read from disk.
+	Remote bool
 
 	mu      sync.Mutex
 	doc     *statestore.Doc
@@ -132,7 +137,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 	upgraded := false
 	for _, name := range m.namesLocked() {
 		s := m.apis[name]
-		if s.Code == "" && m.BundleDir != "" && s.Spec.ProjectDir != "" {
+		if s.Code == "" && m.BundleDir != "" && s.Spec.ProjectDir != "" && !m.Remote {
 			// Deployed before bundles existed: ship the project directory as it is now.
 			b, err := m.snapshot(s.Spec)
 			if err != nil {
@@ -143,7 +148,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 			upgraded = true
 		}
 		keep[s.Code] = true
-		if err := m.applyLocked(ctx, s); err != nil {
+		if err := m.applyLocked(ctx, s, nil); err != nil {
 			errs = append(errs, fmt.Errorf("api %s: %w", name, err))
 		}
 	}
@@ -179,7 +184,9 @@ func (m *Manager) namesLocked() []string {
 	return names
 }
 
-func (m *Manager) applyLocked(ctx context.Context, s *stored) error {
+// applyLocked asks the backend to run s; files is the code uploaded with this deploy (nil: none,
+// or a restore).
+func (m *Manager) applyLocked(ctx context.Context, s *stored, files []bundle.File) error {
 	var env map[string]string
 	if m.SecretEnv != nil {
 		var err error
@@ -188,8 +195,9 @@ func (m *Manager) applyLocked(ctx context.Context, s *stored) error {
 			return err
 		}
 	}
-	d := Deployment{Spec: s.Spec, SecretEnv: env, UpdatedAt: s.UpdatedAt, Code: s.Code}
-	if s.Code != "" {
+	d := Deployment{Spec: s.Spec, SecretEnv: env, UpdatedAt: s.UpdatedAt, Code: s.Code,
+		Compute: ComputeOf(s.Spec), Files: files}
+	if s.Code != "" && !m.Remote {
 		dir, err := bundle.Path(m.BundleDir, s.Code)
 		if err != nil {
 			return err
@@ -202,9 +210,31 @@ func (m *Manager) applyLocked(ctx context.Context, s *stored) error {
 // Apply validates all specs (nothing changes when one is invalid), persists them and asks the
 // backend to run them. APIs not in specs are left alone.
 func (m *Manager) Apply(ctx context.Context, specs []apispec.Spec) ([]Result, error) {
+	return m.ApplyUploaded(ctx, specs, nil)
+}
+
+// ApplyUploaded is Apply with the projects' code sent by the client, keyed by the specs' project
+// directories (Remote managers only). Every upload is verified (package bundle) before anything
+// changes.
+func (m *Manager) ApplyUploaded(ctx context.Context, specs []apispec.Spec, uploads map[string]bundle.Upload) ([]Result, error) {
 	specs = append([]apispec.Spec(nil), specs...)
-	if err := apispec.ValidateList(specs, true); err != nil {
+	// A remote operator never reads the client's paths.
+	if err := apispec.ValidateList(specs, !m.Remote); err != nil {
 		return nil, &ValidationError{Err: err}
+	}
+	if err := m.checkUploads(specs, uploads); err != nil {
+		return nil, &ValidationError{Err: err}
+	}
+	if c, ok := m.backend.(SpecChecker); ok {
+		var errs []error
+		for _, s := range specs {
+			if err := c.CheckSpec(s); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, &ValidationError{Err: err}
+		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -228,10 +258,19 @@ func (m *Manager) Apply(ctx context.Context, specs []apispec.Spec) ([]Result, er
 		next[k] = v
 	}
 	var changed []*stored
+	files := map[string][]bundle.File{}
 	for i, s := range specs {
-		b, err := m.snapshot(s)
-		if err != nil {
-			return nil, &ValidationError{Err: err}
+		var b bundle.Bundle
+		if m.Remote {
+			if u, ok := uploads[s.ProjectDir]; ok && s.RunsProjectCode() {
+				b.Hash = u.Hash
+				files[s.Name] = u.Files
+			}
+		} else {
+			var err error
+			if b, err = m.snapshot(s); err != nil {
+				return nil, &ValidationError{Err: err}
+			}
 		}
 		h := version(s, b.Hash)
 		prev, ok := m.apis[s.Name]
@@ -257,12 +296,43 @@ func (m *Manager) Apply(ctx context.Context, specs []apispec.Spec) ([]Result, er
 	m.apis = next
 	var errs []error
 	for _, s := range changed {
-		if err := m.applyLocked(ctx, s); err != nil {
+		if err := m.applyLocked(ctx, s, files[s.Spec.Name]); err != nil {
 			errs = append(errs, fmt.Errorf("api %s: %w", s.Spec.Name, err))
 		}
 	}
 	m.publishRoutesLocked()
 	return results, errors.Join(errs...)
+}
+
+// checkUploads verifies the uploaded projects: only a Remote manager takes them, each is verified,
+// and every handler that runs the project's code has its project, holding a python handler's file.
+func (m *Manager) checkUploads(specs []apispec.Spec, uploads map[string]bundle.Upload) error {
+	if !m.Remote {
+		if len(uploads) > 0 {
+			return errors.New("this cluster's operator reads the project directory from its own disk (local provider): send no files")
+		}
+		return nil
+	}
+	for dir, u := range uploads {
+		if err := bundle.Verify(u); err != nil {
+			return fmt.Errorf("project %s: %w", dir, err)
+		}
+	}
+	var errs []error
+	for i, s := range specs {
+		if !s.RunsProjectCode() {
+			continue
+		}
+		u, ok := uploads[s.ProjectDir]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: handler: the project's code did not come with the deploy (a %s handler on a cluster runs the files cortex deploy sends; upgrade the client)", apispec.Subject(i, s.Name), s.Handler.Type))
+			continue
+		}
+		if s.Handler.Type == apispec.HandlerPython && !u.Has(s.Handler.Path) {
+			errs = append(errs, fmt.Errorf("%s: handler.path: %s is not among the project's files", apispec.Subject(i, s.Name), s.Handler.Path))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ValidationError marks an invalid deploy (HTTP 400).

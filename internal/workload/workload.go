@@ -10,6 +10,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
+	"github.com/cortexlabs-go/cortex/internal/bundle"
 )
 
 // State is an API's summarized status (a wire type, see apitypes).
@@ -38,10 +39,31 @@ type Deployment struct {
 	// relative to it). Empty CodeDir: the spec's ProjectDir (no snapshot).
 	Code    string
 	CodeDir string
-	// Compute is what each replica reserves and where it may run. The local backend ignores it;
-	// the Kubernetes backend turns it into requests, limits and a node selector. Nothing fills it
-	// yet: the spec's compute and node-group fields are the API-spec work of a later change.
+	// Compute is what each replica reserves and where it may run (ComputeOf the spec). The local
+	// backend ignores it; the Kubernetes backend turns it into requests, limits and a node
+	// selector.
 	Compute Compute
+	// Files is the project's code when it came with the deploy request (the operator is not on
+	// the user's machine); nil otherwise, and on a restore, when the backend must already hold
+	// the code named by Code.
+	Files []bundle.File
+}
+
+// ComputeOf is the spec's compute as a backend takes it: node_group selects the nodes labelled
+// apispec.NodeGroupLabel.
+func ComputeOf(s apispec.Spec) Compute {
+	c := Compute{CPU: s.Compute.CPU, Memory: s.Compute.Mem, GPU: s.Compute.GPU}
+	if s.Compute.NodeGroup != "" {
+		c.NodeSelector = map[string]string{apispec.NodeGroupLabel: s.Compute.NodeGroup}
+	}
+	return c
+}
+
+// SpecChecker is implemented by a backend that cannot run every valid spec (the local backend
+// runs no container images). Manager.Apply asks it before anything changes, so a deploy it
+// refuses is a ValidationError (HTTP 400) and changes nothing.
+type SpecChecker interface {
+	CheckSpec(s apispec.Spec) error
 }
 
 // Compute is the resources of one replica and the nodes it may run on. Zero values mean "no

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
+	"github.com/cortexlabs-go/cortex/internal/bundle"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
@@ -42,8 +44,10 @@ func NewCmdDeploy(f *cmdutil.Factory, runF func(*DeployOptions) error) *cobra.Co
 		Long: `Deploy the APIs listed in cortex.yaml (see docs/apis.md); given a directory, its cortex.yaml (as
 the Python client's deploy does). The file is validated here first (errors name the field and
 the line) and nothing changes when it is invalid. Relative paths are resolved against the file's
-directory, which is sent as the APIs' project directory (the local provider runs the handler
-from there).
+directory, which is sent as the APIs' project directory: the local provider runs the handler
+from there; to any other cluster (the operator's /v1/info names its provider) the files of the
+project directory that python and command handlers run are sent with the deploy (at most 1 MiB,
+stored in a Kubernetes ConfigMap; see docs/kubernetes.md).
 
 Prints what changed (created, updated, unchanged) and waits, showing progress, until every API
 is live (--no-wait to return at once).`,
@@ -103,8 +107,23 @@ func deployRun(o *DeployOptions) error {
 		return err
 	}
 	defer cl.Close()
+	req := map[string]any{"apis": specs}
+	projects, err := projectsFor(ctx, cl, specs)
+	if err != nil {
+		return err
+	}
+	if len(projects) > 0 {
+		req["projects"] = projects
+		for _, dir := range sortedKeys(projects) {
+			n := 0
+			for _, f := range projects[dir].Files {
+				n += len(f.Data)
+			}
+			fmt.Fprintf(o.IO.ErrOut, "sending %s: %d files, %.1f KiB\n", dir, len(projects[dir].Files), float64(n)/1024)
+		}
+	}
 	var resp apitypes.DeployResponse
-	if err := cl.Do(ctx, "POST", "/v1/apis", map[string]any{"apis": specs}, &resp); err != nil {
+	if err := cl.Do(ctx, "POST", "/v1/apis", req, &resp); err != nil {
 		return fmt.Errorf("deploy to %s: %w", env.Name, err)
 	}
 	if *o.Format != cmdutil.FormatTable {
@@ -122,6 +141,48 @@ func deployRun(o *DeployOptions) error {
 		return nil
 	}
 	return wait(ctx, o, cl, names(resp.Results), true)
+}
+
+// projectsFor reads the project directories that the specs' handlers run, when the operator is
+// not on this machine (its provider is not local); nil for a local operator, which reads them
+// itself.
+func projectsFor(ctx context.Context, cl *client.Client, specs []apispec.Spec) (map[string]bundle.Upload, error) {
+	need := false
+	for i := range specs {
+		need = need || specs[i].RunsProjectCode()
+	}
+	if !need {
+		return nil, nil
+	}
+	info, err := cl.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info.Cluster.Provider == "local" {
+		return nil, nil
+	}
+	projects := map[string]bundle.Upload{}
+	for i := range specs {
+		dir := specs[i].ProjectDir
+		if _, done := projects[dir]; done || !specs[i].RunsProjectCode() {
+			continue
+		}
+		u, err := bundle.Read(dir)
+		if err != nil {
+			return nil, fmt.Errorf("api %s: %w", specs[i].Name, err)
+		}
+		projects[dir] = u
+	}
+	return projects, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func names(rs []apitypes.Result) []string {

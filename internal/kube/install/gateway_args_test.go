@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -171,14 +170,9 @@ func testGatewayServes(t *testing.T, c *kubetest.Cluster, objs *install.Objects,
 	}
 	// Deploy two APIs through the operator (the kube backend writes them into the APIs'
 	// namespace; kwok reports their pods ready with addresses where nothing of ours listens).
-	headers, err := filepath.Abs(filepath.Join("..", "..", "operator", "testdata", "headers"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	spec := func(name, auth string) string {
-		p, _ := json.Marshal(headers)
-		return `{"name":"` + name + `","kind":"RealtimeAPI","project_dir":` + string(p) +
-			`,"handler":{"type":"command","command":["python3","server.py"]},"auth":{"type":"` + auth + `"}}`
+		return `{"name":"` + name + `","kind":"RealtimeAPI","handler":{"type":"container","image":"registry.example.com/echo:1"},` +
+			`"auth":{"type":"` + auth + `"}}`
 	}
 	op := client("cortex-operator." + ns + ".svc")
 	var code int

@@ -19,11 +19,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/bundle"
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
 	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
 	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
@@ -59,6 +61,7 @@ func TestOperatorRulesAreExact(t *testing.T) {
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "delete"}},
 	}
 	objs, err := install.Build(options(t, "cortex"))
 	if err != nil {
@@ -405,6 +408,16 @@ func TestInstall(t *testing.T) {
 		if err := b.Apply(ctx, d); err != nil {
 			t.Fatalf("apply as the operator: %v", err)
 		}
+		// A python API with its code (a ConfigMap), then a new version of the code.
+		for _, v := range []string{"v1", "v2"} {
+			files := []bundle.File{{Path: "handler.py", Data: []byte("# " + v)}}
+			py := workload.Deployment{Spec: apispec.Spec{Name: "py", Kind: apispec.KindRealtime, ProjectDir: "/p",
+				Handler: apispec.Handler{Type: apispec.HandlerPython, Path: "handler.py"}},
+				Code: strings.Repeat(v[1:], 64), Files: files}
+			if err := b.Apply(ctx, py); err != nil {
+				t.Fatalf("apply a python API as the operator: %v", err)
+			}
+		}
 		// The API's pods pass the namespace's Pod Security "restricted" admission.
 		err = kubetest.Poll(ctx, 50*time.Millisecond, func() (bool, error) {
 			pods, err := c.Client.CoreV1().Pods(apis).List(ctx, metav1.ListOptions{LabelSelector: kube.LabelAPI + "=echo"})
@@ -416,12 +429,18 @@ func TestInstall(t *testing.T) {
 		if err := b.Restart(ctx, "echo"); err != nil {
 			t.Fatalf("restart as the operator: %v", err)
 		}
-		if err := b.Delete(ctx, "echo"); err != nil {
-			t.Fatalf("delete as the operator: %v", err)
+		for _, name := range []string{"echo", "py"} {
+			if err := b.Delete(ctx, name); err != nil {
+				t.Fatalf("delete as the operator: %v", err)
+			}
 		}
-		// And not more: no ConfigMaps, nothing in the operator's own namespace.
-		if _, err := as.CoreV1().ConfigMaps(apis).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
-			t.Errorf("list configmaps as the operator: %v", err)
+		// And not more: ConfigMaps are never changed or watched, nothing in the operator's own
+		// namespace.
+		if _, err := as.CoreV1().ConfigMaps(apis).Patch(ctx, "x", types.MergePatchType, []byte(`{}`), metav1.PatchOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("patch a configmap as the operator: %v", err)
+		}
+		if _, err := as.CoreV1().ConfigMaps(apis).Watch(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
+			t.Errorf("watch configmaps as the operator: %v", err)
 		}
 		for _, name := range []string{install.TLSSecretName, install.CASecretName} {
 			if _, err := as.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsForbidden(err) {

@@ -249,6 +249,9 @@ func withName(name string) map[string]string {
 //   - poddisruptionbudgets: as above, plus watch (the informer decides when to remove one).
 //   - pods: list/watch (the informer: status and replica details); pods/log: get (logs).
 //   - endpointslices: list/watch (the informer: the gateway's targets).
+//   - configmaps: the APIs' code (immutable, one per API and content hash): create, get (an
+//     existing one is checked before use, and read on a restore), list (find an API's unused
+//     code, and Delete), delete. Never patched (immutable) nor watched.
 var OperatorRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get", "list", "watch", "create", "patch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"services", "serviceaccounts", "secrets"}, Verbs: []string{"get", "list", "create", "patch", "delete"}},
@@ -257,6 +260,7 @@ var OperatorRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "create", "delete"}},
 }
 
 // OperatorStateRules are the operator's rules in its own namespace: exactly what its state store

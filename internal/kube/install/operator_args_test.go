@@ -153,7 +153,7 @@ func TestOperatorServesWithTheInstalledArguments(t *testing.T) {
 	call(first, "PUT", "/v1/access", `{"principal":"`+bob+`","role":"read"}`, 200, nil)
 	call(first, "PUT", "/v1/access", `{"principal":"`+bob+`","role":"deploy"}`, 200, nil)
 	call(first, "POST", "/v1/apis", `{"apis":[{"name":"echo","kind":"RealtimeAPI","replicas":2,
-		"handler":{"type":"command","command":["server"]},"auth":{"type":"api_key"}}]}`, 200, nil)
+		"handler":{"type":"container","image":"registry.example.com/echo:1"},"auth":{"type":"api_key"}}]}`, 200, nil)
 	var created struct {
 		Key    string `json:"key"`
 		APIKey struct {

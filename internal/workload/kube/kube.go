@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
@@ -33,6 +34,7 @@ import (
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	policylisters "k8s.io/client-go/listers/policy/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // Options configure the backend.
@@ -73,6 +75,13 @@ type Backend struct {
 	// targets follows the EndpointSlices (shared with the remote gateway); the embedded gateway
 	// reads it without a lock.
 	targets *targets.Watcher
+
+	// codeMu orders creating an API's code ConfigMap (Apply) against removing unused ones
+	// (collectCode); wantCode holds name -> the code ConfigMap an Apply is bringing in, which a
+	// collection keeps even before the caches show the new Deployment.
+	codeMu   sync.Mutex
+	wantCode sync.Map
+	gcQueue  workqueue.TypedRateLimitingInterface[string]
 }
 
 var _ workload.Backend = (*Backend)(nil)
@@ -128,8 +137,14 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, err
 	}
 
+	b.gcQueue = workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
+	if _, err := podInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: b.podGone}); err != nil {
+		return nil, err
+	}
+
 	runCtx, cancel := context.WithCancel(context.Background())
-	b.stop = cancel
+	b.stop = func() { cancel(); b.gcQueue.ShutDown() }
+	go b.runCodeCollector(runCtx)
 	factory.Start(runCtx.Done())
 	// WaitForCacheSync ends when the caches are synced or runCtx ends: ctx bounds the wait.
 	stopWait := context.AfterFunc(ctx, cancel)
@@ -137,7 +152,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	stopWait()
 	for typ, ok := range synced {
 		if !ok {
-			cancel()
+			b.stop()
 			return nil, fmt.Errorf("kube backend: the informer cache of %v did not sync: %v", typ, ctx.Err())
 		}
 	}
@@ -154,19 +169,31 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		return err
 	}
 	d.Spec = spec
-	o, err := b.build(d)
-	if err != nil {
-		return fmt.Errorf("api %s: %w", spec.Name, err)
-	}
 	existing, err := b.deployments.Get(spec.Name)
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
 	if existing == nil {
 		// A first apply must not take over objects of the same names that cortex does not own.
-		if err := b.checkUnowned(ctx, spec.Name, o.secret != nil); err != nil {
+		if err := b.checkUnowned(ctx, spec.Name, secretHash(d.SecretEnv) != ""); err != nil {
 			return err
 		}
+	}
+	var code []codeEntry
+	if d.Code != "" && spec.RunsProjectCode() {
+		b.codeMu.Lock()
+		b.wantCode.Store(spec.Name, codeName(spec.Name, d.Code))
+		code, err = b.ensureCode(ctx, d)
+		b.codeMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("api %s: %w", spec.Name, err)
+		}
+	} else {
+		b.wantCode.Delete(spec.Name)
+	}
+	o, err := b.build(d, code)
+	if err != nil {
+		return fmt.Errorf("api %s: %w", spec.Name, err)
 	}
 	ns := b.opts.Namespace
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
@@ -202,6 +229,14 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 		// The API had a secret environment and has none now: remove the Secret (the pods that
 		// used it are being replaced by the apply above).
 		if err := b.deleteSecret(ctx, spec.Name); err != nil {
+			return fmt.Errorf("api %s: %w", spec.Name, err)
+		}
+	}
+	// Code no version uses any more; an old version's code stays until its pods are gone (the
+	// pod informer queues another collection then). An API that has and had no code costs no
+	// request.
+	if code != nil || (existing != nil && hasCodeVolume(existing.Spec.Template.Spec.Volumes)) {
+		if err := b.collectCode(ctx, spec.Name); err != nil {
 			return fmt.Errorf("api %s: %w", spec.Name, err)
 		}
 	}
@@ -320,6 +355,9 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 				return items(l, err)
 			},
 			func(n string, o metav1.DeleteOptions) error { return policy.PodDisruptionBudgets(ns).Delete(ctx, n, o) }},
+		{"configmap",
+			func() ([]metav1.Object, error) { l, err := core.ConfigMaps(ns).List(ctx, sel); return items(l, err) },
+			func(n string, o metav1.DeleteOptions) error { return core.ConfigMaps(ns).Delete(ctx, n, o) }},
 		{"serviceaccount",
 			func() ([]metav1.Object, error) {
 				l, err := core.ServiceAccounts(ns).List(ctx, sel)
@@ -346,6 +384,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 		errs = append(errs, err)
 	}
 	b.targets.Forget(name)
+	b.wantCode.Delete(name)
 	return errors.Join(errs...)
 }
 

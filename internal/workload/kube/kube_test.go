@@ -32,6 +32,9 @@ func TestBackend(t *testing.T) {
 	t.Run("StatusReasons", func(t *testing.T) { testStatusReasons(t, c) })
 	t.Run("BackendRestart", func(t *testing.T) { testBackendRestart(t, c) })
 	t.Run("Logs", func(t *testing.T) { testLogs(t, c) })
+	t.Run("ContainerKind", func(t *testing.T) { testContainerKind(t, c) })
+	t.Run("PythonCode", func(t *testing.T) { testPythonCode(t, c) })
+	t.Run("GPUThroughTheSpec", func(t *testing.T) { testGPUThroughTheSpec(t, c) })
 }
 
 func newBackend(t *testing.T, c *kubetest.Cluster, ns string) *kube.Backend {

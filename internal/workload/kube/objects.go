@@ -84,8 +84,9 @@ type objects struct {
 	secret         *coreac.SecretApplyConfiguration                // nil: no secret environment
 }
 
-// build turns a deployment into the API's objects. spec must be validated.
-func (b *Backend) build(d workload.Deployment) (*objects, error) {
+// build turns a deployment into the API's objects. spec must be validated; code is the index of
+// the API's code ConfigMap (nil: no code is mounted).
+func (b *Backend) build(d workload.Deployment, code []codeEntry) (*objects, error) {
 	s := d.Spec
 	ns, name, lbl := b.opts.Namespace, s.Name, labels(s.Name)
 	o := &objects{}
@@ -135,7 +136,7 @@ func (b *Backend) build(d workload.Deployment) (*objects, error) {
 			WithType(corev1.SecretTypeOpaque).WithData(data)
 	}
 
-	container, err := b.container(d, sh != "")
+	container, err := b.container(d, sh != "", code != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +156,10 @@ func (b *Backend) build(d workload.Deployment) (*objects, error) {
 		// The root filesystem is read-only: /tmp is the one writable place.
 		WithVolumes(coreac.Volume().WithName(tmpVolume).WithEmptyDir(coreac.EmptyDirVolumeSource().
 			WithSizeLimit(resource.MustParse("1Gi"))))
+	if code != nil {
+		podSpec.WithVolumes(coreac.Volume().WithName(codeVolume).WithConfigMap(coreac.ConfigMapVolumeSource().
+			WithName(codeName(name, d.Code)).WithItems(codeItems(code)...).WithDefaultMode(0o444)))
+	}
 	if len(d.Compute.NodeSelector) > 0 {
 		podSpec.WithNodeSelector(d.Compute.NodeSelector)
 	}
@@ -180,8 +185,12 @@ func (b *Backend) build(d workload.Deployment) (*objects, error) {
 	return o, nil
 }
 
-func (b *Backend) container(d workload.Deployment, hasSecret bool) (*coreac.ContainerApplyConfiguration, error) {
+func (b *Backend) container(d workload.Deployment, hasSecret, code bool) (*coreac.ContainerApplyConfiguration, error) {
 	s := d.Spec
+	image, port := b.opts.Image, b.opts.Port
+	if s.Handler.Type == apispec.HandlerContainer {
+		image, port = s.Handler.Image, int32(s.Handler.Port)
+	}
 	env := []*coreac.EnvVarApplyConfiguration{}
 	keys := make([]string, 0, len(s.Env))
 	for k := range s.Env {
@@ -192,13 +201,22 @@ func (b *Backend) container(d workload.Deployment, hasSecret bool) (*coreac.Cont
 		env = append(env, coreac.EnvVar().WithName(k).WithValue(s.Env[k]))
 	}
 	env = append(env,
-		coreac.EnvVar().WithName("CORTEX_PORT").WithValue(strconv.Itoa(int(b.opts.Port))),
+		coreac.EnvVar().WithName("CORTEX_PORT").WithValue(strconv.Itoa(int(port))),
+		// Listen on every address of the pod (serve.py listens on 127.0.0.1 by default), so that
+		// the gateway reaches it through the Service.
+		coreac.EnvVar().WithName("CORTEX_HOST").WithValue("0.0.0.0"),
 		coreac.EnvVar().WithName("CORTEX_API_NAME").WithValue(s.Name),
-		coreac.EnvVar().WithName("PYTHONUNBUFFERED").WithValue("1"),
 		coreac.EnvVar().WithName("HOME").WithValue("/tmp"),
 	)
-	c := coreac.Container().WithName(containerName).WithImage(b.opts.Image).
+	if s.Handler.Type != apispec.HandlerContainer {
+		env = append(env, coreac.EnvVar().WithName("PYTHONUNBUFFERED").WithValue("1"))
+	}
+	c := coreac.Container().WithName(containerName).WithImage(image).
 		WithImagePullPolicy(corev1.PullIfNotPresent)
+	if code {
+		// The code ConfigMap, read-only, where handler paths resolve.
+		c.WithWorkingDir(b.opts.ProjectDir)
+	}
 	switch s.Handler.Type {
 	case apispec.HandlerPython:
 		cfg := []byte("{}")
@@ -216,6 +234,14 @@ func (b *Backend) container(d workload.Deployment, hasSecret bool) (*coreac.Cont
 		c.WithCommand(b.opts.PythonCommand...).WithWorkingDir(b.opts.ProjectDir)
 	case apispec.HandlerCommand:
 		c.WithCommand(s.Handler.Command...)
+	case apispec.HandlerContainer:
+		// Empty command and args: the image's entrypoint and arguments.
+		if len(s.Handler.Command) > 0 {
+			c.WithCommand(s.Handler.Command...)
+		}
+		if len(s.Handler.Args) > 0 {
+			c.WithArgs(s.Handler.Args...)
+		}
 	default:
 		return nil, fmt.Errorf("unknown handler type %q", s.Handler.Type)
 	}
@@ -224,9 +250,14 @@ func (b *Backend) container(d workload.Deployment, hasSecret bool) (*coreac.Cont
 		// Credentials come from a Secret, never from the Deployment (readable by more people).
 		c.WithEnvFrom(coreac.EnvFromSource().WithSecretRef(coreac.SecretEnvSource().WithName(secretName(s.Name))))
 	}
-	c.WithPorts(coreac.ContainerPort().WithName(portName).WithContainerPort(b.opts.Port).WithProtocol(corev1.ProtocolTCP))
-	c.WithReadinessProbe(coreac.Probe().WithPeriodSeconds(2).WithFailureThreshold(3).
-		WithTCPSocket(coreac.TCPSocketAction().WithPort(intstr.FromString(portName))))
+	c.WithPorts(coreac.ContainerPort().WithName(portName).WithContainerPort(port).WithProtocol(corev1.ProtocolTCP))
+	probe := coreac.Probe().WithPeriodSeconds(2).WithFailureThreshold(3)
+	if p := s.Handler.HealthCheckPath; p != "" {
+		probe.WithHTTPGet(coreac.HTTPGetAction().WithPath(p).WithPort(intstr.FromString(portName)))
+	} else {
+		probe.WithTCPSocket(coreac.TCPSocketAction().WithPort(intstr.FromString(portName)))
+	}
+	c.WithReadinessProbe(probe)
 	c.WithSecurityContext(coreac.SecurityContext().
 		WithRunAsNonRoot(true).
 		WithPrivileged(false).
@@ -235,6 +266,9 @@ func (b *Backend) container(d workload.Deployment, hasSecret bool) (*coreac.Cont
 		WithCapabilities(coreac.Capabilities().WithDrop("ALL")).
 		WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)))
 	c.WithVolumeMounts(coreac.VolumeMount().WithName(tmpVolume).WithMountPath("/tmp"))
+	if code {
+		c.WithVolumeMounts(coreac.VolumeMount().WithName(codeVolume).WithMountPath(b.opts.ProjectDir).WithReadOnly(true))
+	}
 
 	res, err := resources(d.Compute)
 	if err != nil {

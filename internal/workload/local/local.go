@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/fielderr"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 )
@@ -175,6 +176,18 @@ func (r *replica) set(state, reason string) {
 	r.state, r.reason = state, reason
 	r.mu.Unlock()
 	r.a.b.changed(r.a)
+}
+
+var _ workload.SpecChecker = (*Backend)(nil)
+
+// CheckSpec implements workload.SpecChecker: local processes run no container images. (Compute
+// is ignored, not refused: see docs/apis.md.)
+func (b *Backend) CheckSpec(s apispec.Spec) error {
+	if s.Handler.Type == apispec.HandlerContainer {
+		return &fielderr.Error{Subject: fmt.Sprintf("api %q", s.Name), Field: "handler.type",
+			Msg: "the local provider runs no container images; deploy a container API to a Kubernetes cluster (cortex cluster up --provider kubernetes), or use a python or command handler here"}
+	}
+	return nil
 }
 
 // Apply implements workload.Backend.

@@ -183,3 +183,70 @@ func TestRuntimeWithoutServerSaysWhatToInstall(t *testing.T) {
 		t.Fatalf("reason %q does not say what to install", st.Reason)
 	}
 }
+
+// serve.py listens on $CORTEX_HOST (default 127.0.0.1: the local provider is unchanged; the
+// Kubernetes backend sets 0.0.0.0 so the pod's address answers). 127.0.0.2 stands for an address
+// other than 127.0.0.1 (on Linux all of 127/8 is the loopback interface).
+func TestRuntimeListensOnCortexHost(t *testing.T) {
+	py := pyruntime.Python(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "handler.py"), []byte("class Handler:\n    def __init__(self, c): pass\n    def handle_post(self, p): return p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		host         string // "" leaves CORTEX_HOST unset
+		want, refuse []string
+	}{
+		{"", []string{"127.0.0.1"}, []string{"127.0.0.2"}},
+		{"127.0.0.2", []string{"127.0.0.2"}, []string{"127.0.0.1"}},
+		{"0.0.0.0", []string{"127.0.0.1", "127.0.0.2"}, nil},
+	} {
+		t.Run("host="+c.host, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := ln.Addr().(*net.TCPAddr).Port
+			ln.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, py, filepath.Join("runtime", "serve.py"))
+			cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CORTEX_PORT=" + fmt.Sprint(port),
+				"CORTEX_HANDLER_PATH=" + filepath.Join(dir, "handler.py"), "CORTEX_HANDLER_CONFIG={}"}
+			if c.host != "" {
+				cmd.Env = append(cmd.Env, "CORTEX_HOST="+c.host)
+			}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Stderr = os.Stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+			// The runtime says where it listens once the socket is bound.
+			line, err := bufio.NewReader(out).ReadString('\n')
+			if err != nil || !strings.Contains(line, "serving on") {
+				t.Fatalf("runtime output %q: %v", line, err)
+			}
+			for _, h := range c.want {
+				resp, err := http.Get(fmt.Sprintf("http://%s:%d/healthz", h, port))
+				if err != nil {
+					t.Errorf("%s: %v", h, err)
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("%s: %s", h, resp.Status)
+				}
+			}
+			for _, h := range c.refuse {
+				if conn, err := net.Dial("tcp", net.JoinHostPort(h, fmt.Sprint(port))); err == nil {
+					conn.Close()
+					t.Errorf("%s:%d accepted a connection", h, port)
+				}
+			}
+		})
+	}
+}

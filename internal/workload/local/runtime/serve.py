@@ -1,7 +1,9 @@
 """cortex serving runtime for Python handlers.
 
 Loads class Handler from $CORTEX_HANDLER_PATH, builds it with the JSON config in
-$CORTEX_HANDLER_CONFIG, and serves it on 127.0.0.1:$CORTEX_PORT:
+$CORTEX_HANDLER_CONFIG, and serves it on $CORTEX_HOST:$CORTEX_PORT (host default 127.0.0.1, so
+that on the local provider only this machine reaches a replica; the Kubernetes backend sets
+0.0.0.0, so that the gateway reaches the pod through its Service):
 
   POST /...       body parsed as JSON (or passed as text/bytes) -> Handler.handle_post(payload)
   GET  /...       Handler.handle_get() if defined (HEAD: the same, without the body)
@@ -156,10 +158,11 @@ def make_app(handler):
 
 def main():
     port = int(os.environ["CORTEX_PORT"])
+    host = os.environ.get("CORTEX_HOST") or "127.0.0.1"
     handler = load_handler()
     server = waitress.create_server(
         make_app(handler),
-        host="127.0.0.1",
+        host=host,
         port=port,
         threads=THREADS,
         max_request_body_size=MAX_BODY,
@@ -168,7 +171,7 @@ def main():
     )
     # "Task queue depth is N" whenever all threads are busy is load, not a fault of the API.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    print("cortex: %s serving on 127.0.0.1:%d" % (os.environ.get("CORTEX_API_NAME", "api"), port), flush=True)
+    print("cortex: %s serving on %s:%d" % (os.environ.get("CORTEX_API_NAME", "api"), host, port), flush=True)
     try:
         server.run()
     except KeyboardInterrupt:
