@@ -12,6 +12,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -86,6 +87,10 @@ type Options struct {
 	PublicEndpoints []string
 	// TLS is the material of the TLS Secret (required).
 	TLS *TLS
+	// APIServer, when set, is the host:port at which the operator's pods reach the Kubernetes API
+	// (KUBERNETES_SERVICE_HOST/PORT, which client-go's in-cluster configuration reads). Default:
+	// the kubernetes Service, which needs a Service proxy (kube-proxy or the CNI's) on the nodes.
+	APIServer string
 }
 
 func (o *Options) setDefaults() error {
@@ -115,6 +120,13 @@ func (o *Options) setDefaults() error {
 	}
 	if o.ClusterID == "" {
 		return errors.New("a cluster id is required")
+	}
+	if o.APIServer != "" {
+		host, port, err := net.SplitHostPort(o.APIServer)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || n < 1 || n > 65535 || (net.ParseIP(host) == nil && len(validation.IsDNS1123Subdomain(host)) > 0) {
+			return fmt.Errorf("API server address %q: want host:port", o.APIServer)
+		}
 	}
 	if o.TLS == nil || len(o.TLS.CACert) == 0 || len(o.TLS.CAKey) == 0 || len(o.TLS.Cert) == 0 || len(o.TLS.Key) == 0 {
 		return errors.New("TLS material is required")
@@ -261,6 +273,18 @@ func Build(opts Options) (*Objects, error) {
 	return o, nil
 }
 
+// apiServerEnv points client-go's in-cluster configuration at hostPort (Options.APIServer).
+func apiServerEnv(hostPort string) []*coreac.EnvVarApplyConfiguration {
+	if hostPort == "" {
+		return nil
+	}
+	host, port, _ := net.SplitHostPort(hostPort) // validated by setDefaults
+	return []*coreac.EnvVarApplyConfiguration{
+		coreac.EnvVar().WithName("KUBERNETES_SERVICE_HOST").WithValue(host),
+		coreac.EnvVar().WithName("KUBERNETES_SERVICE_PORT").WithValue(port),
+	}
+}
+
 func operatorDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
 	args := []string{"operator", "serve",
 		"--state-dir=" + stateDir,
@@ -292,6 +316,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 			coreac.EnvVar().WithName("HOME").WithValue("/tmp")).
 		WithPorts(coreac.ContainerPort().WithName("operator").WithContainerPort(OperatorPort).WithProtocol(corev1.ProtocolTCP),
 			coreac.ContainerPort().WithName("gateway").WithContainerPort(GatewayPort).WithProtocol(corev1.ProtocolTCP)).
+		WithEnv(apiServerEnv(opts.APIServer)...).
 		WithReadinessProbe(coreac.Probe().WithPeriodSeconds(5).
 			WithHTTPGet(coreac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("operator")).WithScheme(corev1.URISchemeHTTPS))).
 		WithResources(coreac.ResourceRequirements().

@@ -90,6 +90,7 @@ type UpOptions struct {
 	AccountID    string
 	CreatorARN   string
 	Region       string
+	APIServer    string
 	WaitTimeout  time.Duration
 	PollInterval time.Duration
 
@@ -126,6 +127,7 @@ address and the pinned CA. The same objects as YAML: cortex cluster manifests.`,
 	fl.StringVar(&o.AccountID, "account-id", "", "the AWS account whose identities may use the cluster")
 	fl.StringVar(&o.CreatorARN, "creator-arn", "", "IAM ARN that is always admin")
 	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
+	fl.StringVar(&o.APIServer, "api-server-address", "", "host:port at which the operator's pods reach the Kubernetes API, for clusters whose kubernetes Service does not lead there (no Service proxy)")
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
 	fl.DurationVar(&o.PollInterval, "poll-interval", time.Second, "how often to check the operator Deployment")
 	_ = fl.MarkHidden("poll-interval")
@@ -206,7 +208,8 @@ func upRun(o *UpOptions) error {
 			return nil, err
 		}
 		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, ServiceType: st,
-			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm}
+			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm,
+			APIServer: o.APIServer}
 		if endpoint != "" {
 			opts.PublicEndpoints = []string{endpoint}
 		}
