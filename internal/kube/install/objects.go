@@ -287,7 +287,10 @@ func apiServerEnv(hostPort string) []*coreac.EnvVarApplyConfiguration {
 
 func operatorDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
 	args := []string{"operator", "serve",
-		"--state-dir=" + stateDir,
+		// A directory the operator creates itself (0700, its own): it cannot tighten the emptyDir's
+		// root, which the kubelet makes group-writable for the fsGroup (measured on a real node:
+		// "chmod /var/lib/cortex: operation not permitted", a crash loop).
+		"--state-dir=" + stateDir + "/state",
 		"--listen=0.0.0.0:" + strconv.Itoa(OperatorPort),
 		"--tls-cert-file=" + tlsDir + "/" + corev1.TLSCertKey,
 		"--tls-key-file=" + tlsDir + "/" + corev1.TLSPrivateKeyKey,

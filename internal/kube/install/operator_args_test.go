@@ -85,7 +85,7 @@ func TestOperatorServesWithTheInstalledArguments(t *testing.T) {
 			return false, errors.New("the operator exited: " + errString(err))
 		default:
 		}
-		b, err := os.ReadFile(filepath.Join(dir, "state", "operator.addr"))
+		b, err := os.ReadFile(filepath.Join(stateDirArg(args), "operator.addr"))
 		addr = strings.TrimSpace(string(b))
 		return err == nil && addr != "", nil
 	})
@@ -113,4 +113,14 @@ func errString(err error) string {
 		return "no error"
 	}
 	return err.Error()
+}
+
+// stateDirArg is the value of --state-dir in args.
+func stateDirArg(args []string) string {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--state-dir="); ok {
+			return v
+		}
+	}
+	return ""
 }

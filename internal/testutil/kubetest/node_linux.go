@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -627,4 +628,78 @@ func unmountUnder(dir string) {
 	for _, p := range points {
 		_ = syscall.Unmount(p, syscall.MNT_DETACH)
 	}
+}
+
+// ForwardService makes a ClusterIP Service reachable from the test's host, as kube-proxy would
+// make it reachable from a node: the cluster IP becomes an address of the node's veth and the
+// test listens on each Service port, copying each connection to a ready endpoint of the
+// Service's EndpointSlices (looked up per connection). It is a stand-in for kube-proxy, which
+// needs iptables or nftables, which this kind of machine does not have; the bytes (TLS included)
+// pass through unchanged, so a client still verifies the pod's certificate end to end.
+func (c *Cluster) ForwardService(t testing.TB, namespace, name string) {
+	t.Helper()
+	ctx := context.Background()
+	svc, err := c.Client.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("forward %s/%s: %v", namespace, name, err)
+	}
+	ip := net.ParseIP(svc.Spec.ClusterIP)
+	if ip == nil || ip.To4() == nil {
+		t.Fatalf("forward %s/%s: cluster IP %q", namespace, name, svc.Spec.ClusterIP)
+	}
+	if err := ipCmd("addr", "add", ip.String()+"/32", "dev", nodeVeth); err != nil {
+		t.Fatalf("forward %s/%s: %v", namespace, name, err)
+	}
+	t.Cleanup(func() { _ = ipCmd("addr", "del", ip.String()+"/32", "dev", nodeVeth) })
+	for _, port := range svc.Spec.Ports {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(int(port.Port))))
+		if err != nil {
+			t.Fatalf("forward %s/%s: %v", namespace, name, err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func(portName string) {
+			for {
+				conn, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go c.forward(conn, namespace, name, portName)
+			}
+		}(port.Name)
+	}
+}
+
+func (c *Cluster) forward(conn net.Conn, namespace, service, portName string) {
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	slices, err := c.Client.DiscoveryV1().EndpointSlices(namespace).List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + service})
+	if err != nil {
+		return
+	}
+	var target string
+	for _, s := range slices.Items {
+		for _, p := range s.Ports {
+			if p.Name == nil || *p.Name != portName || p.Port == nil {
+				continue
+			}
+			for _, e := range s.Endpoints {
+				if e.Conditions.Ready != nil && *e.Conditions.Ready && len(e.Addresses) > 0 {
+					target = net.JoinHostPort(e.Addresses[0], strconv.Itoa(int(*p.Port)))
+				}
+			}
+		}
+	}
+	if target == "" {
+		return // no ready endpoint: the client sees the connection closed, as with kube-proxy's reject
+	}
+	up, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(up, conn); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(conn, up); done <- struct{}{} }()
+	<-done
 }
