@@ -30,4 +30,6 @@ func prepareNode(t testing.TB, _ string) *nodeHost {
 func (c *Cluster) startNode(testing.TB, *nodeHost) *Node { return nil }
 
 // ForwardService is Linux only (see node_linux.go).
-func (c *Cluster) ForwardService(t testing.TB, _, _ string) { t.Skip("kubetest real node: needs Linux") }
+func (c *Cluster) ForwardService(t testing.TB, _, _ string) {
+	t.Skip("kubetest real node: needs Linux")
+}
