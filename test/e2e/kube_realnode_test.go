@@ -117,13 +117,22 @@ func TestKubernetesRealNode(t *testing.T) {
 	writeFile(t, spec, fmt.Sprintf(containerAPIYAML, k.Node.Images["testserver"]))
 	begin = time.Now()
 	if out, errOut, code := c.run("deploy", spec); code != 0 {
-		// What main cannot do yet is reported, not hidden: see the test's log in the report.
-		t.Logf("cortex deploy: exit %d\n%s%s\noperator log:\n%s", code, out, errOut, operatorPodLog(ctx, k))
+		// The two known gaps (docs/kubernetes.md, "Not done yet") skip the rest, with the log;
+		// anything else is a failure.
+		knownGap := strings.Contains(errOut, "handler.image: unknown field") || strings.Contains(errOut, "identity_unavailable")
+		report := t.Errorf
+		if knownGap {
+			report = t.Logf
+		}
+		report("cortex deploy: exit %d\n%s%s\noperator log:\n%s", code, out, errOut, operatorPodLog(ctx, k))
 		// The next step's prerequisite: an authenticated request to the operator.
 		out, errOut, code = c.run("get")
 		t.Logf("cortex get: exit %d\n%s%s", code, out, errOut)
 		finishDown(t, c, k, kube, &downDone)
-		t.Skip("cortex deploy of a container API does not work on this branch yet (see the log above)")
+		if knownGap {
+			t.Skip("deploying a container API is not possible on this version yet (the container kind; STS for the operator pod): see the log above")
+		}
+		return
 	}
 	c.waitFor("api web live", func() bool { return c.get("web").Status == "live" })
 	t.Logf("container API live in %s", time.Since(begin).Round(10*time.Millisecond))
