@@ -161,6 +161,13 @@ func prepareNode(t testing.TB, binDir string) *nodeHost {
 			t.Fatalf("kubetest real node: lock %s: %v", hostLock, err)
 		}
 	}
+	// The harness kills what is left in /kubepods at the end: it must be the only kubelet here.
+	for _, p := range kubepodsCgroups() {
+		if _, err := os.Stat(p); err == nil {
+			lock.Close()
+			unavailable(t, "%s exists: another kubelet runs on this host, or a killed run left it (stop its pods and remove the cgroup)", p)
+		}
+	}
 	state := recordHost()
 	t.Cleanup(func() {
 		removeNetwork()
@@ -258,14 +265,25 @@ func recordHost() *hostState {
 		}
 		s.paths[p] = have
 	}
-	hierarchies, _ := os.ReadDir("/sys/fs/cgroup")
-	for _, h := range hierarchies {
-		p := filepath.Join("/sys/fs/cgroup", h.Name(), "kubepods")
+	for _, p := range kubepodsCgroups() {
 		if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 			s.cgroups = append(s.cgroups, p)
 		}
 	}
 	return s
+}
+
+// kubepodsCgroups are where the kubelet (cgroupfs driver) puts its pods: /kubepods in every
+// cgroup v1 hierarchy, or in the unified (v2) hierarchy.
+func kubepodsCgroups() []string {
+	paths := []string{"/sys/fs/cgroup/kubepods"}
+	hierarchies, _ := os.ReadDir("/sys/fs/cgroup")
+	for _, h := range hierarchies {
+		if h.IsDir() {
+			paths = append(paths, filepath.Join("/sys/fs/cgroup", h.Name(), "kubepods"))
+		}
+	}
+	return paths
 }
 
 // restore puts the recorded state back: sysctls, new entries in the shared directories (network
@@ -595,19 +613,21 @@ func killLeftovers(socket string) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	_ = filepath.WalkDir("/sys/fs/cgroup/pids/kubepods", func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.Name() != "cgroup.procs" {
-			return nil
-		}
-		b, _ := os.ReadFile(path)
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			if pid, err := strconv.Atoi(sc.Text()); err == nil && pid > 1 {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+	for _, root := range []string{"/sys/fs/cgroup/pids/kubepods", "/sys/fs/cgroup/kubepods"} {
+		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.Name() != "cgroup.procs" {
+				return nil
 			}
-		}
-		return nil
-	})
+			b, _ := os.ReadFile(path)
+			sc := bufio.NewScanner(bytes.NewReader(b))
+			for sc.Scan() {
+				if pid, err := strconv.Atoi(sc.Text()); err == nil && pid > 1 {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+			return nil
+		})
+	}
 }
 
 // unmountUnder detaches every mount below dir (container root filesystems, pod volumes), deepest
