@@ -5,7 +5,8 @@
 // test's temporary directory and is stopped by t.Cleanup.
 //
 // kwok is the one stand-in: no container runs (no logs, no exec, probes ignored), so a test that
-// needs a process inside a pod needs a real node. Everything else (API server validation, RBAC,
+// needs a process inside a pod asks for a real node (Options.RealNode, node_linux.go: a kubelet
+// with containerd and runc, root only). Everything else (API server validation, RBAC,
 // admission, the Deployment/ReplicaSet/EndpointSlice controllers, the scheduler's capacity
 // checks) is the real thing.
 package kubetest
