@@ -349,7 +349,7 @@ func TestInstall(t *testing.T) {
 		if ct.Image != "cortex/cortex:test" || ct.Args[0] != "operator" || ct.Args[1] != "serve" {
 			t.Errorf("container %s %q", ct.Image, ct.Args)
 		}
-		for _, want := range []string{"--state-dir=/var/lib/cortex", "--listen=0.0.0.0:8888", "--tls-cert-file=/etc/cortex/tls/tls.crt",
+		for _, want := range []string{"--state-dir=/var/lib/cortex/state", "--listen=0.0.0.0:8888", "--tls-cert-file=/etc/cortex/tls/tls.crt",
 			"--tls-key-file=/etc/cortex/tls/tls.key", "--cluster-id=0123456789abcdef0123456789abcdef"} {
 			if !contains(ct.Args, want) {
 				t.Errorf("args %q lack %s", ct.Args, want)
