@@ -27,6 +27,13 @@ fi
 # The Kubernetes control plane of the backend tests (built once, about 8-16 min; cached).
 CORTEX_K8S_BIN_DIR=$(./scripts/k8s-bins.sh)
 export CORTEX_K8S_BIN_DIR
+# The real-node tests (kubetest.Options.RealNode: TestRealNode, e2e TestKubernetesRealNode) need
+# containerd, runc and the CNI plugins (Debian's packages, unpacked once) and the images they
+# import (built once, cached; tools/imagebuild's tests check them below). They need root.
+if ! $quick; then
+  ./scripts/node-bins.sh >/dev/null
+  ./scripts/build-images.sh
+fi
 
 # The packages with the most concurrency run their tests once, under the race detector.
 race_pkgs=(./internal/identity/... ./internal/operator/... ./internal/gateway/... ./internal/workload/...

@@ -192,55 +192,20 @@ func runServer(t *testing.T, ctr func(...string) (string, error), env []string, 
 	return reply
 }
 
-// containerdBinaries returns a directory holding containerd, its runc shim, ctr and runc.
+// containerdBinaries returns a directory holding containerd, its runc shim, ctr and runc:
+// scripts/node-bins.sh's (Debian's packages, downloaded once and unpacked, or
+// $CORTEX_CONTAINERD_DIR), the same the real-node tests of internal/testutil/kubetest run.
 func containerdBinaries(t *testing.T) string {
 	t.Helper()
-	if dir := os.Getenv("CORTEX_CONTAINERD_DIR"); dir != "" {
-		return dir
-	}
-	cache, err := filepath.Abs(filepath.Join(repoRoot, ".cache", "images", "downloads", "containerd"))
+	out, err := exec.Command(filepath.Join(repoRoot, "scripts", "node-bins.sh")).Output()
 	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(cache, "bin")
-	if _, err := os.Stat(filepath.Join(bin, "runc")); err == nil {
-		return bin
-	}
-	for _, tool := range []string{"apt-get", "dpkg-deb"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no containerd: set CORTEX_CONTAINERD_DIR, or run on Debian (%s: %v)", tool, err)
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
 		}
+		t.Skipf("no containerd: scripts/node-bins.sh: %v\n%s", err, stderr)
 	}
-	debs := filepath.Join(cache, "debs")
-	if err := os.MkdirAll(debs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	download := exec.Command("apt-get", "download", "-q=2", "containerd", "runc")
-	download.Dir = debs
-	if out, err := download.CombinedOutput(); err != nil {
-		t.Fatalf("apt-get download containerd runc: %v\n%s", err, out)
-	}
-	unpacked := filepath.Join(cache, "unpacked")
-	entries, _ := os.ReadDir(debs)
-	for _, e := range entries {
-		if out, err := exec.Command("dpkg-deb", "-x", filepath.Join(debs, e.Name()), unpacked).CombinedOutput(); err != nil {
-			t.Fatalf("dpkg-deb -x %s: %v\n%s", e.Name(), err, out)
-		}
-	}
-	tmp := bin + ".tmp"
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"usr/bin/containerd", "usr/bin/containerd-shim-runc-v2", "usr/bin/ctr", "usr/sbin/runc"} {
-		if err := os.Rename(filepath.Join(unpacked, p), filepath.Join(tmp, filepath.Base(p))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.Rename(tmp, bin); err != nil {
-		t.Fatal(err)
-	}
-	os.RemoveAll(unpacked)
-	return bin
+	return strings.TrimSpace(string(out))
 }
 
 func freePort(t *testing.T) string {

@@ -13,6 +13,7 @@ package install
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -127,6 +128,10 @@ type Options struct {
 	// Webhook, when set, turns on the operator's TokenReview webhook for one API server
 	// (webhook.go; cluster up --iam-webhook).
 	Webhook *Webhook
+	// APIServer, when set, is the host:port at which the operator's pods reach the Kubernetes API
+	// (KUBERNETES_SERVICE_HOST/PORT, which client-go's in-cluster configuration reads). Default:
+	// the kubernetes Service, which needs a Service proxy (kube-proxy or the CNI's) on the nodes.
+	APIServer string
 }
 
 func (o *Options) setDefaults() error {
@@ -162,6 +167,13 @@ func (o *Options) setDefaults() error {
 	}
 	if len(o.GatewayPublicEndpoints) == 0 {
 		o.GatewayPublicEndpoints = []string{"https://" + GatewayName + "." + o.Namespace + ".svc"}
+	}
+	if o.APIServer != "" {
+		host, port, err := net.SplitHostPort(o.APIServer)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || n < 1 || n > 65535 || (net.ParseIP(host) == nil && len(validation.IsDNS1123Subdomain(host)) > 0) {
+			return fmt.Errorf("API server address %q: want host:port", o.APIServer)
+		}
 	}
 	if o.TLS == nil || !o.TLS.complete() {
 		return errors.New("TLS material is required")
@@ -380,6 +392,18 @@ func Build(opts Options) (*Objects, error) {
 	return o, nil
 }
 
+// apiServerEnv points client-go's in-cluster configuration at hostPort (Options.APIServer).
+func apiServerEnv(hostPort string) []*coreac.EnvVarApplyConfiguration {
+	if hostPort == "" {
+		return nil
+	}
+	host, port, _ := net.SplitHostPort(hostPort) // validated by setDefaults
+	return []*coreac.EnvVarApplyConfiguration{
+		coreac.EnvVar().WithName("KUBERNETES_SERVICE_HOST").WithValue(host),
+		coreac.EnvVar().WithName("KUBERNETES_SERVICE_PORT").WithValue(port),
+	}
+}
+
 func operatorDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
 	args := []string{"operator", "serve",
 		"--provider=kubernetes",
@@ -416,6 +440,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 		// The image's entrypoint is the cortex binary.
 		WithArgs(args...).
 		WithEnv(coreac.EnvVar().WithName("HOME").WithValue("/tmp")).
+		WithEnv(apiServerEnv(opts.APIServer)...).
 		WithPorts(coreac.ContainerPort().WithName("operator").WithContainerPort(OperatorPort).WithProtocol(corev1.ProtocolTCP)).
 		WithReadinessProbe(coreac.Probe().WithPeriodSeconds(5).
 			WithHTTPGet(coreac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("operator")).WithScheme(corev1.URISchemeHTTPS))).
@@ -482,6 +507,8 @@ func gatewayDeployment(opts Options, selector map[string]string) *appsac.Deploym
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		WithArgs(args...).
 		WithEnv(coreac.EnvVar().WithName("HOME").WithValue("/tmp")).
+		// The gateway watches EndpointSlices: it reaches the API server as the operator does.
+		WithEnv(apiServerEnv(opts.APIServer)...).
 		WithPorts(coreac.ContainerPort().WithName("gateway").WithContainerPort(GatewayPort).WithProtocol(corev1.ProtocolTCP)).
 		// Every path of the gateway is an API's (no health route of its own): ready when it
 		// accepts connections.

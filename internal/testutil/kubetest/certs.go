@@ -20,9 +20,40 @@ import (
 type pki struct {
 	caFile, serverCert, serverKey, adminCert, adminKey, saKey, saPub string
 	caPEM, adminCertPEM, adminKeyPEM                                 []byte
+
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
+	now   time.Time
 }
 
-func newPKI(dir string) (*pki, error) {
+// issue signs a leaf certificate from tmpl and writes it and its key (0600).
+func (p *pki) issue(serial int64, tmpl *x509.Certificate, certPath, keyPath string) ([]byte, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl.SerialNumber = big.NewInt(serial)
+	tmpl.NotBefore, tmpl.NotAfter = p.now.Add(-time.Hour), p.now.Add(24*time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	if err := os.WriteFile(certPath, certPEM, 0o600); err != nil {
+		return nil, nil, err
+	}
+	return certPEM, keyPEM, os.WriteFile(keyPath, keyPEM, 0o600)
+}
+
+// newPKI makes the cluster's PKI; the API server's certificate covers 127.0.0.1 and extraIPs (a
+// real node's address, which its pods dial).
+func newPKI(dir string, extraIPs ...net.IP) (*pki, error) {
 	p := &pki{
 		caFile:     filepath.Join(dir, "ca.crt"),
 		serverCert: filepath.Join(dir, "apiserver.crt"),
@@ -58,33 +89,12 @@ func newPKI(dir string) (*pki, error) {
 	if err := os.WriteFile(p.caFile, p.caPEM, 0o600); err != nil {
 		return nil, err
 	}
-	leaf := func(serial int64, tmpl *x509.Certificate, certPath, keyPath string) ([]byte, []byte, error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, nil, err
-		}
-		tmpl.SerialNumber = big.NewInt(serial)
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			return nil, nil, err
-		}
-		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-		if err := os.WriteFile(certPath, certPEM, 0o600); err != nil {
-			return nil, nil, err
-		}
-		return certPEM, keyPEM, os.WriteFile(keyPath, keyPEM, 0o600)
-	}
+	p.ca, p.caKey, p.now = ca, caKey, now
+	leaf := p.issue
 	if _, _, err := leaf(2, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses: append([]net.IP{net.IPv4(127, 0, 0, 1)}, extraIPs...),
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}, p.serverCert, p.serverKey); err != nil {
 		return nil, err

@@ -5,7 +5,8 @@
 // test's temporary directory and is stopped by t.Cleanup.
 //
 // kwok is the one stand-in: no container runs (no logs, no exec, probes ignored), so a test that
-// needs a process inside a pod needs a real node. Everything else (API server validation, RBAC,
+// needs a process inside a pod asks for a real node (Options.RealNode, node_linux.go: a kubelet
+// with containerd and runc, root only). Everything else (API server validation, RBAC,
 // admission, the Deployment/ReplicaSet/EndpointSlice controllers, the scheduler's capacity
 // checks) is the real thing.
 package kubetest
@@ -75,8 +76,11 @@ type Cluster struct {
 	ContainerLogFile string
 	// StartTime is how long the control plane took to become ready (reported by the harness).
 	StartTime time.Duration
+	// Node is the real node (Options.RealNode), nil with kwok.
+	Node *Node
 
 	dir   string
+	pki   *pki
 	procs []*proc
 	// extraArgs are appended to a binary's arguments (Options).
 	extraArgs map[string][]string
@@ -141,6 +145,9 @@ type Options struct {
 	// returns the kubeconfig file of a TokenReview webhook: the API server then asks it about bearer
 	// tokens it does not know itself (authentication.k8s.io/v1, answers not cached).
 	TokenWebhook func(apiServerURL string) (configFile string, err error)
+	// RealNode replaces the kwok node with a real one (see StartNode): a kubelet, containerd and
+	// runc that run the pods' containers.
+	RealNode bool
 }
 
 // StartWith is Start with options.
@@ -152,6 +159,11 @@ func StartWith(t testing.TB, opts Options) *Cluster {
 			t.Fatalf("kubetest: %v (CI must build them: scripts/test.sh runs scripts/k8s-bins.sh)", err)
 		}
 		t.Skipf("kubetest: %v", err)
+	}
+	var host *nodeHost
+	if opts.RealNode {
+		// Before the control plane: the API server listens on the node's address, which pods dial.
+		host = prepareNode(t, binDir)
 	}
 	begin := time.Now()
 	dir, err := os.MkdirTemp("", "kubetest-")
@@ -170,19 +182,29 @@ func StartWith(t testing.TB, opts Options) *Cluster {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := c.start(ctx, opts); err != nil {
+	if err := c.start(ctx, opts, host); err != nil {
 		t.Fatalf("kubetest: %v\n%s", err, c.logTails())
 	}
 	c.StartTime = time.Since(begin)
 	t.Logf("kubetest: control plane ready in %s", c.StartTime.Round(10*time.Millisecond))
+	if host != nil {
+		c.Node = c.startNode(t, host)
+	}
 	return c
 }
 
-func (c *Cluster) start(ctx context.Context, opts Options) error {
-	p, err := newPKI(c.dir)
+func (c *Cluster) start(ctx context.Context, opts Options, node *nodeHost) error {
+	bindIP := "127.0.0.1"
+	var extraIPs []net.IP
+	if node != nil {
+		bindIP = node.ip.String()
+		extraIPs = append(extraIPs, node.ip)
+	}
+	p, err := newPKI(c.dir, extraIPs...)
 	if err != nil {
 		return err
 	}
+	c.pki = p
 	ports, err := freePorts(6)
 	if err != nil {
 		return err
@@ -205,7 +227,8 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		return fmt.Errorf("etcd: %w", err)
 	}
 
-	host := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	c.extraArgs = map[string][]string{}
+	host := "https://" + net.JoinHostPort(bindIP, strconv.Itoa(apiPort))
 	if opts.TokenWebhook != nil {
 		file, err := opts.TokenWebhook(host)
 		if err != nil {
@@ -213,12 +236,17 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		}
 		// Cache TTL 0: a revoked identity is refused on its next request, not minutes later. (The
 		// API server still keeps each successful token for 10 s: tests use a new token per case.)
-		c.extraArgs = map[string][]string{"kube-apiserver": {"--authentication-token-webhook-config-file=" + file,
-			"--authentication-token-webhook-version=v1", "--authentication-token-webhook-cache-ttl=0s"}}
+		c.extraArgs["kube-apiserver"] = []string{"--authentication-token-webhook-config-file=" + file,
+			"--authentication-token-webhook-version=v1", "--authentication-token-webhook-cache-ttl=0s"}
+	}
+	if node != nil {
+		// pods/log and exec: the API server proves itself to the kubelet with the admin certificate.
+		c.extraArgs["kube-apiserver"] = append(c.extraArgs["kube-apiserver"],
+			"--kubelet-client-certificate="+p.adminCert, "--kubelet-client-key="+p.adminKey)
 	}
 	if err := c.run("kube-apiserver",
 		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--secure-port="+strconv.Itoa(apiPort),
+		"--bind-address="+bindIP, "--advertise-address="+bindIP, "--secure-port="+strconv.Itoa(apiPort),
 		"--tls-cert-file="+p.serverCert, "--tls-private-key-file="+p.serverKey,
 		"--client-ca-file="+p.caFile,
 		"--authorization-mode=Node,RBAC",
@@ -294,6 +322,10 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 	if err := waitHTTP(ctx, c, verified, "https://127.0.0.1:"+strconv.Itoa(schedPort)+"/healthz", "ok"); err != nil {
 		return fmt.Errorf("kube-scheduler: %w", err)
 	}
+	if node != nil {
+		// The real node registers itself (startNode); no kwok.
+		return c.waitReady(ctx, "")
+	}
 
 	// kwok serves every container's log from one file (ContainerLogFile) at the node's kubelet
 	// endpoint, so the API server's pods/log path can be exercised without a container.
@@ -328,7 +360,7 @@ spec:
 	if err := c.createNode(ctx); err != nil {
 		return err
 	}
-	return c.waitReady(ctx)
+	return c.waitReady(ctx, NodeName)
 }
 
 // createNode registers the fake node kwok manages.
@@ -364,8 +396,8 @@ func (c *Cluster) createNode(ctx context.Context) error {
 }
 
 // waitReady waits for the default ServiceAccount (the controller manager's service-account
-// controllers run) and for the node to be Ready (kwok manages it), then lifts its not-ready taint.
-func (c *Cluster) waitReady(ctx context.Context) error {
+// controllers run) and for the node (if named) to be Ready, then lifts its not-ready taint.
+func (c *Cluster) waitReady(ctx context.Context, nodeName string) error {
 	return Poll(ctx, 50*time.Millisecond, func() (bool, error) {
 		if err := c.exited(); err != nil {
 			return false, err
@@ -376,7 +408,10 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 			}
 			return false, err
 		}
-		n, err := c.Client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if nodeName == "" {
+			return true, nil
+		}
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
@@ -520,20 +555,30 @@ type proc struct {
 }
 
 func (c *Cluster) run(name string, args ...string) error {
-	logPath := filepath.Join(c.dir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	p, err := c.startProc(name, filepath.Join(c.BinDir, name), []string{"PATH=" + os.Getenv("PATH")}, append(args, c.extraArgs[name]...)...)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(c.BinDir, name), append(args, c.extraArgs[name]...)...)
+	c.procs = append(c.procs, p)
+	return nil
+}
+
+// startProc starts path with env (plus HOME) and args, its output in <dir>/<name>.log.
+func (c *Cluster) startProc(name, path string, env []string, args ...string) (*proc, error) {
+	logPath := filepath.Join(c.dir, name+".log")
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Dir = c.dir
 	// Only what the binaries need: no AWS_* or other secrets of the test's environment.
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir}
+	cmd.Env = append(env, "HOME="+c.dir)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		return fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() {
@@ -544,8 +589,7 @@ func (c *Cluster) run(name string, args ...string) error {
 		p.mu.Unlock()
 		close(p.done)
 	}()
-	c.procs = append(c.procs, p)
-	return nil
+	return p, nil
 }
 
 // exited reports a control-plane process that ended before the test stopped it.
@@ -566,19 +610,22 @@ func (c *Cluster) exited() error {
 // stop ends the processes in reverse order: SIGTERM, then SIGKILL after 10 s.
 func (c *Cluster) stop() {
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		p := c.procs[i]
-		select {
-		case <-p.done:
-			continue
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+		c.procs[i].stop()
+	}
+}
+
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
 	}
 }
 

@@ -110,6 +110,7 @@ type UpOptions struct {
 	CreatorARN   string
 	Region       string
 	IAMWebhook   bool
+	APIServer    string
 	WaitTimeout  time.Duration
 	PollInterval time.Duration
 
@@ -153,6 +154,7 @@ the command is run again without the flag (cluster down removes it).`,
 	fl.StringVar(&o.CreatorARN, "creator-arn", "", "IAM ARN that is always admin")
 	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
 	fl.BoolVar(&o.IAMWebhook, "iam-webhook", false, "turn on the operator's TokenReview webhook for this cluster's API server (kubectl with IAM identities on a self-managed cluster; then: cortex cluster webhook-config)")
+	fl.StringVar(&o.APIServer, "api-server-address", "", "host:port at which the operator's pods reach the Kubernetes API, for clusters whose kubernetes Service does not lead there (no Service proxy)")
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
 	fl.DurationVar(&o.PollInterval, "poll-interval", time.Second, "how often to check the operator Deployment")
 	_ = fl.MarkHidden("poll-interval")
@@ -248,7 +250,8 @@ func upRun(o *UpOptions) error {
 			return nil, err
 		}
 		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, ServiceType: st,
-			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook}
+			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook,
+			APIServer: o.APIServer}
 		if endpoint != "" {
 			opts.PublicEndpoints = []string{endpoint}
 		}

@@ -31,9 +31,10 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 				o.Kubeconfig == "" && o.Context == ""
 		}},
 		{"all", []string{"--image", "i", "--kubeconfig", "k", "--context", "c", "--namespace", "team", "--service-type", "NodePort",
-			"--wait-timeout", "10s", "--account-id", "123456789012", "--creator-arn", "arn:aws:iam::123456789012:user/a", "--region", "eu-west-1", "--iam-webhook"},
+			"--wait-timeout", "10s", "--account-id", "123456789012", "--creator-arn", "arn:aws:iam::123456789012:user/a", "--region", "eu-west-1", "--iam-webhook",
+			"--api-server-address", "10.213.0.1:6443"},
 			func(o *UpOptions) bool {
-				return o.Kubeconfig == "k" && o.Context == "c" && o.Namespace == "team" && o.ServiceType == "NodePort" &&
+				return o.APIServer == "10.213.0.1:6443" && o.Kubeconfig == "k" && o.Context == "c" && o.Namespace == "team" && o.ServiceType == "NodePort" &&
 					o.WaitTimeout == 10*time.Second && o.AccountID == "123456789012" && o.Region == "eu-west-1" && o.apisNamespace() == "team-apis" && o.IAMWebhook
 			}},
 	} {
