@@ -183,6 +183,9 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 	if err := apispec.Validate(&spec, true); err != nil {
 		return err
 	}
+	if err := RefuseIAMIdentity(spec); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
