@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 	corev1 "k8s.io/api/core/v1"
@@ -60,6 +61,9 @@ type Options struct {
 	GatewayLabels map[string]string
 	// GatewayNamespace is the gateway's namespace (default Namespace).
 	GatewayNamespace string
+	// Identities binds the ServiceAccounts of APIs with iam_role_arn or iam_policy_arns to their
+	// IAM roles (EKS Pod Identity, package apiidentity). nil: such APIs are refused.
+	Identities apiidentity.Binder
 }
 
 // Backend is the Kubernetes implementation of workload.Backend.
@@ -198,6 +202,11 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 			return err
 		}
 	}
+	role, err := b.identity(ctx, spec, existing)
+	if err != nil {
+		return err
+	}
+	o.withIdentity(role)
 	ns := b.opts.Namespace
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 	if _, err := b.client.CoreV1().ServiceAccounts(ns).Apply(ctx, o.serviceAccount, opts); err != nil {
@@ -374,6 +383,12 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	}
 	if err := b.deleteSecret(ctx, name); err != nil {
 		errs = append(errs, err)
+	}
+	if b.opts.Identities != nil {
+		// After the pods' objects: no pod of the API is left to use the role.
+		if err := b.opts.Identities.Unbind(ctx, name, name); err != nil {
+			errs = append(errs, fmt.Errorf("remove the AWS identity of api %s: %w", name, err))
+		}
 	}
 	b.targets.Delete(name)
 	return errors.Join(errs...)

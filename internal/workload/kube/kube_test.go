@@ -32,6 +32,7 @@ func TestBackend(t *testing.T) {
 	t.Run("StatusReasons", func(t *testing.T) { testStatusReasons(t, c) })
 	t.Run("BackendRestart", func(t *testing.T) { testBackendRestart(t, c) })
 	t.Run("Logs", func(t *testing.T) { testLogs(t, c) })
+	t.Run("Identities", func(t *testing.T) { testIdentities(t, c) })
 }
 
 func newBackend(t *testing.T, c *kubetest.Cluster, ns string) *kube.Backend {
@@ -303,7 +304,8 @@ func testSecurity(t *testing.T, c *kubetest.Cluster) {
 			blocked = append(blocked, to.IPBlock.CIDR+" except "+strings.Join(to.IPBlock.Except, ","))
 		}
 	}
-	if fmt.Sprint(blocked) != "[0.0.0.0/0 except 169.254.169.254/32 ::/0 except fd00:ec2::254/128]" {
+	// No identity: neither the node's role (instance metadata) nor the EKS Pod Identity Agent.
+	if fmt.Sprint(blocked) != "[0.0.0.0/0 except 169.254.169.254/32,169.254.170.23/32 ::/0 except fd00:ec2::254/128,fd00:ec2::23/128]" {
 		t.Errorf("egress %v", blocked)
 	}
 
