@@ -61,9 +61,8 @@ const (
 )
 
 // RoleName is the name of the role cortex makes for an API: "<prefix>-api-<api>", where prefix
-// is the cluster's role prefix (cortex-<cluster>-<hash>, see clusterconfig.RolePrefix), so the
-// management and operator policies, which allow role actions on "<prefix>-*", cover it. When that
-// is longer than IAM's 64 characters, "<prefix>-<7 hex of sha256(api)>".
+// is the cluster's role prefix (cortex-<cluster>-<hash>, see clusterconfig.RolePrefix); when that
+// is longer than IAM's 64 characters, "<prefix>-<7 hex of sha256(api)>". Its path is RolePath.
 func RoleName(prefix, api string) string {
 	if n := prefix + "-api-" + api; len(n) <= 64 {
 		return n
@@ -71,6 +70,11 @@ func RoleName(prefix, api string) string {
 	sum := sha256.Sum256([]byte(api))
 	return prefix + "-" + hex.EncodeToString(sum[:])[:7]
 }
+
+// RolePath is the IAM path of the roles cortex makes for a cluster's APIs. The operator's policy
+// allows role actions on "role/cortex-apis/<prefix>/*" only: it can manage its APIs' roles and
+// never the cluster's or nodes' roles (role/<prefix>-cluster, -node), whatever an API is named.
+func RolePath(prefix string) string { return "/cortex-apis/" + prefix + "/" }
 
 // IAM and EKS are the calls EKS makes (satisfied by *iam.Client and *eks.Client).
 type IAM interface {
@@ -167,7 +171,7 @@ func (e *EKS) Bind(ctx context.Context, r Request) (string, error) {
 	if role != "" {
 		// A role under cortex's prefix belongs to another API (or the cluster): naming it would
 		// borrow that identity.
-		if name := roleNameOf(role); strings.HasPrefix(name, e.c.RolePrefix+"-") {
+		if name := roleNameOf(role); strings.HasPrefix(name, e.c.RolePrefix+"-") || strings.Contains(role, ":role"+RolePath(e.c.RolePrefix)) {
 			return "", fmt.Errorf("iam_role_arn: %s is a role cortex manages for this cluster; name a role of your own, or use iam_policy_arns", role)
 		}
 	} else {
@@ -217,6 +221,7 @@ func (e *EKS) ensureRole(ctx context.Context, name string, r Request) (string, e
 	case err == nil:
 		arn = aws.ToString(got.Role.Arn)
 		ok, err := e.isOwnRole(ctx, name, r.API)
+		ok = ok && aws.ToString(got.Role.Path) == RolePath(e.c.RolePrefix)
 		if err != nil {
 			return "", err
 		}
@@ -231,6 +236,7 @@ func (e *EKS) ensureRole(ctx context.Context, name string, r Request) (string, e
 	case IsCode(err, "NoSuchEntity"):
 		c, err := e.c.IAM.CreateRole(ctx, &iam.CreateRoleInput{
 			RoleName:                 aws.String(name),
+			Path:                     aws.String(RolePath(e.c.RolePrefix)),
 			AssumeRolePolicyDocument: aws.String(trust),
 			Description:              aws.String(fmt.Sprintf("cortex api %s of cluster %s (EKS Pod Identity)", r.API, e.c.Cluster)),
 			Tags:                     iamTags(e.tags(r.API, ResourceAPIRole)),

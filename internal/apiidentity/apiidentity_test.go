@@ -133,7 +133,7 @@ func TestPolicyRoleLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := prefix + "-api-iris"
-	if role != "arn:aws:iam::"+account+":role/"+name {
+	if role != "arn:aws:iam::"+account+":role"+RolePath(prefix)+name {
 		t.Fatalf("role %s", role)
 	}
 	if got := attachedPolicies(t, e.iam, name); !slices.Equal(got, []string{p1, p2}) {
@@ -245,6 +245,9 @@ func TestUserRoleIsNeverDeleted(t *testing.T) {
 	// Naming another API's role (cortex's prefix) is refused: it would borrow that identity.
 	if _, err := b.Bind(ctx, Request{API: "x", ServiceAccount: "x", RoleARN: "arn:aws:iam::" + account + ":role/" + prefix + "-api-iris"}); err == nil {
 		t.Error("an API borrowed a role cortex manages")
+	}
+	if _, err := b.Bind(ctx, Request{API: "x", ServiceAccount: "x", RoleARN: "arn:aws:iam::" + account + ":role" + RolePath(prefix) + "renamed"}); err == nil {
+		t.Error("an API borrowed a role under cortex's path")
 	}
 	if got := association(t, e.eks, "idt", "x"); got != "" {
 		t.Errorf("association made for a refused role: %s", got)

@@ -47,7 +47,7 @@ func RemoveAll(ctx context.Context, iamc IAM, eksc EKSAPI, cluster, rolePrefix s
 			out.Associations = append(out.Associations, fmt.Sprintf("%s/%s", aws.ToString(s.Namespace), aws.ToString(s.ServiceAccount)))
 		}
 	}
-	rp := iam.NewListRolesPaginator(iamc, &iam.ListRolesInput{})
+	rp := iam.NewListRolesPaginator(iamc, &iam.ListRolesInput{PathPrefix: aws.String(RolePath(rolePrefix))})
 	for rp.HasMorePages() {
 		page, err := rp.NextPage(ctx)
 		if err != nil {
@@ -55,7 +55,7 @@ func RemoveAll(ctx context.Context, iamc IAM, eksc EKSAPI, cluster, rolePrefix s
 		}
 		for _, r := range page.Roles {
 			name := aws.ToString(r.RoleName)
-			if !strings.HasPrefix(name, rolePrefix+"-") {
+			if !strings.HasPrefix(name, rolePrefix+"-") || aws.ToString(r.Path) != RolePath(rolePrefix) {
 				continue
 			}
 			tags, err := roleTags(ctx, iamc, name)

@@ -114,7 +114,7 @@ func testIdentities(t *testing.T, c *kubetest.Cluster) {
 	reader := spec("reader", 1, nil)
 	reader.IAMPolicyARNs = []string{policyARN}
 	apply(t, b, workload.Deployment{Spec: reader})
-	wantRole := "arn:aws:iam::123456789012:role/" + prefix + "-api-reader"
+	wantRole := "arn:aws:iam::123456789012:role" + apiidentity.RolePath(prefix) + prefix + "-api-reader"
 	if got := assoc("reader"); got != wantRole {
 		t.Fatalf("association of reader: %q, want %q", got, wantRole)
 	}
