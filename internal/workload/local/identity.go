@@ -1,6 +1,8 @@
 package local
 
 import (
+	"fmt"
+
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/fielderr"
 )
@@ -16,6 +18,6 @@ func RefuseIAMIdentity(s apispec.Spec) error {
 	if !s.HasIAMIdentity() {
 		return nil
 	}
-	return &fielderr.Error{Subject: apispec.Subject(0, s.Name), Field: field,
+	return &fielderr.Error{Subject: fmt.Sprintf("api %q", s.Name), Field: field,
 		Msg: "per-API IAM identities need a Kubernetes cluster on EKS; the local provider runs APIs as processes of your user (use aws_credentials to pass the environment's credentials instead)"}
 }
