@@ -155,9 +155,16 @@ func testIdentities(t *testing.T, c *kubetest.Cluster) {
 	if _, err := c.Client.AppsV1().Deployments(ns).Get(ctx, "late", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("deployment of late exists although its association failed: %v", err)
 	}
+	// cortex get says why, not "starting".
+	if st, ok := b.Status("late"); !ok || st.State != workload.Error || !strings.Contains(st.Reason, "CreatePodIdentityAssociation") {
+		t.Errorf("status of late: %v %+v", ok, st)
+	}
 	apply(t, b, workload.Deployment{Spec: late}) // a retry converges
 	if assoc("late") == "" {
 		t.Error("no association after the retry")
+	}
+	if st, _ := b.Status("late"); st.State == workload.Error {
+		t.Errorf("status of late after the retry: %+v", st)
 	}
 
 	// The identity dropped from the spec: association and role go, the agent is blocked.

@@ -80,6 +80,10 @@ type Backend struct {
 	// gateway reads it without a lock.
 	targets sync.Map
 	slices  cache.Indexer
+
+	// identityErrs holds name -> string: why an API's AWS identity could not be bound when no
+	// Deployment of it exists (Status reports it instead of "not found").
+	identityErrs sync.Map
 }
 
 var _ workload.Backend = (*Backend)(nil)
@@ -204,8 +208,10 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 	}
 	role, err := b.identity(ctx, spec, existing)
 	if err != nil {
+		b.identityErrs.Store(spec.Name, err.Error())
 		return err
 	}
+	b.identityErrs.Delete(spec.Name)
 	o.withIdentity(role)
 	ns := b.opts.Namespace
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
@@ -391,6 +397,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 		}
 	}
 	b.targets.Delete(name)
+	b.identityErrs.Delete(name)
 	return errors.Join(errs...)
 }
 
@@ -448,6 +455,9 @@ func (b *Backend) deleteOwned(ctx context.Context, what string, uid types.UID, d
 func (b *Backend) Status(name string) (workload.Status, bool) {
 	d, err := b.deployments.Get(name)
 	if err != nil || d.DeletionTimestamp != nil {
+		if msg, ok := b.identityErrs.Load(name); ok && err != nil {
+			return workload.Status{Name: name, State: workload.Error, Reason: msg.(string)}, true
+		}
 		return workload.Status{}, false
 	}
 	objs, _ := b.pods.ByIndex(byAPI, name)
