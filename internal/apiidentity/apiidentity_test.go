@@ -6,10 +6,12 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -24,12 +26,36 @@ const (
 	ns      = "cortex-apis"
 )
 
+// ops records the operations sent through the SDK (by the SDK's own operation names).
+type ops struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (o *ops) RoundTrip(r *http.Request) (*http.Response, error) {
+	o.mu.Lock()
+	o.seen = append(o.seen, awsmiddleware.GetOperationName(r.Context()))
+	o.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// take returns and forgets what was recorded.
+func (o *ops) take() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.seen
+	o.seen = nil
+	return s
+}
+
+var recorded = &ops{}
+
 func awsConfig(endpoint string) aws.Config {
 	return aws.Config{
 		Region:       "us-west-2",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""),
 		BaseEndpoint: aws.String(endpoint),
-		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
+		HTTPClient:   &http.Client{Timeout: 30 * time.Second, Transport: recorded},
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	}
 }
@@ -160,9 +186,16 @@ func TestPolicyRoleLifecycle(t *testing.T) {
 		t.Errorf("tags %v %v", tags, err)
 	}
 
-	// Idempotent: the same request changes nothing (one association, same policies).
+	// Idempotent: the same request changes nothing (one association, same policies), and
+	// sends no write at all.
+	recorded.take()
 	if again, err := b.Bind(ctx, req); err != nil || again != role {
 		t.Fatalf("rebind: %s %v", again, err)
+	}
+	for _, op := range recorded.take() {
+		if !strings.HasPrefix(op, "Get") && !strings.HasPrefix(op, "List") && !strings.HasPrefix(op, "Describe") {
+			t.Errorf("rebind of an unchanged API sent %s", op)
+		}
 	}
 	if got := association(t, e.eks, "idt", "iris"); got != role {
 		t.Errorf("association role after rebind %q", got)
