@@ -154,10 +154,13 @@ func TestPolicyRoleLifecycle(t *testing.T) {
 	ctx := context.Background()
 	p1, p2, p3 := policy(t, e.iam, "p1"), policy(t, e.iam, "p2"), policy(t, e.iam, "p3")
 	req := Request{API: "iris", ServiceAccount: "iris", PolicyARNs: []string{p1, p2}}
+	recorded.take()
 	role, err := b.Bind(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	first := recorded.take()
+	t.Logf("first bind: %d AWS calls %v", len(first), first)
 	name := prefix + "-api-iris"
 	if role != "arn:aws:iam::"+account+":role"+RolePath(prefix)+name {
 		t.Fatalf("role %s", role)
@@ -192,7 +195,9 @@ func TestPolicyRoleLifecycle(t *testing.T) {
 	if again, err := b.Bind(ctx, req); err != nil || again != role {
 		t.Fatalf("rebind: %s %v", again, err)
 	}
-	for _, op := range recorded.take() {
+	rebind := recorded.take()
+	t.Logf("rebind: %d AWS calls %v", len(rebind), rebind)
+	for _, op := range rebind {
 		if !strings.HasPrefix(op, "Get") && !strings.HasPrefix(op, "List") && !strings.HasPrefix(op, "Describe") {
 			t.Errorf("rebind of an unchanged API sent %s", op)
 		}
