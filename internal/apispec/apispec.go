@@ -72,6 +72,9 @@ type Spec struct {
 	// Auth says who may call the API through the gateway (see auth.go). Validate fills the
 	// default, iam.
 	Auth Auth `json:"auth"`
+	// IAMRoleARN or IAMPolicyARNs give the API an AWS identity of its own (identity.go).
+	IAMRoleARN    string   `json:"iam_role_arn,omitempty"`
+	IAMPolicyARNs []string `json:"iam_policy_arns,omitempty"`
 }
 
 // Handler says what runs in each replica.
@@ -271,6 +274,7 @@ func validate(s *Spec, checkFS bool, fe func(field, format string, a ...any)) {
 		}
 	}
 	validateCompute(&s.Compute, fe)
+	validateIdentity(s, fe)
 	h := &s.Handler
 	if h.Type != HandlerContainer && h.Type != "" {
 		for _, f := range []struct {

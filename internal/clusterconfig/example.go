@@ -39,7 +39,8 @@ api_load_balancer_scheme: internet-facing
 operator_load_balancer_cidr_allowlist: [0.0.0.0/0]
 api_load_balancer_cidr_allowlist: [0.0.0.0/0]
 
-# Extra IAM policies attached to the nodes' role (next to the cluster's default policy).
+# Extra IAM policies attached to the nodes' role (next to the cluster's default policy). APIs
+# never use the nodes' role: an API that needs AWS names iam_policy_arns in its own cortex.yaml.
 iam_policy_arns: []
 # iam_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]    # example
 

@@ -11,6 +11,13 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
+	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
 	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
 	"github.com/cortexlabs-go/cortex/internal/statestore"
 	"github.com/cortexlabs-go/cortex/internal/workload"
@@ -33,6 +40,12 @@ type KubernetesConfig struct {
 	APIsNamespace string `json:"apis_namespace,omitempty"`
 	// APIImage is the image the APIs' pods run (required; see kube.Options.Image).
 	APIImage string `json:"api_image,omitempty"`
+	// EKSPodIdentity gives APIs with iam_role_arn or iam_policy_arns an IAM role of their own
+	// through EKS Pod Identity (package apiidentity), with the operator's own AWS credentials, on
+	// the EKS cluster cluster_name in region of account_id. Off: such APIs are refused.
+	EKSPodIdentity bool `json:"eks_pod_identity,omitempty"`
+	// Identities replaces the EKS binder (tests).
+	Identities apiidentity.Binder `json:"-"`
 }
 
 func (k *KubernetesConfig) validate(c *Config) error {
@@ -43,7 +56,13 @@ func (k *KubernetesConfig) validate(c *Config) error {
 				return fmt.Errorf("%s: only with provider kubernetes (provider is %s)", f.name, c.Provider)
 			}
 		}
+		if k.EKSPodIdentity {
+			return fmt.Errorf("kubernetes.eks_pod_identity: only with provider kubernetes (provider is %s)", c.Provider)
+		}
 		return nil
+	}
+	if k.EKSPodIdentity && c.AccountID == "" {
+		return errors.New("kubernetes.eks_pod_identity: needs account_id (and cluster_name, region: the EKS cluster)")
 	}
 	for _, f := range []struct{ name, v string }{{"kubernetes.namespace", k.Namespace}, {"kubernetes.apis_namespace", k.APIsNamespace}} {
 		if f.v == "" {
@@ -105,6 +124,10 @@ func (s *Server) kubeBackend(ctx context.Context) (workload.Backend, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	k := s.cfg.Kubernetes
+	ids, err := s.apiIdentities(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// The APIs' NetworkPolicies admit only the gateway's pods, from the operator's namespace: the
 	// gateway's own Deployment (remote mode, what the install runs), or the operator's pod when the
 	// gateway is embedded in it.
@@ -112,10 +135,31 @@ func (s *Server) kubeBackend(ctx context.Context) (workload.Backend, error) {
 	if s.cfg.APIs.Gateway != GatewayRemote {
 		gwName = "cortex-operator"
 	}
-	b, err := kube.New(ctx, kube.Options{Client: s.kube, Namespace: k.APIsNamespace, Image: k.APIImage,
+	b, err := kube.New(ctx, kube.Options{Client: s.kube, Namespace: k.APIsNamespace, Image: k.APIImage, Identities: ids,
 		GatewayNamespace: k.Namespace, GatewayLabels: map[string]string{"app.kubernetes.io/name": gwName}})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes workloads: %w", err)
+	}
+	return b, nil
+}
+
+// apiIdentities is the binder of per-API IAM roles: nil without kubernetes.eks_pod_identity (the
+// kube backend then refuses APIs that ask for one). It uses the operator's own AWS credentials
+// (the SDK's default chain: on EKS, the operator's own Pod Identity or a Secret's keys).
+func (s *Server) apiIdentities(ctx context.Context) (apiidentity.Binder, error) {
+	k := s.cfg.Kubernetes
+	if k.Identities != nil || !k.EKSPodIdentity {
+		return k.Identities, nil
+	}
+	awsCfg, err := awssdk.LoadConfig(ctx, config.WithRegion(s.cfg.Region))
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes.eks_pod_identity: AWS configuration: %w", err)
+	}
+	b, err := apiidentity.New(apiidentity.Config{IAM: iam.NewFromConfig(awsCfg), EKS: eks.NewFromConfig(awsCfg),
+		Cluster: s.cfg.ClusterName, Namespace: k.APIsNamespace, Partition: s.cfg.Partition, Region: s.cfg.Region,
+		AccountID: s.cfg.AccountID, RolePrefix: clusterconfig.RolePrefix(s.cfg.ClusterName, s.cfg.Region)})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes.eks_pod_identity: %w", err)
 	}
 	return b, nil
 }

@@ -31,6 +31,10 @@ func TestKubernetesConfigValidation(t *testing.T) {
 		{func(c *operator.Config) { c.TLSCertFile, c.TLSKeyFile = "", "" }, "tls_cert_file: required with provider kubernetes"},
 		{func(c *operator.Config) { c.Provider = "local" }, "kubernetes.kubeconfig: only with provider kubernetes"},
 		{func(c *operator.Config) { c.Provider, c.Kubernetes = "aws", operator.KubernetesConfig{APIImage: "x"} }, "kubernetes.api_image: only with provider kubernetes"},
+		{func(c *operator.Config) { c.Kubernetes.EKSPodIdentity = true }, "kubernetes.eks_pod_identity: needs account_id"},
+		{func(c *operator.Config) {
+			c.Provider, c.Kubernetes = "local", operator.KubernetesConfig{EKSPodIdentity: true}
+		}, "kubernetes.eks_pod_identity: only with provider kubernetes"},
 		// All fields valid: the kubeconfig is read (and is missing here).
 		{func(c *operator.Config) {}, "kubernetes.kubeconfig: stat " + filepath.Join(dir, "missing-kubeconfig")},
 	} {

@@ -15,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
+	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
 )
 
 // DownOptions tune `cluster down`.
@@ -72,9 +75,10 @@ func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOpt
 	d := &downer{p: p, cluster: clusterName, names: names, report: &DownReport{}}
 
 	steps := []step{
+		{name: stepAPIIdentities, run: d.apiIdentities},
 		{name: stepNodeGroups, run: d.nodeGroups},
 		{name: stepLoadBalancers, run: d.loadBalancers},
-		{name: stepEKSCluster, deps: []string{stepNodeGroups}, run: d.eksCluster},
+		{name: stepEKSCluster, deps: []string{stepNodeGroups, stepAPIIdentities}, run: d.eksCluster},
 		{name: stepNATGateways, deps: []string{stepNodeGroups}, run: d.natGateways},
 		{name: stepRouteTables, deps: []string{stepNATGateways, stepEKSCluster, stepLoadBalancers}, run: d.routeTables},
 		{name: stepInternetGW, deps: []string{stepNATGateways, stepLoadBalancers, stepEKSCluster}, run: d.internetGateway},
@@ -222,6 +226,22 @@ func (d *downer) loadBalancers(ctx context.Context) (string, error) {
 		return name, err
 	})
 	return fmt.Sprintf("%d checked", n), err
+}
+
+// stepAPIIdentities removes the APIs' pod identity associations and the roles cortex made for them
+// (package apiidentity, found by tag), before the cluster: it works without the operator, which
+// may be gone or broken when `down` runs.
+const stepAPIIdentities = "api-identities"
+
+func (d *downer) apiIdentities(ctx context.Context) (string, error) {
+	got, err := apiidentity.RemoveAll(ctx, d.p.iam, d.p.eks, d.names.EKSCluster, clusterconfig.RolePrefix(d.cluster, d.p.region))
+	for _, a := range got.Associations {
+		d.deleted("pod identity association " + a)
+	}
+	for _, r := range got.Roles {
+		d.deleted("API role " + r)
+	}
+	return fmt.Sprintf("%d associations, %d roles", len(got.Associations), len(got.Roles)), err
 }
 
 func (d *downer) eksCluster(ctx context.Context) (string, error) {

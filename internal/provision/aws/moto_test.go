@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
+	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
 )
 
@@ -135,7 +136,9 @@ func moto(t testing.TB) string {
 				}
 			}()
 			srv := motoserver.Start(shim, motoserver.Options{})
-			motoURL = srv.URL
+			// moto answers the EKS operations of pod identity associations (which `down` calls)
+			// with 404: the fake of those operations sits in front of it for every test.
+			motoURL = eksfake.Start(shim, eksfake.Options{Upstream: srv.URL}).URL
 		}()
 		stopMoto = func() {
 			for i := len(shim.cleanups) - 1; i >= 0; i-- {

@@ -168,6 +168,7 @@ func New(opts Options) *Server {
 		"GET " + pia:                                             s.listPodIdentityAssociations,
 		"GET " + pia + "/{id}":                                   s.describePodIdentityAssociation,
 		"DELETE " + pia + "/{id}":                                s.deletePodIdentityAssociation,
+		"POST " + pia + "/{id}":                                  s.updatePodIdentityAssociation,
 	}
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, s.withCluster(h))
@@ -334,7 +335,7 @@ func operationOf(r *http.Request) string {
 	case strings.HasSuffix(p, "/access-entries"):
 		return map[string]string{"POST": "CreateAccessEntry", "GET": "ListAccessEntries"}[r.Method]
 	case strings.HasSuffix(p, "/pod-identity-associations/{id}"):
-		return map[string]string{"GET": "DescribePodIdentityAssociation", "DELETE": "DeletePodIdentityAssociation"}[r.Method]
+		return map[string]string{"GET": "DescribePodIdentityAssociation", "DELETE": "DeletePodIdentityAssociation", "POST": "UpdatePodIdentityAssociation"}[r.Method]
 	case strings.HasSuffix(p, "/pod-identity-associations"):
 		return map[string]string{"POST": "CreatePodIdentityAssociation", "GET": "ListPodIdentityAssociations"}[r.Method]
 	}
@@ -877,6 +878,30 @@ func (s *Server) describePodIdentityAssociation(w http.ResponseWriter, r *http.R
 	if a := s.associationOf(w, r, c); a != nil {
 		writeJSON(w, map[string]any{"association": a.json(c.name)})
 	}
+}
+
+// updatePodIdentityAssociation changes the role of an association (UpdatePodIdentityAssociation:
+// POST .../pod-identity-associations/{id} with roleArn; namespace and service account are fixed).
+func (s *Server) updatePodIdentityAssociation(w http.ResponseWriter, r *http.Request, c *cluster) {
+	var in struct {
+		RoleARN string `json:"roleArn"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	a := s.associationOf(w, r, c)
+	if a == nil {
+		return
+	}
+	if in.RoleARN != "" {
+		if !roleARNRE.MatchString(in.RoleARN) {
+			invalidParameter(w, "The roleArn is invalid: "+in.RoleARN)
+			return
+		}
+		a.RoleARN = in.RoleARN
+	}
+	a.Modified = time.Now()
+	writeJSON(w, map[string]any{"association": a.json(c.name)})
 }
 
 func (s *Server) deletePodIdentityAssociation(w http.ResponseWriter, r *http.Request, c *cluster) {

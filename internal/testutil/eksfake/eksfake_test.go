@@ -233,6 +233,20 @@ func TestPodIdentityAssociationsRoundTrip(t *testing.T) {
 	if err != nil || len(l.Associations) != 0 {
 		t.Fatalf("list other namespace: %+v %v", l, err)
 	}
+	// UpdatePodIdentityAssociation changes the role in place (same id); a user ARN is refused.
+	up, err := c.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("c1"), AssociationId: aws.String(id),
+		RoleArn: aws.String("arn:aws:iam::123456789012:role/other")})
+	if err != nil || aws.ToString(up.Association.AssociationId) != id || aws.ToString(up.Association.RoleArn) != "arn:aws:iam::123456789012:role/other" {
+		t.Fatalf("update: %+v %v", up, err)
+	}
+	if _, err := c.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("c1"), AssociationId: aws.String(id),
+		RoleArn: aws.String("arn:aws:iam::123456789012:user/bob")}); code(err) != "InvalidParameterException" {
+		t.Fatalf("update to a user ARN: %v", err)
+	}
+	if _, err := c.UpdatePodIdentityAssociation(ctx, &eks.UpdatePodIdentityAssociationInput{ClusterName: aws.String("c1"), AssociationId: aws.String("a-missing"),
+		RoleArn: aws.String("arn:aws:iam::123456789012:role/other")}); code(err) != "ResourceNotFoundException" {
+		t.Fatalf("update of a missing association: %v", err)
+	}
 	del, err := c.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: aws.String("c1"), AssociationId: aws.String(id)})
 	if err != nil || aws.ToString(del.Association.AssociationId) != id {
 		t.Fatalf("delete: %+v %v", del, err)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 	"github.com/cortexlabs-go/cortex/internal/workload/kube/targets"
@@ -60,6 +61,9 @@ type Options struct {
 	GatewayLabels map[string]string
 	// GatewayNamespace is the gateway's namespace (default Namespace).
 	GatewayNamespace string
+	// Identities binds the ServiceAccounts of APIs with iam_role_arn or iam_policy_arns to their
+	// IAM roles (EKS Pod Identity, package apiidentity). nil: such APIs are refused.
+	Identities apiidentity.Binder
 }
 
 // Backend is the Kubernetes implementation of workload.Backend.
@@ -82,6 +86,10 @@ type Backend struct {
 	codeMu   sync.Mutex
 	wantCode sync.Map
 	gcQueue  workqueue.TypedRateLimitingInterface[string]
+
+	// identityErrs holds name -> string: why an API's AWS identity could not be bound when no
+	// Deployment of it exists (Status reports it instead of "not found").
+	identityErrs sync.Map
 }
 
 var _ workload.Backend = (*Backend)(nil)
@@ -179,6 +187,14 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 			return err
 		}
 	}
+	// The AWS identity is bound before any object is written: EKS gives credentials only to pods
+	// created after the association exists.
+	role, err := b.identity(ctx, spec, existing)
+	if err != nil {
+		b.identityErrs.Store(spec.Name, err.Error())
+		return err
+	}
+	b.identityErrs.Delete(spec.Name)
 	var code []codeEntry
 	if d.Code != "" && spec.RunsProjectCode() {
 		b.codeMu.Lock()
@@ -195,6 +211,7 @@ func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 	if err != nil {
 		return fmt.Errorf("api %s: %w", spec.Name, err)
 	}
+	o.withIdentity(role)
 	ns := b.opts.Namespace
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
 	if _, err := b.client.CoreV1().ServiceAccounts(ns).Apply(ctx, o.serviceAccount, opts); err != nil {
@@ -383,8 +400,15 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	if err := b.deleteSecret(ctx, name); err != nil {
 		errs = append(errs, err)
 	}
+	if b.opts.Identities != nil {
+		// After the pods' objects: no pod of the API is left to use the role.
+		if err := b.opts.Identities.Unbind(ctx, name, name); err != nil {
+			errs = append(errs, fmt.Errorf("remove the AWS identity of api %s: %w", name, err))
+		}
+	}
 	b.targets.Forget(name)
 	b.wantCode.Delete(name)
+	b.identityErrs.Delete(name)
 	return errors.Join(errs...)
 }
 
@@ -442,6 +466,9 @@ func (b *Backend) deleteOwned(ctx context.Context, what string, uid types.UID, d
 func (b *Backend) Status(name string) (workload.Status, bool) {
 	d, err := b.deployments.Get(name)
 	if err != nil || d.DeletionTimestamp != nil {
+		if msg, ok := b.identityErrs.Load(name); ok && err != nil {
+			return workload.Status{Name: name, State: workload.Error, Reason: msg.(string)}, true
+		}
 		return workload.Status{}, false
 	}
 	objs, _ := b.pods.ByIndex(byAPI, name)

@@ -35,6 +35,7 @@ func TestBackend(t *testing.T) {
 	t.Run("ContainerKind", func(t *testing.T) { testContainerKind(t, c) })
 	t.Run("PythonCode", func(t *testing.T) { testPythonCode(t, c) })
 	t.Run("GPUThroughTheSpec", func(t *testing.T) { testGPUThroughTheSpec(t, c) })
+	t.Run("Identities", func(t *testing.T) { testIdentities(t, c) })
 }
 
 func newBackend(t *testing.T, c *kubetest.Cluster, ns string) *kube.Backend {
@@ -306,7 +307,8 @@ func testSecurity(t *testing.T, c *kubetest.Cluster) {
 			blocked = append(blocked, to.IPBlock.CIDR+" except "+strings.Join(to.IPBlock.Except, ","))
 		}
 	}
-	if fmt.Sprint(blocked) != "[0.0.0.0/0 except 169.254.169.254/32 ::/0 except fd00:ec2::254/128]" {
+	// No identity: neither the node's role (instance metadata) nor the EKS Pod Identity Agent.
+	if fmt.Sprint(blocked) != "[0.0.0.0/0 except 169.254.169.254/32,169.254.170.23/32 ::/0 except fd00:ec2::254/128,fd00:ec2::23/128]" {
 		t.Errorf("egress %v", blocked)
 	}
 

@@ -92,7 +92,9 @@ func (b *Backend) build(d workload.Deployment, code []codeEntry) (*objects, erro
 	o := &objects{}
 
 	o.serviceAccount = coreac.ServiceAccount(name, ns).WithLabels(lbl).
-		// No API token in the pods unless an API gets its own identity (a later change).
+		// No Kubernetes API token in the pods, with or without an AWS identity: EKS Pod Identity's
+		// webhook adds a token of its own (audience pods.eks.amazonaws.com) to the pods of a
+		// ServiceAccount with an association (identity.go).
 		WithAutomountServiceAccountToken(false)
 
 	o.service = coreac.Service(name, ns).WithLabels(lbl).WithSpec(coreac.ServiceSpec().
@@ -107,6 +109,7 @@ func (b *Backend) build(d workload.Deployment, code []codeEntry) (*objects, erro
 		gatewayPeer.WithNamespaceSelector(metaac.LabelSelector().
 			WithMatchLabels(map[string]string{corev1.LabelMetadataName: b.opts.GatewayNamespace}))
 	}
+	except4, except6 := egressExcept(s.HasIAMIdentity())
 	o.networkPolicy = netac.NetworkPolicy(name, ns).WithLabels(lbl).WithSpec(netac.NetworkPolicySpec().
 		WithPodSelector(metaac.LabelSelector().WithMatchLabels(lbl)).
 		WithPolicyTypes(networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress).
@@ -114,10 +117,10 @@ func (b *Backend) build(d workload.Deployment, code []codeEntry) (*objects, erro
 		WithIngress(netac.NetworkPolicyIngressRule().
 			WithFrom(gatewayPeer).
 			WithPorts(netac.NetworkPolicyPort().WithProtocol(corev1.ProtocolTCP).WithPort(intstr.FromString(portName)))).
-		// Anything but the instance-metadata service.
+		// Anything but the credential endpoints it must not use (egressExcept).
 		WithEgress(netac.NetworkPolicyEgressRule().WithTo(
-			netac.NetworkPolicyPeer().WithIPBlock(netac.IPBlock().WithCIDR("0.0.0.0/0").WithExcept(instanceMetadataV4)),
-			netac.NetworkPolicyPeer().WithIPBlock(netac.IPBlock().WithCIDR("::/0").WithExcept(instanceMetadataV6)),
+			netac.NetworkPolicyPeer().WithIPBlock(netac.IPBlock().WithCIDR("0.0.0.0/0").WithExcept(except4...)),
+			netac.NetworkPolicyPeer().WithIPBlock(netac.IPBlock().WithCIDR("::/0").WithExcept(except6...)),
 		)))
 
 	if s.Replicas > 1 {

@@ -187,13 +187,17 @@ func (b *Backend) CheckSpec(s apispec.Spec) error {
 		return &fielderr.Error{Subject: fmt.Sprintf("api %q", s.Name), Field: "handler.type",
 			Msg: "the local provider runs no container images; deploy a container API to a Kubernetes cluster (cortex cluster up --provider kubernetes), or use a python or command handler here"}
 	}
-	return nil
+	// Checked here too (not only in Apply): a deploy that is refused changes nothing.
+	return RefuseIAMIdentity(s)
 }
 
 // Apply implements workload.Backend.
 func (b *Backend) Apply(ctx context.Context, d workload.Deployment) error {
 	spec := d.Spec
 	if err := apispec.Validate(&spec, true); err != nil {
+		return err
+	}
+	if err := RefuseIAMIdentity(spec); err != nil {
 		return err
 	}
 	b.mu.Lock()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
 )
 
@@ -110,8 +111,10 @@ func TestCredentialErrors(t *testing.T) {
 func TestUpInfoDownAgainstMoto(t *testing.T) {
 	t.Setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 	srv := motoserver.Start(t, motoserver.Options{})
+	// moto answers pod identity associations (which down removes) with 404: the EKS fake fronts it.
+	fake := eksfake.Start(t, eksfake.Options{Upstream: srv.URL})
 	h := newHarness(t)
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	t.Setenv("AWS_ENDPOINT_URL", fake.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	cfg := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\n")
