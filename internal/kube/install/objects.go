@@ -96,6 +96,9 @@ type Options struct {
 	// Webhook, when set, turns on the operator's TokenReview webhook for one API server
 	// (webhook.go; cluster up --iam-webhook).
 	Webhook *Webhook
+	// OperatorAWS, when set, is how the operator reaches AWS on EKS (awscreds.go): a Secret of
+	// cluster credentials, or nothing when its ServiceAccount has a role (EKS Pod Identity).
+	OperatorAWS *OperatorAWS
 }
 
 func (o *Options) setDefaults() error {
@@ -134,6 +137,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Webhook != nil && (o.Webhook.APIServer == "" || !o.Webhook.complete()) {
 		return errors.New("the IAM webhook needs its API server URL, client CA and client certificate")
+	}
+	if err := o.OperatorAWS.validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -291,6 +297,7 @@ func Build(opts Options) (*Objects, error) {
 		"ca.key": opts.TLS.CAKey,
 	}))
 	o.Secrets = append(o.Secrets, webhookSecrets(opts)...)
+	o.Secrets = append(o.Secrets, awsSecrets(opts)...)
 
 	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
 	svc := func(name string, port, target int32) *coreac.ServiceApplyConfiguration {
@@ -368,6 +375,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
 			coreac.Volume().WithName("tls").WithSecret(coreac.SecretVolumeSource().WithSecretName(TLSSecretName).WithDefaultMode(readOnly)))
 	webhookOperator(opts, pod)
+	awsOperator(opts, pod)
 
 	return appsac.Deployment(OperatorName, opts.Namespace).WithLabels(withName(OperatorName)).
 		WithAnnotations(map[string]string{AnnotationClusterID: opts.ClusterID}).
