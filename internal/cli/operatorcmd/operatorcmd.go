@@ -39,7 +39,7 @@ type ServeOptions struct {
 	configFile string
 	cfg        operator.Config
 	logLevel   string
-	eksCluster string
+	checkAWS   bool
 }
 
 // NewCmdServe returns `cortex operator serve`.
@@ -116,7 +116,7 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.IntVar(&o.cfg.Connections.MaxConnsPerClient, "max-conns-per-client", 0, "open connections per client IP (default 128)")
 	fl.StringVar(&o.cfg.APIs.AWSSettingsFile, "apis-aws-settings-file", "", "local provider: JSON file saying whether APIs get AWS credentials and from which profile (read at each deploy)")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fl.StringVar(&o.eksCluster, "eks-cluster", "", "the EKS cluster this operator runs in: at start it checks its own AWS credentials (sts:GetCallerIdentity, eks:DescribeCluster) and refuses to start when they fail")
+	fl.BoolVar(&o.checkAWS, "check-aws-identity", false, "at start, check the operator's own AWS credentials (default chain: environment, EKS Pod Identity) with sts:GetCallerIdentity and refuse to start when they fail or belong to another account than --account-id")
 	fl.StringVar(&o.cfg.LogFile, "log-file", "", "write the JSON log (audit trail included) to this file, rotated; 0600 in a private directory (default: standard error)")
 	fl.IntVar(&o.cfg.LogMaxSizeMB, "log-max-size-mb", 0, "rotate --log-file when it reaches this size in MB (default 20)")
 	fl.IntVar(&o.cfg.LogMaxBackups, "log-max-backups", 0, "rotated log files to keep (default 5)")
@@ -176,8 +176,8 @@ func serveRun(o *ServeOptions) error {
 	opts := &slog.HandlerOptions{Level: level}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logOut, opts))
 	cfg.DenialLogger = slog.New(slog.NewJSONHandler(denialOut, opts))
-	if o.eksCluster != "" {
-		if err := checkAWS(o.ctx, cfg, o.eksCluster); err != nil {
+	if o.checkAWS {
+		if err := checkAWS(o.ctx, cfg); err != nil {
 			return err
 		}
 	}
@@ -193,7 +193,7 @@ func serveRun(o *ServeOptions) error {
 
 // checkAWS makes the operator's first AWS call with the SDK's default credential chain: the
 // variables of the cluster credentials' Secret, or EKS Pod Identity's endpoint.
-func checkAWS(ctx context.Context, cfg operator.Config, eksCluster string) error {
+func checkAWS(ctx context.Context, cfg operator.Config) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var opts []func(*config.LoadOptions) error
@@ -204,11 +204,11 @@ func checkAWS(ctx context.Context, cfg operator.Config, eksCluster string) error
 	if err != nil {
 		return fmt.Errorf("the operator's AWS configuration: %w", err)
 	}
-	self, err := operator.CheckAWSCredentials(ctx, awsCfg, cfg.AccountID, eksCluster)
+	self, err := operator.CheckAWSCredentials(ctx, awsCfg, cfg.AccountID)
 	if err != nil {
 		return err
 	}
-	cfg.Logger.Info("operator AWS identity", "arn", self.ARN, "eks_cluster", self.EKSCluster)
+	cfg.Logger.Info("operator AWS identity", "arn", self.ARN)
 	return nil
 }
 

@@ -21,12 +21,10 @@ const (
 	AWSSessionTokenKey    = "AWS_SESSION_TOKEN"
 )
 
-// OperatorAWS is how the operator reaches AWS on an EKS cluster.
+// OperatorAWS is how the operator reaches AWS on an EKS cluster. With it, the operator checks its
+// own credentials at start (--check-aws-identity: sts:GetCallerIdentity, the account) and refuses
+// to start when they fail.
 type OperatorAWS struct {
-	// EKSCluster is the EKS cluster the operator runs in: at start it checks its own credentials
-	// with sts:GetCallerIdentity and eks:DescribeCluster of this cluster (--eks-cluster), and
-	// refuses to start when they fail.
-	EKSCluster string
 	// Credentials, when set, are the cluster credentials: they go into the Secret AWSSecretName
 	// and reach the operator only as environment variables taken from it (secretKeyRef), never as
 	// an argument or a literal value of the Deployment. Nil: the operator uses the role of its
@@ -39,17 +37,11 @@ type AWSCredentials struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
 }
 
-var (
-	accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-	eksClusterRE  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
-)
+var accessKeyIDRE = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 
 func (a *OperatorAWS) validate() error {
 	if a == nil {
 		return nil
-	}
-	if !eksClusterRE.MatchString(a.EKSCluster) {
-		return errors.New("the operator's AWS settings need the name of its EKS cluster (1-100 letters, digits, - and _)")
 	}
 	if c := a.Credentials; c != nil {
 		// The values are never part of an error: only which one is wrong.
@@ -79,7 +71,7 @@ func awsSecrets(opts Options) []*coreac.SecretApplyConfiguration {
 	}
 }
 
-// awsOperator adds the operator's AWS settings to its container: the --eks-cluster argument and,
+// awsOperator adds the operator's AWS settings to its container: --check-aws-identity and,
 // with cluster credentials, the variables taken from the Secret. The SDK's default chain then
 // finds either these variables or, without them, the Pod Identity agent's endpoint that EKS
 // injects into pods of an associated ServiceAccount.
@@ -89,7 +81,7 @@ func awsOperator(opts Options, pod *coreac.PodSpecApplyConfiguration) {
 		return
 	}
 	c := &pod.Containers[0] // WithContainers copied the operator's container
-	c.WithArgs("--eks-cluster=" + a.EKSCluster)
+	c.WithArgs("--check-aws-identity")
 	if a.Credentials == nil {
 		return
 	}

@@ -49,7 +49,7 @@ func awsEnv(c coreac.ContainerApplyConfiguration) map[string]coreac.EnvVarApplyC
 // through secretKeyRef: the Deployment (its args, its env, anything in it) holds no value.
 func TestOperatorAWSCredentialsAreASecretReference(t *testing.T) {
 	o := options(t, "cortex")
-	o.OperatorAWS = &install.OperatorAWS{EKSCluster: "prod", Credentials: &install.AWSCredentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret, SessionToken: testToken}}
+	o.OperatorAWS = &install.OperatorAWS{Credentials: &install.AWSCredentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret, SessionToken: testToken}}
 	objs, err := install.Build(o)
 	if err != nil {
 		t.Fatal(err)
@@ -93,8 +93,8 @@ func TestOperatorAWSCredentialsAreASecretReference(t *testing.T) {
 	if len(env) != 3 {
 		t.Errorf("AWS variables: %v", env)
 	}
-	if !contains(c.Args, "--eks-cluster=prod") {
-		t.Errorf("args %v lack --eks-cluster=prod", c.Args)
+	if !contains(c.Args, "--check-aws-identity") {
+		t.Errorf("args %v lack --check-aws-identity", c.Args)
 	}
 	dep, err := json.Marshal(objs.Deployments[0])
 	if err != nil {
@@ -122,7 +122,7 @@ func TestOperatorWithARoleGetsNoCredentials(t *testing.T) {
 		aws  *install.OperatorAWS
 		arg  bool
 	}{
-		{"role", &install.OperatorAWS{EKSCluster: "prod"}, true},
+		{"role", &install.OperatorAWS{}, true},
 		{"not on AWS", nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,8 +139,8 @@ func TestOperatorWithARoleGetsNoCredentials(t *testing.T) {
 			if env := awsEnv(c); len(env) != 0 {
 				t.Errorf("AWS variables %v", env)
 			}
-			if got := contains(c.Args, "--eks-cluster=prod"); got != tc.arg {
-				t.Errorf("--eks-cluster in args: %v, want %v (%v)", got, tc.arg, c.Args)
+			if got := contains(c.Args, "--check-aws-identity"); got != tc.arg {
+				t.Errorf("--check-aws-identity in args: %v, want %v (%v)", got, tc.arg, c.Args)
 			}
 		})
 	}
@@ -151,9 +151,8 @@ func TestOperatorAWSRefusesBadCredentials(t *testing.T) {
 		aws  install.OperatorAWS
 		want string
 	}{
-		{install.OperatorAWS{}, "EKS cluster"},
-		{install.OperatorAWS{EKSCluster: "prod", Credentials: &install.AWSCredentials{AccessKeyID: "not a key " + testSecret, SecretAccessKey: testSecret}}, "access key id"},
-		{install.OperatorAWS{EKSCluster: "prod", Credentials: &install.AWSCredentials{AccessKeyID: testKeyID}}, "secret access key is empty"},
+		{install.OperatorAWS{Credentials: &install.AWSCredentials{AccessKeyID: "not a key " + testSecret, SecretAccessKey: testSecret}}, "access key id"},
+		{install.OperatorAWS{Credentials: &install.AWSCredentials{AccessKeyID: testKeyID}}, "secret access key is empty"},
 	} {
 		o := options(t, "cortex")
 		a := tc.aws

@@ -74,7 +74,8 @@ func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOpt
 	steps := []step{
 		{name: stepNodeGroups, run: d.nodeGroups},
 		{name: stepLoadBalancers, run: d.loadBalancers},
-		{name: stepEKSCluster, deps: []string{stepNodeGroups}, run: d.eksCluster},
+		{name: stepOperatorRole, run: d.operatorRole},
+		{name: stepEKSCluster, deps: []string{stepNodeGroups, stepOperatorRole}, run: d.eksCluster},
 		{name: stepNATGateways, deps: []string{stepNodeGroups}, run: d.natGateways},
 		{name: stepRouteTables, deps: []string{stepNATGateways, stepEKSCluster, stepLoadBalancers}, run: d.routeTables},
 		{name: stepInternetGW, deps: []string{stepNATGateways, stepLoadBalancers, stepEKSCluster}, run: d.internetGateway},
