@@ -25,23 +25,23 @@ func TestServeChecksItsAWSIdentity(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", op.Creds.AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", op.Creds.SecretAccessKey)
 	base := []string{"--state-dir", dir, "--check-aws-identity", "--provider", "kubernetes", "--apis-namespace", "a", "--api-image", "i", "--tls-cert-file", "c", "--tls-key-file", "k"}
-	run := func(extra ...string) (error, string) {
+	run := func(extra ...string) (string, error) {
 		f, _, errOut := cmdutil.TestFactory(dir, "", false)
 		err := cmdutil.ExecuteTest(NewCmdServe(f, nil), append(append([]string{}, base...), extra...)...)
-		return err, errOut.String()
+		return errOut.String(), err
 	}
-	err, log := run("--account-id", "123456789012")
+	log, err := run("--account-id", "123456789012")
 	if err == nil || !strings.Contains(err.Error(), "kubernetes.namespace") {
 		t.Fatalf("working credentials: %v", err)
 	}
 	if !strings.Contains(log, `"msg":"operator AWS identity","arn":"arn:aws:iam::123456789012:user/operator"`) {
 		t.Errorf("the log does not name the operator's identity: %s", log)
 	}
-	if err, _ := run("--account-id", "111122223333"); err == nil || !strings.Contains(err.Error(), "belong to account 123456789012, not to the cluster's account 111122223333") {
+	if _, err := run("--account-id", "111122223333"); err == nil || !strings.Contains(err.Error(), "belong to account 123456789012, not to the cluster's account 111122223333") {
 		t.Errorf("another account: %v", err)
 	}
 	awstest.DeleteAccessKey(t, admin, op)
-	err, log = run("--account-id", "123456789012")
+	log, err = run("--account-id", "123456789012")
 	if err == nil || !strings.Contains(err.Error(), "the operator's AWS credentials do not work") {
 		t.Errorf("deleted key: %v", err)
 	}

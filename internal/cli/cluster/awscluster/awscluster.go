@@ -139,8 +139,8 @@ type session struct {
 	// operatorCreds are the cluster credentials the operator's Secret gets (nil: its own role).
 	operatorCreds *aws.Credentials
 	cfg           aws.Config
-	cache           *credentials.Cache
-	configDir       string
+	cache         *credentials.Cache
+	configDir     string
 }
 
 func openSession(ctx context.Context, d *Deps, o *common, name, region string) (*session, error) {
