@@ -489,6 +489,7 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 	row("iam_policy_arns", strings.Join(i.ExtraPolicyARNs, ", "))
 	row("cluster role", st.ClusterRoleARN)
 	row("node role", st.NodeRoleARN)
+	row("operator aws", operatorAWSText(st))
 	row("vpc", st.VPCID)
 	row("subnets", i.SubnetVisibility)
 	row("  public", byKey(st.PublicSubnets))

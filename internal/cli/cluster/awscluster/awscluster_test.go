@@ -212,6 +212,9 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if err := h.run(NewCmdInfo(h.factory, nil), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
 		t.Fatalf("info table: %v %s", err, h.out)
 	}
+	if !strings.Contains(h.out.String(), "operator aws") || !strings.Contains(h.out.String(), "-operator (EKS Pod Identity, association a-") {
+		t.Errorf("info lacks the operator's role: %s", h.out)
+	}
 	// configure: the diff, --dry-run changes nothing, no terminal needs --yes.
 	bigger := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nnode_groups: [{name: ng-cpu, instance_type: m5.large, min_instances: 1, max_instances: 7}]\n")
 	if err := h.run(NewCmdConfigure(h.factory, nil), bigger, "--dry-run"); err != nil {

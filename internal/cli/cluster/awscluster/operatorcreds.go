@@ -66,3 +66,14 @@ func last4(s string) string {
 	}
 	return s[len(s)-4:]
 }
+
+// operatorAWSText is the info line of the operator's AWS credentials (json: the state's fields).
+func operatorAWSText(st *provaws.State) string {
+	switch st.OperatorAuth {
+	case provaws.OperatorAuthPodIdentity:
+		return fmt.Sprintf("role %s (EKS Pod Identity, association %s)", st.OperatorRoleARN, st.OperatorAssociationID)
+	case provaws.OperatorAuthSecret:
+		return "cluster credentials in the Secret cortex/" + install.AWSSecretName
+	}
+	return "-"
+}
