@@ -74,8 +74,11 @@ func (p *Provisioner) EnsurePodRole(ctx context.Context, r PodRole) (string, err
 			}
 		}
 	case isCode(err, "NoSuchEntity"):
-		c, err := p.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(r.Name), AssumeRolePolicyDocument: aws.String(PodIdentityTrustPolicy),
-			Description: aws.String(r.Description), Tags: iamTags(r.Tags)})
+		in := &iam.CreateRoleInput{RoleName: aws.String(r.Name), AssumeRolePolicyDocument: aws.String(PodIdentityTrustPolicy), Tags: iamTags(r.Tags)}
+		if r.Description != "" {
+			in.Description = aws.String(r.Description)
+		}
+		c, err := p.iam.CreateRole(ctx, in)
 		if isCode(err, "EntityAlreadyExists") { // made concurrently: use it
 			g, gerr := p.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.Name)})
 			if gerr != nil {
