@@ -106,7 +106,21 @@ func TestOperatorKeepsWorkingAfterTheSpinUpKeyIsDeleted(t *testing.T) {
 		return p
 	}
 
-	// ---- mode 1: the operator's own role ----
+	// ---- mode 2: cluster credentials (the first run) ----
+	cc := clusterUser.Creds
+	p2 := newProv(spinUp.Creds, &cc)
+	res2, err := p2.Up(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := res2.State; st.OperatorAuth != OperatorAuthSecret || st.OperatorRoleARN != "" {
+		t.Fatalf("with cluster credentials: auth %q role %q", st.OperatorAuth, st.OperatorRoleARN)
+	}
+	secretCreds := secretEnv(t, p2.OperatorAWS(), tlsForTest(t))
+	if secretCreds.AccessKeyID != clusterUser.Creds.AccessKeyID || secretCreds.SecretAccessKey == "" {
+		t.Fatalf("the Secret's key is %q, want the cluster credentials' %q", secretCreds.AccessKeyID, clusterUser.Creds.AccessKeyID)
+	}
+	// ---- mode 1: the operator's own role (a re-run without cluster credentials) ----
 	p := newProv(spinUp.Creds, nil)
 	res, err := p.Up(ctx, cfg)
 	if err != nil {
@@ -156,16 +170,6 @@ func TestOperatorKeepsWorkingAfterTheSpinUpKeyIsDeleted(t *testing.T) {
 	}
 	_, roleCreds := awstest.AssumeExistingRole(t, admin, aws.ToString(as.Association.RoleArn), "cortex-operator-pod")
 
-	// ---- mode 2: cluster credentials, on the same cluster (a re-run: nothing new but the mode) ----
-	cc := clusterUser.Creds
-	p2 := newProv(spinUp.Creds, &cc)
-	if _, err := p2.Up(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	secretCreds := secretEnv(t, p2.OperatorAWS(), tlsForTest(t))
-	if secretCreds.AccessKeyID != clusterUser.Creds.AccessKeyID || secretCreds.SecretAccessKey == "" {
-		t.Fatalf("the Secret's key is %q, want the cluster credentials' %q", secretCreds.AccessKeyID, clusterUser.Creds.AccessKeyID)
-	}
 	check := func(what string, c aws.Credentials) error {
 		self, err := operator.CheckAWSCredentials(ctx, authConfig(fake.URL, c), "123456789012")
 		if err == nil {
@@ -210,6 +214,19 @@ func TestOperatorKeepsWorkingAfterTheSpinUpKeyIsDeleted(t *testing.T) {
 		t.Fatal(err)
 	} else if trust, _ := decodePolicyDocument(aws.ToString(role.Role.AssumeRolePolicyDocument)); !sameJSON(trust, PodIdentityTrustPolicy) {
 		t.Errorf("a re-run left the widened trust policy: %s", trust)
+	}
+
+	// Cluster credentials again (with other credentials: the spin-up key is gone): the role and its
+	// association are removed.
+	pc := newProv(admin.Credentials.(credentials.StaticCredentialsProvider).Value, &cc)
+	if _, err := pc.Up(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)}); !isCode(err, "NoSuchEntity") {
+		t.Errorf("operator role after a run with cluster credentials: %v", err)
+	}
+	if a, err := pc.findPodIdentityAssociation(ctx, cluster, operatorNamespace, operatorServiceAccount); err != nil || a != nil {
+		t.Errorf("association after a run with cluster credentials: %+v %v", a, err)
 	}
 
 	// down (with other credentials: the spin-up key is gone) removes the association and the role.

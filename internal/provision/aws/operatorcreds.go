@@ -75,10 +75,34 @@ func (p *Provisioner) OperatorAWS() *install.OperatorAWS {
 // its association. An install step that starts the operator depends on both.
 func (u *upper) operatorCredentialSteps() []step {
 	steps := []step{{name: stepPodIdentityAgent, deps: []string{stepEKSCluster, stepNodeGroups}, run: u.podIdentityAgent}}
-	if u.p.operatorAuth() == OperatorAuthPodIdentity {
-		steps = append(steps, step{name: stepOperatorRole, deps: []string{stepEKSCluster}, run: u.operatorRole})
+	run := u.operatorRole
+	if u.p.operatorAuth() == OperatorAuthSecret {
+		run = u.noOperatorRole
 	}
-	return steps
+	return append(steps, step{name: stepOperatorRole, deps: []string{stepEKSCluster}, run: run})
+}
+
+// noOperatorRole is the operator-role step with cluster credentials: a role and association left
+// from an earlier run without them are removed, so the operator's ServiceAccount cannot assume a
+// role nobody means it to have any more.
+func (u *upper) noOperatorRole(ctx context.Context) (string, error) {
+	p := u.p
+	assoc, err := p.DeletePodIdentityAssociation(ctx, u.names.EKSCluster, operatorNamespace, operatorServiceAccount)
+	if err != nil {
+		return "", err
+	}
+	name := OperatorRoleName(u.cfg.ClusterName, p.region)
+	role, err := p.DeletePodRole(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if err := p.update(ctx, func(s *State) { s.OperatorRoleARN, s.OperatorAssociationID = "", "" }); err != nil {
+		return "", err
+	}
+	if assoc || role {
+		return "cluster credentials: removed the operator role " + name + " of an earlier run", nil
+	}
+	return "none (cluster credentials)", nil
 }
 
 func (u *upper) podIdentityAgent(ctx context.Context) (string, error) {
