@@ -9,9 +9,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cortexlabs-go/cortex/internal/awssdk"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/operator"
@@ -35,6 +39,7 @@ type ServeOptions struct {
 	configFile string
 	cfg        operator.Config
 	logLevel   string
+	checkAWS   bool
 }
 
 // NewCmdServe returns `cortex operator serve`.
@@ -114,6 +119,7 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.cfg.APIs.GatewayClientCAFile, "apis-gateway-client-ca-file", "", "remote gateway: the CA of the gateway's client certificate (only such a caller may use the internal endpoints)")
 	fl.StringSliceVar(&o.cfg.APIs.PublicEndpoints, "apis-public-endpoint", nil, "URL clients dial to reach the gateway; repeat for several (required with --apis-gateway remote)")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.BoolVar(&o.checkAWS, "check-aws-identity", false, "at start, check the operator's own AWS credentials (default chain: environment, EKS Pod Identity) with sts:GetCallerIdentity and refuse to start when they fail or belong to another account than --account-id")
 	fl.StringVar(&o.cfg.LogFile, "log-file", "", "write the JSON log (audit trail included) to this file, rotated; 0600 in a private directory (default: standard error)")
 	fl.IntVar(&o.cfg.LogMaxSizeMB, "log-max-size-mb", 0, "rotate --log-file when it reaches this size in MB (default 20)")
 	fl.IntVar(&o.cfg.LogMaxBackups, "log-max-backups", 0, "rotated log files to keep (default 5)")
@@ -173,6 +179,11 @@ func serveRun(o *ServeOptions) error {
 	opts := &slog.HandlerOptions{Level: level}
 	cfg.Logger = slog.New(slog.NewJSONHandler(logOut, opts))
 	cfg.DenialLogger = slog.New(slog.NewJSONHandler(denialOut, opts))
+	if o.checkAWS {
+		if err := checkAWS(o.ctx, cfg); err != nil {
+			return err
+		}
+	}
 	srv, err := operator.New(cfg)
 	if err != nil {
 		return err
@@ -181,6 +192,27 @@ func serveRun(o *ServeOptions) error {
 		// Tell a supervisor (cluster up, tests) where we listen, also for --listen host:0.
 		_ = fsutil.WriteFileAtomic(filepath.Join(cfg.StateDir, "operator.addr"), []byte(addr.String()+"\n"))
 	})
+}
+
+// checkAWS makes the operator's first AWS call with the SDK's default credential chain: the
+// variables of the cluster credentials' Secret, or EKS Pod Identity's endpoint.
+func checkAWS(ctx context.Context, cfg operator.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var opts []func(*config.LoadOptions) error
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	awsCfg, err := awssdk.LoadConfig(ctx, opts...)
+	if err != nil {
+		return fmt.Errorf("the operator's AWS configuration: %w", err)
+	}
+	self, err := operator.CheckAWSCredentials(ctx, awsCfg, cfg.AccountID)
+	if err != nil {
+		return err
+	}
+	cfg.Logger.Info("operator AWS identity", "arn", self.ARN)
+	return nil
 }
 
 // mergeFlags copies the flags the user set over the file's values.

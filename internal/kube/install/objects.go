@@ -132,6 +132,9 @@ type Options struct {
 	// (KUBERNETES_SERVICE_HOST/PORT, which client-go's in-cluster configuration reads). Default:
 	// the kubernetes Service, which needs a Service proxy (kube-proxy or the CNI's) on the nodes.
 	APIServer string
+	// OperatorAWS, when set, is how the operator reaches AWS on EKS (awscreds.go): a Secret of
+	// cluster credentials, or nothing when its ServiceAccount has a role (EKS Pod Identity).
+	OperatorAWS *OperatorAWS
 }
 
 func (o *Options) setDefaults() error {
@@ -180,6 +183,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Webhook != nil && (o.Webhook.APIServer == "" || !o.Webhook.complete()) {
 		return errors.New("the IAM webhook needs its API server URL, client CA and client certificate")
+	}
+	if err := o.OperatorAWS.validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -374,6 +380,7 @@ func Build(opts Options) (*Objects, error) {
 		"ca.key": opts.TLS.GatewayClientCAKey,
 	}))
 	o.Secrets = append(o.Secrets, webhookSecrets(opts)...)
+	o.Secrets = append(o.Secrets, awsSecrets(opts)...)
 
 	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
 	// The gateway's pods carry the labels the APIs' NetworkPolicies admit (kube.Options.GatewayLabels).
@@ -465,6 +472,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("1Gi"))),
 			coreac.Volume().WithName("tls").WithSecret(coreac.SecretVolumeSource().WithSecretName(TLSSecretName).WithDefaultMode(readOnly)))
 	webhookOperator(opts, pod)
+	awsOperator(opts, pod)
 
 	return appsac.Deployment(OperatorName, opts.Namespace).WithLabels(withName(OperatorName)).
 		WithAnnotations(map[string]string{AnnotationClusterID: opts.ClusterID}).

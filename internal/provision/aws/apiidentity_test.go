@@ -50,7 +50,7 @@ node_groups: [{name: cpu, instance_type: t3.medium, min_instances: 1, max_instan
 			t.Fatal(err)
 		}
 	}
-	l, err := p.eks.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String("ids-one")})
+	l, err := p.eks.ListPodIdentityAssociations(ctx, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String("ids-one"), Namespace: aws.String("cortex-apis")})
 	must(t, err)
 	if len(l.Associations) != 3 {
 		t.Fatalf("%d associations before down", len(l.Associations))

@@ -149,7 +149,7 @@ func TestPreflight(t *testing.T) {
 		bodies = append(bodies, r.Form.Get("Action")+" "+r.Form.Get("PolicySourceArn")+" "+r.Form.Get("ActionNames.member.1"))
 		w.Header().Set("Content-Type", "text/xml")
 		decision := "allowed"
-		if strings.HasPrefix(r.Form.Get("ActionNames.member.1"), "eks:") {
+		if r.Form.Get("ActionNames.member.1") == "eks:CreateCluster" {
 			decision = "implicitDeny"
 		}
 		w.Write([]byte(`<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults>

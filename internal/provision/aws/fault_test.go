@@ -18,8 +18,9 @@ func TestUpResumesAfterFailureAtEachStep(t *testing.T) {
 		"GetCallerIdentity", "CreateBucket", "PutObject", "CreateLogGroup", "CreatePolicy", "CreateVpc",
 		"AttachInternetGateway", "CreateSubnet", "CreateNatGateway", "CreateRoute", "AuthorizeSecurityGroupIngress",
 		"AttachRolePolicy", "CreateCluster", "CreateNodegroup", "CreateLoadBalancer",
+		"CreateAddon", "PutRolePolicy", "CreatePodIdentityAssociation",
 	}
-	want := inventory{"vpc": 1, "subnet": 4, "igw": 1, "nat": 1, "eip": 1, "rtb": 3, "sg": 3, "role": 2, "policy": 1,
+	want := inventory{"vpc": 1, "subnet": 4, "igw": 1, "nat": 1, "eip": 1, "rtb": 3, "sg": 3, "role": 3, "policy": 1, "pod-identity": 1, "addon": 1,
 		"eks": 1, "nodegroup": 1, "lb": 2, "lb-by-prefix": 2, "bucket": 1, "log-group": 1,
 		"ec2-tagged": 1 + 4 + 1 + 1 + 1 + 3 + 3}
 	for i, op := range ops {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
@@ -75,6 +76,7 @@ func newTestProvisioner(t testing.TB, url string, rt http.RoundTripper, stateDir
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
+	url = withEKSFake(url)
 	start := time.Now()
 	progress := func(e Event) {
 		if os.Getenv("CORTEX_TEST_PROGRESS") != "" {
@@ -109,6 +111,9 @@ func TestMain(m *testing.M) {
 	// The EKS roles attach AWS managed policies, which moto loads only when asked.
 	os.Setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 	code := m.Run()
+	if stopEKSFake != nil {
+		stopEKSFake()
+	}
 	if stopMoto != nil {
 		stopMoto()
 	}
@@ -116,6 +121,27 @@ func TestMain(m *testing.M) {
 }
 
 var stopMoto func()
+
+var (
+	eksFakeOnce sync.Once
+	eksFakeURL  string
+	stopEKSFake func()
+)
+
+// withEKSFake puts the fake of the EKS operations moto lacks (add-ons, pod identity associations,
+// access entries; internal/testutil/eksfake) in front of the package's shared moto, once for all
+// tests, so that the fake knows every cluster any test created (a resume in another Provisioner
+// finds it). Other URLs (a test's own fake, a stub server) are used as they are.
+func withEKSFake(url string) string {
+	if url == "" || url != motoURL {
+		return url
+	}
+	eksFakeOnce.Do(func() {
+		srv := httptest.NewServer(eksfake.New(eksfake.Options{Upstream: motoURL}))
+		eksFakeURL, stopEKSFake = srv.URL, srv.Close
+	})
+	return eksFakeURL
+}
 
 type tbShim struct {
 	testing.TB
@@ -211,7 +237,7 @@ func takeInventory(t *testing.T, p *Provisioner, cluster string) inventory {
 	id, err := p.WhoAmI(ctx)
 	must(t, err)
 	names := NamesFor(id.Partition, id.Account, cluster, testRegion)
-	for _, r := range []string{names.ClusterRole, names.NodeRole} {
+	for _, r := range []string{names.ClusterRole, names.NodeRole, OperatorRoleName(cluster, testRegion)} {
 		if _, err := p.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r)}); err == nil {
 			inv["role"]++
 		} else if !isCode(err, "NoSuchEntity") {
@@ -226,6 +252,13 @@ func takeInventory(t *testing.T, p *Provisioner, cluster string) inventory {
 		ngs, err := p.eks.ListNodegroups(ctx, &eks.ListNodegroupsInput{ClusterName: aws.String(cluster)})
 		must(t, err)
 		inv["nodegroup"] = len(ngs.Nodegroups)
+		// Through the fake (moto has neither; see withEKSFake).
+		if a, err := p.findPodIdentityAssociation(ctx, cluster, operatorNamespace, operatorServiceAccount); err == nil && a != nil {
+			inv["pod-identity"]++
+		}
+		if _, err := p.eks.DescribeAddon(ctx, &eks.DescribeAddonInput{ClusterName: aws.String(cluster), AddonName: aws.String(PodIdentityAgentAddon)}); err == nil {
+			inv["addon"]++
+		}
 	}
 	for _, n := range []string{names.OperatorLB, names.APILB} {
 		lb, err := p.findLoadBalancer(ctx, n)

@@ -65,6 +65,10 @@ type Options struct {
 	WaitTimeout  time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// ClusterCredentials, when set, are the credentials the operator uses (cluster up
+	// --cluster-aws-key/--cluster-aws-secret, CLUSTER_AWS_*), installed as a Secret; nil: the
+	// operator gets a role of its own (operatorcreds.go). Never the spin-up credentials.
+	ClusterCredentials *aws.Credentials
 }
 
 // Provisioner creates, inspects, changes and deletes one cluster.

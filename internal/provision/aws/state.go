@@ -78,6 +78,13 @@ type State struct {
 	OperatorLoadBalancer *LoadBalancer `json:"operator_load_balancer,omitempty"`
 	APILoadBalancer      *LoadBalancer `json:"api_load_balancer,omitempty"`
 
+	// The operator's AWS credentials (operatorcreds.go): the mode, and in pod-identity mode its
+	// role and association; never a key.
+	OperatorAuth          string `json:"operator_auth,omitempty"`
+	OperatorRoleARN       string `json:"operator_role_arn,omitempty"`
+	OperatorAssociationID string `json:"operator_association_id,omitempty"`
+	PodIdentityAgent      string `json:"pod_identity_agent,omitempty"` // add-on version
+
 	// Completed lists the steps that finished, in order.
 	Completed []string `json:"completed,omitempty"`
 }

@@ -104,6 +104,7 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 		p.state.CreatorARN = id.ARN
 	}
 	p.state.Bucket, p.state.LogGroup, p.state.EKSCluster = names.Bucket, names.LogGroup, names.EKSCluster
+	p.state.OperatorAuth = p.operatorAuth()
 	if err := p.save(ctx, p.snapshot(), true); err != nil {
 		return nil, err
 	}
@@ -137,6 +138,7 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 			step{name: stepLoadBalancers, deps: []string{stepSubnets, stepSecurityGroups, stepRouteTables}, run: u.loadBalancers},
 		)
 	}
+	steps = append(steps, u.operatorCredentialSteps()...)
 	err = p.runSteps(ctx, steps, func(ctx context.Context, name string) error {
 		return p.checkpoint(ctx, func(s *State) { s.markDone(name) })
 	})

@@ -40,7 +40,7 @@ node_groups: [{name: cpu, instance_type: t3.medium, min_instances: 1, max_instan
 		t.Fatalf("state lacks what the operator needs: %+v", st)
 	}
 	inv := takeInventory(t, p, "pub-one")
-	want := inventory{"vpc": 1, "subnet": 2, "igw": 1, "nat": 0, "eip": 0, "rtb": 1, "sg": 3, "role": 2, "policy": 1, "eks": 1, "nodegroup": 2, "lb": 2, "lb-by-prefix": 2, "bucket": 1, "log-group": 1}
+	want := inventory{"vpc": 1, "subnet": 2, "igw": 1, "nat": 0, "eip": 0, "rtb": 1, "sg": 3, "role": 3, "policy": 1, "pod-identity": 1, "addon": 1, "eks": 1, "nodegroup": 2, "lb": 2, "lb-by-prefix": 2, "bucket": 1, "log-group": 1}
 	checkInventory(t, inv, want)
 
 	// Subnets: public, instances get public IPs; the route table sends 0.0.0.0/0 to the IGW.
@@ -170,7 +170,7 @@ vpc_cidr: 10.20.0.0/16
 	res, err := p.Up(ctx, cfg)
 	must(t, err)
 	st := res.State
-	checkInventory(t, takeInventory(t, p, "priv-ha"), inventory{"vpc": 1, "subnet": 6, "igw": 1, "nat": 3, "eip": 3, "rtb": 4, "sg": 3, "role": 2, "policy": 1, "eks": 1, "nodegroup": 1, "lb": 2, "lb-by-prefix": 2, "bucket": 1, "log-group": 1})
+	checkInventory(t, takeInventory(t, p, "priv-ha"), inventory{"vpc": 1, "subnet": 6, "igw": 1, "nat": 3, "eip": 3, "rtb": 4, "sg": 3, "role": 3, "policy": 1, "pod-identity": 1, "addon": 1, "eks": 1, "nodegroup": 1, "lb": 2, "lb-by-prefix": 2, "bucket": 1, "log-group": 1})
 
 	sns, err := p.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: p.ec2Filters("priv-ha", "")})
 	must(t, err)

@@ -1,5 +1,5 @@
 // Package eksfake is a FAKE of the Amazon EKS operations that no real server on this machine can
-// answer: access entries, access policies and pod identity associations, and the accessConfig of
+// answer: access entries, access policies, pod identity associations and add-ons (addons.go), and the accessConfig of
 // CreateCluster/DescribeCluster. It exists because moto (5.2.x, measured) answers 404 to the first
 // three and drops accessConfig, and there is no other EKS emulator; everything else goes to moto.
 //
@@ -102,6 +102,7 @@ type cluster struct {
 	access  AccessConfig
 	entries map[string]*entry // by principal ARN
 	assocs  map[string]*podIdentity
+	addons  map[string]*addon // by name (addons.go)
 }
 
 type entry struct {
@@ -169,6 +170,10 @@ func New(opts Options) *Server {
 		"GET " + pia + "/{id}":                                   s.describePodIdentityAssociation,
 		"DELETE " + pia + "/{id}":                                s.deletePodIdentityAssociation,
 		"POST " + pia + "/{id}":                                  s.updatePodIdentityAssociation,
+		"POST /clusters/{name}/addons":                           s.createAddon,
+		"GET /clusters/{name}/addons":                            s.listAddons,
+		"GET /clusters/{name}/addons/{addon}":                    s.describeAddon,
+		"DELETE /clusters/{name}/addons/{addon}":                 s.deleteAddon,
 	}
 	for pattern, h := range routes {
 		s.mux.HandleFunc(pattern, s.withCluster(h))
@@ -204,7 +209,7 @@ func (s *Server) FailNext(operation string, n int) {
 }
 
 func newCluster(name string, ac AccessConfig) *cluster {
-	return &cluster{name: name, access: ac, entries: map[string]*entry{}, assocs: map[string]*podIdentity{}}
+	return &cluster{name: name, access: ac, entries: map[string]*entry{}, assocs: map[string]*podIdentity{}, addons: map[string]*addon{}}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -338,6 +343,10 @@ func operationOf(r *http.Request) string {
 		return map[string]string{"GET": "DescribePodIdentityAssociation", "DELETE": "DeletePodIdentityAssociation", "POST": "UpdatePodIdentityAssociation"}[r.Method]
 	case strings.HasSuffix(p, "/pod-identity-associations"):
 		return map[string]string{"POST": "CreatePodIdentityAssociation", "GET": "ListPodIdentityAssociations"}[r.Method]
+	case strings.HasSuffix(p, "/addons/{addon}"):
+		return map[string]string{"GET": "DescribeAddon", "DELETE": "DeleteAddon"}[r.Method]
+	case strings.HasSuffix(p, "/addons"):
+		return map[string]string{"POST": "CreateAddon", "GET": "ListAddons"}[r.Method]
 	}
 	return ""
 }

@@ -68,8 +68,8 @@ func (o *common) addCredFlags(cmd *cobra.Command, cluster bool) {
 	fl.StringVar(&o.creds.AWSKey, "aws-key", "", "AWS access key id used to create/manage the cluster")
 	fl.StringVar(&o.creds.AWSSecret, "aws-secret", "", "AWS secret access key used to create/manage the cluster (prefer the environment or a profile: flags are visible to other local users)")
 	if cluster {
-		fl.StringVar(&o.creds.ClusterAWSKey, "cluster-aws-key", "", "AWS access key id the cluster itself uses (default: the spin-up credentials)")
-		fl.StringVar(&o.creds.ClusterAWSSecret, "cluster-aws-secret", "", "AWS secret access key the cluster itself uses")
+		fl.StringVar(&o.creds.ClusterAWSKey, "cluster-aws-key", "", "AWS access key id the operator uses, installed as a Kubernetes Secret (default: none; the operator gets an IAM role of its own)")
+		fl.StringVar(&o.creds.ClusterAWSSecret, "cluster-aws-secret", "", "AWS secret access key of --cluster-aws-key (prefer CLUSTER_AWS_SECRET_ACCESS_KEY: flags are visible to other local users)")
 	}
 }
 
@@ -136,9 +136,11 @@ func errString(err error) string {
 // session is the resolved credentials and SDK config of one command.
 type session struct {
 	spinUp, cluster *credentials.Creds
-	cfg             aws.Config
-	cache           *credentials.Cache
-	configDir       string
+	// operatorCreds are the cluster credentials the operator's Secret gets (nil: its own role).
+	operatorCreds *aws.Credentials
+	cfg           aws.Config
+	cache         *credentials.Cache
+	configDir     string
 }
 
 func openSession(ctx context.Context, d *Deps, o *common, name, region string) (*session, error) {
@@ -245,7 +247,8 @@ func (w *waitFlags) validate() error {
 }
 
 func newProvisioner(d *Deps, s *session, w *waitFlags, progressOut io.Writer) (*provaws.Provisioner, error) {
-	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: d.Now})
+	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: d.Now,
+		ClusterCredentials: s.operatorCreds})
 }
 
 // ---- up ----
@@ -298,6 +301,9 @@ func upRun(o *UpOptions) error {
 	ctx := o.ctx
 	s, err := openSession(ctx, &o.Deps, &o.common, cfg.ClusterName, cfg.Region)
 	if err != nil {
+		return err
+	}
+	if s.operatorCreds, err = operatorCredentials(ctx, s.cluster); err != nil {
 		return err
 	}
 	p, err := newProvisioner(&o.Deps, s, w, o.IO.ErrOut)
@@ -364,6 +370,9 @@ func upRun(o *UpOptions) error {
 		fmt.Fprintf(out, "api endpoint:      https://%s\n", st.APILoadBalancer.DNSName)
 	}
 	fmt.Fprintln(out, "note: the operator is not installed into the EKS cluster yet; its endpoint answers once it is.")
+	for _, line := range revocationAdvice(st, s.spinUp, s.operatorCreds) {
+		fmt.Fprintln(out, line)
+	}
 	envName := o.EnvName()
 	if envName == "" {
 		envName = cfg.ClusterName
@@ -480,6 +489,7 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 	row("iam_policy_arns", strings.Join(i.ExtraPolicyARNs, ", "))
 	row("cluster role", st.ClusterRoleARN)
 	row("node role", st.NodeRoleARN)
+	row("operator aws", operatorAWSText(st))
 	row("vpc", st.VPCID)
 	row("subnets", i.SubnetVisibility)
 	row("  public", byKey(st.PublicSubnets))

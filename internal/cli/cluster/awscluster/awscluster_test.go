@@ -96,6 +96,17 @@ func TestCredentialErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--aws-secret is not") {
 		t.Fatalf("half a pair: %v", err)
 	}
+	// Half a pair of cluster credentials, by flag or by environment: refused, naming both halves.
+	err = h.run(NewCmdUp(h.factory, nil), cfg, "--aws-key", "AKIASPINUP01", "--aws-secret", "s", "--cluster-aws-secret", "hidden-secret")
+	if err == nil || !strings.Contains(err.Error(), "--cluster-aws-secret is set but --cluster-aws-key is not") || strings.Contains(err.Error(), "hidden-secret") {
+		t.Fatalf("half a cluster pair: %v", err)
+	}
+	t.Setenv("CLUSTER_AWS_ACCESS_KEY_ID", "AKIACLUSTER01")
+	err = h.run(NewCmdUp(h.factory, nil), cfg, "--aws-key", "AKIASPINUP01", "--aws-secret", "s")
+	if err == nil || !strings.Contains(err.Error(), "CLUSTER_AWS_ACCESS_KEY_ID is set but CLUSTER_AWS_SECRET_ACCESS_KEY is not") {
+		t.Fatalf("half a cluster pair in the environment: %v", err)
+	}
+	t.Setenv("CLUSTER_AWS_ACCESS_KEY_ID", "")
 	// No credentials anywhere and stdin is not a terminal: refused, nothing prompted.
 	err = h.run(NewCmdUp(h.factory, nil), cfg)
 	if err == nil || !strings.Contains(err.Error(), "not a terminal") {
@@ -111,7 +122,8 @@ func TestCredentialErrors(t *testing.T) {
 func TestUpInfoDownAgainstMoto(t *testing.T) {
 	t.Setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 	srv := motoserver.Start(t, motoserver.Options{})
-	// moto answers pod identity associations (which down removes) with 404: the EKS fake fronts it.
+	// moto answers pod identity associations (which down removes) and add-ons with 404: the EKS
+	// fake fronts it (the Pod Identity Agent add-on, the operator's association).
 	fake := eksfake.Start(t, eksfake.Options{Upstream: srv.URL})
 	h := newHarness(t)
 	t.Setenv("AWS_ENDPOINT_URL", fake.URL)
@@ -147,6 +159,12 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	}
 	if !strings.Contains(h.out.String(), "operator endpoint: https://") {
 		t.Errorf("up output: %s", h.out)
+	}
+	// No cluster credentials: the operator has its own role, and the spin-up key may go.
+	for _, want := range []string{"the operator uses its own IAM role arn:aws:iam::123456789012:role/cortex-cli-one-", "you may revoke them now", "✓ operator-role", "✓ pod-identity-agent"} {
+		if !strings.Contains(h.out.String()+stderr, want) {
+			t.Errorf("up output lacks %q: %s", want, h.out)
+		}
 	}
 	cc, err := cliconfig.Load(h.dir)
 	if err != nil {
@@ -194,6 +212,9 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	}
 	if err := h.run(NewCmdInfo(h.factory, nil), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
 		t.Fatalf("info table: %v %s", err, h.out)
+	}
+	if !strings.Contains(h.out.String(), "operator aws") || !strings.Contains(h.out.String(), "-operator (EKS Pod Identity, association a-") {
+		t.Errorf("info lacks the operator's role: %s", h.out)
 	}
 	// configure: the diff, --dry-run changes nothing, no terminal needs --yes.
 	bigger := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nnode_groups: [{name: ng-cpu, instance_type: m5.large, min_instances: 1, max_instances: 7}]\n")
