@@ -96,6 +96,12 @@ type Options struct {
 	// Webhook, when set, turns on the operator's TokenReview webhook for one API server
 	// (webhook.go; cluster up --iam-webhook).
 	Webhook *Webhook
+	// Provider is what the operator reports: kubernetes (default) or aws (the EKS install of
+	// `cluster up --provider aws`; the same kube backend and state in Secrets).
+	Provider string
+	// OperatorNodePort and GatewayNodePort fix the node ports of a NodePort install (0: the API
+	// server picks). Load balancers that target the nodes need ports known in advance.
+	OperatorNodePort, GatewayNodePort int32
 }
 
 func (o *Options) setDefaults() error {
@@ -128,6 +134,16 @@ func (o *Options) setDefaults() error {
 	}
 	if o.ClusterID == "" {
 		return errors.New("a cluster id is required")
+	}
+	switch o.Provider {
+	case "":
+		o.Provider = "kubernetes"
+	case "kubernetes", "aws":
+	default:
+		return fmt.Errorf("provider %q: use kubernetes or aws", o.Provider)
+	}
+	if (o.OperatorNodePort != 0 || o.GatewayNodePort != 0) && o.ServiceType != corev1.ServiceTypeNodePort {
+		return errors.New("node ports need service type NodePort")
 	}
 	if o.TLS == nil || len(o.TLS.CACert) == 0 || len(o.TLS.CAKey) == 0 || len(o.TLS.Cert) == 0 || len(o.TLS.Key) == 0 {
 		return errors.New("TLS material is required")
@@ -293,20 +309,24 @@ func Build(opts Options) (*Objects, error) {
 	o.Secrets = append(o.Secrets, webhookSecrets(opts)...)
 
 	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
-	svc := func(name string, port, target int32) *coreac.ServiceApplyConfiguration {
+	svc := func(name string, port, target, nodePort int32) *coreac.ServiceApplyConfiguration {
+		p := coreac.ServicePort().WithName("https").WithProtocol(corev1.ProtocolTCP).
+			WithPort(port).WithTargetPort(intstr.FromInt32(target))
+		if nodePort != 0 {
+			p.WithNodePort(nodePort)
+		}
 		return coreac.Service(name, ns).WithLabels(withName(name)).WithSpec(coreac.ServiceSpec().
-			WithType(opts.ServiceType).WithSelector(selector).
-			WithPorts(coreac.ServicePort().WithName("https").WithProtocol(corev1.ProtocolTCP).
-				WithPort(port).WithTargetPort(intstr.FromInt32(target))))
+			WithType(opts.ServiceType).WithSelector(selector).WithPorts(p))
 	}
-	o.Services = append(o.Services, svc(OperatorName, OperatorPort, OperatorPort), svc(GatewayName, gatewayServicePort, GatewayPort))
+	o.Services = append(o.Services, svc(OperatorName, OperatorPort, OperatorPort, opts.OperatorNodePort),
+		svc(GatewayName, gatewayServicePort, GatewayPort, opts.GatewayNodePort))
 	o.Deployments = append(o.Deployments, operatorDeployment(opts, selector))
 	return o, nil
 }
 
 func operatorDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
 	args := []string{"operator", "serve",
-		"--provider=kubernetes",
+		"--provider=" + opts.Provider,
 		"--namespace=" + opts.Namespace,
 		"--apis-namespace=" + opts.APIsNamespace,
 		"--api-image=" + opts.APIImage,

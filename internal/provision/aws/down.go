@@ -72,15 +72,18 @@ func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOpt
 	d := &downer{p: p, cluster: clusterName, names: names, report: &DownReport{}}
 
 	steps := []step{
-		{name: stepNodeGroups, run: d.nodeGroups},
-		{name: stepLoadBalancers, run: d.loadBalancers},
-		{name: stepEKSCluster, deps: []string{stepNodeGroups}, run: d.eksCluster},
+		// Kubernetes first, while the cluster and its nodes still exist.
+		{name: stepKubeInstall, run: d.kubeUninstall},
+		{name: stepNodeGroups, deps: []string{stepKubeInstall}, run: d.nodeGroups},
+		{name: stepLoadBalancers, deps: []string{stepKubeInstall}, run: d.loadBalancers},
+		{name: stepListeners, deps: []string{stepLoadBalancers, stepNodeGroups}, run: d.targetGroups},
+		{name: stepEKSCluster, deps: []string{stepNodeGroups, stepKubeInstall}, run: d.eksCluster},
 		{name: stepNATGateways, deps: []string{stepNodeGroups}, run: d.natGateways},
 		{name: stepRouteTables, deps: []string{stepNATGateways, stepEKSCluster, stepLoadBalancers}, run: d.routeTables},
 		{name: stepInternetGW, deps: []string{stepNATGateways, stepLoadBalancers, stepEKSCluster}, run: d.internetGateway},
 		{name: stepSecurityGroups, deps: []string{stepEKSCluster, stepLoadBalancers, stepNodeGroups}, run: d.securityGroups},
 		{name: stepSubnets, deps: []string{stepEKSCluster, stepLoadBalancers, stepNATGateways, stepRouteTables}, run: d.subnets},
-		{name: stepVPC, deps: []string{stepSubnets, stepSecurityGroups, stepInternetGW, stepRouteTables}, run: d.vpc},
+		{name: stepVPC, deps: []string{stepSubnets, stepSecurityGroups, stepInternetGW, stepRouteTables, stepListeners}, run: d.vpc},
 		{name: stepRoles, deps: []string{stepEKSCluster, stepNodeGroups}, run: d.roles},
 		{name: stepPolicy, deps: []string{stepRoles}, run: d.policy},
 	}
