@@ -69,7 +69,7 @@ func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOpt
 	st.Status = StatusDeleting
 	p.state = st
 	names := NamesFor(id.Partition, id.Account, clusterName, p.region)
-	d := &downer{p: p, cluster: clusterName, names: names, report: &DownReport{}}
+	d := &downer{p: p, cluster: clusterName, names: names, report: &DownReport{}, hadState: hadState}
 
 	steps := []step{
 		// Kubernetes first, while the cluster and its nodes still exist.
@@ -131,11 +131,12 @@ func unwrapAll(err error) []error {
 }
 
 type downer struct {
-	p       *Provisioner
-	cluster string
-	names   Names
-	mu      sync.Mutex
-	report  *DownReport
+	p        *Provisioner
+	hadState bool // false: found by tags and names only (a Kubernetes install is looked for too)
+	cluster  string
+	names    Names
+	mu       sync.Mutex
+	report   *DownReport
 }
 
 func (d *downer) deleted(what string) {

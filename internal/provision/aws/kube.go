@@ -205,15 +205,16 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	n := 0
-	if err := install.Apply(ctx, c, objs, func(string) { n++ }); err != nil {
-		return "", err
-	}
+	// Recorded before the apply: a down after an apply that stopped half way knows to uninstall.
 	o := objs.Options()
 	if err := p.update(ctx, func(s *State) {
 		s.Kubernetes = &KubeInstall{Namespace: o.Namespace, APIsNamespace: o.APIsNamespace, Image: o.Image,
 			OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort, CACert: string(tlsm.CACert), PublicEndpoints: endpoints}
 	}); err != nil {
+		return "", err
+	}
+	n := 0
+	if err := install.Apply(ctx, c, objs, func(string) { n++ }); err != nil {
 		return "", err
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
@@ -424,6 +425,9 @@ func (p *Provisioner) deleteListeners(ctx context.Context, lbARN string) error {
 func (d *downer) kubeUninstall(ctx context.Context) (string, error) {
 	p := d.p
 	st := p.snapshot()
+	if d.hadState && st.Kubernetes == nil {
+		return "nothing installed", nil
+	}
 	if _, err := p.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(d.names.EKSCluster)}); isCode(err, "ResourceNotFoundException") {
 		return "no EKS cluster", nil
 	}

@@ -5,16 +5,31 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
+	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
+	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
+	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
 )
 
@@ -107,17 +122,80 @@ func TestCredentialErrors(t *testing.T) {
 	}
 }
 
+// eksSeam is the EKS cluster's Kubernetes client of the tests: the local API server of kubetest
+// (the provisioner's EKS endpoint resolves to it). moto's EKS makes no Auto Scaling group for a
+// node group (it only names one): when the provisioner first asks for the client, the node groups
+// are active, and the seam creates their groups in moto (one instance each), as EKS would have.
+func eksSeam(t *testing.T, awsURL string, kube *kubetest.Cluster) provaws.KubeClientFunc {
+	var once sync.Once
+	return func(ctx context.Context, e provaws.EKSEndpoint) (kubernetes.Interface, error) {
+		var err error
+		once.Do(func() { err = makeNodeGroupASGs(ctx, awsURL, e.ClusterName) })
+		if err != nil {
+			return nil, err
+		}
+		return kube.Client, nil
+	}
+}
+
+func makeNodeGroupASGs(ctx context.Context, url, cluster string) error {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion("us-west-2"), config.WithBaseEndpoint(url))
+	if err != nil {
+		return err
+	}
+	ekc, ec, ac := eks.NewFromConfig(cfg), ec2.NewFromConfig(cfg), autoscaling.NewFromConfig(cfg)
+	imgs, err := ec.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"amazon"}})
+	if err != nil || len(imgs.Images) == 0 {
+		return fmt.Errorf("no image in moto: %v", err)
+	}
+	ngs, err := ekc.ListNodegroups(ctx, &eks.ListNodegroupsInput{ClusterName: aws.String(cluster)})
+	if err != nil {
+		return err
+	}
+	for _, ng := range ngs.Nodegroups {
+		d, err := ekc.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String(cluster), NodegroupName: aws.String(ng)})
+		if err != nil {
+			return err
+		}
+		for _, a := range d.Nodegroup.Resources.AutoScalingGroups {
+			if _, err := ec.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: a.Name,
+				LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: imgs.Images[0].ImageId, InstanceType: ec2types.InstanceTypeT3Medium}}); err != nil {
+				return err
+			}
+			if _, err := ac.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: a.Name,
+				LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: a.Name},
+				MinSize:        aws.Int32(1), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(1),
+				VPCZoneIdentifier: aws.String(strings.Join(d.Nodegroup.Subnets, ","))}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func TestUpInfoDownAgainstMoto(t *testing.T) {
 	t.Setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 	srv := motoserver.Start(t, motoserver.Options{})
+	fake := eksfake.Start(t, eksfake.Options{Upstream: srv.URL})
+	kube := kubetest.Start(t)
 	h := newHarness(t)
-	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	t.Setenv("AWS_ENDPOINT_URL", fake.URL)
+	seam := eksSeam(t, fake.URL, kube)
+	up := func() *cobra.Command {
+		return NewCmdUp(h.factory, func(o *UpOptions) error { o.NewKubeClient = seam; return upRun(o) })
+	}
+	infoCmd := func() *cobra.Command {
+		return NewCmdInfo(h.factory, func(o *InfoOptions) error { o.NewKubeClient = seam; return infoRun(o) })
+	}
+	down := func() *cobra.Command {
+		return NewCmdDown(h.factory, func(o *DownOptions) error { o.NewKubeClient = seam; return downRun(o) })
+	}
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	cfg := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\n")
 
 	// No terminal and no --yes: the plan and its cost are shown, and nothing is created.
-	if err := h.run(NewCmdUp(h.factory, nil), cfg, "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "--yes") {
+	if err := h.run(up(), cfg, "--poll-interval", "10ms", "--image", "cortex:test"); err == nil || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("up without --yes: %v", err)
 	}
 	for _, want := range []string{"cluster up will create", "EKS cluster", "node group ng-cpu", "m5.large", "load balancer", "$0.10/h", "estimate", "on-demand us-east-1 prices as of", "https://aws.amazon.com/pricing/"} {
@@ -131,7 +209,11 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if !strings.Contains(h.errOut.String(), "not an administrator") {
 		t.Errorf("no administrator warning: %s", h.errOut)
 	}
-	err := h.run(NewCmdUp(h.factory, nil), "-c", cfg, "--yes", "--configure-env", "--poll-interval", "10ms")
+	// No image, nothing installed before: refused before anything is created.
+	if err := h.run(up(), "-c", cfg, "--yes", "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "--image is required") {
+		t.Fatalf("up without --image: %v", err)
+	}
+	err := h.run(up(), "-c", cfg, "--yes", "--configure-env", "--poll-interval", "10ms", "--image", "cortex:test")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, h.errOut)
 	}
@@ -142,7 +224,7 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if !strings.Contains(stderr, "✓ load-balancers") {
 		t.Errorf("no progress: %s", stderr)
 	}
-	if !strings.Contains(h.out.String(), "operator endpoint: https://") {
+	if !strings.Contains(h.out.String(), "operator endpoint: https://") || !strings.Contains(h.out.String(), "cluster CA (SHA-256): ") {
 		t.Errorf("up output: %s", h.out)
 	}
 	cc, err := cliconfig.Load(h.dir)
@@ -152,6 +234,14 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	env, err := cc.Get("cli-one")
 	if err != nil || env.ClusterID == "" || env.Provider != "aws" || env.ClusterName != "cli-one" {
 		t.Fatalf("environment: %+v %v", env, err)
+	}
+	// The environment pins the installed CA and dials the operator's load balancer.
+	tlsSecret, err := kube.Client.CoreV1().Secrets("cortex").Get(context.Background(), "cortex-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.CACert == "" || env.CACert != string(tlsSecret.Data["ca.crt"]) || !strings.HasSuffix(env.OperatorEndpoint, ".elb.amazonaws.com") {
+		t.Errorf("environment %s pins %q, want the installed CA", env.OperatorEndpoint, env.CACert)
 	}
 	// The cache now holds how to find the credentials again, in 0600 files.
 	ents, _ := os.ReadDir(filepath.Join(h.dir, "clusters"))
@@ -179,7 +269,7 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
 	// --region defaults to $AWS_REGION.
 	t.Setenv("AWS_REGION", "us-west-2")
-	if err := h.run(NewCmdInfo(h.factory, nil), "--name", "cli-one", "-o", "json"); err != nil {
+	if err := h.run(infoCmd(), "--name", "cli-one", "-o", "json"); err != nil {
 		t.Fatalf("%v %s", err, h.errOut)
 	}
 	var info map[string]any
@@ -189,8 +279,13 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if info["eks_status"] != "ACTIVE" || info["creator_arn"] == "" {
 		t.Errorf("info: %s", h.out)
 	}
-	if err := h.run(NewCmdInfo(h.factory, nil), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
+	if err := h.run(infoCmd(), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
 		t.Fatalf("info table: %v %s", err, h.out)
+	}
+	for _, want := range []string{`image\s+cortex:test`, `operator\s+ready`, `gateway\s+in the operator \(ready\)`, `operator endpoint\s+https://\S+\.elb\.amazonaws\.com`} {
+		if !regexp.MustCompile(`(?m)^` + want + `$|^` + want + ` `).MatchString(h.out.String()) {
+			t.Errorf("info table lacks %q:\n%s", want, h.out)
+		}
 	}
 	// configure: the diff, --dry-run changes nothing, no terminal needs --yes.
 	bigger := h.writeConfig("cluster_name: cli-one\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nnode_groups: [{name: ng-cpu, instance_type: m5.large, min_instances: 1, max_instances: 7}]\n")
@@ -221,8 +316,19 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if err := h.run(NewCmdDown(h.factory, nil), bigger); err == nil || !strings.Contains(err.Error(), "--yes") {
 		t.Fatalf("down without --yes and terminal: %v", err)
 	}
-	if err := h.run(NewCmdDown(h.factory, nil), bigger, "--yes", "--poll-interval", "10ms"); err != nil {
+	if err := h.run(down(), bigger, "--yes", "--poll-interval", "10ms"); err != nil {
 		t.Fatalf("%v\n%s", err, h.errOut)
+	}
+	// Kubernetes first: no cortex object is left in the cluster.
+	for _, ns := range []string{"cortex", "cortex-apis"} {
+		secs, err := kube.Client.CoreV1().Secrets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=cortex"})
+		if err != nil || len(secs.Items) != 0 {
+			t.Errorf("down left Secrets in %s: %v", ns, err)
+		}
+		deps, err := kube.Client.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil || len(deps.Items) != 0 {
+			t.Errorf("down left Deployments in %s: %v", ns, err)
+		}
 	}
 	if !strings.Contains(h.out.String(), "removed environment cli-one") {
 		t.Errorf("down output: %s", h.out)
@@ -235,7 +341,7 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 		t.Errorf("cluster cache survived down: %v", ents)
 	}
 	// Again: there is no such cluster any more, and down says so.
-	if err := h.run(NewCmdDown(h.factory, nil), bigger, "--yes", "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "there is no cluster cli-one in us-west-2") {
+	if err := h.run(down(), bigger, "--yes", "--poll-interval", "10ms"); err == nil || !strings.Contains(err.Error(), "there is no cluster cli-one in us-west-2") {
 		t.Fatalf("down of a deleted cluster: %v\n%s", err, h.out)
 	}
 }
