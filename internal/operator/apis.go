@@ -42,6 +42,13 @@ type APIsConfig struct {
 	// workload.AWSSettings, read at each deploy; the local provider writes it). Unset or
 	// missing: no credentials.
 	AWSSettingsFile string `json:"aws_settings_file,omitempty"`
+	// Gateway is where the gateway runs: embedded (default: it listens in this process, at
+	// GatewayListen) or remote (`cortex gateway serve` runs apart, e.g. as its own Deployment,
+	// and asks this operator for every decision and for the routes over mutual TLS; see
+	// gatewayremote.go). Remote needs PublicEndpoints (the gateway's URLs) and GatewayClientCAFile.
+	Gateway string `json:"gateway,omitempty"`
+	// GatewayClientCAFile is the CA of the remote gateway's client certificate (remote only).
+	GatewayClientCAFile string `json:"gateway_client_ca_file,omitempty"`
 	// Workloads replaces the backend (tests). Default: local processes for the local provider,
 	// the kube backend for kubernetes, none for aws (the API routes then answer 501).
 	Workloads workload.Backend `json:"-"`
@@ -91,6 +98,7 @@ func (s *Server) startAPIs(ctx context.Context) error {
 		}
 		backend = b
 	}
+	remoteGW := c.Gateway == GatewayRemote
 	listen := c.GatewayListen
 	if listen == "" {
 		listen = os.Getenv(EnvGatewayListen)
@@ -102,23 +110,32 @@ func (s *Server) startAPIs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	logDir := filepath.Join(s.cfg.StateDir, "logs")
-	if err := fsutil.EnsurePrivateDir(logDir); err != nil {
-		return err
+	var logFile *os.File
+	var ln net.Listener
+	if !remoteGW {
+		logDir := filepath.Join(s.cfg.StateDir, "logs")
+		if err := fsutil.EnsurePrivateDir(logDir); err != nil {
+			return err
+		}
+		logFile, err = os.OpenFile(filepath.Join(logDir, "gateway-access.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, fsutil.PrivateFile)
+		if err != nil {
+			return err
+		}
+		if ln, err = net.Listen("tcp", listen); err != nil {
+			logFile.Close()
+			return fmt.Errorf("gateway: listen on %s: %w", listen, err)
+		}
 	}
-	logFile, err := os.OpenFile(filepath.Join(logDir, "gateway-access.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, fsutil.PrivateFile)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		logFile.Close()
-		return fmt.Errorf("gateway: listen on %s: %w", listen, err)
+	closeAll := func() {
+		if ln != nil {
+			ln.Close()
+			logFile.Close()
+		}
 	}
 	// The gateway's own audiences: a token minted for the operator does not open an API, nor a
 	// token minted for the gateway the operator.
 	endpoints := c.PublicEndpoints
-	if len(endpoints) == 0 {
+	if len(endpoints) == 0 && !remoteGW { // remote: required by setDefaults
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		endpoints = loopbackEndpoints(port)
 	}
@@ -128,11 +145,26 @@ func (s *Server) startAPIs(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		ln.Close()
-		logFile.Close()
+		closeAll()
 		return fmt.Errorf("apis.public_endpoints: %w", err)
 	}
 	c.PublicEndpoints = endpoints
+	// Each deployed version runs from a private snapshot of its project directory.
+	mgr.BundleDir = filepath.Join(s.cfg.StateDir, "bundles")
+	mgr.Logf = func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) }
+	mgr.OnAuth = s.apiAuth.setAuths
+	mgr.SecretEnv = s.apiSecretEnv
+	if remoteGW {
+		// No listener here: the remote gateway follows the routes and asks for each decision.
+		mgr.GatewayURL = endpoints[0]
+		mgr.OnRoutes = s.routeHub.set
+		s.apis = apiState{mgr: mgr}
+		s.log.Info("remote gateway mode", "gateway", mgr.GatewayURL)
+		if err := mgr.Restore(ctx); err != nil {
+			s.log.Error("restoring APIs", "error", err.Error())
+		}
+		return nil
+	}
 	gw := gateway.New(gateway.Options{
 		Targets:      backend.Targets,
 		MaxBodyBytes: c.MaxBodyBytes,
@@ -141,12 +173,7 @@ func (s *Server) startAPIs(ctx context.Context) error {
 		Authorize:    s.authorizeAPI,
 	})
 	mgr.GatewayURL = "https://" + ln.Addr().String()
-	// Each deployed version runs from a private snapshot of its project directory.
-	mgr.BundleDir = filepath.Join(s.cfg.StateDir, "bundles")
-	mgr.Logf = func(format string, args ...any) { s.log.Info(fmt.Sprintf(format, args...)) }
-	mgr.OnAuth = s.apiAuth.setAuths
 	mgr.OnRoutes = gw.SetRoutes
-	mgr.SecretEnv = s.apiSecretEnv
 	gwTLS := s.tls.Clone() // now: the operator's own server changes s.tls when it starts
 	go func() {
 		if err := gw.Serve(ln, gwTLS); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -166,14 +193,18 @@ func (s *Server) stopAPIs(ctx context.Context) {
 	if a.mgr == nil {
 		return
 	}
-	_ = a.gw.Shutdown(ctx)
+	if a.gw != nil {
+		_ = a.gw.Shutdown(ctx)
+	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := a.mgr.Close(stopCtx); err != nil {
 		s.log.Error("stopping APIs", "error", err.Error())
 	}
-	_ = a.gw.Close()
-	_ = a.logFile.Close()
+	if a.gw != nil {
+		_ = a.gw.Close()
+		_ = a.logFile.Close()
+	}
 }
 
 // apiSecretEnv decides the AWS environment of an API's replicas from the settings file (read at

@@ -27,6 +27,7 @@ import (
 )
 
 type apiFixture struct {
+	srv           *Server
 	base, gateway string
 	client        *http.Client
 	token         string
@@ -76,10 +77,10 @@ func startAPIOperator(t *testing.T, stateDir string, mutate func(*Config)) *apiF
 		t.Fatal(err)
 	}
 	f := &apiFixture{
-		base:    "https://" + addr.String(),
-		gateway: "https://" + s.GatewayAddr().String(),
-		client:  &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
-		token:   LocalTokenPrefix + secret,
+		srv:    s,
+		base:   "https://" + addr.String(),
+		client: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
+		token:  LocalTokenPrefix + secret,
 	}
 	stopped := false
 	f.stop = func() {
@@ -93,6 +94,9 @@ func startAPIOperator(t *testing.T, stateDir string, mutate func(*Config)) *apiF
 		case <-time.After(30 * time.Second):
 			t.Error("operator did not stop")
 		}
+	}
+	if a := s.GatewayAddr(); a != nil { // nil: a remote gateway (the test starts it)
+		f.gateway = "https://" + a.String()
 	}
 	t.Cleanup(f.stop)
 	return f

@@ -156,6 +156,9 @@ func (c *Config) setDefaults() error {
 	if err := checkAudiencesDisjoint(c.audienceSets(c.APIs.PublicEndpoints)...); err != nil {
 		return err
 	}
+	if err := c.APIs.checkGateway(); err != nil {
+		return err
+	}
 	if c.KubernetesWebhookClientCAFile != "" && len(c.KubernetesAPIServers) == 0 {
 		return errors.New("kubernetes_webhook_client_ca_file: set kubernetes_api_servers too (the webhook is off without them)")
 	}

@@ -113,10 +113,15 @@ func (s *Server) kubeBackend(ctx context.Context) (workload.Backend, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	k := s.cfg.Kubernetes
+	// The APIs' NetworkPolicies admit only the gateway's pods, from the operator's namespace: the
+	// gateway's own Deployment (remote mode, what the install runs), or the operator's pod when the
+	// gateway is embedded in it.
+	gwName := "cortex-gateway"
+	if s.cfg.APIs.Gateway != GatewayRemote {
+		gwName = "cortex-operator"
+	}
 	b, err := kube.New(ctx, kube.Options{Client: s.kube, Namespace: k.APIsNamespace, Image: k.APIImage,
-		// The gateway runs in the operator's pod: the APIs' NetworkPolicies admit the operator's
-		// pods, from the operator's namespace.
-		GatewayNamespace: k.Namespace, GatewayLabels: map[string]string{"app.kubernetes.io/name": "cortex-operator"}})
+		GatewayNamespace: k.Namespace, GatewayLabels: map[string]string{"app.kubernetes.io/name": gwName}})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes workloads: %w", err)
 	}

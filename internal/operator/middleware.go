@@ -57,6 +57,9 @@ func CallerFrom(ctx context.Context) *Caller {
 type requestState struct {
 	caller                              *Caller
 	arn, role, decision, reason, method string
+	// quiet keeps an allowed request out of the audit log: the remote gateway's calls, one per
+	// request at the gateway, which its own access log records with the decision.
+	quiet bool
 }
 
 type statusRecorder struct {
@@ -108,6 +111,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			// Repeated identical denials from one address are counted, not each logged (denials.go).
+			if a.quiet && a.decision == "allow" {
+				return
+			}
 			key := denialKey{client: clientKey(r), decision: a.decision, reason: a.reason, status: rec.status, arn: a.arn, method: r.Method}
 			if a.decision != "allow" && s.denials != nil && !s.denials.admit(key, r.URL.Path, start) {
 				return

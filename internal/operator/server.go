@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,7 +44,12 @@ type Server struct {
 	// Kubernetes API servers' audiences only (nil: the webhook is off).
 	kubeVerifier *identity.Verifier
 	// webhookClientCAs, when set, is the CA the webhook's callers must present a certificate of.
-	webhookClientCAs *x509.CertPool
+	webhookClientCAs clientCAs
+	// gatewayClientCAs is the CA of the remote gateway's client certificate (remote mode only);
+	// routeHub publishes the routing table to it.
+	gatewayClientCAs clientCAs
+	routeHub         *routeHub
+	clientCAs        *x509.CertPool // both of the above: what the TLS handshake asks for
 	local            *localAuth
 	limiter          *failureLimiter
 	denials          *denialLog
@@ -122,15 +128,17 @@ func New(cfg Config) (*Server, error) {
 	if err := s.loadTLS(); err != nil {
 		return nil, err
 	}
+	s.clientCAs = x509.NewCertPool()
 	if f := cfg.KubernetesWebhookClientCAFile; f != "" {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %w", err)
+		if s.webhookClientCAs, err = s.loadClientCA("kubernetes_webhook_client_ca_file", f); err != nil {
+			return nil, err
 		}
-		s.webhookClientCAs = x509.NewCertPool()
-		if !s.webhookClientCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kubernetes_webhook_client_ca_file: %s holds no PEM certificate", f)
+	}
+	if cfg.APIs.Gateway == GatewayRemote {
+		if s.gatewayClientCAs, err = s.loadClientCA("apis.gateway_client_ca_file", cfg.APIs.GatewayClientCAFile); err != nil {
+			return nil, err
 		}
+		s.routeHub = newRouteHub()
 	}
 	if s.keys, err = apikey.Open(s.state.store, func() time.Time { return s.now() }); err != nil {
 		return nil, err
@@ -139,6 +147,35 @@ func New(cfg Config) (*Server, error) {
 	s.guard = s.authorize
 	s.routes()
 	return s, nil
+}
+
+// loadClientCA reads a PEM file of client CA certificates (field names it in errors) and adds
+// them to s.clientCAs, the pool the TLS handshake verifies client certificates against.
+func (s *Server) loadClientCA(field, file string) (clientCAs, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	var cas clientCAs
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", field, file, err)
+		}
+		cas = append(cas, c)
+		s.clientCAs.AddCert(c)
+	}
+	if len(cas) == 0 {
+		return nil, fmt.Errorf("%s: %s holds no PEM certificate", field, file)
+	}
+	return cas, nil
 }
 
 // newVerifier builds the token verifier for this cluster id and these public endpoints.
@@ -258,11 +295,12 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	serverTLS := s.tls
-	if s.webhookClientCAs != nil {
-		// Ask for, never require, a client certificate: only the webhook route insists on one
-		// (CLI and gateway clients present none). The gateway keeps s.tls unchanged.
+	if s.webhookClientCAs != nil || s.gatewayClientCAs != nil {
+		// Ask for, never require, a client certificate: only the webhook and the remote gateway's
+		// routes insist on one, each of its own CA (clientCAs.issued); CLI clients present none. The
+		// embedded gateway keeps s.tls unchanged.
 		serverTLS = s.tls.Clone()
-		serverTLS.ClientCAs = s.webhookClientCAs
+		serverTLS.ClientCAs = s.clientCAs
 		serverTLS.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	srv := &http.Server{
@@ -324,6 +362,9 @@ func (s *Server) routes() {
 		s.mux.HandleFunc("POST "+TokenReviewPath, s.handleTokenReview)
 	}
 	s.registerAPIKeyRoutes()
+	if s.routeHub != nil {
+		s.registerGatewayRoutes()
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path)
 	})

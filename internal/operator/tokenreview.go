@@ -38,7 +38,8 @@ func (s *Server) handleTokenReview(w http.ResponseWriter, r *http.Request) {
 		a = &requestState{}
 	}
 	a.method = MethodAWS
-	if s.webhookClientCAs != nil && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+	// Checked against the webhook's own CA: the server also asks for the remote gateway's.
+	if s.webhookClientCAs != nil && !s.webhookClientCAs.issued(r) {
 		a.decision, a.reason = "deny", "no_client_certificate"
 		WriteError(w, http.StatusUnauthorized, CodeUnauthenticated, "the TokenReview webhook answers only the Kubernetes API server (a client certificate is required)")
 		return

@@ -110,6 +110,9 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.IntVar(&o.cfg.Connections.MaxConns, "max-conns", 0, "open connections in all; more are closed at once (default 1024)")
 	fl.IntVar(&o.cfg.Connections.MaxConnsPerClient, "max-conns-per-client", 0, "open connections per client IP (default 128)")
 	fl.StringVar(&o.cfg.APIs.AWSSettingsFile, "apis-aws-settings-file", "", "local provider: JSON file saying whether APIs get AWS credentials and from which profile (read at each deploy)")
+	fl.StringVar(&o.cfg.APIs.Gateway, "apis-gateway", "", "where the gateway runs: embedded (in this process) or remote (cortex gateway serve, which asks this operator) (default embedded)")
+	fl.StringVar(&o.cfg.APIs.GatewayClientCAFile, "apis-gateway-client-ca-file", "", "remote gateway: the CA of the gateway's client certificate (only such a caller may use the internal endpoints)")
+	fl.StringSliceVar(&o.cfg.APIs.PublicEndpoints, "apis-public-endpoint", nil, "URL clients dial to reach the gateway; repeat for several (required with --apis-gateway remote)")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&o.cfg.LogFile, "log-file", "", "write the JSON log (audit trail included) to this file, rotated; 0600 in a private directory (default: standard error)")
 	fl.IntVar(&o.cfg.LogMaxSizeMB, "log-max-size-mb", 0, "rotate --log-file when it reaches this size in MB (default 20)")
@@ -215,6 +218,11 @@ func mergeFlags(changed func(string) bool, dst, src *operator.Config) {
 	set("kubernetes-webhook-client-ca-file", &dst.KubernetesWebhookClientCAFile, src.KubernetesWebhookClientCAFile)
 	set("log-file", &dst.LogFile, src.LogFile)
 	set("apis-aws-settings-file", &dst.APIs.AWSSettingsFile, src.APIs.AWSSettingsFile)
+	set("apis-gateway", &dst.APIs.Gateway, src.APIs.Gateway)
+	set("apis-gateway-client-ca-file", &dst.APIs.GatewayClientCAFile, src.APIs.GatewayClientCAFile)
+	if changed("apis-public-endpoint") {
+		dst.APIs.PublicEndpoints = src.APIs.PublicEndpoints
+	}
 	setInt := func(name string, d *int, v int) {
 		if changed(name) {
 			*d = v

@@ -20,6 +20,7 @@ import (
 	deletecmd "github.com/cortexlabs-go/cortex/internal/cli/delete"
 	"github.com/cortexlabs-go/cortex/internal/cli/deploy"
 	"github.com/cortexlabs-go/cortex/internal/cli/env"
+	"github.com/cortexlabs-go/cortex/internal/cli/gatewaycmd"
 	"github.com/cortexlabs-go/cortex/internal/cli/get"
 	"github.com/cortexlabs-go/cortex/internal/cli/logs"
 	"github.com/cortexlabs-go/cortex/internal/cli/operatorcmd"
@@ -66,6 +67,7 @@ Quick start (no cloud account needed):
 		whoami.NewCmdWhoami(f, nil),
 		NewCmdVersion(f, nil),
 		operatorcmd.NewCmdOperator(f),
+		gatewaycmd.NewCmdGateway(f),
 	)
 	finish(cmd)
 	return cmd

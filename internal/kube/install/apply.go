@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
+	policyac "k8s.io/client-go/applyconfigurations/policy/v1"
 	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
@@ -74,7 +75,56 @@ func NewTLS(namespace string, names []string, prev *TLS) (*TLS, error) {
 			return nil, err
 		}
 	}
+	if err := gatewayTLS(tmp, namespace, names, t, prev); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// gatewayTLS fills the gateway's material of t: its server certificate, signed by t's CA for the
+// gateway Service's names and names, and its client certificate of the gateway client CA, each
+// kept from prev while current.
+func gatewayTLS(tmp, namespace string, names []string, t, prev *TLS) error {
+	dir := filepath.Join(tmp, "gateway")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	in := map[string][]byte{tlsutil.CAFile: t.CACert, "ca-key.pem": t.CAKey}
+	if prev != nil && len(prev.GatewayCert) > 0 && len(prev.GatewayKey) > 0 {
+		in["server.pem"], in["server-key.pem"] = prev.GatewayCert, prev.GatewayKey
+	}
+	for name, data := range in {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	var gwNames []string
+	for _, n := range ServiceNames(namespace) {
+		if strings.HasPrefix(n, GatewayName) {
+			gwNames = append(gwNames, n)
+		}
+	}
+	if _, err := tlsutil.EnsureSelfManaged(dir, append(gwNames, names...)); err != nil {
+		return err
+	}
+	var err error
+	if t.GatewayCert, err = os.ReadFile(filepath.Join(dir, "server.pem")); err != nil {
+		return err
+	}
+	if t.GatewayKey, err = os.ReadFile(filepath.Join(dir, "server-key.pem")); err != nil {
+		return err
+	}
+	if prev != nil && len(prev.GatewayClientCACert) > 0 && len(prev.GatewayClientCAKey) > 0 {
+		t.GatewayClientCACert, t.GatewayClientCAKey = prev.GatewayClientCACert, prev.GatewayClientCAKey
+	} else if t.GatewayClientCACert, t.GatewayClientCAKey, err = tlsutil.NewClientCA("cortex gateway client CA"); err != nil {
+		return err
+	}
+	if prev != nil && tlsutil.ClientCertCurrent(t.GatewayClientCACert, prev.GatewayClientCert, prev.GatewayClientKey) {
+		t.GatewayClientCert, t.GatewayClientKey = prev.GatewayClientCert, prev.GatewayClientKey
+		return nil
+	}
+	t.GatewayClientCert, t.GatewayClientKey, err = tlsutil.IssueClientCert(t.GatewayClientCACert, t.GatewayClientCAKey, GatewayName)
+	return err
 }
 
 // Existing is what a previous install left that a re-install must keep: the TLS material (the
@@ -110,6 +160,30 @@ func LoadExisting(ctx context.Context, c kubernetes.Interface, namespace string)
 	t.CAKey = ca.Data["ca.key"]
 	if len(t.CACert) == 0 || len(t.CAKey) == 0 || len(t.Cert) == 0 || len(t.Key) == 0 || !bytes.Equal(t.CACert, ca.Data["ca.crt"]) {
 		return nil, fmt.Errorf("the Secrets %s/%s and %s are incomplete or do not match; delete both to make new TLS material (clients must then pin the new CA)", namespace, TLSSecretName, CASecretName)
+	}
+	// The gateway's material: absent after an install from before the gateway's Deployment
+	// (NewTLS makes it then).
+	for _, sec := range []struct {
+		name string
+		into func(d map[string][]byte)
+	}{
+		{GatewayTLSSecretName, func(d map[string][]byte) {
+			t.GatewayCert, t.GatewayKey = d[corev1.TLSCertKey], d[corev1.TLSPrivateKeyKey]
+			t.GatewayClientCert, t.GatewayClientKey = d["client.crt"], d["client.key"]
+		}},
+		{GatewayClientCASecretName, func(d map[string][]byte) { t.GatewayClientCACert, t.GatewayClientCAKey = d["ca.crt"], d["ca.key"] }},
+	} {
+		gs, err := c.CoreV1().Secrets(namespace).Get(ctx, sec.name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read Secret %s/%s: %w", namespace, sec.name, err)
+		}
+		if gs.Labels[LabelManagedBy] != ManagedBy {
+			return nil, fmt.Errorf("a Secret named %q exists in namespace %s and is not managed by cortex", sec.name, namespace)
+		}
+		sec.into(gs.Data)
 	}
 	e := &Existing{TLS: t}
 	if e.Webhook, err = loadWebhook(ctx, c, namespace); err != nil {
@@ -164,6 +238,8 @@ func Apply(ctx context.Context, c kubernetes.Interface, objs *Objects, progress 
 			_, err = c.CoreV1().Services(ns).Apply(ctx, o, opts)
 		case *appsac.DeploymentApplyConfiguration:
 			_, err = c.AppsV1().Deployments(ns).Apply(ctx, o, opts)
+		case *policyac.PodDisruptionBudgetApplyConfiguration:
+			_, err = c.PolicyV1().PodDisruptionBudgets(ns).Apply(ctx, o, opts)
 		default:
 			err = fmt.Errorf("unknown object %T", x)
 		}
@@ -203,6 +279,8 @@ func describe(x any) (kind, ns, name string) {
 	case *coreac.ServiceApplyConfiguration:
 		return str(o.Kind), str(o.Namespace), str(o.Name)
 	case *appsac.DeploymentApplyConfiguration:
+		return str(o.Kind), str(o.Namespace), str(o.Name)
+	case *policyac.PodDisruptionBudgetApplyConfiguration:
 		return str(o.Kind), str(o.Namespace), str(o.Name)
 	}
 	return fmt.Sprintf("%T", x), "", ""
@@ -291,7 +369,9 @@ var kinds = []kindOps{
 		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
 			return c.PolicyV1().PodDisruptionBudgets(ns).List(ctx, o)
 		},
-		nil,
+		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
+			return c.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, n, metav1.GetOptions{})
+		},
 		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
 			return c.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, n, o)
 		}},
@@ -385,16 +465,25 @@ func Uninstall(ctx context.Context, c kubernetes.Interface, progress Progress, n
 	return errors.Join(errs...)
 }
 
-// WaitAvailable polls the operator Deployment until it is Available for its current generation,
-// every interval until ctx ends. On timeout the error carries the Deployment's real conditions
-// and what its pods are waiting for.
+// WaitAvailable polls the operator's and the gateway's Deployments until both are Available for
+// their current generation, every interval until ctx ends. On timeout the error carries the
+// Deployment's real conditions and what its pods are waiting for.
 func WaitAvailable(ctx context.Context, c kubernetes.Interface, namespace string, interval time.Duration) error {
+	for _, name := range []string{OperatorName, GatewayName} {
+		if err := waitAvailable(ctx, c, namespace, name, interval); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func waitAvailable(ctx context.Context, c kubernetes.Interface, namespace, name string, interval time.Duration) error {
 	var last *appsv1.Deployment
 	for {
 		// Each read has its own bound, so even a wait whose time is up reads the Deployment once
 		// and reports its state.
 		getCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		d, err := c.AppsV1().Deployments(namespace).Get(getCtx, OperatorName, metav1.GetOptions{})
+		d, err := c.AppsV1().Deployments(namespace).Get(getCtx, name, metav1.GetOptions{})
 		cancel()
 		if err == nil {
 			last = d
@@ -402,11 +491,11 @@ func WaitAvailable(ctx context.Context, c kubernetes.Interface, namespace string
 				return nil
 			}
 		} else if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("read Deployment %s/%s: %w", namespace, OperatorName, err)
+			return fmt.Errorf("read Deployment %s/%s: %w", namespace, name, err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the Deployment %s/%s is not available: %s", namespace, OperatorName, whyNot(c, namespace, last))
+			return fmt.Errorf("the Deployment %s/%s is not available: %s", namespace, name, whyNot(c, namespace, name, last))
 		case <-time.After(interval):
 		}
 	}
@@ -432,7 +521,7 @@ func deploymentAvailable(d *appsv1.Deployment) bool {
 }
 
 // whyNot describes a Deployment that is not available: its conditions and its pods' reasons.
-func whyNot(c kubernetes.Interface, namespace string, d *appsv1.Deployment) string {
+func whyNot(c kubernetes.Interface, namespace, name string, d *appsv1.Deployment) string {
 	if d == nil {
 		return "it does not exist"
 	}
@@ -444,7 +533,7 @@ func whyNot(c kubernetes.Interface, namespace string, d *appsv1.Deployment) stri
 	// A fresh, short context: the caller's has ended.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	pods, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelName + "=" + OperatorName})
+	pods, err := c.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelName + "=" + name})
 	if err == nil {
 		for _, p := range pods.Items {
 			for _, cond := range p.Status.Conditions {

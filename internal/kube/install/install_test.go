@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
@@ -28,6 +30,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 	"github.com/cortexlabs-go/cortex/internal/workload"
 	"github.com/cortexlabs-go/cortex/internal/workload/kube"
+	"github.com/cortexlabs-go/cortex/internal/workload/kube/targets"
 )
 
 var (
@@ -111,6 +114,35 @@ func TestOperatorStateRulesAreExact(t *testing.T) {
 	}
 }
 
+// The gateway's exact rules: list and watch EndpointSlices in the APIs' namespace, nothing else.
+func TestGatewayRulesAreExact(t *testing.T) {
+	objs, err := install.Build(options(t, "cortex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []rbacv1.PolicyRule{{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}}}
+	var found bool
+	for _, role := range objs.Roles {
+		if *role.Name != install.GatewayName {
+			continue
+		}
+		found = true
+		if *role.Namespace != "cortex-apis" {
+			t.Errorf("gateway Role in %s", *role.Namespace)
+		}
+		var got []rbacv1.PolicyRule
+		for _, r := range role.Rules {
+			got = append(got, rbacv1.PolicyRule{APIGroups: r.APIGroups, Resources: r.Resources, Verbs: r.Verbs})
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("gateway rules:\n got %v\nwant %v", got, want)
+		}
+	}
+	if !found {
+		t.Fatal("no gateway Role")
+	}
+}
+
 func TestBuildRefusesBadOptions(t *testing.T) {
 	for _, tc := range []struct {
 		mut  func(*install.Options)
@@ -166,6 +198,35 @@ func TestNewTLSKeepsTheCA(t *testing.T) {
 		if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name}); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	// The gateway's server certificate: the cluster CA's, for the gateway's names, not the operator's.
+	gwPEM, _ := pem.Decode(more.GatewayCert)
+	gwLeaf, err := x509.ParseCertificate(gwPEM.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ok := range map[string]bool{"cortex-gateway.ns.svc": true, "lb.example.com": true, "cortex-operator.ns.svc": false} {
+		if _, err := gwLeaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: name}); (err == nil) != ok {
+			t.Errorf("gateway certificate for %s: %v, want ok=%v", name, err, ok)
+		}
+	}
+	// Its client certificate: of the gateway client CA (kept across re-installs), for client auth only.
+	if !bytes.Equal(more.GatewayClientCACert, first.GatewayClientCACert) || !bytes.Equal(more.GatewayClientCert, first.GatewayClientCert) ||
+		bytes.Equal(more.GatewayClientCACert, more.CACert) {
+		t.Error("the gateway client CA and certificate must be kept, and the CA is not the cluster CA")
+	}
+	clientPool := x509.NewCertPool()
+	clientPool.AppendCertsFromPEM(more.GatewayClientCACert)
+	cPEM, _ := pem.Decode(more.GatewayClientCert)
+	cLeaf, err := x509.ParseCertificate(cPEM.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cLeaf.Verify(x509.VerifyOptions{Roots: clientPool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("gateway client certificate: %v", err)
+	}
+	if _, err := cLeaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+		t.Error("the gateway client certificate verifies against the cluster CA")
 	}
 }
 
@@ -230,7 +291,7 @@ func TestInstall(t *testing.T) {
 	if err := install.Apply(ctx, c.Client, objs, func(l string) { lines = append(lines, l) }); err != nil {
 		t.Fatal(err)
 	}
-	if len(lines) != len(objs.All()) || lines[len(lines)-1] != "applied Deployment cortex/cortex-operator" {
+	if len(lines) != len(objs.All()) || lines[len(lines)-1] != "applied PodDisruptionBudget cortex/cortex-gateway" {
 		t.Errorf("progress: %q", lines)
 	}
 
@@ -259,23 +320,31 @@ func TestInstall(t *testing.T) {
 			got = append(got, it.Kind+" "+it.Namespace+"/"+it.Name)
 		}
 		want := []string{
-			"Deployment cortex/cortex-operator", "Service cortex/cortex-gateway", "Service cortex/cortex-operator",
-			"Secret cortex/cortex-ca", "Secret cortex/cortex-tls",
-			"RoleBinding cortex/cortex-operator", "Role cortex/cortex-operator", "ServiceAccount cortex/cortex-operator",
-			"RoleBinding cortex-apis/cortex-admin", "RoleBinding cortex-apis/cortex-deploy", "RoleBinding cortex-apis/cortex-operator",
-			"RoleBinding cortex-apis/cortex-read",
-			"Role cortex-apis/cortex-deploy", "Role cortex-apis/cortex-operator", "Role cortex-apis/cortex-read",
+			"Deployment cortex/cortex-gateway", "Deployment cortex/cortex-operator", "Service cortex/cortex-gateway", "Service cortex/cortex-operator",
+			"Secret cortex/cortex-ca", "Secret cortex/cortex-gateway-client-ca", "Secret cortex/cortex-gateway-tls", "Secret cortex/cortex-tls",
+			"RoleBinding cortex/cortex-operator", "Role cortex/cortex-operator",
+			"ServiceAccount cortex/cortex-gateway", "ServiceAccount cortex/cortex-operator", "PodDisruptionBudget cortex/cortex-gateway",
+			"RoleBinding cortex-apis/cortex-admin", "RoleBinding cortex-apis/cortex-deploy", "RoleBinding cortex-apis/cortex-gateway",
+			"RoleBinding cortex-apis/cortex-operator", "RoleBinding cortex-apis/cortex-read",
+			"Role cortex-apis/cortex-deploy", "Role cortex-apis/cortex-gateway", "Role cortex-apis/cortex-operator", "Role cortex-apis/cortex-read",
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("installed:\n got %q\nwant %q", got, want)
 		}
+		// Each Service selects its own Deployment's pods (the gateway's no longer the operator's).
 		for _, s := range []string{install.OperatorName, install.GatewayName} {
 			svc, err := c.Client.CoreV1().Services(ns).Get(ctx, s, metav1.GetOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || svc.Spec.Selector[install.LabelName] != install.OperatorName {
-				t.Errorf("service %s: %s %v", s, svc.Spec.Type, svc.Spec.Selector)
+			d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, s, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{install.LabelManagedBy: "cortex", install.LabelName: s}
+			if svc.Spec.Type != corev1.ServiceTypeLoadBalancer || !reflect.DeepEqual(svc.Spec.Selector, want) ||
+				!reflect.DeepEqual(d.Spec.Template.Labels, want) {
+				t.Errorf("service %s: %s selects %v; its Deployment's pods are %v", s, svc.Spec.Type, svc.Spec.Selector, d.Spec.Template.Labels)
 			}
 		}
 		sec, err := c.Client.CoreV1().Secrets(ns).Get(ctx, install.TLSSecretName, metav1.GetOptions{})
@@ -364,51 +433,148 @@ func TestInstall(t *testing.T) {
 		}
 	})
 
+	t.Run("GatewayRoleRules", func(t *testing.T) {
+		role, err := c.Client.RbacV1().Roles(apis).Get(ctx, install.GatewayName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []rbacv1.PolicyRule{{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}}}
+		if !reflect.DeepEqual(role.Rules, want) {
+			t.Errorf("gateway rules in the cluster:\n%v\nwant\n%v", role.Rules, want)
+		}
+		rb, err := c.Client.RbacV1().RoleBindings(apis).Get(ctx, install.GatewayName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Namespace != ns ||
+			rb.Subjects[0].Name != install.GatewayName || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != install.GatewayName {
+			t.Errorf("binding %+v -> %+v", rb.Subjects, rb.RoleRef)
+		}
+		pdb, err := c.Client.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, install.GatewayName, metav1.GetOptions{})
+		if err != nil || pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 ||
+			pdb.Spec.Selector.MatchLabels[install.LabelName] != install.GatewayName {
+			t.Errorf("gateway PodDisruptionBudget: %v %+v", err, pdb)
+		}
+	})
+
+	t.Run("GatewayRoleIsEnoughForTheTargets", func(t *testing.T) {
+		// The remote gateway's targets watcher, as the gateway's ServiceAccount, sees an API's
+		// ready replicas as the operator's backend does; the API's NetworkPolicy admits the
+		// gateway's pods and not the operator's.
+		cfg := rest.CopyConfig(c.Config)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + install.GatewayName}
+		as, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, stop, err := targets.Start(ctx, as, apis)
+		if err != nil {
+			t.Fatalf("watch EndpointSlices as the gateway: %v", err)
+		}
+		defer stop()
+		b, err := kube.New(ctx, kube.Options{Client: c.Client, Namespace: apis, Image: "cortex/runtime:test", GatewayNamespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close(context.Background())
+		d := workload.Deployment{Spec: apispec.Spec{Name: "tg", Kind: apispec.KindRealtime, Replicas: 2,
+			Handler: apispec.Handler{Type: apispec.HandlerCommand, Command: []string{"server"}}}}
+		if err := b.Apply(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = b.Delete(context.Background(), "tg") }()
+		var last string
+		err = kubetest.Poll(ctx, 50*time.Millisecond, func() (bool, error) {
+			got, want := w.Targets("tg"), b.Targets("tg")
+			last = fmt.Sprint(got, want)
+			return len(got) == 2 && reflect.DeepEqual(got, want), nil
+		})
+		if err != nil {
+			t.Fatalf("the gateway's targets never matched the backend's: %v (%s)", err, last)
+		}
+		for what, err := range map[string]error{
+			"list pods":                      errOf(as.CoreV1().Pods(apis).List(ctx, metav1.ListOptions{})),
+			"get a secret":                   errOf(as.CoreV1().Secrets(ns).Get(ctx, install.TLSSecretName, metav1.GetOptions{})),
+			"list services":                  errOf(as.CoreV1().Services(apis).List(ctx, metav1.ListOptions{})),
+			"list endpointslices of its own": errOf(as.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{})),
+		} {
+			if !apierrors.IsForbidden(err) {
+				t.Errorf("%s as the gateway: %v, want forbidden", what, err)
+			}
+		}
+		np, err := c.Client.NetworkingV1().NetworkPolicies(apis).Get(ctx, "tg", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := np.Spec.Ingress[0].From[0]
+		podSel, _ := metav1.LabelSelectorAsSelector(from.PodSelector)
+		nsSel, _ := metav1.LabelSelectorAsSelector(from.NamespaceSelector)
+		nsObj, err := c.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{install.GatewayName, install.OperatorName} {
+			dep, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			admitted := podSel.Matches(labels.Set(dep.Spec.Template.Labels)) && nsSel.Matches(labels.Set(nsObj.Labels))
+			if admitted != (name == install.GatewayName) {
+				t.Errorf("the API's NetworkPolicy admits %s's pods: %v", name, admitted)
+			}
+		}
+	})
+
 	t.Run("PodSecurity", func(t *testing.T) {
+		for _, name := range []string{install.OperatorName, install.GatewayName} {
+			t.Run(name, func(t *testing.T) { checkPodSecurity(t, ctx, c, ns, name) })
+		}
+	})
+
+	t.Run("OperatorArgs", func(t *testing.T) {
 		d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ps := d.Spec.Template.Spec
-		psc := ps.SecurityContext
-		if psc == nil || !deref(psc.RunAsNonRoot) || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
-			psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-			t.Errorf("pod security context %+v", psc)
-		}
-		if ps.ServiceAccountName != install.OperatorName || ps.AutomountServiceAccountToken == nil || !*ps.AutomountServiceAccountToken {
-			t.Errorf("service account %q automount %v: the operator needs its token", ps.ServiceAccountName, ps.AutomountServiceAccountToken)
-		}
-		if ps.EnableServiceLinks == nil || *ps.EnableServiceLinks {
-			t.Error("service links enabled")
-		}
-		if len(ps.Containers) != 1 {
-			t.Fatalf("%d containers", len(ps.Containers))
-		}
-		ct := ps.Containers[0]
-		sc := ct.SecurityContext
-		if sc == nil || !deref(sc.RunAsNonRoot) || !deref(sc.ReadOnlyRootFilesystem) || sc.AllowPrivilegeEscalation == nil ||
-			*sc.AllowPrivilegeEscalation || sc.Privileged == nil || *sc.Privileged || sc.Capabilities == nil ||
-			!reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 ||
-			sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-			t.Errorf("container security context %+v", sc)
-		}
+		ct := d.Spec.Template.Spec.Containers[0]
 		if ct.Image != "cortex/cortex:test" || ct.Args[0] != "operator" || ct.Args[1] != "serve" {
 			t.Errorf("container %s %q", ct.Image, ct.Args)
 		}
 		for _, want := range []string{"--provider=kubernetes", "--namespace=cortex", "--apis-namespace=cortex-apis",
 			"--api-image=cortex/cortex:test", "--state-dir=/tmp/cortex", "--listen=0.0.0.0:8888", "--tls-cert-file=/etc/cortex/tls/tls.crt",
-			"--tls-key-file=/etc/cortex/tls/tls.key", "--cluster-id=0123456789abcdef0123456789abcdef"} {
+			"--tls-key-file=/etc/cortex/tls/tls.key", "--cluster-id=0123456789abcdef0123456789abcdef",
+			"--apis-gateway=remote", "--apis-gateway-client-ca-file=/etc/cortex/tls/gateway-client-ca.crt",
+			"--apis-public-endpoint=https://cortex-gateway.cortex.svc"} {
 			if !contains(ct.Args, want) {
 				t.Errorf("args %q lack %s", ct.Args, want)
 			}
 		}
-		sa, err := c.Client.CoreV1().ServiceAccounts(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
-		if err != nil || sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
-			t.Errorf("service account: %v; automount must be off except where the pod asks", err)
+		for _, p := range ct.Ports {
+			if p.ContainerPort != install.OperatorPort {
+				t.Errorf("the operator's container exposes port %d", p.ContainerPort)
+			}
 		}
-		for _, v := range ps.Volumes {
-			if v.Secret != nil && (v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o007 != 0) {
-				t.Errorf("secret volume %s is world-readable", v.Name)
+		g, err := c.Client.AppsV1().Deployments(ns).Get(ctx, install.GatewayName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Spec.Replicas == nil || *g.Spec.Replicas != install.GatewayReplicas || g.Spec.Template.Spec.Containers[0].Args[0] != "gateway" {
+			t.Errorf("gateway Deployment: %v %q", g.Spec.Replicas, g.Spec.Template.Spec.Containers[0].Args)
+		}
+		if tsc := g.Spec.Template.Spec.TopologySpreadConstraints; len(tsc) != 1 || tsc[0].TopologyKey != corev1.LabelHostname ||
+			tsc[0].LabelSelector.MatchLabels[install.LabelName] != install.GatewayName {
+			t.Errorf("gateway replicas are not spread over nodes: %+v", tsc)
+		}
+		// The gateway client CA's key is in a Secret no pod mounts.
+		for _, name := range []string{install.OperatorName, install.GatewayName} {
+			dep, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range dep.Spec.Template.Spec.Volumes {
+				if v.Secret != nil && (v.Secret.SecretName == install.GatewayClientCASecretName || v.Secret.SecretName == install.CASecretName) {
+					t.Errorf("%s mounts %s", name, v.Secret.SecretName)
+				}
 			}
 		}
 	})
@@ -483,12 +649,21 @@ func TestInstall(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = kubetest.Poll(ctx, 50*time.Millisecond, func() (bool, error) {
-			pods, err := c.Client.CoreV1().Pods(other).List(ctx, metav1.ListOptions{})
+			pods, err := c.Client.CoreV1().Pods(other).List(ctx, metav1.ListOptions{LabelSelector: install.LabelName + "=" + install.OperatorName})
 			if err != nil || len(pods.Items) == 0 {
 				return false, err
 			}
+			unschedulable := false
 			for _, cond := range pods.Items[0].Status.Conditions {
-				if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
+				unschedulable = unschedulable || (cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse)
+			}
+			// And the Deployment says it is not available (the controller writes that apart).
+			d, err := c.Client.AppsV1().Deployments(other).Get(ctx, install.OperatorName, metav1.GetOptions{})
+			if err != nil || !unschedulable {
+				return false, err
+			}
+			for _, cond := range d.Status.Conditions {
+				if cond.Type == appsv1.DeploymentAvailable && cond.Status == corev1.ConditionFalse {
 					return true, nil
 				}
 			}
@@ -509,6 +684,8 @@ func TestInstall(t *testing.T) {
 		}
 	})
 
+	t.Run("GatewayServesWithTheInstalledArguments", func(t *testing.T) { testGatewayServes(t, c, objs, ns) })
+
 	t.Run("UninstallRemovesOnlyCortexObjects", func(t *testing.T) {
 		// The operator's state goes too: cluster down leaves no cortex object.
 		store, err := kubestate.New(c.Client, ns)
@@ -518,12 +695,18 @@ func TestInstall(t *testing.T) {
 		if _, err := store.Write(ctx, "access.json", []byte(`{"rules":[]}`), ""); err != nil {
 			t.Fatal(err)
 		}
+		// Everything cortex's goes, one progress line each: the install's objects, the operator's
+		// state Secrets and the APIs the operator made (the gateway subtest deployed two).
+		before, err := install.Installed(ctx, c.Client, ns, apis)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var lines []string
 		if err := install.Uninstall(ctx, c.Client, func(l string) { lines = append(lines, l) }, ns, apis); err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) != 16 || !contains(lines, "deleted Secret cortex/cortex-state-access") {
-			t.Errorf("progress %q", lines)
+		if len(lines) != len(before) || len(before) < 23 || !contains(lines, "deleted Secret cortex/cortex-state-access") {
+			t.Errorf("progress %q for %d objects", lines, len(before))
 		}
 		items, err := install.Installed(ctx, c.Client, ns, apis)
 		if err != nil || len(items) != 0 {
@@ -542,6 +725,49 @@ func TestInstall(t *testing.T) {
 		}
 	})
 }
+
+// checkPodSecurity checks the pod and container security of the Deployment name: locked down as
+// Pod Security "restricted" wants, its own ServiceAccount, no world-readable Secret volume.
+func checkPodSecurity(t *testing.T, ctx context.Context, c *kubetest.Cluster, ns, name string) {
+	d, err := c.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := d.Spec.Template.Spec
+	psc := ps.SecurityContext
+	if psc == nil || !deref(psc.RunAsNonRoot) || psc.RunAsUser == nil || *psc.RunAsUser == 0 ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod security context %+v", psc)
+	}
+	if ps.ServiceAccountName != name || ps.AutomountServiceAccountToken == nil || !*ps.AutomountServiceAccountToken {
+		t.Errorf("service account %q automount %v: the pod needs its token", ps.ServiceAccountName, ps.AutomountServiceAccountToken)
+	}
+	if ps.EnableServiceLinks == nil || *ps.EnableServiceLinks {
+		t.Error("service links enabled")
+	}
+	if len(ps.Containers) != 1 {
+		t.Fatalf("%d containers", len(ps.Containers))
+	}
+	ct := ps.Containers[0]
+	sc := ct.SecurityContext
+	if sc == nil || !deref(sc.RunAsNonRoot) || !deref(sc.ReadOnlyRootFilesystem) || sc.AllowPrivilegeEscalation == nil ||
+		*sc.AllowPrivilegeEscalation || sc.Privileged == nil || *sc.Privileged || sc.Capabilities == nil ||
+		!reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 ||
+		sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("container security context %+v", sc)
+	}
+	sa, err := c.Client.CoreV1().ServiceAccounts(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil || sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+		t.Errorf("service account: %v; automount must be off except where the pod asks", err)
+	}
+	for _, v := range ps.Volumes {
+		if v.Secret != nil && (v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o007 != 0) {
+			t.Errorf("secret volume %s is world-readable", v.Name)
+		}
+	}
+}
+
+func errOf(_ any, err error) error { return err }
 
 func deref(b *bool) bool { return b != nil && *b }
 

@@ -25,6 +25,7 @@ import (
 	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
 	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
+	policyac "k8s.io/client-go/applyconfigurations/policy/v1"
 	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
 	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
@@ -42,9 +43,18 @@ const (
 	LabelName     = "app.kubernetes.io/name"
 	FieldManager  = rbac.FieldManager
 	OperatorName  = "cortex-operator" // Deployment, ServiceAccount, Service, Role, RoleBinding
-	GatewayName   = "cortex-gateway"  // Service (the gateway runs inside the operator process)
+	GatewayName   = "cortex-gateway"  // Deployment, ServiceAccount, Service, Role, RoleBinding, PodDisruptionBudget
 	TLSSecretName = "cortex-tls"
 	CASecretName  = "cortex-ca"
+	// GatewayTLSSecretName holds what the gateway pods mount: their server certificate (signed by
+	// the cluster CA, for the gateway's names only), the cluster CA (to verify the operator) and
+	// their client certificate for the operator's internal endpoints.
+	GatewayTLSSecretName = "cortex-gateway-tls"
+	// GatewayClientCASecretName holds the gateway client CA and its key: no pod mounts it (the
+	// operator mounts only the CA's certificate, from TLSSecretName).
+	GatewayClientCASecretName = "cortex-gateway-client-ca"
+	// GatewayReplicas run at once; a PodDisruptionBudget keeps one through voluntary disruptions.
+	GatewayReplicas = 2
 	// AnnotationClusterID on the operator Deployment is the cluster id tokens are bound to; a
 	// re-install keeps it.
 	AnnotationClusterID = "cortex.dev/cluster-id"
@@ -57,9 +67,11 @@ const (
 
 	// stateDir is scratch (in the /tmp emptyDir): the operator's state is in Secrets of its
 	// namespace (--provider kubernetes, internal/kube/statestore).
-	stateDir   = "/tmp/cortex"
-	tlsDir     = "/etc/cortex/tls"
-	nonRootUID = 65532
+	stateDir = "/tmp/cortex"
+	tlsDir   = "/etc/cortex/tls"
+	// gatewayClientCAKey is the gateway client CA's certificate in TLSSecretName.
+	gatewayClientCAKey = "gateway-client-ca.crt"
+	nonRootUID         = 65532
 )
 
 // TLS is the cluster's TLS material: the CA clients pin and its key, and the operator's server
@@ -71,6 +83,22 @@ type TLS struct {
 	CAKey  []byte
 	Cert   []byte
 	Key    []byte
+	// The gateway's server certificate and key (signed by the CA above, for the gateway's names).
+	GatewayCert, GatewayKey []byte
+	// The gateway client CA (its key in GatewayClientCASecretName only) and the gateway's client
+	// certificate and key, which the operator's internal endpoints require.
+	GatewayClientCACert, GatewayClientCAKey []byte
+	GatewayClientCert, GatewayClientKey     []byte
+}
+
+func (t *TLS) complete() bool {
+	for _, b := range [][]byte{t.CACert, t.CAKey, t.Cert, t.Key, t.GatewayCert, t.GatewayKey,
+		t.GatewayClientCACert, t.GatewayClientCAKey, t.GatewayClientCert, t.GatewayClientKey} {
+		if len(b) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Options say what to install.
@@ -91,6 +119,9 @@ type Options struct {
 	AccountID, Region, CreatorARN string
 	// PublicEndpoints are the URLs clients dial (the operator accepts tokens bound to these).
 	PublicEndpoints []string
+	// GatewayPublicEndpoints are the URLs clients dial to reach the gateway (tokens for iam APIs
+	// are bound to these). Default: the gateway Service's in-cluster name.
+	GatewayPublicEndpoints []string
 	// TLS is the material of the TLS Secret (required).
 	TLS *TLS
 	// Webhook, when set, turns on the operator's TokenReview webhook for one API server
@@ -145,7 +176,10 @@ func (o *Options) setDefaults() error {
 	if (o.OperatorNodePort != 0 || o.GatewayNodePort != 0) && o.ServiceType != corev1.ServiceTypeNodePort {
 		return errors.New("node ports need service type NodePort")
 	}
-	if o.TLS == nil || len(o.TLS.CACert) == 0 || len(o.TLS.CAKey) == 0 || len(o.TLS.Cert) == 0 || len(o.TLS.Key) == 0 {
+	if len(o.GatewayPublicEndpoints) == 0 {
+		o.GatewayPublicEndpoints = []string{"https://" + GatewayName + "." + o.Namespace + ".svc"}
+	}
+	if o.TLS == nil || !o.TLS.complete() {
 		return errors.New("TLS material is required")
 	}
 	if o.Webhook != nil && (o.Webhook.APIServer == "" || !o.Webhook.complete()) {
@@ -174,6 +208,7 @@ type Objects struct {
 	Secrets         []*coreac.SecretApplyConfiguration
 	Services        []*coreac.ServiceApplyConfiguration
 	Deployments     []*appsac.DeploymentApplyConfiguration
+	PDBs            []*policyac.PodDisruptionBudgetApplyConfiguration
 
 	opts Options
 }
@@ -203,6 +238,9 @@ func (o *Objects) All() []any {
 		all = append(all, x)
 	}
 	for _, x := range o.Deployments {
+		all = append(all, x)
+	}
+	for _, x := range o.PDBs {
 		all = append(all, x)
 	}
 	return all
@@ -254,6 +292,13 @@ func stateSecretNames() []string {
 	return names
 }
 
+// GatewayRules are the gateway's rules in the APIs' namespace: list and watch EndpointSlices (the
+// informer of internal/workload/kube/targets: the replicas' addresses), nothing else. Routes and
+// decisions come from the operator.
+var GatewayRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+}
+
 // Build returns the objects of an install. It does no I/O: Apply and YAML use the same list.
 func Build(opts Options) (*Objects, error) {
 	if err := opts.setDefaults(); err != nil {
@@ -283,6 +328,16 @@ func Build(opts Options) (*Objects, error) {
 	o.RoleBindings = append(o.RoleBindings, rbacac.RoleBinding(OperatorName, apis).WithLabels(withName(OperatorName)).
 		WithSubjects(rbacac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(OperatorName).WithNamespace(ns)).
 		WithRoleRef(rbacac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName(OperatorName)))
+	o.ServiceAccounts = append(o.ServiceAccounts, coreac.ServiceAccount(GatewayName, ns).WithLabels(withName(GatewayName)).
+		WithAutomountServiceAccountToken(false))
+	gwRole := rbacac.Role(GatewayName, apis).WithLabels(withName(GatewayName))
+	for _, r := range GatewayRules {
+		gwRole.WithRules(rbacac.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).WithVerbs(r.Verbs...))
+	}
+	o.Roles = append(o.Roles, gwRole)
+	o.RoleBindings = append(o.RoleBindings, rbacac.RoleBinding(GatewayName, apis).WithLabels(withName(GatewayName)).
+		WithSubjects(rbacac.Subject().WithKind(rbacv1.ServiceAccountKind).WithName(GatewayName).WithNamespace(ns)).
+		WithRoleRef(rbacac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName(GatewayName)))
 	roles, bindings := rbac.Objects(apis)
 	o.Roles = append(o.Roles, roles...)
 	o.RoleBindings = append(o.RoleBindings, bindings...)
@@ -301,14 +356,28 @@ func Build(opts Options) (*Objects, error) {
 		"ca.crt":                opts.TLS.CACert,
 		corev1.TLSCertKey:       opts.TLS.Cert,
 		corev1.TLSPrivateKeyKey: opts.TLS.Key,
+		gatewayClientCAKey:      opts.TLS.GatewayClientCACert,
 	}), coreac.Secret(CASecretName, ns).WithLabels(withName(OperatorName)).
 		WithType(corev1.SecretTypeOpaque).WithData(map[string][]byte{
 		"ca.crt": opts.TLS.CACert,
 		"ca.key": opts.TLS.CAKey,
+	}), coreac.Secret(GatewayTLSSecretName, ns).WithLabels(withName(GatewayName)).
+		WithType(corev1.SecretTypeTLS).WithData(map[string][]byte{
+		"ca.crt":                opts.TLS.CACert,
+		corev1.TLSCertKey:       opts.TLS.GatewayCert,
+		corev1.TLSPrivateKeyKey: opts.TLS.GatewayKey,
+		"client.crt":            opts.TLS.GatewayClientCert,
+		"client.key":            opts.TLS.GatewayClientKey,
+	}), coreac.Secret(GatewayClientCASecretName, ns).WithLabels(withName(GatewayName)).
+		WithType(corev1.SecretTypeOpaque).WithData(map[string][]byte{
+		"ca.crt": opts.TLS.GatewayClientCACert,
+		"ca.key": opts.TLS.GatewayClientCAKey,
 	}))
 	o.Secrets = append(o.Secrets, webhookSecrets(opts)...)
 
 	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
+	// The gateway's pods carry the labels the APIs' NetworkPolicies admit (kube.Options.GatewayLabels).
+	gwSelector := map[string]string{LabelManagedBy: ManagedBy, LabelName: GatewayName}
 	svc := func(name string, port, target, nodePort int32) *coreac.ServiceApplyConfiguration {
 		p := coreac.ServicePort().WithName("https").WithProtocol(corev1.ProtocolTCP).
 			WithPort(port).WithTargetPort(intstr.FromInt32(target))
@@ -316,11 +385,14 @@ func Build(opts Options) (*Objects, error) {
 			p.WithNodePort(nodePort)
 		}
 		return coreac.Service(name, ns).WithLabels(withName(name)).WithSpec(coreac.ServiceSpec().
-			WithType(opts.ServiceType).WithSelector(selector).WithPorts(p))
+			WithType(opts.ServiceType).WithSelector(withName(name)).WithPorts(p))
 	}
 	o.Services = append(o.Services, svc(OperatorName, OperatorPort, OperatorPort, opts.OperatorNodePort),
 		svc(GatewayName, gatewayServicePort, GatewayPort, opts.GatewayNodePort))
-	o.Deployments = append(o.Deployments, operatorDeployment(opts, selector))
+	o.Deployments = append(o.Deployments, operatorDeployment(opts, selector), gatewayDeployment(opts, gwSelector))
+	o.PDBs = append(o.PDBs, policyac.PodDisruptionBudget(GatewayName, ns).WithLabels(withName(GatewayName)).
+		WithSpec(policyac.PodDisruptionBudgetSpec().WithSelector(metaac.LabelSelector().WithMatchLabels(gwSelector)).
+			WithMaxUnavailable(intstr.FromInt32(1))))
 	return o, nil
 }
 
@@ -349,28 +421,24 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	for _, e := range opts.PublicEndpoints {
 		args = append(args, "--public-endpoint="+e)
 	}
+	// The gateway is its own Deployment: it asks this operator for every decision.
+	args = append(args, "--apis-gateway=remote", "--apis-gateway-client-ca-file="+tlsDir+"/"+gatewayClientCAKey)
+	for _, e := range opts.GatewayPublicEndpoints {
+		args = append(args, "--apis-public-endpoint="+e)
+	}
 	readOnly := int32(0o440) // owner root, group fsGroup (the operator's group): not world-readable
 	c := coreac.Container().WithName("operator").WithImage(opts.Image).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		// The image's entrypoint is the cortex binary.
 		WithArgs(args...).
-		// The gateway runs inside the operator process (no operator/gateway split yet).
-		WithEnv(coreac.EnvVar().WithName("CORTEX_GATEWAY_LISTEN").WithValue("0.0.0.0:"+strconv.Itoa(GatewayPort)),
-			coreac.EnvVar().WithName("HOME").WithValue("/tmp")).
-		WithPorts(coreac.ContainerPort().WithName("operator").WithContainerPort(OperatorPort).WithProtocol(corev1.ProtocolTCP),
-			coreac.ContainerPort().WithName("gateway").WithContainerPort(GatewayPort).WithProtocol(corev1.ProtocolTCP)).
+		WithEnv(coreac.EnvVar().WithName("HOME").WithValue("/tmp")).
+		WithPorts(coreac.ContainerPort().WithName("operator").WithContainerPort(OperatorPort).WithProtocol(corev1.ProtocolTCP)).
 		WithReadinessProbe(coreac.Probe().WithPeriodSeconds(5).
 			WithHTTPGet(coreac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("operator")).WithScheme(corev1.URISchemeHTTPS))).
 		WithResources(coreac.ResourceRequirements().
 			WithRequests(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")}).
 			WithLimits(corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")})).
-		WithSecurityContext(coreac.SecurityContext().
-			WithRunAsNonRoot(true).
-			WithPrivileged(false).
-			WithAllowPrivilegeEscalation(false).
-			WithReadOnlyRootFilesystem(true).
-			WithCapabilities(coreac.Capabilities().WithDrop("ALL")).
-			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		WithSecurityContext(lockedDown()).
 		WithVolumeMounts(
 			coreac.VolumeMount().WithName("tmp").WithMountPath("/tmp"),
 			coreac.VolumeMount().WithName("tls").WithMountPath(tlsDir).WithReadOnly(true))
@@ -396,6 +464,75 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 			WithSelector(metaac.LabelSelector().WithMatchLabels(selector)).
 			// One operator at a time: a second one's state writes would conflict (and be refused).
 			WithStrategy(appsac.DeploymentStrategy().WithType(appsv1.RecreateDeploymentStrategyType)).
+			WithRevisionHistoryLimit(3).
+			WithTemplate(coreac.PodTemplateSpec().WithLabels(selector).WithSpec(pod)))
+}
+
+// lockedDown is the container security context of cortex's own pods (Pod Security "restricted").
+func lockedDown() *coreac.SecurityContextApplyConfiguration {
+	return coreac.SecurityContext().
+		WithRunAsNonRoot(true).
+		WithPrivileged(false).
+		WithAllowPrivilegeEscalation(false).
+		WithReadOnlyRootFilesystem(true).
+		WithCapabilities(coreac.Capabilities().WithDrop("ALL")).
+		WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))
+}
+
+// gatewayDeployment runs `cortex gateway serve`: GatewayReplicas pods, as locked down as the
+// operator's, with a ServiceAccount that may only list and watch EndpointSlices of the APIs.
+func gatewayDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
+	const gwTLS = "/etc/cortex/gateway"
+	args := []string{"gateway", "serve",
+		"--listen=0.0.0.0:" + strconv.Itoa(GatewayPort),
+		"--tls-cert-file=" + gwTLS + "/" + corev1.TLSCertKey,
+		"--tls-key-file=" + gwTLS + "/" + corev1.TLSPrivateKeyKey,
+		"--operator=https://" + OperatorName + "." + opts.Namespace + ".svc:" + strconv.Itoa(OperatorPort),
+		"--operator-ca-file=" + gwTLS + "/ca.crt",
+		"--client-cert-file=" + gwTLS + "/client.crt",
+		"--client-key-file=" + gwTLS + "/client.key",
+		"--apis-namespace=" + opts.APIsNamespace,
+		"--log-level=info",
+	}
+	c := coreac.Container().WithName("gateway").WithImage(opts.Image).
+		WithImagePullPolicy(corev1.PullIfNotPresent).
+		WithArgs(args...).
+		WithEnv(coreac.EnvVar().WithName("HOME").WithValue("/tmp")).
+		WithPorts(coreac.ContainerPort().WithName("gateway").WithContainerPort(GatewayPort).WithProtocol(corev1.ProtocolTCP)).
+		// Every path of the gateway is an API's (no health route of its own): ready when it
+		// accepts connections.
+		WithReadinessProbe(coreac.Probe().WithPeriodSeconds(5).
+			WithTCPSocket(coreac.TCPSocketAction().WithPort(intstr.FromString("gateway")))).
+		WithResources(coreac.ResourceRequirements().
+			WithRequests(corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")}).
+			WithLimits(corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")})).
+		WithSecurityContext(lockedDown()).
+		WithVolumeMounts(
+			coreac.VolumeMount().WithName("tmp").WithMountPath("/tmp"),
+			coreac.VolumeMount().WithName("tls").WithMountPath(gwTLS).WithReadOnly(true))
+	pod := coreac.PodSpec().
+		WithServiceAccountName(GatewayName).
+		// The gateway watches EndpointSlices: it needs its token (and its Role allows only that).
+		WithAutomountServiceAccountToken(true).
+		WithEnableServiceLinks(false).
+		WithSecurityContext(coreac.PodSecurityContext().
+			WithRunAsNonRoot(true).WithRunAsUser(nonRootUID).WithRunAsGroup(nonRootUID).WithFSGroup(nonRootUID).
+			WithSeccompProfile(coreac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
+		// The replicas on different nodes where there are several: one node's loss leaves one.
+		WithTopologySpreadConstraints(coreac.TopologySpreadConstraint().WithMaxSkew(1).
+			WithTopologyKey(corev1.LabelHostname).WithWhenUnsatisfiable(corev1.ScheduleAnyway).
+			WithLabelSelector(metaac.LabelSelector().WithMatchLabels(selector))).
+		WithContainers(c).
+		WithVolumes(
+			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("64Mi"))),
+			coreac.Volume().WithName("tls").WithSecret(coreac.SecretVolumeSource().WithSecretName(GatewayTLSSecretName).WithDefaultMode(0o440)))
+	return appsac.Deployment(GatewayName, opts.Namespace).WithLabels(withName(GatewayName)).
+		WithSpec(appsac.DeploymentSpec().
+			WithReplicas(GatewayReplicas).
+			WithSelector(metaac.LabelSelector().WithMatchLabels(selector)).
+			// Rolling: the gateway holds no state, and a new pod serves before an old one goes.
+			WithStrategy(appsac.DeploymentStrategy().WithType(appsv1.RollingUpdateDeploymentStrategyType).
+				WithRollingUpdate(appsac.RollingUpdateDeployment().WithMaxUnavailable(intstr.FromInt32(0)).WithMaxSurge(intstr.FromInt32(1)))).
 			WithRevisionHistoryLimit(3).
 			WithTemplate(coreac.PodTemplateSpec().WithLabels(selector).WithSpec(pod)))
 }

@@ -45,7 +45,7 @@ func TestBuildWithWebhook(t *testing.T) {
 	args := func(objs *install.Objects) string {
 		return strings.Join(objs.Deployments[0].Spec.Template.Spec.Containers[0].Args, " ")
 	}
-	if s := secrets(plain); s[install.WebhookSecretName] != nil || s[install.WebhookClientCASecretName] != nil || strings.Contains(args(plain), "kubernetes") {
+	if s := secrets(plain); s[install.WebhookSecretName] != nil || s[install.WebhookClientCASecretName] != nil || strings.Contains(args(plain), "--kubernetes-") {
 		t.Errorf("webhook objects without the option: %v %s", s, args(plain))
 	}
 	s := secrets(objs)

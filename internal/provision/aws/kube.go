@@ -48,8 +48,11 @@ type KubeInstall struct {
 	OperatorNodePort int32  `json:"operator_node_port"`
 	GatewayNodePort  int32  `json:"gateway_node_port"`
 	// CACert is the CA clients pin (public; its key stays in the cluster's Secret).
-	CACert          string   `json:"ca_cert"`
-	PublicEndpoints []string `json:"public_endpoints"`
+	CACert string `json:"ca_cert"`
+	// PublicEndpoints are the operator's (its load balancer), GatewayPublicEndpoints the
+	// gateway's (the API load balancer): the URLs identity tokens are bound to.
+	PublicEndpoints        []string `json:"public_endpoints"`
+	GatewayPublicEndpoints []string `json:"gateway_public_endpoints"`
 }
 
 // EKSEndpoint is how to reach an EKS cluster's API server: what DescribeCluster says, and the
@@ -192,6 +195,7 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	}
 	names := []string{st.OperatorLoadBalancer.DNSName, st.APILoadBalancer.DNSName}
 	endpoints := []string{"https://" + st.OperatorLoadBalancer.DNSName}
+	gateway := []string{"https://" + st.APILoadBalancer.DNSName}
 	tlsm, err := install.NewTLS(ns, names, prev)
 	if err != nil {
 		return "", err
@@ -200,7 +204,7 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		Namespace: ns, Image: p.image(st), ServiceType: corev1.ServiceTypeNodePort,
 		OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort,
 		ClusterID: st.ClusterID, AccountID: st.AccountID, Region: st.Region, CreatorARN: st.CreatorARN,
-		PublicEndpoints: endpoints, TLS: tlsm, Provider: "aws",
+		PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway, TLS: tlsm, Provider: "aws",
 	})
 	if err != nil {
 		return "", err
@@ -209,7 +213,8 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	o := objs.Options()
 	if err := p.update(ctx, func(s *State) {
 		s.Kubernetes = &KubeInstall{Namespace: o.Namespace, APIsNamespace: o.APIsNamespace, Image: o.Image,
-			OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort, CACert: string(tlsm.CACert), PublicEndpoints: endpoints}
+			OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort, CACert: string(tlsm.CACert),
+			PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway}
 	}); err != nil {
 		return "", err
 	}
@@ -219,11 +224,11 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
 	defer cancel()
-	p.emit(Event{Step: stepKubeInstall, Phase: PhaseWaiting, Detail: "the operator Deployment to be available"})
+	p.emit(Event{Step: stepKubeInstall, Phase: PhaseWaiting, Detail: "the operator and gateway Deployments to be available"})
 	if err := install.WaitAvailable(waitCtx, c, ns, p.opts.PollInterval); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d objects applied in %s, operator available (image %s)", n, ns, o.Image), nil
+	return fmt.Sprintf("%d objects applied in %s, operator and gateway available (image %s)", n, ns, o.Image), nil
 }
 
 // lbRoute is one load balancer's route to the nodes.

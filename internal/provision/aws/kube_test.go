@@ -247,6 +247,15 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 	if img := dep.Spec.Template.Spec.Containers[0].Image; img != st.Kubernetes.Image {
 		t.Errorf("image %s, state says %s", img, st.Kubernetes.Image)
 	}
+	if !slices.Contains(args, "--apis-public-endpoint=https://"+apiDNS) {
+		t.Errorf("operator args %v: the gateway's public endpoint is not the API load balancer's", args)
+	}
+	// The gateway runs as its own Deployment, with the same image.
+	gw, err := c.AppsV1().Deployments("cortex").Get(ctx, install.GatewayName, metav1.GetOptions{})
+	must(t, err)
+	if img := gw.Spec.Template.Spec.Containers[0].Image; img != st.Kubernetes.Image {
+		t.Errorf("gateway image %s, state says %s", img, st.Kubernetes.Image)
+	}
 	// Services on the fixed node ports.
 	for name, port := range map[string]int32{install.OperatorName: OperatorNodePort, install.GatewayName: GatewayNodePort} {
 		svc, err := c.CoreV1().Services("cortex").Get(ctx, name, metav1.GetOptions{})

@@ -14,14 +14,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/workload"
+	"github.com/cortexlabs-go/cortex/internal/workload/kube/targets"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,10 +70,9 @@ type Backend struct {
 	pods        cache.Indexer
 	pdbs        policylisters.PodDisruptionBudgetNamespaceLister
 
-	// targets holds name -> []string (ready host:port), rebuilt from EndpointSlice events; the
-	// gateway reads it without a lock.
-	targets sync.Map
-	slices  cache.Indexer
+	// targets follows the EndpointSlices (shared with the remote gateway); the embedded gateway
+	// reads it without a lock.
+	targets *targets.Watcher
 }
 
 var _ workload.Backend = (*Backend)(nil)
@@ -115,16 +112,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.LabelSelector = LabelManagedBy + "=" + ManagedBy
 		}))
-	indexByAPI := cache.Indexers{byAPI: func(obj any) ([]string, error) {
-		m, err := metaOf(obj)
-		if err != nil {
-			return nil, err
-		}
-		if n := m.GetLabels()[LabelAPI]; n != "" {
-			return []string{n}, nil
-		}
-		return nil, nil
-	}}
+	indexByAPI := cache.Indexers{byAPI: targets.IndexByAPI}
 	depInf := factory.Apps().V1().Deployments()
 	podInf := factory.Core().V1().Pods()
 	sliceInf := factory.Discovery().V1().EndpointSlices()
@@ -132,18 +120,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err := podInf.Informer().AddIndexers(indexByAPI); err != nil {
 		return nil, err
 	}
-	if err := sliceInf.Informer().AddIndexers(indexByAPI); err != nil {
-		return nil, err
-	}
 	b.deployments = depInf.Lister().Deployments(opts.Namespace)
 	b.pods = podInf.Informer().GetIndexer()
-	b.slices = sliceInf.Informer().GetIndexer()
 	b.pdbs = pdbInf.Lister().PodDisruptionBudgets(opts.Namespace)
-	if _, err := sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    b.sliceChanged,
-		UpdateFunc: func(_, obj any) { b.sliceChanged(obj) },
-		DeleteFunc: b.sliceChanged,
-	}); err != nil {
+	var err error
+	if b.targets, err = targets.Watch(sliceInf.Informer()); err != nil {
 		return nil, err
 	}
 
@@ -161,17 +142,6 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		}
 	}
 	return b, nil
-}
-
-func metaOf(obj any) (metav1.Object, error) {
-	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = t.Obj
-	}
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, fmt.Errorf("unexpected object %T", obj)
-	}
-	return m, nil
 }
 
 // Apply implements workload.Backend: it writes the API's objects with server-side apply.
@@ -375,7 +345,7 @@ func (b *Backend) Delete(ctx context.Context, name string) error {
 	if err := b.deleteSecret(ctx, name); err != nil {
 		errs = append(errs, err)
 	}
-	b.targets.Delete(name)
+	b.targets.Forget(name)
 	return errors.Join(errs...)
 }
 
@@ -446,64 +416,7 @@ func (b *Backend) Status(name string) (workload.Status, bool) {
 }
 
 // Targets implements workload.Backend: the ready endpoints of the API's EndpointSlices.
-func (b *Backend) Targets(name string) []string {
-	if v, ok := b.targets.Load(name); ok {
-		return v.([]string)
-	}
-	return []string{}
-}
-
-func (b *Backend) sliceChanged(obj any) {
-	m, err := metaOf(obj)
-	if err != nil {
-		return
-	}
-	name := m.GetLabels()[LabelAPI]
-	if name == "" {
-		return
-	}
-	objs, _ := b.slices.ByIndex(byAPI, name)
-	slices := make([]*discoveryv1.EndpointSlice, 0, len(objs))
-	for _, o := range objs {
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok {
-			slices = append(slices, s)
-		}
-	}
-	b.targets.Store(name, readyTargets(slices))
-}
-
-// readyTargets lists host:port of the ready endpoints (sorted, without duplicates).
-func readyTargets(slices []*discoveryv1.EndpointSlice) []string {
-	seen := map[string]bool{}
-	out := []string{}
-	for _, s := range slices {
-		var port int32
-		for _, p := range s.Ports {
-			if p.Name != nil && *p.Name == portName && p.Port != nil {
-				port = *p.Port
-			}
-		}
-		if port == 0 {
-			continue
-		}
-		for _, e := range s.Endpoints {
-			// Ready is nil when unknown, which the API defines as ready; a terminating endpoint
-			// is not ready.
-			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
-				continue
-			}
-			for _, a := range e.Addresses {
-				t := joinHostPort(a, port)
-				if !seen[t] {
-					seen[t] = true
-					out = append(out, t)
-				}
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func (b *Backend) Targets(name string) []string { return b.targets.Targets(name) }
 
 // Close implements workload.Backend: it stops the informers. The APIs keep running: on
 // Kubernetes the cluster holds them, and the next operator picks them up.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/workload"
+	"github.com/cortexlabs-go/cortex/internal/workload/kube/targets"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -27,9 +28,9 @@ import (
 // Labels and annotations on every object cortex writes. The informers and Delete select on
 // LabelManagedBy=ManagedBy, so cortex sees and removes only its own objects.
 const (
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	ManagedBy      = "cortex"
-	LabelAPI       = "cortex.dev/api"
+	LabelManagedBy = targets.LabelManagedBy
+	ManagedBy      = targets.ManagedBy
+	LabelAPI       = targets.LabelAPI
 
 	// AnnotationUpdatedAt is the time the operator last changed the API (Status.UpdatedAt).
 	AnnotationUpdatedAt = "cortex.dev/updated-at"
@@ -45,7 +46,7 @@ const (
 	restartFieldManager = "cortex-restart"
 
 	containerName = "api"
-	portName      = "http"
+	portName      = targets.PortName
 	tmpVolume     = "tmp"
 	// DefaultPort is where an API's container listens ($CORTEX_PORT).
 	DefaultPort = 8080

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"fmt"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -148,8 +147,4 @@ func exitDescription(t *corev1.ContainerStateTerminated) string {
 		s += ": " + m
 	}
 	return s
-}
-
-func joinHostPort(host string, port int32) string {
-	return net.JoinHostPort(host, strconv.Itoa(int(port)))
 }

@@ -282,7 +282,7 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if err := h.run(infoCmd(), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
 		t.Fatalf("info table: %v %s", err, h.out)
 	}
-	for _, want := range []string{`image\s+cortex:test`, `operator\s+ready`, `gateway\s+in the operator \(ready\)`, `operator endpoint\s+https://\S+\.elb\.amazonaws\.com`} {
+	for _, want := range []string{`image\s+cortex:test`, `operator\s+ready`, `gateway\s+ready`, `operator endpoint\s+https://\S+\.elb\.amazonaws\.com`} {
 		if !regexp.MustCompile(`(?m)^` + want + `$|^` + want + ` `).MatchString(h.out.String()) {
 			t.Errorf("info table lacks %q:\n%s", want, h.out)
 		}

@@ -169,23 +169,25 @@ func newClusterID() string {
 }
 
 // endpoints reads the addresses the operator and gateway Services have now: the names the
-// certificate must cover and the operator's public endpoint (the URL clients dial).
-func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (names []string, operator string, how string, err error) {
+// certificate must cover and the operator's and gateway's public endpoints (the URLs clients dial).
+func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (names []string, operator, gateway, how string, err error) {
 	for _, svc := range []string{install.OperatorName, install.GatewayName} {
 		a, ok, err := install.ServiceAddress(ctx, c, ns, svc)
 		if err != nil || !ok {
 			if err != nil && !isNotFound(err) {
-				return nil, "", "", err
+				return nil, "", "", "", err
 			}
 			continue
 		}
 		names = append(names, a.Host)
+		url := "https://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)))
 		if svc == install.OperatorName {
-			operator = "https://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)))
-			how = a.How
+			operator, how = url, a.How
+		} else {
+			gateway = url
 		}
 	}
-	return names, operator, how, nil
+	return names, operator, gateway, how, nil
 }
 
 func upRun(o *UpOptions) error {
@@ -240,7 +242,7 @@ func upRun(o *UpOptions) error {
 			fmt.Fprintf(o.IO.ErrOut, "the IAM webhook installed before stays on (API server %s)\n", webhook.APIServer)
 		}
 	}
-	apply := func(names []string, endpoint string) (*install.TLS, error) {
+	apply := func(names []string, endpoint, gateway string) (*install.TLS, error) {
 		tlsm, err := install.NewTLS(ns, names, prev)
 		if err != nil {
 			return nil, err
@@ -250,6 +252,9 @@ func upRun(o *UpOptions) error {
 		if endpoint != "" {
 			opts.PublicEndpoints = []string{endpoint}
 		}
+		if gateway != "" {
+			opts.GatewayPublicEndpoints = []string{gateway}
+		}
 		objs, err := install.Build(opts)
 		if err != nil {
 			return nil, err
@@ -257,12 +262,12 @@ func upRun(o *UpOptions) error {
 		return tlsm, install.Apply(ctx, c, objs, progress)
 	}
 	// A re-install knows the Services' addresses already: they go into the first apply.
-	names, endpoint, _, err := endpoints(ctx, c, ns)
+	names, endpoint, gateway, _, err := endpoints(ctx, c, ns)
 	var how string // how the operator is reached, known once the address after the apply is
 	if err != nil {
 		return err
 	}
-	tlsm, err := apply(names, endpoint)
+	tlsm, err := apply(names, endpoint, gateway)
 	if err != nil {
 		return err
 	}
@@ -271,15 +276,15 @@ func upRun(o *UpOptions) error {
 	// applied, sign for it and tell the operator, then wait for that version to be available.
 	waiting := false
 	for {
-		now, nowEndpoint, nowHow, err := endpoints(ctx, c, ns)
+		now, nowEndpoint, nowGateway, nowHow, err := endpoints(ctx, c, ns)
 		if err != nil {
 			return err
 		}
 		if nowEndpoint != "" {
-			if nowEndpoint != endpoint || !slices.Equal(now, names) {
-				names, endpoint = now, nowEndpoint
+			if nowEndpoint != endpoint || nowGateway != gateway || !slices.Equal(now, names) {
+				names, endpoint, gateway = now, nowEndpoint, nowGateway
 				prev = tlsm
-				if tlsm, err = apply(names, endpoint); err != nil {
+				if tlsm, err = apply(names, endpoint, gateway); err != nil {
 					return err
 				}
 			}
@@ -296,7 +301,7 @@ func upRun(o *UpOptions) error {
 		case <-time.After(o.PollInterval):
 		}
 	}
-	fmt.Fprintf(o.IO.ErrOut, "waiting for Deployment %s/%s to be available (at most %s)\n", ns, install.OperatorName, o.WaitTimeout)
+	fmt.Fprintf(o.IO.ErrOut, "waiting for Deployments %s/%s and %s to be available (at most %s)\n", ns, install.OperatorName, install.GatewayName, o.WaitTimeout)
 	if err := install.WaitAvailable(ctx, c, ns, o.PollInterval); err != nil {
 		return err
 	}
@@ -374,6 +379,8 @@ type infoResult struct {
 	APIsNamespace string       `json:"apis_namespace"`
 	Operator      string       `json:"operator"`
 	Endpoint      string       `json:"endpoint,omitempty"`
+	Gateway       string       `json:"gateway"`
+	GatewayURL    string       `json:"gateway_endpoint,omitempty"`
 	ClusterID     string       `json:"cluster_id,omitempty"`
 	Image         string       `json:"image,omitempty"`
 	Objects       []infoObject `json:"objects"`
@@ -395,7 +402,7 @@ func infoRun(o *InfoOptions) error {
 	if len(items) == 0 {
 		return &cmdutil.ExitError{Code: 1, Err: fmt.Errorf("cortex is not installed in namespace %s", o.Namespace)}
 	}
-	res := infoResult{Namespace: o.Namespace, APIsNamespace: o.apisNamespace(), Operator: "not installed", Objects: []infoObject{}}
+	res := infoResult{Namespace: o.Namespace, APIsNamespace: o.apisNamespace(), Operator: "not installed", Gateway: "not installed", Objects: []infoObject{}}
 	for _, it := range items {
 		res.Objects = append(res.Objects, infoObject{it.Kind, it.Namespace, it.Name})
 	}
@@ -407,14 +414,22 @@ func infoRun(o *InfoOptions) error {
 			res.Image = cs[0].Image
 		}
 	}
-	if _, ep, how, err := endpoints(ctx, c, o.Namespace); err == nil && ep != "" {
+	if g, err := c.AppsV1().Deployments(o.Namespace).Get(ctx, install.GatewayName, metav1.GetOptions{}); err == nil {
+		res.Gateway = deploymentState(g)
+	}
+	if _, ep, gw, how, err := endpoints(ctx, c, o.Namespace); err == nil && ep != "" {
 		res.Endpoint = ep + " (" + how + ")"
+		res.GatewayURL = gw
 	}
 	return cmdutil.Print(o.IO.Out, *o.Format, res, func(tw *tabwriter.Writer) {
 		fmt.Fprintf(tw, "namespace\t%s (APIs in %s)\n", res.Namespace, res.APIsNamespace)
 		fmt.Fprintf(tw, "operator\t%s\n", res.Operator)
 		if res.Endpoint != "" {
 			fmt.Fprintf(tw, "endpoint\t%s\n", res.Endpoint)
+		}
+		fmt.Fprintf(tw, "gateway\t%s\n", res.Gateway)
+		if res.GatewayURL != "" {
+			fmt.Fprintf(tw, "gateway endpoint\t%s\n", res.GatewayURL)
 		}
 		fmt.Fprintf(tw, "image\t%s\ncluster id\t%s\n\nKIND\tNAMESPACE\tNAME\n", res.Image, res.ClusterID)
 		for _, ob := range res.Objects {

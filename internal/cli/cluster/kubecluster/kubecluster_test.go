@@ -90,7 +90,7 @@ func TestUpInfoDown(t *testing.T) {
 	up := []string{"--kubeconfig", c.Kubeconfig, "--image", "cortex/cortex:test", "--service-type", "ClusterIP", "--wait-timeout", "1m"}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
 	for _, want := range []string{"installing cortex in namespace cortex", "applied Role cortex-apis/cortex-operator",
-		"applied Deployment cortex/cortex-operator", "waiting for Deployment cortex/cortex-operator to be available"} {
+		"applied Deployment cortex/cortex-operator", "waiting for Deployments cortex/cortex-operator and cortex-gateway to be available", "applied Deployment cortex/cortex-gateway"} {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, errOut)
 		}
@@ -171,7 +171,8 @@ func TestUpInfoDown(t *testing.T) {
 	}
 	// 15 objects: 13, and the state Role and its binding in the operator's namespace.
 	if !strings.HasPrefix(info.Operator, "available") || info.ClusterID != env.ClusterID || info.Image != "cortex/cortex:test" ||
-		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 15 {
+		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 22 ||
+		!strings.HasPrefix(info.Gateway, "available (2/2") || !strings.HasPrefix(info.GatewayURL, "https://") {
 		t.Errorf("info %+v", info)
 	}
 
@@ -192,7 +193,7 @@ func TestUpInfoDown(t *testing.T) {
 		}
 		kinds = append(kinds, m.Kind+" "+m.Metadata.Namespace+"/"+m.Metadata.Name)
 	}
-	if len(kinds) != 17 || !strings.Contains(errOut.String(), "private keys") {
+	if len(kinds) != 24 || !strings.Contains(errOut.String(), "private keys") {
 		t.Errorf("manifests: %q\n%s", kinds, errOut)
 	}
 
@@ -205,7 +206,7 @@ func TestUpInfoDown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pass --yes") {
 		t.Fatalf("down without --yes: %v", err)
 	}
-	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 15 {
+	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 22 {
 		t.Fatalf("down without --yes changed the install: %v", items)
 	}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig, "--yes") })

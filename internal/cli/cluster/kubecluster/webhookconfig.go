@@ -74,7 +74,7 @@ func webhookConfigRun(o *WebhookConfigOptions) error {
 	}
 	server := o.Server
 	if server == "" {
-		_, endpoint, _, err := endpoints(o.ctx, c, o.Namespace)
+		_, endpoint, _, _, err := endpoints(o.ctx, c, o.Namespace)
 		if err != nil {
 			return err
 		}
