@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -295,12 +296,18 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 	if len(asgs) == 0 || len(groups.AutoScalingGroups) != len(asgs) {
 		t.Fatalf("Auto Scaling groups %v: found %d", asgs, len(groups.AutoScalingGroups))
 	}
+	// ssl_certificate_arn: TLS at the API load balancer (re-encrypting to the gateway).
+	apiProto := elbtypes.ProtocolEnumTcp
+	if st.Config.SSLCertificateARN != "" {
+		apiProto = elbtypes.ProtocolEnumTls
+	}
 	for _, r := range []struct {
 		kind  string
 		lb    *LoadBalancer
 		port  int32
 		proto elbtypes.ProtocolEnum
-	}{{"operator", st.OperatorLoadBalancer, OperatorNodePort, elbtypes.ProtocolEnumTcp}, {"api", st.APILoadBalancer, GatewayNodePort, elbtypes.ProtocolEnumTcp}} {
+		cert  string
+	}{{"operator", st.OperatorLoadBalancer, OperatorNodePort, elbtypes.ProtocolEnumTcp, ""}, {"api", st.APILoadBalancer, GatewayNodePort, apiProto, st.Config.SSLCertificateARN}} {
 		ls, err := p.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(r.lb.ARN)})
 		must(t, err)
 		if len(ls.Listeners) != 1 {
@@ -308,6 +315,9 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 		}
 		l := ls.Listeners[0]
 		tgARN := st.TargetGroups[r.kind]
+		if !sameCert(l.Certificates, r.cert) {
+			t.Errorf("%s listener certificates %+v, want %q", r.kind, l.Certificates, r.cert)
+		}
 		if aws.ToInt32(l.Port) != 443 || l.Protocol != r.proto || len(l.DefaultActions) != 1 || l.DefaultActions[0].Type != elbtypes.ActionTypeEnumForward ||
 			aws.ToString(l.DefaultActions[0].TargetGroupArn) != tgARN || tgARN == "" {
 			t.Errorf("%s listener: port %d %s -> %+v, want 443 %s -> %s", r.kind, aws.ToInt32(l.Port), l.Protocol, l.DefaultActions, r.proto, tgARN)
@@ -315,7 +325,7 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 		tgs, err := p.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{tgARN}})
 		must(t, err)
 		tg := tgs.TargetGroups[0]
-		if aws.ToInt32(tg.Port) != r.port || tg.TargetType != elbtypes.TargetTypeEnumInstance || aws.ToString(tg.VpcId) != st.VPCID {
+		if aws.ToInt32(tg.Port) != r.port || tg.Protocol != r.proto || tg.TargetType != elbtypes.TargetTypeEnumInstance || aws.ToString(tg.VpcId) != st.VPCID {
 			t.Errorf("%s target group: port %d, %s, VPC %s; want %d, instance, %s", r.kind, aws.ToInt32(tg.Port), tg.TargetType, aws.ToString(tg.VpcId), r.port, st.VPCID)
 		}
 		for _, g := range groups.AutoScalingGroups {
@@ -402,6 +412,27 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		}
 		h.removeASGs(t, p, asgs)
 		checkClean(t, h, p, "eks-install")
+	})
+
+	// ssl_certificate_arn: the API load balancer's listener is TLS with the certificate (a
+	// certificate moto's ACM issued); the operator's stays TCP (its CA stays pinned).
+	t.Run("ssl_certificate_arn", func(t *testing.T) {
+		dir := t.TempDir()
+		p := h.provisioner(t, dir, "cortex:test")
+		cert, err := acm.NewFromConfig(p.opts.AWS).RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("api.example.com")})
+		must(t, err)
+		cfg := mustConfig(t, "cluster_name: eks-tls\nssl_certificate_arn: "+aws.ToString(cert.CertificateArn)+"\n"+installConfig)
+		res, err := p.Up(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		asgs := checkInstalled(t, h, p, res)
+		rep, err := p.Down(ctx, "eks-tls", DownOptions{})
+		if err != nil {
+			t.Fatalf("%v: %+v", err, rep.Leftovers)
+		}
+		h.removeASGs(t, p, asgs)
+		checkClean(t, h, p, "eks-tls")
 	})
 
 	faults := []struct{ aws, kube string }{
