@@ -193,6 +193,12 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 			return "", fmt.Errorf("namespace %s of EKS cluster %s holds the install of cortex cluster id %s, not %s (this cluster's); remove it first", ns, st.EKSCluster, ex.ClusterID, st.ClusterID)
 		}
 	}
+	// The operator's creator is an IAM user or role: a creator that signed in through a role
+	// (SSO, an assumed role) is recorded as its session's ARN; the operator gets the role.
+	creator, _, _, err := PrincipalARN(st.CreatorARN)
+	if err != nil {
+		return "", fmt.Errorf("creator %s: %w", st.CreatorARN, err)
+	}
 	names := []string{st.OperatorLoadBalancer.DNSName, st.APILoadBalancer.DNSName}
 	endpoints := []string{"https://" + st.OperatorLoadBalancer.DNSName}
 	gateway := []string{"https://" + st.APILoadBalancer.DNSName}
@@ -203,7 +209,7 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	objs, err := install.Build(install.Options{
 		Namespace: ns, Image: p.image(st), ServiceType: corev1.ServiceTypeNodePort,
 		OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort,
-		ClusterID: st.ClusterID, AccountID: st.AccountID, Region: st.Region, CreatorARN: st.CreatorARN,
+		ClusterID: st.ClusterID, AccountID: st.AccountID, Region: st.Region, CreatorARN: creator,
 		PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway, TLS: tlsm, Provider: "aws",
 	})
 	if err != nil {
