@@ -78,7 +78,7 @@ func (s *Server) registerAPIRoutes() {
 func (s *Server) startAPIs(ctx context.Context) error {
 	c := &s.cfg.APIs
 	backend := c.Workloads
-	if backend == nil && s.cfg.Provider == ProviderKubernetes {
+	if backend == nil && s.cfg.OnKubernetes() {
 		b, err := s.kubeBackend(ctx)
 		if err != nil {
 			return err

@@ -29,6 +29,14 @@ import (
 // The state dir is only scratch (the gateway's access log, operator.addr).
 const ProviderKubernetes = "kubernetes"
 
+// OnKubernetes says whether the operator runs inside Kubernetes (state in Secrets, APIs on the
+// kube backend): provider kubernetes, or provider aws with kubernetes.namespace set, which is the
+// operator `cortex cluster up --provider aws` installs into EKS (it reports provider aws with the
+// cluster's account, region and creator; docs/operator.md).
+func (c *Config) OnKubernetes() bool {
+	return c.Provider == ProviderKubernetes || (c.Provider == "aws" && c.Kubernetes.Namespace != "")
+}
+
 // KubernetesConfig configures the kubernetes provider (docs/kubernetes.md).
 type KubernetesConfig struct {
 	// Kubeconfig is a kubeconfig file (tests, an operator outside the cluster). Empty: the
@@ -49,7 +57,7 @@ type KubernetesConfig struct {
 }
 
 func (k *KubernetesConfig) validate(c *Config) error {
-	if c.Provider != ProviderKubernetes {
+	if !c.OnKubernetes() {
 		for _, f := range []struct{ name, v string }{{"kubernetes.kubeconfig", k.Kubeconfig}, {"kubernetes.namespace", k.Namespace},
 			{"kubernetes.apis_namespace", k.APIsNamespace}, {"kubernetes.api_image", k.APIImage}} {
 			if f.v != "" {
@@ -57,7 +65,7 @@ func (k *KubernetesConfig) validate(c *Config) error {
 			}
 		}
 		if k.EKSPodIdentity {
-			return fmt.Errorf("kubernetes.eks_pod_identity: only with provider kubernetes (provider is %s)", c.Provider)
+			return fmt.Errorf("kubernetes.eks_pod_identity: only on Kubernetes (provider kubernetes, or aws with kubernetes.namespace; provider is %s)", c.Provider)
 		}
 		return nil
 	}
@@ -105,7 +113,7 @@ func (k *KubernetesConfig) restConfig() (*rest.Config, error) {
 // stateStore is where the operator's state lives: Secrets with provider kubernetes, else files of
 // the state dir.
 func (s *Server) stateStore() (statestore.Store, error) {
-	if s.cfg.Provider != ProviderKubernetes {
+	if !s.cfg.OnKubernetes() {
 		return statestore.NewFiles(s.cfg.StateDir), nil
 	}
 	rc, err := s.cfg.Kubernetes.restConfig()

@@ -34,9 +34,13 @@ func TestKubernetesConfigValidation(t *testing.T) {
 		{func(c *operator.Config) { c.Kubernetes.EKSPodIdentity = true }, "kubernetes.eks_pod_identity: needs account_id"},
 		{func(c *operator.Config) {
 			c.Provider, c.Kubernetes = "local", operator.KubernetesConfig{EKSPodIdentity: true}
-		}, "kubernetes.eks_pod_identity: only with provider kubernetes"},
+		}, "kubernetes.eks_pod_identity: only on Kubernetes"},
 		// All fields valid: the kubeconfig is read (and is missing here).
 		{func(c *operator.Config) {}, "kubernetes.kubeconfig: stat " + filepath.Join(dir, "missing-kubeconfig")},
+		// Provider aws with kubernetes.namespace is the operator `cluster up --provider aws` puts
+		// into EKS: the same checks, and it gets as far as reading the kubeconfig.
+		{func(c *operator.Config) { c.Provider = "aws" }, "kubernetes.kubeconfig: stat " + filepath.Join(dir, "missing-kubeconfig")},
+		{func(c *operator.Config) { c.Provider, c.Kubernetes.APIsNamespace = "aws", "" }, "kubernetes.apis_namespace: required"},
 	} {
 		cfg := good()
 		cfg.StateDir = dir

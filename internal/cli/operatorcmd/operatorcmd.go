@@ -99,6 +99,7 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.cfg.Kubernetes.Namespace, "namespace", "", "provider kubernetes: the operator's namespace, which holds its state Secrets")
 	fl.StringVar(&o.cfg.Kubernetes.APIsNamespace, "apis-namespace", "", "provider kubernetes: the namespace of the APIs")
 	fl.StringVar(&o.cfg.Kubernetes.APIImage, "api-image", "", "provider kubernetes: the image the APIs' pods run")
+	fl.BoolVar(&o.cfg.Kubernetes.EKSPodIdentity, "eks-pod-identity", false, "give APIs with iam_role_arn or iam_policy_arns IAM roles of their own by EKS Pod Identity associations in the EKS cluster --cluster-name (needs --account-id and the operator's own AWS credentials)")
 	fl.StringVar(&o.cfg.ClusterName, "cluster-name", "", "cluster name (default cortex)")
 	fl.StringVar(&o.cfg.ClusterID, "cluster-id", "", "cluster id tokens are bound to (default: made at first start, then kept)")
 	fl.StringVar(&o.cfg.AccountID, "account-id", "", "the cluster's AWS account (12 digits)")
@@ -241,6 +242,9 @@ func mergeFlags(changed func(string) bool, dst, src *operator.Config) {
 	set("local-token-file", &dst.LocalTokenFile, src.LocalTokenFile)
 	set("tls-cert-file", &dst.TLSCertFile, src.TLSCertFile)
 	set("tls-key-file", &dst.TLSKeyFile, src.TLSKeyFile)
+	if changed("eks-pod-identity") {
+		dst.Kubernetes.EKSPodIdentity = src.Kubernetes.EKSPodIdentity
+	}
 	if changed("public-endpoint") {
 		dst.PublicEndpoints = src.PublicEndpoints
 	}

@@ -135,6 +135,16 @@ type Options struct {
 	// OperatorAWS, when set, is how the operator reaches AWS on EKS (awscreds.go): a Secret of
 	// cluster credentials, or nothing when its ServiceAccount has a role (EKS Pod Identity).
 	OperatorAWS *OperatorAWS
+	// EKSPodIdentity lets the operator give APIs IAM roles of their own by EKS Pod Identity
+	// associations in the EKS cluster ClusterName (operator --eks-pod-identity --cluster-name).
+	EKSPodIdentity bool
+	ClusterName    string
+	// Provider is what the operator reports: kubernetes (default) or aws (the EKS install of
+	// `cluster up --provider aws`; the same kube backend and state in Secrets).
+	Provider string
+	// OperatorNodePort and GatewayNodePort fix the node ports of a NodePort install (0: the API
+	// server picks). Load balancers that target the nodes need ports known in advance.
+	OperatorNodePort, GatewayNodePort int32
 }
 
 func (o *Options) setDefaults() error {
@@ -168,6 +178,16 @@ func (o *Options) setDefaults() error {
 	if o.ClusterID == "" {
 		return errors.New("a cluster id is required")
 	}
+	switch o.Provider {
+	case "":
+		o.Provider = "kubernetes"
+	case "kubernetes", "aws":
+	default:
+		return fmt.Errorf("provider %q: use kubernetes or aws", o.Provider)
+	}
+	if (o.OperatorNodePort != 0 || o.GatewayNodePort != 0) && o.ServiceType != corev1.ServiceTypeNodePort {
+		return errors.New("node ports need service type NodePort")
+	}
 	if len(o.GatewayPublicEndpoints) == 0 {
 		o.GatewayPublicEndpoints = []string{"https://" + GatewayName + "." + o.Namespace + ".svc"}
 	}
@@ -186,6 +206,9 @@ func (o *Options) setDefaults() error {
 	}
 	if err := o.OperatorAWS.validate(); err != nil {
 		return err
+	}
+	if o.EKSPodIdentity && (o.ClusterName == "" || o.AccountID == "") {
+		return errors.New("per-API roles by EKS Pod Identity need the EKS cluster's name and the account id")
 	}
 	return nil
 }
@@ -385,13 +408,17 @@ func Build(opts Options) (*Objects, error) {
 	selector := map[string]string{LabelManagedBy: ManagedBy, LabelName: OperatorName}
 	// The gateway's pods carry the labels the APIs' NetworkPolicies admit (kube.Options.GatewayLabels).
 	gwSelector := map[string]string{LabelManagedBy: ManagedBy, LabelName: GatewayName}
-	svc := func(name string, port, target int32) *coreac.ServiceApplyConfiguration {
+	svc := func(name string, port, target, nodePort int32) *coreac.ServiceApplyConfiguration {
+		p := coreac.ServicePort().WithName("https").WithProtocol(corev1.ProtocolTCP).
+			WithPort(port).WithTargetPort(intstr.FromInt32(target))
+		if nodePort != 0 {
+			p.WithNodePort(nodePort)
+		}
 		return coreac.Service(name, ns).WithLabels(withName(name)).WithSpec(coreac.ServiceSpec().
-			WithType(opts.ServiceType).WithSelector(withName(name)).
-			WithPorts(coreac.ServicePort().WithName("https").WithProtocol(corev1.ProtocolTCP).
-				WithPort(port).WithTargetPort(intstr.FromInt32(target))))
+			WithType(opts.ServiceType).WithSelector(withName(name)).WithPorts(p))
 	}
-	o.Services = append(o.Services, svc(OperatorName, OperatorPort, OperatorPort), svc(GatewayName, gatewayServicePort, GatewayPort))
+	o.Services = append(o.Services, svc(OperatorName, OperatorPort, OperatorPort, opts.OperatorNodePort),
+		svc(GatewayName, gatewayServicePort, GatewayPort, opts.GatewayNodePort))
 	o.Deployments = append(o.Deployments, operatorDeployment(opts, selector), gatewayDeployment(opts, gwSelector))
 	o.PDBs = append(o.PDBs, policyac.PodDisruptionBudget(GatewayName, ns).WithLabels(withName(GatewayName)).
 		WithSpec(policyac.PodDisruptionBudgetSpec().WithSelector(metaac.LabelSelector().WithMatchLabels(gwSelector)).
@@ -413,7 +440,7 @@ func apiServerEnv(hostPort string) []*coreac.EnvVarApplyConfiguration {
 
 func operatorDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
 	args := []string{"operator", "serve",
-		"--provider=kubernetes",
+		"--provider=" + opts.Provider,
 		"--namespace=" + opts.Namespace,
 		"--apis-namespace=" + opts.APIsNamespace,
 		"--api-image=" + opts.APIImage,
@@ -426,6 +453,9 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	}
 	if opts.AccountID != "" {
 		args = append(args, "--account-id="+opts.AccountID)
+	}
+	if opts.EKSPodIdentity {
+		args = append(args, "--eks-pod-identity", "--cluster-name="+opts.ClusterName)
 	}
 	if opts.Region != "" {
 		args = append(args, "--region="+opts.Region)

@@ -72,20 +72,23 @@ func (p *Provisioner) Down(ctx context.Context, clusterName string, opts DownOpt
 	st.Status = StatusDeleting
 	p.state = st
 	names := NamesFor(id.Partition, id.Account, clusterName, p.region)
-	d := &downer{p: p, cluster: clusterName, names: names, report: &DownReport{}}
+	d := &downer{p: p, cluster: clusterName, names: names, report: &DownReport{}, hadState: hadState}
 
 	steps := []step{
-		{name: stepAPIIdentities, run: d.apiIdentities},
-		{name: stepNodeGroups, run: d.nodeGroups},
-		{name: stepLoadBalancers, run: d.loadBalancers},
-		{name: stepOperatorRole, run: d.operatorRole},
-		{name: stepEKSCluster, deps: []string{stepNodeGroups, stepAPIIdentities, stepOperatorRole}, run: d.eksCluster},
+		// Kubernetes first, while the cluster and its nodes still exist; then what the pods used.
+		{name: stepKubeInstall, run: d.kubeUninstall},
+		{name: stepAPIIdentities, deps: []string{stepKubeInstall}, run: d.apiIdentities},
+		{name: stepNodeGroups, deps: []string{stepKubeInstall}, run: d.nodeGroups},
+		{name: stepLoadBalancers, deps: []string{stepKubeInstall}, run: d.loadBalancers},
+		{name: stepListeners, deps: []string{stepLoadBalancers, stepNodeGroups}, run: d.targetGroups},
+		{name: stepOperatorRole, deps: []string{stepKubeInstall}, run: d.operatorRole},
+		{name: stepEKSCluster, deps: []string{stepNodeGroups, stepKubeInstall, stepAPIIdentities, stepOperatorRole}, run: d.eksCluster},
 		{name: stepNATGateways, deps: []string{stepNodeGroups}, run: d.natGateways},
 		{name: stepRouteTables, deps: []string{stepNATGateways, stepEKSCluster, stepLoadBalancers}, run: d.routeTables},
 		{name: stepInternetGW, deps: []string{stepNATGateways, stepLoadBalancers, stepEKSCluster}, run: d.internetGateway},
 		{name: stepSecurityGroups, deps: []string{stepEKSCluster, stepLoadBalancers, stepNodeGroups}, run: d.securityGroups},
 		{name: stepSubnets, deps: []string{stepEKSCluster, stepLoadBalancers, stepNATGateways, stepRouteTables}, run: d.subnets},
-		{name: stepVPC, deps: []string{stepSubnets, stepSecurityGroups, stepInternetGW, stepRouteTables}, run: d.vpc},
+		{name: stepVPC, deps: []string{stepSubnets, stepSecurityGroups, stepInternetGW, stepRouteTables, stepListeners}, run: d.vpc},
 		{name: stepRoles, deps: []string{stepEKSCluster, stepNodeGroups}, run: d.roles},
 		{name: stepPolicy, deps: []string{stepRoles}, run: d.policy},
 	}
@@ -133,11 +136,12 @@ func unwrapAll(err error) []error {
 }
 
 type downer struct {
-	p       *Provisioner
-	cluster string
-	names   Names
-	mu      sync.Mutex
-	report  *DownReport
+	p        *Provisioner
+	hadState bool // false: found by tags and names only (a Kubernetes install is looked for too)
+	cluster  string
+	names    Names
+	mu       sync.Mutex
+	report   *DownReport
 }
 
 func (d *downer) deleted(what string) {

@@ -27,6 +27,8 @@ type Info struct {
 	CreatorARN        string            `json:"creator_arn,omitempty"`
 	SubnetVisibility  string            `json:"subnet_visibility,omitempty"`
 	NATGatewaySetting string            `json:"nat_gateway,omitempty"`
+	// Install is the state of cortex in the EKS cluster (nil when `up` installed nothing).
+	Install *InstallInfo `json:"install,omitempty"`
 }
 
 // ErrNoCluster is returned when no state exists for the cluster.
@@ -89,6 +91,9 @@ func (p *Provisioner) Info(ctx context.Context, clusterName string) (*Info, erro
 		} else if isCode(err, "ResourceNotFoundException") {
 			info.EKSStatus = "missing"
 		}
+	}
+	if st.Kubernetes != nil && info.EKSStatus != "missing" {
+		info.Install = p.installInfo(ctx, st)
 	}
 	return info, nil
 }
@@ -164,6 +169,13 @@ func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) 
 	if sg := st.SecurityGroups["api-lb"]; sg != "" {
 		if err := p.syncIngress(ctx, sg, cfg.APILoadBalancerCIDRAllowlist); err != nil {
 			return nil, fmt.Errorf("api_load_balancer_cidr_allowlist: %w", err)
+		}
+	}
+	// ssl_certificate_arn: the API load balancer's listener follows it.
+	if st.Kubernetes != nil && old.SSLCertificateARN != cfg.SSLCertificateARN {
+		u := &upper{p: p, cfg: cfg, names: names}
+		if _, err := u.listeners(ctx); err != nil {
+			return nil, fmt.Errorf("ssl_certificate_arn: %w", err)
 		}
 	}
 	// iam_policy_arns: attach the new ones, detach the ones removed from the config.

@@ -267,6 +267,13 @@ func takeInventory(t *testing.T, p *Provisioner, cluster string) inventory {
 			inv["lb"]++
 		}
 	}
+	for _, n := range []string{names.OperatorLB, names.APILB} {
+		tg, err := p.findTargetGroup(ctx, n)
+		must(t, err)
+		if tg != nil {
+			inv["tg"]++
+		}
+	}
 	all, err := p.elb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{})
 	must(t, err)
 	for _, lb := range all.LoadBalancers {

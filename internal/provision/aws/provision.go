@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -69,6 +70,13 @@ type Options struct {
 	// --cluster-aws-key/--cluster-aws-secret, CLUSTER_AWS_*), installed as a Secret; nil: the
 	// operator gets a role of its own (operatorcreds.go). Never the spin-up credentials.
 	ClusterCredentials *aws.Credentials
+	// Image is the cortex image `up` installs into the EKS cluster (default: the image the last
+	// `up` installed). With neither, `up` stops after the AWS resources.
+	Image string
+	// NewKubeClient makes the EKS cluster's Kubernetes client from DescribeCluster's endpoint and
+	// CA (default NewEKSClient: an EKS token of the AWS credentials). Tests resolve the endpoint
+	// to a local API server (internal/testutil/kubetest).
+	NewKubeClient KubeClientFunc
 }
 
 // Provisioner creates, inspects, changes and deletes one cluster.
@@ -83,6 +91,7 @@ type Provisioner struct {
 	eks  *eks.Client
 	elb  *elb.Client
 	sts  *sts.Client
+	asg  *autoscaling.Client
 
 	progressMu sync.Mutex
 	stateMu    sync.Mutex
@@ -104,6 +113,9 @@ func New(opts Options) (*Provisioner, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.NewKubeClient == nil {
+		opts.NewKubeClient = NewEKSClient
+	}
 	if opts.AWS.HTTPClient == nil {
 		opts.AWS.HTTPClient = &http.Client{Timeout: 2 * time.Minute}
 	}
@@ -123,6 +135,7 @@ func New(opts Options) (*Provisioner, error) {
 		eks:  eks.NewFromConfig(cfg),
 		elb:  elb.NewFromConfig(cfg),
 		sts:  sts.NewFromConfig(cfg),
+		asg:  autoscaling.NewFromConfig(cfg),
 	}, nil
 }
 

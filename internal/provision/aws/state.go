@@ -77,6 +77,10 @@ type State struct {
 
 	OperatorLoadBalancer *LoadBalancer `json:"operator_load_balancer,omitempty"`
 	APILoadBalancer      *LoadBalancer `json:"api_load_balancer,omitempty"`
+	// TargetGroups are the load balancers' target groups (operator|api -> ARN).
+	TargetGroups map[string]string `json:"target_groups,omitempty"`
+	// Kubernetes is what `up` installed into the EKS cluster.
+	Kubernetes *KubeInstall `json:"kubernetes,omitempty"`
 
 	// The operator's AWS credentials (operatorcreds.go): the mode, and in pod-identity mode its
 	// role and association; never a key.

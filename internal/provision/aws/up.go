@@ -55,6 +55,9 @@ var (
 type Result struct {
 	State            *State `json:"state"`
 	OperatorEndpoint string `json:"operator_endpoint"`
+	APIEndpoint      string `json:"api_endpoint,omitempty"`
+	// Installed says whether the kubernetes provider runs in the EKS cluster (an image was given).
+	Installed bool `json:"installed"`
 }
 
 // Up creates the cluster's resources, or resumes a creation that stopped. It validates nothing
@@ -139,6 +142,16 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 		)
 	}
 	steps = append(steps, u.operatorCredentialSteps()...)
+	if p.image(p.snapshot()) != "" {
+		// After the AWS resources: the install, then the load balancers' routes to it.
+		steps = append(steps,
+			// The operator starts with its AWS identity in place (its role, the Pod Identity agent).
+			step{name: stepKubeInstall, deps: []string{stepEKSCluster, stepNodeGroups, stepLoadBalancers, stepOperatorRole, stepPodIdentityAgent}, run: u.kubeInstall},
+			step{name: stepListeners, deps: []string{stepKubeInstall, stepLoadBalancers, stepNodeGroups}, run: u.listeners},
+		)
+	} else {
+		p.emit(Event{Step: stepKubeInstall, Phase: PhaseInfo, Detail: "no image given: AWS resources only, nothing installed into the EKS cluster"})
+	}
 	err = p.runSteps(ctx, steps, func(ctx context.Context, name string) error {
 		return p.checkpoint(ctx, func(s *State) { s.markDone(name) })
 	})
@@ -153,6 +166,10 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 	if st.OperatorLoadBalancer != nil {
 		res.OperatorEndpoint = "https://" + st.OperatorLoadBalancer.DNSName
 	}
+	if st.APILoadBalancer != nil {
+		res.APIEndpoint = "https://" + st.APILoadBalancer.DNSName
+	}
+	res.Installed = st.Kubernetes != nil && contains(st.Completed, stepListeners)
 	return res, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/credentials"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
+	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
 // Deps are what every AWS cluster command takes from the factory; tests replace any of them.
@@ -36,6 +37,9 @@ type Deps struct {
 	Now       func() time.Time
 	// EnvName is the global --env flag (read when the command runs).
 	EnvName func() string
+	// NewKubeClient makes the EKS cluster's Kubernetes client (nil: provaws.NewEKSClient, an EKS
+	// token of the spin-up credentials). Tests resolve the EKS endpoint to a local API server.
+	NewKubeClient provaws.KubeClientFunc
 
 	ctx context.Context
 }
@@ -247,8 +251,12 @@ func (w *waitFlags) validate() error {
 }
 
 func newProvisioner(d *Deps, s *session, w *waitFlags, progressOut io.Writer) (*provaws.Provisioner, error) {
+	return newProvisionerImage(d, s, w, progressOut, "")
+}
+
+func newProvisionerImage(d *Deps, s *session, w *waitFlags, progressOut io.Writer, image string) (*provaws.Provisioner, error) {
 	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: d.Now,
-		ClusterCredentials: s.operatorCreds})
+		Image: image, NewKubeClient: d.NewKubeClient, ClusterCredentials: s.operatorCreds})
 }
 
 // ---- up ----
@@ -259,6 +267,7 @@ type UpOptions struct {
 	common
 	w                       waitFlags
 	preflight, configureEnv bool
+	image                   string
 
 	args []string
 }
@@ -283,7 +292,19 @@ func NewCmdUp(f *cmdutil.Factory, runF func(*UpOptions) error) *cobra.Command {
 	o.w.add(cmd)
 	cmd.Flags().BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
 	cmd.Flags().BoolVar(&o.preflight, "preflight", false, "check the management policy's actions with iam:SimulatePrincipalPolicy before creating anything")
-	cmd.Flags().BoolVar(&o.configureEnv, "configure-env", false, "add the cluster's environment to the CLI (named by --env, default the cluster name)")
+	cmd.Flags().BoolVar(&o.configureEnv, "configure-env", false, "add the cluster's environment to the CLI (named by --env, default the cluster name), with the cluster's CA pinned")
+	cmd.Flags().StringVar(&o.image, "image", "", "the cortex image the operator runs in the EKS cluster (required the first time; default: the image installed last)")
+	cmd.Short = "Create a cortex cluster on AWS (EKS), or resume or upgrade it in place"
+	cmd.Long = `Create the AWS resources of cluster.yaml (bucket, policy, VPC, EKS cluster, node groups, two
+network load balancers), install cortex into the EKS cluster (the operator with its state in
+Secrets, NodePort Services on fixed ports), and make the load balancers lead to it (listeners on
+443, target groups on the node ports attached to the node groups' Auto Scaling groups). Every step
+is idempotent: running the command again resumes a creation that stopped, or upgrades in place
+(e.g. a new --image). It prints the environment to use; --configure-env writes it, with the
+cluster's CA pinned. See docs/aws.md.`
+	cmd.Example = `  cortex cluster up cluster.yaml --image registry.example.com/cortex:0.1 --configure-env
+  cortex cluster up cluster.yaml --image registry.example.com/cortex:0.2   # upgrade in place
+  cortex cluster up cluster.yaml                                            # resume; the installed image`
 	return cmd
 }
 
@@ -312,6 +333,19 @@ func upRun(o *UpOptions) error {
 	}
 	id, err := p.WhoAmI(ctx)
 	if err != nil {
+		return err
+	}
+	if o.image == "" {
+		// Before anything is created: an up that cannot install would leave a cluster that does
+		// nothing. A cluster installed before keeps its image.
+		prev, err := p.LoadState(ctx, id, cfg.ClusterName)
+		if err != nil {
+			return err
+		}
+		if prev == nil || prev.Kubernetes == nil || prev.Kubernetes.Image == "" {
+			return errors.New("--image is required: the cortex image the operator runs in the EKS cluster")
+		}
+	} else if p, err = newProvisionerImage(&o.Deps, s, w, o.IO.ErrOut, o.image); err != nil {
 		return err
 	}
 	region := cfg.Region
@@ -366,10 +400,15 @@ func upRun(o *UpOptions) error {
 	out := o.IO.Out
 	fmt.Fprintf(out, "cluster %s is up (id %s)\n", st.ClusterName, st.ClusterID)
 	fmt.Fprintf(out, "operator endpoint: %s\n", res.OperatorEndpoint)
-	if st.APILoadBalancer != nil {
-		fmt.Fprintf(out, "api endpoint:      https://%s\n", st.APILoadBalancer.DNSName)
+	fmt.Fprintf(out, "api endpoint:      %s\n", res.APIEndpoint)
+	if !res.Installed || st.Kubernetes == nil {
+		return errors.New("nothing was installed into the EKS cluster; run cluster up again with --image")
 	}
-	fmt.Fprintln(out, "note: the operator is not installed into the EKS cluster yet; its endpoint answers once it is.")
+	fp, err := caFingerprint(st.Kubernetes.CACert)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "cluster CA (SHA-256): %s\n", fp)
 	for _, line := range revocationAdvice(st, s.spinUp, s.operatorCreds) {
 		fmt.Fprintln(out, line)
 	}
@@ -381,9 +420,9 @@ func upRun(o *UpOptions) error {
 		if err := writeEnv(&o.Deps, envName, st, s.spinUp); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "environment %q configured\n", envName)
+		fmt.Fprintf(out, "environment %q configured with the cluster's CA\n", envName)
 	} else {
-		fmt.Fprintf(out, "configure the CLI with:\n  cortex env configure %s --operator-endpoint %s\n", envName, res.OperatorEndpoint)
+		fmt.Fprintf(out, "configure the CLI with:\n  cortex env configure %s --operator-endpoint %s --ca-fingerprint %s\n", envName, res.OperatorEndpoint, fp)
 	}
 	return nil
 }
@@ -396,8 +435,12 @@ func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds
 	if err != nil {
 		return err
 	}
+	if st.Kubernetes == nil || st.Kubernetes.CACert == "" {
+		return errors.New("the cluster's CA is not recorded: nothing is installed in the EKS cluster")
+	}
 	e := cliconfig.Environment{
 		Name: name, Provider: "aws", OperatorEndpoint: "https://" + st.OperatorLoadBalancer.DNSName, ClusterID: st.ClusterID,
+		CACert:  st.Kubernetes.CACert,
 		STSHost: "sts." + st.Region + ".amazonaws.com", STSRegion: st.Region, Auth: cliconfig.AuthAWS,
 		ClusterName: st.ClusterName, Region: st.Region,
 	}
@@ -406,6 +449,16 @@ func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds
 	}
 	cfg.Put(e)
 	return cfg.Save()
+}
+
+// caFingerprint is the SHA-256 fingerprint of the CA clients pin (what env configure
+// --ca-fingerprint takes).
+func caFingerprint(caPEM string) (string, error) {
+	cert, err := tlsutil.ParseCertPEM([]byte(caPEM))
+	if err != nil {
+		return "", fmt.Errorf("the cluster's CA: %w", err)
+	}
+	return tlsutil.Fingerprint(cert), nil
 }
 
 // ---- info ----
@@ -480,6 +533,18 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 	row("operator endpoint", fmt.Sprintf("%s (%s, %s)", i.OperatorEndpoint, i.OperatorLBScheme, i.OperatorLBState))
 	row("api endpoint", fmt.Sprintf("%s (%s, %s)", i.APIEndpoint, i.APILBScheme, i.APILBState))
 	row("eks cluster", fmt.Sprintf("%s (%s)", st.EKSCluster, i.EKSStatus))
+	if in := i.Install; in != nil {
+		row("namespace", in.Namespace)
+		row("image", in.Image)
+		if in.Error != "" {
+			row("install", "unknown: "+in.Error)
+		} else {
+			row("operator", in.Operator)
+			row("gateway", in.Gateway)
+		}
+	} else {
+		row("install", "nothing installed in the EKS cluster")
+	}
 	for name, status := range i.NodeGroupStatus {
 		row("node group "+name, status)
 	}

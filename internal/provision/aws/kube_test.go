@@ -1,0 +1,482 @@
+package aws
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	asgtypes "github.com/aws/aws-sdk-go-v2/service/autoscaling/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/cortexlabs-go/cortex/internal/kube/ekstoken"
+	"github.com/cortexlabs-go/cortex/internal/kube/install"
+	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
+	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
+)
+
+// eksHarness is an "EKS" for `up`: moto for the AWS resources, eksfake in front of it, and a real
+// control plane (kubetest) standing in for the EKS cluster's API server. The provisioner's own
+// EKS client configuration is used (an EKS token on every request) with the endpoint resolved to
+// the local API server; kubetest authenticates the admin by client certificate, so the token is
+// recorded and checked for its form, not verified.
+type eksHarness struct {
+	url  string // eksfake (-> moto)
+	kube *kubetest.Cluster
+	rec  *recorder
+
+	failClient atomic.Bool  // the Kubernetes client cannot be made (API server unreachable)
+	failKube   atomic.Value // "METHOD resource" of Kubernetes requests to refuse
+
+	mu        sync.Mutex
+	endpoints []string // EKS endpoints the provisioner asked a client for
+	tokens    []string // Authorization headers the API server got
+}
+
+func newEKSHarness(t *testing.T) *eksHarness {
+	u := moto(t)
+	h := &eksHarness{kube: kubetest.Start(t), rec: newRecorder()}
+	h.failKube.Store("")
+	h.url = eksfake.Start(t, eksfake.Options{Upstream: u, CreatorARN: "arn:aws:iam::123456789012:user/moto"}).URL
+	return h
+}
+
+func (h *eksHarness) newKubeClient(_ context.Context, e EKSEndpoint) (kubernetes.Interface, error) {
+	if h.failClient.Load() {
+		return nil, errors.New("injected fault: the API server is unreachable")
+	}
+	h.mu.Lock()
+	h.endpoints = append(h.endpoints, e.URL)
+	h.mu.Unlock()
+	eksCfg, err := eksRESTConfig(e)
+	if err != nil {
+		return nil, err
+	}
+	local := rest.CopyConfig(h.kube.Config)
+	local.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return eksCfg.WrapTransport(&kubeRecorder{next: rt, h: h})
+	}
+	return kubernetes.NewForConfig(local)
+}
+
+type kubeRecorder struct {
+	next http.RoundTripper
+	h    *eksHarness
+}
+
+func (k *kubeRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	k.h.mu.Lock()
+	k.h.tokens = append(k.h.tokens, r.Header.Get("Authorization"))
+	k.h.mu.Unlock()
+	if f := k.h.failKube.Load().(string); f != "" {
+		method, resource, _ := strings.Cut(f, " ")
+		if r.Method == method && strings.Contains(r.URL.Path, "/"+resource+"/") {
+			return nil, fmt.Errorf("injected fault in %s %s", r.Method, r.URL.Path)
+		}
+	}
+	return k.next.RoundTrip(r)
+}
+
+// provisioner makes a provisioner that installs image. moto's EKS makes no Auto Scaling group for
+// a node group (it only names one); when the node-groups step is done, the harness creates that
+// group in moto (one instance in the node group's subnets), as EKS would have.
+func (h *eksHarness) provisioner(t *testing.T, dir, image string) *Provisioner {
+	t.Helper()
+	var p *Provisioner
+	progress := func(e Event) {
+		if e.Step == stepNodeGroups && e.Phase == PhaseDone && p.snapshot().Status == StatusCreating {
+			if err := h.makeASGs(p); err != nil {
+				t.Errorf("make the node groups' Auto Scaling groups: %v", err)
+			}
+		}
+	}
+	p, err := New(Options{AWS: awsConfig(h.url, h.rec), StateDir: dir, PollInterval: 20 * time.Millisecond, WaitTimeout: time.Minute,
+		Progress: progress, Image: image, NewKubeClient: h.newKubeClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (h *eksHarness) makeASGs(p *Provisioner) error {
+	ctx := context.Background()
+	st := p.snapshot()
+	imgs, err := p.ec2.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"amazon"}})
+	if err != nil || len(imgs.Images) == 0 {
+		return fmt.Errorf("no image in moto: %v", err)
+	}
+	for ng := range st.NodeGroups {
+		d, err := p.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String(st.EKSCluster), NodegroupName: aws.String(ng)})
+		if err != nil {
+			return err
+		}
+		for _, a := range d.Nodegroup.Resources.AutoScalingGroups {
+			name := aws.ToString(a.Name)
+			cur, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: []string{name}})
+			if err != nil {
+				return err
+			}
+			if len(cur.AutoScalingGroups) > 0 {
+				continue
+			}
+			if _, err := p.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String(name),
+				LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: imgs.Images[0].ImageId, InstanceType: ec2types.InstanceTypeT3Medium}}); err != nil {
+				return err
+			}
+			if _, err := p.asg.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{AutoScalingGroupName: aws.String(name),
+				LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateName: aws.String(name)},
+				MinSize:        aws.Int32(1), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(1),
+				VPCZoneIdentifier: aws.String(strings.Join(d.Nodegroup.Subnets, ","))}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// removeASGs deletes what makeASGs made (EKS deletes a node group's group with the node group).
+func (h *eksHarness) removeASGs(t *testing.T, p *Provisioner, asgs []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, a := range asgs {
+		_, err := p.asg.DeleteAutoScalingGroup(ctx, &autoscaling.DeleteAutoScalingGroupInput{AutoScalingGroupName: aws.String(a), ForceDelete: aws.Bool(true)})
+		must(t, err)
+		_, err = p.ec2.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateName: aws.String(a)})
+		must(t, err)
+	}
+}
+
+// objectVersions are the resource versions of every cortex object in the cluster.
+func objectVersions(t *testing.T, c kubernetes.Interface) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	sel := metav1.ListOptions{LabelSelector: install.LabelManagedBy + "=" + install.ManagedBy}
+	for _, ns := range []string{"cortex", "cortex-apis"} {
+		add := func(kind string, items []metav1.Object) {
+			for _, o := range items {
+				out[kind+" "+ns+"/"+o.GetName()] = o.GetResourceVersion()
+			}
+		}
+		deps, err := c.AppsV1().Deployments(ns).List(ctx, sel)
+		must(t, err)
+		svcs, err := c.CoreV1().Services(ns).List(ctx, sel)
+		must(t, err)
+		secs, err := c.CoreV1().Secrets(ns).List(ctx, sel)
+		must(t, err)
+		roles, err := c.RbacV1().Roles(ns).List(ctx, sel)
+		must(t, err)
+		var objs []metav1.Object
+		for i := range deps.Items {
+			objs = append(objs, &deps.Items[i])
+		}
+		add("Deployment", objs)
+		objs = nil
+		for i := range svcs.Items {
+			objs = append(objs, &svcs.Items[i])
+		}
+		add("Service", objs)
+		objs = nil
+		for i := range secs.Items {
+			objs = append(objs, &secs.Items[i])
+		}
+		add("Secret", objs)
+		objs = nil
+		for i := range roles.Items {
+			objs = append(objs, &roles.Items[i])
+		}
+		add("Role", objs)
+	}
+	return out
+}
+
+// checkInstalled asserts what `up` put into the cluster and in front of it.
+func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []string {
+	t.Helper()
+	ctx := context.Background()
+	st := res.State
+	c := h.kube.Client
+	if !res.Installed || st.Kubernetes == nil {
+		t.Fatalf("up says nothing was installed: %+v", res)
+	}
+	opDNS, apiDNS := st.OperatorLoadBalancer.DNSName, st.APILoadBalancer.DNSName
+
+	// The EKS client: DescribeCluster's endpoint, an EKS token on every request.
+	d, err := p.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(st.EKSCluster)})
+	must(t, err)
+	h.mu.Lock()
+	endpoints, tokens := slices.Clone(h.endpoints), slices.Clone(h.tokens)
+	h.mu.Unlock()
+	if len(endpoints) == 0 || endpoints[len(endpoints)-1] != aws.ToString(d.Cluster.Endpoint) {
+		t.Errorf("client asked for %v, want DescribeCluster's endpoint %s", endpoints, aws.ToString(d.Cluster.Endpoint))
+	}
+	for _, tok := range tokens {
+		if !strings.HasPrefix(tok, "Bearer "+ekstoken.Prefix) {
+			t.Fatalf("a request to the API server carried %.30q, not an EKS token", tok)
+		}
+	}
+
+	// The operator: provider aws, the load balancer's name as its public endpoint.
+	dep, err := c.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	must(t, err)
+	args := dep.Spec.Template.Spec.Containers[0].Args
+	for _, want := range []string{"--provider=aws", "--namespace=cortex", "--public-endpoint=https://" + opDNS, "--cluster-id=" + st.ClusterID,
+		"--account-id=" + st.AccountID, "--region=" + st.Region, "--creator-arn=" + st.CreatorARN,
+		// Its own AWS identity checked at start, and per-API roles in this EKS cluster.
+		"--check-aws-identity", "--eks-pod-identity", "--cluster-name=" + st.EKSCluster} {
+		if !slices.Contains(args, want) {
+			t.Errorf("operator args %v lack %s", args, want)
+		}
+	}
+	if img := dep.Spec.Template.Spec.Containers[0].Image; img != st.Kubernetes.Image {
+		t.Errorf("image %s, state says %s", img, st.Kubernetes.Image)
+	}
+	if !slices.Contains(args, "--apis-public-endpoint=https://"+apiDNS) {
+		t.Errorf("operator args %v: the gateway's public endpoint is not the API load balancer's", args)
+	}
+	// The gateway runs as its own Deployment, with the same image.
+	gw, err := c.AppsV1().Deployments("cortex").Get(ctx, install.GatewayName, metav1.GetOptions{})
+	must(t, err)
+	if img := gw.Spec.Template.Spec.Containers[0].Image; img != st.Kubernetes.Image {
+		t.Errorf("gateway image %s, state says %s", img, st.Kubernetes.Image)
+	}
+	// Services on the fixed node ports.
+	for name, port := range map[string]int32{install.OperatorName: OperatorNodePort, install.GatewayName: GatewayNodePort} {
+		svc, err := c.CoreV1().Services("cortex").Get(ctx, name, metav1.GetOptions{})
+		must(t, err)
+		if svc.Spec.Type != corev1.ServiceTypeNodePort || svc.Spec.Ports[0].NodePort != port {
+			t.Errorf("Service %s: %s node port %d, want NodePort %d", name, svc.Spec.Type, svc.Spec.Ports[0].NodePort, port)
+		}
+	}
+	// The CA the state (and so the environment) pins is the cluster's, and the operator's
+	// certificate covers both load balancers' names.
+	sec, err := c.CoreV1().Secrets("cortex").Get(ctx, install.TLSSecretName, metav1.GetOptions{})
+	must(t, err)
+	if string(sec.Data["ca.crt"]) != st.Kubernetes.CACert {
+		t.Error("the state's CA is not the installed one")
+	}
+	blk, _ := pem.Decode(sec.Data[corev1.TLSCertKey])
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	must(t, err)
+	for _, n := range []string{opDNS, apiDNS} {
+		if err := cert.VerifyHostname(n); err != nil {
+			t.Errorf("operator certificate: %v", err)
+		}
+	}
+
+	// Each load balancer: one listener on 443 forwarding to its target group on the node port,
+	// the group attached to the node group's Auto Scaling group, its instance a target.
+	var asgs []string
+	for _, ng := range sortedTagKeys(st.NodeGroups) {
+		dn, err := p.eks.DescribeNodegroup(ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String(st.EKSCluster), NodegroupName: aws.String(ng)})
+		must(t, err)
+		for _, a := range dn.Nodegroup.Resources.AutoScalingGroups {
+			asgs = append(asgs, aws.ToString(a.Name))
+		}
+	}
+	groups, err := p.asg.DescribeAutoScalingGroups(ctx, &autoscaling.DescribeAutoScalingGroupsInput{AutoScalingGroupNames: asgs})
+	must(t, err)
+	if len(asgs) == 0 || len(groups.AutoScalingGroups) != len(asgs) {
+		t.Fatalf("Auto Scaling groups %v: found %d", asgs, len(groups.AutoScalingGroups))
+	}
+	// ssl_certificate_arn: TLS at the API load balancer (re-encrypting to the gateway).
+	apiProto := elbtypes.ProtocolEnumTcp
+	if st.Config.SSLCertificateARN != "" {
+		apiProto = elbtypes.ProtocolEnumTls
+	}
+	for _, r := range []struct {
+		kind  string
+		lb    *LoadBalancer
+		port  int32
+		proto elbtypes.ProtocolEnum
+		cert  string
+	}{{"operator", st.OperatorLoadBalancer, OperatorNodePort, elbtypes.ProtocolEnumTcp, ""}, {"api", st.APILoadBalancer, GatewayNodePort, apiProto, st.Config.SSLCertificateARN}} {
+		ls, err := p.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(r.lb.ARN)})
+		must(t, err)
+		if len(ls.Listeners) != 1 {
+			t.Fatalf("%s load balancer: %d listeners", r.kind, len(ls.Listeners))
+		}
+		l := ls.Listeners[0]
+		tgARN := st.TargetGroups[r.kind]
+		if !sameCert(l.Certificates, r.cert) {
+			t.Errorf("%s listener certificates %+v, want %q", r.kind, l.Certificates, r.cert)
+		}
+		if aws.ToInt32(l.Port) != 443 || l.Protocol != r.proto || len(l.DefaultActions) != 1 || l.DefaultActions[0].Type != elbtypes.ActionTypeEnumForward ||
+			aws.ToString(l.DefaultActions[0].TargetGroupArn) != tgARN || tgARN == "" {
+			t.Errorf("%s listener: port %d %s -> %+v, want 443 %s -> %s", r.kind, aws.ToInt32(l.Port), l.Protocol, l.DefaultActions, r.proto, tgARN)
+		}
+		tgs, err := p.elb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{tgARN}})
+		must(t, err)
+		tg := tgs.TargetGroups[0]
+		if aws.ToInt32(tg.Port) != r.port || tg.Protocol != r.proto || tg.TargetType != elbtypes.TargetTypeEnumInstance || aws.ToString(tg.VpcId) != st.VPCID {
+			t.Errorf("%s target group: port %d, %s, VPC %s; want %d, instance, %s", r.kind, aws.ToInt32(tg.Port), tg.TargetType, aws.ToString(tg.VpcId), r.port, st.VPCID)
+		}
+		for _, g := range groups.AutoScalingGroups {
+			if !slices.Contains(g.TargetGroupARNs, tgARN) {
+				t.Errorf("Auto Scaling group %s: target groups %v lack the %s one", aws.ToString(g.AutoScalingGroupName), g.TargetGroupARNs, r.kind)
+			}
+			health, err := p.elb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)})
+			must(t, err)
+			var targets []string
+			for _, th := range health.TargetHealthDescriptions {
+				targets = append(targets, aws.ToString(th.Target.Id))
+			}
+			for _, in := range g.Instances {
+				if !slices.Contains(targets, aws.ToString(in.InstanceId)) {
+					t.Errorf("%s target group: targets %v lack node %s", r.kind, targets, aws.ToString(in.InstanceId))
+				}
+			}
+		}
+	}
+	return asgs
+}
+
+func checkClean(t *testing.T, h *eksHarness, p *Provisioner, name string) {
+	t.Helper()
+	if inv := takeInventory(t, p, name); !inv.empty() {
+		t.Errorf("down left %v", inv)
+	}
+	items, err := install.Installed(context.Background(), h.kube.Client, "cortex", "cortex-apis")
+	must(t, err)
+	if len(items) > 0 {
+		t.Errorf("down left %d cortex objects in the cluster: %v", len(items), items)
+	}
+}
+
+const installConfig = "region: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nsubnet_visibility: private\n"
+
+// `up` installs the kubernetes provider into the EKS cluster and routes both load balancers to
+// it; a second `up` changes nothing; `down` uninstalls first and leaves nothing; a fault at each
+// new step (in AWS or in Kubernetes) converges on the next run.
+func TestUpInstallsIntoEKS(t *testing.T) {
+	h := newEKSHarness(t)
+	ctx := context.Background()
+
+	t.Run("up-rerun-down", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := mustConfig(t, "cluster_name: eks-install\n"+installConfig)
+		p := h.provisioner(t, dir, "cortex:test")
+		res, err := p.Up(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		asgs := checkInstalled(t, h, p, res)
+		before := objectVersions(t, h.kube.Client)
+		tgBefore := res.State.TargetGroups
+
+		// Re-run: the same objects (no write changed any), no new AWS resource.
+		rec := h.rec
+		rec.mu.Lock()
+		rec.calls = map[string]int{}
+		rec.mu.Unlock()
+		res2, err := h.provisioner(t, dir, "").Up(ctx, cfg) // the recorded image
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkInstalled(t, h, p, res2)
+		if after := objectVersions(t, h.kube.Client); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("re-running up changed objects:\nbefore %v\nafter  %v", before, after)
+		}
+		if fmt.Sprint(res2.State.TargetGroups) != fmt.Sprint(tgBefore) {
+			t.Errorf("target groups %v, then %v", tgBefore, res2.State.TargetGroups)
+		}
+		rec.mu.Lock()
+		for op, n := range rec.calls {
+			if (strings.HasPrefix(op, "Elastic Load Balancing v2.") || strings.HasPrefix(op, "Auto Scaling.")) &&
+				!strings.Contains(op, ".Describe") && !strings.HasSuffix(op, ".AttachLoadBalancerTargetGroups") {
+				t.Errorf("re-running up called %s %d times", op, n)
+			}
+		}
+		rec.mu.Unlock()
+
+		rep, err := p.Down(ctx, "eks-install", DownOptions{})
+		if err != nil {
+			t.Fatalf("%v: %+v", err, rep.Leftovers)
+		}
+		h.removeASGs(t, p, asgs)
+		checkClean(t, h, p, "eks-install")
+	})
+
+	// ssl_certificate_arn: the API load balancer's listener is TLS with the certificate (a
+	// certificate moto's ACM issued); the operator's stays TCP (its CA stays pinned).
+	t.Run("ssl_certificate_arn", func(t *testing.T) {
+		dir := t.TempDir()
+		p := h.provisioner(t, dir, "cortex:test")
+		cert, err := acm.NewFromConfig(p.opts.AWS).RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("api.example.com")})
+		must(t, err)
+		cfg := mustConfig(t, "cluster_name: eks-tls\nssl_certificate_arn: "+aws.ToString(cert.CertificateArn)+"\n"+installConfig)
+		res, err := p.Up(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		asgs := checkInstalled(t, h, p, res)
+		rep, err := p.Down(ctx, "eks-tls", DownOptions{})
+		if err != nil {
+			t.Fatalf("%v: %+v", err, rep.Leftovers)
+		}
+		h.removeASGs(t, p, asgs)
+		checkClean(t, h, p, "eks-tls")
+	})
+
+	faults := []struct{ aws, kube string }{
+		{kube: "client"},                        // the API server cannot be reached
+		{kube: "PATCH deployments"},             // the install stops before the operator
+		{aws: "CreateTargetGroup"},              // lb-listeners
+		{aws: "CreateListener"},                 // lb-listeners
+		{aws: "AttachLoadBalancerTargetGroups"}, // lb-listeners
+	}
+	for i, f := range faults {
+		name := fmt.Sprintf("eks-fault-%02d", i)
+		t.Run(strings.ReplaceAll(f.aws+f.kube, " ", "-"), func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := mustConfig(t, "cluster_name: "+name+"\n"+installConfig)
+			switch {
+			case f.aws != "":
+				h.rec.failOp.Store(f.aws)
+			case f.kube == "client":
+				h.failClient.Store(true)
+			default:
+				h.failKube.Store(f.kube)
+			}
+			_, err := h.provisioner(t, dir, "cortex:test").Up(ctx, cfg)
+			h.rec.failOp.Store("")
+			h.failClient.Store(false)
+			h.failKube.Store("")
+			if err == nil || !strings.Contains(err.Error(), "injected fault") {
+				t.Fatalf("up with a fault in %s%s: want the injected error, got %v", f.aws, f.kube, err)
+			}
+			p := h.provisioner(t, dir, "cortex:test")
+			res, err := p.Up(ctx, cfg)
+			if err != nil {
+				t.Fatalf("re-run: %v", err)
+			}
+			asgs := checkInstalled(t, h, p, res)
+			checkInventory(t, takeInventory(t, p, name), inventory{"lb": 2, "tg": 2, "eks": 1, "nodegroup": 1})
+			rep, err := p.Down(ctx, name, DownOptions{})
+			if err != nil {
+				t.Fatalf("%v: %+v", err, rep.Leftovers)
+			}
+			h.removeASGs(t, p, asgs)
+			checkClean(t, h, p, name)
+		})
+	}
+}
