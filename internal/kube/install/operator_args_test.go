@@ -328,13 +328,3 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
-
-// stateDirArg is the value of --state-dir in args.
-func stateDirArg(args []string) string {
-	for _, a := range args {
-		if v, ok := strings.CutPrefix(a, "--state-dir="); ok {
-			return v
-		}
-	}
-	return ""
-}
