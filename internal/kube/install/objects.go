@@ -29,6 +29,7 @@ import (
 	policyac "k8s.io/client-go/applyconfigurations/policy/v1"
 	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
+	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
 	"github.com/cortexlabs-go/cortex/internal/statestore"
@@ -135,6 +136,9 @@ type Options struct {
 	// OperatorAWS, when set, is how the operator reaches AWS on EKS (awscreds.go): a Secret of
 	// cluster credentials, or nothing when its ServiceAccount has a role (EKS Pod Identity).
 	OperatorAWS *OperatorAWS
+	// STSTestEndpoint, TESTS ONLY, makes the operator verify identity tokens against this STS
+	// emulator (http(s)://host[:port], e.g. moto) instead of AWS (operator --sts-test-endpoint).
+	STSTestEndpoint string
 }
 
 func (o *Options) setDefaults() error {
@@ -186,6 +190,11 @@ func (o *Options) setDefaults() error {
 	}
 	if err := o.OperatorAWS.validate(); err != nil {
 		return err
+	}
+	if o.STSTestEndpoint != "" {
+		if _, err := identity.TestEndpointHosts(o.STSTestEndpoint, o.Region); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -432,6 +441,9 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	}
 	if opts.CreatorARN != "" {
 		args = append(args, "--creator-arn="+opts.CreatorARN)
+	}
+	if opts.STSTestEndpoint != "" {
+		args = append(args, "--sts-test-endpoint="+opts.STSTestEndpoint)
 	}
 	for _, e := range opts.PublicEndpoints {
 		args = append(args, "--public-endpoint="+e)

@@ -104,15 +104,18 @@ type UpOptions struct {
 	EnvName func() string
 	Target
 
-	Image        string
-	ServiceType  string
-	AccountID    string
-	CreatorARN   string
-	Region       string
-	IAMWebhook   bool
-	APIServer    string
-	WaitTimeout  time.Duration
-	PollInterval time.Duration
+	Image       string
+	ServiceType string
+	AccountID   string
+	CreatorARN  string
+	Region      string
+	IAMWebhook  bool
+	APIServer   string
+	// STSTestEndpoint, TESTS ONLY: the operator verifies tokens against this STS emulator, and
+	// the environment signs them for it.
+	STSTestEndpoint string
+	WaitTimeout     time.Duration
+	PollInterval    time.Duration
 
 	ctx context.Context
 }
@@ -155,6 +158,7 @@ the command is run again without the flag (cluster down removes it).`,
 	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
 	fl.BoolVar(&o.IAMWebhook, "iam-webhook", false, "turn on the operator's TokenReview webhook for this cluster's API server (kubectl with IAM identities on a self-managed cluster; then: cortex cluster webhook-config)")
 	fl.StringVar(&o.APIServer, "api-server-address", "", "host:port at which the operator's pods reach the Kubernetes API, for clusters whose kubernetes Service does not lead there (no Service proxy)")
+	fl.StringVar(&o.STSTestEndpoint, "sts-test-endpoint", "", "TESTS ONLY: the operator verifies identity tokens against this STS emulator URL (e.g. moto) instead of AWS, and the environment signs them for it")
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
 	fl.DurationVar(&o.PollInterval, "poll-interval", time.Second, "how often to check the operator Deployment")
 	_ = fl.MarkHidden("poll-interval")
@@ -208,6 +212,17 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return fmt.Errorf("--region: %w", err)
 	}
+	if o.STSTestEndpoint != "" {
+		// The one host the operator then accepts is the one the environment signs for.
+		hosts, err := identity.TestEndpointHosts(o.STSTestEndpoint, region)
+		if err != nil {
+			return fmt.Errorf("--sts-test-endpoint: %w", err)
+		}
+		for _, e := range hosts {
+			sts = e
+		}
+		fmt.Fprintf(o.IO.ErrOut, "warning: the operator will verify tokens against a TEST STS endpoint (%s), not AWS\n", o.STSTestEndpoint)
+	}
 	c, err := o.client()
 	if err != nil {
 		return err
@@ -251,7 +266,7 @@ func upRun(o *UpOptions) error {
 		}
 		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, ServiceType: st,
 			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook,
-			APIServer: o.APIServer}
+			APIServer: o.APIServer, STSTestEndpoint: o.STSTestEndpoint}
 		if endpoint != "" {
 			opts.PublicEndpoints = []string{endpoint}
 		}
