@@ -36,3 +36,38 @@ func TestSTSTestEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// Options.OperatorServiceIP gives the gateway pods a hosts entry for the operator Service's
+// name (the name in their --operator URL) at that IP, and only when set; a bad IP is refused.
+func TestGatewayResolvesTheOperatorWithoutDNS(t *testing.T) {
+	pod := func(o install.Options) (aliases map[string][]string, operatorArg string) {
+		t.Helper()
+		objs, err := install.Build(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := objs.Deployments[1].Spec.Template.Spec
+		aliases = map[string][]string{}
+		for _, a := range spec.HostAliases {
+			aliases[*a.IP] = a.Hostnames
+		}
+		for _, a := range spec.Containers[0].Args {
+			if strings.HasPrefix(a, "--operator=") {
+				operatorArg = a
+			}
+		}
+		return aliases, operatorArg
+	}
+	o := options(t, "team")
+	if got, arg := pod(o); len(got) != 0 || arg != "--operator=https://cortex-operator.team.svc:8888" {
+		t.Errorf("without OperatorServiceIP: aliases %v, %s", got, arg)
+	}
+	o.OperatorServiceIP = "10.0.0.17"
+	if got, _ := pod(o); len(got) != 1 || !slices.Equal(got["10.0.0.17"], []string{"cortex-operator.team.svc"}) {
+		t.Errorf("with OperatorServiceIP: aliases %v", got)
+	}
+	o.OperatorServiceIP = "cortex-operator"
+	if _, err := install.Build(o); err == nil || !strings.Contains(err.Error(), "operator Service IP") {
+		t.Errorf("OperatorServiceIP %q: err = %v", o.OperatorServiceIP, err)
+	}
+}

@@ -176,6 +176,23 @@ func newClusterID() string {
 
 // endpoints reads the addresses the operator and gateway Services have now: the names the
 // certificate must cover and the operator's and gateway's public endpoints (the URLs clients dial).
+// operatorClusterIP is the operator Service's cluster IP ("" before the Service exists, or for a
+// headless one): the gateway pods get it as a hosts entry for the Service's name (no cluster DNS
+// needed on the gateway's path to the operator).
+func operatorClusterIP(ctx context.Context, c kubernetes.Interface, ns string) (string, error) {
+	s, err := c.CoreV1().Services(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if err != nil {
+		if isNotFound(err) {
+			return "", nil
+		}
+		return "", err
+	}
+	if net.ParseIP(s.Spec.ClusterIP) == nil {
+		return "", nil
+	}
+	return s.Spec.ClusterIP, nil
+}
+
 func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (names []string, operator, gateway, how string, err error) {
 	for _, svc := range []string{install.OperatorName, install.GatewayName} {
 		a, ok, err := install.ServiceAddress(ctx, c, ns, svc)
@@ -259,14 +276,14 @@ func upRun(o *UpOptions) error {
 			fmt.Fprintf(o.IO.ErrOut, "the IAM webhook installed before stays on (API server %s)\n", webhook.APIServer)
 		}
 	}
-	apply := func(names []string, endpoint, gateway string) (*install.TLS, error) {
+	apply := func(names []string, endpoint, gateway, operatorIP string) (*install.TLS, error) {
 		tlsm, err := install.NewTLS(ns, names, prev)
 		if err != nil {
 			return nil, err
 		}
 		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, ServiceType: st,
 			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook,
-			APIServer: o.APIServer, STSTestEndpoint: o.STSTestEndpoint}
+			APIServer: o.APIServer, STSTestEndpoint: o.STSTestEndpoint, OperatorServiceIP: operatorIP}
 		if endpoint != "" {
 			opts.PublicEndpoints = []string{endpoint}
 		}
@@ -285,7 +302,11 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
-	tlsm, err := apply(names, endpoint, gateway)
+	operatorIP, err := operatorClusterIP(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	tlsm, err := apply(names, endpoint, gateway, operatorIP)
 	if err != nil {
 		return err
 	}
@@ -298,11 +319,15 @@ func upRun(o *UpOptions) error {
 		if err != nil {
 			return err
 		}
+		nowIP, err := operatorClusterIP(ctx, c, ns)
+		if err != nil {
+			return err
+		}
 		if nowEndpoint != "" {
-			if nowEndpoint != endpoint || nowGateway != gateway || !slices.Equal(now, names) {
-				names, endpoint, gateway = now, nowEndpoint, nowGateway
+			if nowEndpoint != endpoint || nowGateway != gateway || !slices.Equal(now, names) || nowIP != operatorIP {
+				names, endpoint, gateway, operatorIP = now, nowEndpoint, nowGateway, nowIP
 				prev = tlsm
-				if tlsm, err = apply(names, endpoint, gateway); err != nil {
+				if tlsm, err = apply(names, endpoint, gateway, operatorIP); err != nil {
 					return err
 				}
 			}

@@ -127,6 +127,15 @@ func TestUpInfoDown(t *testing.T) {
 	if !strings.Contains(args, "--public-endpoint="+wantEndpoint) || !strings.Contains(args, "--cluster-id="+env.ClusterID) {
 		t.Errorf("operator args %s", args)
 	}
+	// The gateway resolves the operator's Service name to its cluster IP without cluster DNS.
+	gw, err := c.Client.AppsV1().Deployments("cortex").Get(ctx, install.GatewayName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ha := gw.Spec.Template.Spec.HostAliases; len(ha) != 1 || ha[0].IP != svc.Spec.ClusterIP ||
+		len(ha[0].Hostnames) != 1 || ha[0].Hostnames[0] != "cortex-operator.cortex.svc" {
+		t.Errorf("gateway host aliases %+v, want cortex-operator.cortex.svc at %s", ha, svc.Spec.ClusterIP)
+	}
 
 	// Again: an upgrade in place that changes nothing.
 	gen, rv := d.Generation, ca.ResourceVersion
