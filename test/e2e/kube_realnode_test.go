@@ -47,7 +47,9 @@ const containerAPIYAML = `- name: web
 // kubetest.ForwardService, which copies bytes (TLS included) to the Services' ready endpoints, so
 // the CLI dials the very URL the environment and the operator's --public-endpoint name, and the
 // token audience matches. The operator pod reaches the API server at its real address
-// (--api-server-address), for the same reason.
+// (--api-server-address), for the same reason, and verifies tokens against moto's STS on the
+// node's address (--sts-test-endpoint); the gateway pods reach the operator's cluster IP by a
+// hosts entry (no cluster DNS on this node).
 func TestKubernetesRealNode(t *testing.T) {
 	k := kubetest.StartWith(t, kubetest.Options{RealNode: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -129,9 +131,24 @@ func TestKubernetesRealNode(t *testing.T) {
 	}
 	c.waitFor("api web live", func() bool { return c.get("web").Status == "live" })
 	t.Logf("container API live in %s", time.Since(begin).Round(10*time.Millisecond))
+	// The API's endpoint is the gateway Service's address (the gateway's public endpoint, which
+	// its certificate covers and `cortex call` verifies with the pinned CA).
+	gw, err := k.Client.CoreV1().Services(install.DefaultNamespace).Get(ctx, install.GatewayName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := c.get("web"); !strings.HasPrefix(st.Endpoint, "https://"+gw.Spec.ClusterIP+":443/") {
+		t.Fatalf("api web endpoint %q, want the gateway Service's https://%s:443/...", st.Endpoint, gw.Spec.ClusterIP)
+	}
 	out := c.must("call", "web", "--path", "/hello", `{"a":1}`)
 	if !strings.Contains(out, `"server":"cortex-testserver"`) || !strings.Contains(out, `"path":"/hello"`) {
 		t.Fatalf("cortex call web: %s", out)
+	}
+	t.Logf("cortex call web answered through the gateway: %s", strings.TrimSpace(out))
+	// The operator pod really asks moto's STS: a key moto does not know gets nothing.
+	stranger := newClusterEnv(c, "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7NOTREAL", "AWS_SECRET_ACCESS_KEY=wrong")
+	if _, errOut, code := stranger.run("get"); code == 0 || !strings.Contains(errOut, "401") {
+		t.Fatalf("unknown credentials: exit %d %s", code, errOut)
 	}
 
 	// 4. cluster down leaves no cortex object.
