@@ -29,6 +29,7 @@ import (
 	policyac "k8s.io/client-go/applyconfigurations/policy/v1"
 	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
+	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
 	"github.com/cortexlabs-go/cortex/internal/statestore"
@@ -145,6 +146,13 @@ type Options struct {
 	// OperatorNodePort and GatewayNodePort fix the node ports of a NodePort install (0: the API
 	// server picks). Load balancers that target the nodes need ports known in advance.
 	OperatorNodePort, GatewayNodePort int32
+	// STSTestEndpoint, TESTS ONLY, makes the operator verify identity tokens against this STS
+	// emulator (http(s)://host[:port], e.g. moto) instead of AWS (operator --sts-test-endpoint).
+	STSTestEndpoint string
+	// OperatorServiceIP, when set, is the operator Service's cluster IP: the gateway pods resolve
+	// the Service's name (which they dial, and which the operator's certificate covers) to it
+	// from their hosts file, so that the gateway reaches the operator without cluster DNS.
+	OperatorServiceIP string
 }
 
 func (o *Options) setDefaults() error {
@@ -209,6 +217,14 @@ func (o *Options) setDefaults() error {
 	}
 	if o.EKSPodIdentity && (o.ClusterName == "" || o.AccountID == "") {
 		return errors.New("per-API roles by EKS Pod Identity need the EKS cluster's name and the account id")
+	}
+	if o.OperatorServiceIP != "" && net.ParseIP(o.OperatorServiceIP) == nil {
+		return fmt.Errorf("operator Service IP %q is not an IP address", o.OperatorServiceIP)
+	}
+	if o.STSTestEndpoint != "" {
+		if _, err := identity.TestEndpointHosts(o.STSTestEndpoint, o.Region); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -463,6 +479,9 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	if opts.CreatorARN != "" {
 		args = append(args, "--creator-arn="+opts.CreatorARN)
 	}
+	if opts.STSTestEndpoint != "" {
+		args = append(args, "--sts-test-endpoint="+opts.STSTestEndpoint)
+	}
 	for _, e := range opts.PublicEndpoints {
 		args = append(args, "--public-endpoint="+e)
 	}
@@ -528,13 +547,16 @@ func lockedDown() *coreac.SecurityContextApplyConfiguration {
 
 // gatewayDeployment runs `cortex gateway serve`: GatewayReplicas pods, as locked down as the
 // operator's, with a ServiceAccount that may only list and watch EndpointSlices of the APIs.
+// operatorHost is the operator Service's in-cluster name, which the gateway dials.
+func operatorHost(namespace string) string { return OperatorName + "." + namespace + ".svc" }
+
 func gatewayDeployment(opts Options, selector map[string]string) *appsac.DeploymentApplyConfiguration {
 	const gwTLS = "/etc/cortex/gateway"
 	args := []string{"gateway", "serve",
 		"--listen=0.0.0.0:" + strconv.Itoa(GatewayPort),
 		"--tls-cert-file=" + gwTLS + "/" + corev1.TLSCertKey,
 		"--tls-key-file=" + gwTLS + "/" + corev1.TLSPrivateKeyKey,
-		"--operator=https://" + OperatorName + "." + opts.Namespace + ".svc:" + strconv.Itoa(OperatorPort),
+		"--operator=https://" + operatorHost(opts.Namespace) + ":" + strconv.Itoa(OperatorPort),
 		"--operator-ca-file=" + gwTLS + "/ca.crt",
 		"--client-cert-file=" + gwTLS + "/client.crt",
 		"--client-key-file=" + gwTLS + "/client.key",
@@ -575,6 +597,9 @@ func gatewayDeployment(opts Options, selector map[string]string) *appsac.Deploym
 		WithVolumes(
 			coreac.Volume().WithName("tmp").WithEmptyDir(coreac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("64Mi"))),
 			coreac.Volume().WithName("tls").WithSecret(coreac.SecretVolumeSource().WithSecretName(GatewayTLSSecretName).WithDefaultMode(0o440)))
+	if opts.OperatorServiceIP != "" {
+		pod.WithHostAliases(coreac.HostAlias().WithIP(opts.OperatorServiceIP).WithHostnames(operatorHost(opts.Namespace)))
+	}
 	return appsac.Deployment(GatewayName, opts.Namespace).WithLabels(withName(GatewayName)).
 		WithSpec(appsac.DeploymentSpec().
 			WithReplicas(GatewayReplicas).

@@ -22,12 +22,15 @@ type Options struct {
 	// signed with an access key that exists in moto (FreeActions lets a test create that key).
 	Auth        bool
 	FreeActions int
+	// BindAddress is the IP moto listens on (default 127.0.0.1): another local address, such as
+	// a test node's, lets pods on that node reach it.
+	BindAddress string
 }
 
 // Server is a running moto.
 type Server struct {
-	URL  string // http://127.0.0.1:PORT
-	Host string // 127.0.0.1:PORT
+	URL  string // http://ADDR:PORT (ADDR is Options.BindAddress, default 127.0.0.1)
+	Host string // ADDR:PORT
 	cmd  *exec.Cmd
 	log  *bytes.Buffer
 }
@@ -75,8 +78,15 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	addr := opts.BindAddress
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
+	if net.ParseIP(addr) == nil {
+		t.Fatalf("motoserver: BindAddress %q is not an IP address", addr)
+	}
+	port := freePort(t, addr)
+	cmd := exec.Command(bin, "-H", addr, "-p", strconv.Itoa(port))
 	// moto authenticates once INITIAL_NO_AUTH_ACTION_COUNT actions have been served; unset, it
 	// never does (its default is infinity). A negative count would mean "from the first request".
 	cmd.Env = []string{"MOTO_CALL_RESET_API=false"}
@@ -94,7 +104,8 @@ func Start(t testing.TB, opts Options) *Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start moto: %v", err)
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Host: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd, log: log}
+	host := net.JoinHostPort(addr, strconv.Itoa(port))
+	s := &Server{URL: "http://" + host, Host: host, cmd: cmd, log: log}
 	t.Cleanup(s.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -123,9 +134,9 @@ func (s *Server) stop() {
 // Log returns what moto printed so far (useful in failure messages).
 func (s *Server) Log() string { return s.log.String() }
 
-func freePort(t testing.TB) int {
+func freePort(t testing.TB, addr string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,15 +104,18 @@ type UpOptions struct {
 	EnvName func() string
 	Target
 
-	Image        string
-	ServiceType  string
-	AccountID    string
-	CreatorARN   string
-	Region       string
-	IAMWebhook   bool
-	APIServer    string
-	WaitTimeout  time.Duration
-	PollInterval time.Duration
+	Image       string
+	ServiceType string
+	AccountID   string
+	CreatorARN  string
+	Region      string
+	IAMWebhook  bool
+	APIServer   string
+	// STSTestEndpoint, TESTS ONLY: the operator verifies tokens against this STS emulator, and
+	// the environment signs them for it.
+	STSTestEndpoint string
+	WaitTimeout     time.Duration
+	PollInterval    time.Duration
 
 	ctx context.Context
 }
@@ -155,6 +158,7 @@ the command is run again without the flag (cluster down removes it).`,
 	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
 	fl.BoolVar(&o.IAMWebhook, "iam-webhook", false, "turn on the operator's TokenReview webhook for this cluster's API server (kubectl with IAM identities on a self-managed cluster; then: cortex cluster webhook-config)")
 	fl.StringVar(&o.APIServer, "api-server-address", "", "host:port at which the operator's pods reach the Kubernetes API, for clusters whose kubernetes Service does not lead there (no Service proxy)")
+	fl.StringVar(&o.STSTestEndpoint, "sts-test-endpoint", "", "TESTS ONLY: the operator verifies identity tokens against this STS emulator URL (e.g. moto) instead of AWS, and the environment signs them for it")
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
 	fl.DurationVar(&o.PollInterval, "poll-interval", time.Second, "how often to check the operator Deployment")
 	_ = fl.MarkHidden("poll-interval")
@@ -172,6 +176,23 @@ func newClusterID() string {
 
 // endpoints reads the addresses the operator and gateway Services have now: the names the
 // certificate must cover and the operator's and gateway's public endpoints (the URLs clients dial).
+// operatorClusterIP is the operator Service's cluster IP ("" before the Service exists, or for a
+// headless one): the gateway pods get it as a hosts entry for the Service's name (no cluster DNS
+// needed on the gateway's path to the operator).
+func operatorClusterIP(ctx context.Context, c kubernetes.Interface, ns string) (string, error) {
+	s, err := c.CoreV1().Services(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if err != nil {
+		if isNotFound(err) {
+			return "", nil
+		}
+		return "", err
+	}
+	if net.ParseIP(s.Spec.ClusterIP) == nil {
+		return "", nil
+	}
+	return s.Spec.ClusterIP, nil
+}
+
 func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (names []string, operator, gateway, how string, err error) {
 	for _, svc := range []string{install.OperatorName, install.GatewayName} {
 		a, ok, err := install.ServiceAddress(ctx, c, ns, svc)
@@ -207,6 +228,17 @@ func upRun(o *UpOptions) error {
 	sts, err := identity.RegionalHost(identity.PartitionAWS, region)
 	if err != nil {
 		return fmt.Errorf("--region: %w", err)
+	}
+	if o.STSTestEndpoint != "" {
+		// The one host the operator then accepts is the one the environment signs for.
+		hosts, err := identity.TestEndpointHosts(o.STSTestEndpoint, region)
+		if err != nil {
+			return fmt.Errorf("--sts-test-endpoint: %w", err)
+		}
+		for _, e := range hosts {
+			sts = e
+		}
+		fmt.Fprintf(o.IO.ErrOut, "warning: the operator will verify tokens against a TEST STS endpoint (%s), not AWS\n", o.STSTestEndpoint)
 	}
 	c, err := o.client()
 	if err != nil {
@@ -244,14 +276,14 @@ func upRun(o *UpOptions) error {
 			fmt.Fprintf(o.IO.ErrOut, "the IAM webhook installed before stays on (API server %s)\n", webhook.APIServer)
 		}
 	}
-	apply := func(names []string, endpoint, gateway string) (*install.TLS, error) {
+	apply := func(names []string, endpoint, gateway, operatorIP string) (*install.TLS, error) {
 		tlsm, err := install.NewTLS(ns, names, prev)
 		if err != nil {
 			return nil, err
 		}
 		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, ServiceType: st,
 			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook,
-			APIServer: o.APIServer}
+			APIServer: o.APIServer, STSTestEndpoint: o.STSTestEndpoint, OperatorServiceIP: operatorIP}
 		if endpoint != "" {
 			opts.PublicEndpoints = []string{endpoint}
 		}
@@ -270,7 +302,11 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
-	tlsm, err := apply(names, endpoint, gateway)
+	operatorIP, err := operatorClusterIP(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	tlsm, err := apply(names, endpoint, gateway, operatorIP)
 	if err != nil {
 		return err
 	}
@@ -283,11 +319,15 @@ func upRun(o *UpOptions) error {
 		if err != nil {
 			return err
 		}
+		nowIP, err := operatorClusterIP(ctx, c, ns)
+		if err != nil {
+			return err
+		}
 		if nowEndpoint != "" {
-			if nowEndpoint != endpoint || nowGateway != gateway || !slices.Equal(now, names) {
-				names, endpoint, gateway = now, nowEndpoint, nowGateway
+			if nowEndpoint != endpoint || nowGateway != gateway || !slices.Equal(now, names) || nowIP != operatorIP {
+				names, endpoint, gateway, operatorIP = now, nowEndpoint, nowGateway, nowIP
 				prev = tlsm
-				if tlsm, err = apply(names, endpoint, gateway); err != nil {
+				if tlsm, err = apply(names, endpoint, gateway, operatorIP); err != nil {
 					return err
 				}
 			}

@@ -32,9 +32,9 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 		}},
 		{"all", []string{"--image", "i", "--kubeconfig", "k", "--context", "c", "--namespace", "team", "--service-type", "NodePort",
 			"--wait-timeout", "10s", "--account-id", "123456789012", "--creator-arn", "arn:aws:iam::123456789012:user/a", "--region", "eu-west-1", "--iam-webhook",
-			"--api-server-address", "10.213.0.1:6443"},
+			"--api-server-address", "10.213.0.1:6443", "--sts-test-endpoint", "http://10.213.0.1:5000"},
 			func(o *UpOptions) bool {
-				return o.APIServer == "10.213.0.1:6443" && o.Kubeconfig == "k" && o.Context == "c" && o.Namespace == "team" && o.ServiceType == "NodePort" &&
+				return o.APIServer == "10.213.0.1:6443" && o.STSTestEndpoint == "http://10.213.0.1:5000" && o.Kubeconfig == "k" && o.Context == "c" && o.Namespace == "team" && o.ServiceType == "NodePort" &&
 					o.WaitTimeout == 10*time.Second && o.AccountID == "123456789012" && o.Region == "eu-west-1" && o.apisNamespace() == "team-apis" && o.IAMWebhook
 			}},
 	} {
@@ -50,6 +50,7 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 		{[]string{"--service-type", "LoadBalancer"}, "--image is required"},
 		{[]string{"--image", "i", "--service-type", "ExternalName"}, "invalid service type"},
 		{[]string{"--image", "i", "--region", "mars-1"}, "--region"},
+		{[]string{"--image", "i", "--sts-test-endpoint", "10.213.0.1:5000"}, "--sts-test-endpoint"},
 		{[]string{"--image", "i", "--namespace", "Bad_NS"}, "invalid --namespace"},
 		{[]string{"--image", "i", "--namespace", strings.Repeat("n", 60)}, "invalid --namespace"},
 	} {
@@ -125,6 +126,15 @@ func TestUpInfoDown(t *testing.T) {
 	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
 	if !strings.Contains(args, "--public-endpoint="+wantEndpoint) || !strings.Contains(args, "--cluster-id="+env.ClusterID) {
 		t.Errorf("operator args %s", args)
+	}
+	// The gateway resolves the operator's Service name to its cluster IP without cluster DNS.
+	gw, err := c.Client.AppsV1().Deployments("cortex").Get(ctx, install.GatewayName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ha := gw.Spec.Template.Spec.HostAliases; len(ha) != 1 || ha[0].IP != svc.Spec.ClusterIP ||
+		len(ha[0].Hostnames) != 1 || ha[0].Hostnames[0] != "cortex-operator.cortex.svc" {
+		t.Errorf("gateway host aliases %+v, want cortex-operator.cortex.svc at %s", ha, svc.Spec.ClusterIP)
 	}
 
 	// Again: an upgrade in place that changes nothing.
