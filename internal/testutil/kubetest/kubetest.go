@@ -148,6 +148,11 @@ type Options struct {
 	// RealNode replaces the kwok node with a real one (see StartNode): a kubelet, containerd and
 	// runc that run the pods' containers.
 	RealNode bool
+	// HostHook, with RealNode, is called while this test holds the host-wide lock of real nodes:
+	// with "locked" before the node changes anything on the host, and with "restored" after the
+	// harness put the host back. A test that compares the host in the two calls sees only its own
+	// node, even while another package's real node waits for the lock.
+	HostHook func(phase string)
 }
 
 // StartWith is Start with options.
@@ -163,7 +168,7 @@ func StartWith(t testing.TB, opts Options) *Cluster {
 	var host *nodeHost
 	if opts.RealNode {
 		// Before the control plane: the API server listens on the node's address, which pods dial.
-		host = prepareNode(t, binDir)
+		host = prepareNode(t, binDir, opts.HostHook)
 	}
 	begin := time.Now()
 	dir, err := os.MkdirTemp("", "kubetest-")

@@ -115,7 +115,7 @@ func unavailable(t testing.TB, format string, args ...any) {
 // prepareNode checks the pieces of a real node, takes the host-wide lock, records the host state
 // the node changes and creates the node's network; t.Cleanup undoes all of it, after the control
 // plane stopped.
-func prepareNode(t testing.TB, binDir string) *nodeHost {
+func prepareNode(t testing.TB, binDir string, hook func(phase string)) *nodeHost {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		unavailable(t, "needs root (network namespaces, containerd, the kubelet)")
@@ -168,11 +168,17 @@ func prepareNode(t testing.TB, binDir string) *nodeHost {
 			unavailable(t, "%s exists: another kubelet runs on this host, or a killed run left it (stop its pods and remove the cgroup)", p)
 		}
 	}
+	if hook != nil {
+		hook("locked")
+	}
 	state := recordHost()
 	t.Cleanup(func() {
 		removeNetwork()
 		for _, err := range state.restore() {
 			t.Errorf("kubetest real node: restore the host: %v", err)
+		}
+		if hook != nil {
+			hook("restored")
 		}
 		lock.Close() // releases the lock
 	})

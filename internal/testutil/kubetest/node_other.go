@@ -18,7 +18,7 @@ type Node struct {
 
 type nodeHost struct{ ip net.IP }
 
-func prepareNode(t testing.TB, _ string) *nodeHost {
+func prepareNode(t testing.TB, _ string, _ func(string)) *nodeHost {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatal("kubetest real node: needs Linux")

@@ -30,14 +30,20 @@ func TestRealNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control plane and a real node")
 	}
-	// Registered first, so it runs after the harness cleaned up: the host is as it was.
-	before := hostSnapshot()
-	t.Cleanup(func() {
-		if after := hostSnapshot(); after != before {
-			t.Errorf("the host changed:\nbefore: %s\nafter:  %s", before, after)
+	// The host before and after, both taken under the host-wide lock (another package's real node
+	// may be waiting for it, or have just released it): the harness put it back as it was.
+	var before string
+	hook := func(phase string) {
+		switch phase {
+		case "locked":
+			before = hostSnapshot()
+		case "restored":
+			if after := hostSnapshot(); after != before {
+				t.Errorf("the host changed:\nbefore: %s\nafter:  %s", before, after)
+			}
 		}
-	})
-	c := kubetest.StartWith(t, kubetest.Options{RealNode: true})
+	}
+	c := kubetest.StartWith(t, kubetest.Options{RealNode: true, HostHook: hook})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c.Namespace(t, "web")
