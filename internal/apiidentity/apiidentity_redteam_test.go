@@ -37,3 +37,39 @@ func TestBindRefusesAnotherClustersOperatorRole(t *testing.T) {
 		t.Errorf("association made for a refused role: %s", got)
 	}
 }
+
+// Red team: a `deploy` identity (not admin) lists AdministratorAccess (or IAMFullAccess, or a
+// customer policy granting iam:*) in iam_policy_arns; the operator makes the API's role and
+// attaches it, since the operator's IAM policy allows iam:AttachRolePolicy on its APIs' roles
+// with no condition on the policy: the API's code is then an administrator of the AWS account,
+// and so is whoever may `cortex deploy`. docs/aws.md ("Who may do this") accepts it as the seeds'
+// trust; it makes cortex's deploy role equal to account admin.
+//
+// Open: bound what an API may be given, in two places that agree: (1) an operator setting, e.g.
+// kubernetes.api_iam_policy_arns_allowed (exact ARNs or ARN patterns, default: none beyond what
+// an admin lists), checked at deploy before Bind, and iam_role_arn likewise
+// (kubernetes.api_iam_roles_allowed), or require cortex's admin role for either field; (2) the
+// operator's IAM policy: iam:AttachRolePolicy with a Condition ArnLike iam:PolicyARN on that
+// list, and iam:CreateRole only with iam:PermissionsBoundary set to a boundary `cluster up`
+// makes, so even a compromised operator cannot mint an administrator.
+func TestBindAttachesAnAdministratorPolicy(t *testing.T) {
+	b, e := setup(t, "idt")
+	ctx := context.Background()
+	// moto does not load AWS's managed policies: a customer policy of the same content stands in
+	// for arn:aws:iam::aws:policy/AdministratorAccess.
+	out, err := e.iam.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("AdministratorAccess"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := aws.ToString(out.Policy.Arn)
+	if _, err := b.Bind(ctx, Request{API: "escalate", ServiceAccount: "escalate", PolicyARNs: []string{admin}}); err != nil {
+		return // refused: the finding is closed
+	}
+	for _, p := range attachedPolicies(t, e.iam, RoleName(prefix, "escalate")) {
+		if p == admin {
+			t.Skip("open finding: an API's role gets an administrator policy from iam_policy_arns (any deploy identity); see the comment for the fix")
+		}
+	}
+	t.Fatal("bound without error, yet the policy is not attached: the test no longer shows what it tests")
+}
