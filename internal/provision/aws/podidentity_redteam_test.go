@@ -1,25 +1,43 @@
 package aws
 
 import (
-	"strings"
+	"encoding/json"
 	"testing"
 )
 
-// Red team: the operator's role (cortex-<cluster>-<hash>-operator) trusts pods.eks.amazonaws.com
-// with no condition (PodIdentityTrustPolicy), so any pod identity association in the account may
-// name it: an EKS cluster admin elsewhere, or (until apiidentity refused it, see
-// TestBindRefusesAnotherClustersOperatorRole) a deploy identity of another cortex cluster through
-// iam_role_arn, runs pods with this operator's credentials. The per-API roles are already
-// conditioned (apiidentity.EKS.TrustPolicy).
-//
-// Open: give EnsurePodRole a trust policy per role with the same conditions as the API roles:
-// aws:SourceAccount, aws:SourceArn of this EKS cluster, and the session tags eks-cluster-name,
-// kubernetes-namespace=cortex, kubernetes-service-account=cortex-operator; then the re-run check
-// of EnsurePodRole restores that document, and opcreds_test compares to it.
+// Red team: the operator's role (cortex-<cluster>-<hash>-operator) trusted pods.eks.amazonaws.com
+// with no condition, so any pod identity association in the account could name it: an EKS
+// cluster admin elsewhere, or a deploy identity of another cortex cluster through iam_role_arn
+// (which apiidentity now also refuses: TestBindRefusesAnotherClustersOperatorRole) ran pods with
+// this operator's credentials. Its trust policy now pins EKS Pod Identity's session tags to the
+// operator's cluster, namespace and ServiceAccount, as the per-API roles' does. (moto does not
+// evaluate trust conditions, so the document is what can be checked; TestOperatorKeepsWorking...
+// checks that up writes it and puts it back.)
 func TestOperatorRoleTrustIsBoundToItsServiceAccount(t *testing.T) {
-	for _, want := range []string{"aws:RequestTag/kubernetes-service-account", "aws:RequestTag/kubernetes-namespace", "aws:SourceArn"} {
-		if !strings.Contains(PodIdentityTrustPolicy, want) {
-			t.Skipf("open finding: the operator role's trust policy has no %s condition: any pod identity association in the account may assume it; see the comment for the fix", want)
+	var doc struct {
+		Statement []struct {
+			Principal map[string]any
+			Condition map[string]map[string]string
 		}
+	}
+	if err := json.Unmarshal([]byte(PodIdentityTrustPolicy("aws", "123456789012", "us-west-2", "prod", "cortex", "cortex-operator")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Statement) != 1 {
+		t.Fatalf("%d statements", len(doc.Statement))
+	}
+	st := doc.Statement[0]
+	for k, want := range map[string]string{
+		"aws:RequestTag/kubernetes-service-account": "cortex-operator",
+		"aws:RequestTag/kubernetes-namespace":       "cortex",
+		"aws:RequestTag/eks-cluster-name":           "prod",
+		"aws:SourceAccount":                         "123456789012",
+	} {
+		if got := st.Condition["StringEquals"][k]; got != want {
+			t.Errorf("condition %s = %q, want %q: any pod identity association in the account may assume the operator's role", k, got, want)
+		}
+	}
+	if got := st.Condition["ArnEquals"]["aws:SourceArn"]; got != "arn:aws:eks:us-west-2:123456789012:cluster/prod" {
+		t.Errorf("aws:SourceArn = %q", got)
 	}
 }
