@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -170,9 +171,12 @@ func (e *EKS) Bind(ctx context.Context, r Request) (string, error) {
 	role := r.RoleARN
 	if role != "" {
 		// A role under cortex's prefix belongs to another API (or the cluster): naming it would
-		// borrow that identity.
-		if name := roleNameOf(role); strings.HasPrefix(name, e.c.RolePrefix+"-") || strings.Contains(role, ":role"+RolePath(e.c.RolePrefix)) {
-			return "", fmt.Errorf("iam_role_arn: %s is a role cortex manages for this cluster; name a role of your own, or use iam_policy_arns", role)
+		// borrow that identity. So does one of ANOTHER cortex cluster's in the account: its
+		// operator's role trusts EKS Pod Identity without conditions, and this operator may pass
+		// any role to EKS Pod Identity.
+		if name := roleNameOf(role); strings.HasPrefix(name, e.c.RolePrefix+"-") || strings.Contains(role, ":role"+RolePath(e.c.RolePrefix)) ||
+			cortexRoleNameRE.MatchString(name) || strings.Contains(role, ":role/cortex-apis/") {
+			return "", fmt.Errorf("iam_role_arn: %s is a role cortex manages for a cluster; name a role of your own, or use iam_policy_arns", role)
 		}
 	} else {
 		var err error
@@ -427,6 +431,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// cortexRoleNameRE matches the names of the roles cortex makes for any cluster (the cluster's
+// role prefix, clusterconfig.RolePrefix: cortex-<name>-<8 hex>, then -<kind>).
+var cortexRoleNameRE = regexp.MustCompile(`^cortex-.+-[0-9a-f]{8}-`)
 
 func roleNameOf(arn string) string {
 	_, rest, _ := strings.Cut(arn, ":role/")

@@ -47,7 +47,8 @@ type TooLargeError struct{ Msg string }
 func (e *TooLargeError) Error() string { return e.Msg }
 
 // Read reads what a project directory ships (the rules of Snapshot: skipped directories and files,
-// symbolic links to files followed) into an Upload, refusing one over the upload limits.
+// symbolic links to files followed, but only within src: insideProject) into an Upload, refusing one
+// over the upload limits.
 func Read(src string) (Upload, error) {
 	src = filepath.Clean(src)
 	files, err := list(src, "")
@@ -56,6 +57,9 @@ func Read(src string) (Upload, error) {
 	}
 	if len(files) > MaxUploadFiles {
 		return Upload{}, &TooLargeError{fmt.Sprintf("%s has %d files; a deploy to a cluster carries at most %d (the code is stored in a Kubernetes ConfigMap): keep data and dependencies out of the project directory", src, len(files), MaxUploadFiles)}
+	}
+	if err := insideProject(src, files); err != nil {
+		return Upload{}, err
 	}
 	u := Upload{Files: make([]File, 0, len(files))}
 	h := sha256.New()
@@ -78,6 +82,28 @@ func Read(src string) (Upload, error) {
 		return Upload{}, fmt.Errorf("%s: %w", src, err)
 	}
 	return u, nil
+}
+
+// insideProject refuses a file that is a symbolic link to (or through) a place outside src: an
+// upload leaves this machine for the cluster, where the API's code reads it, so a link in a
+// project someone else wrote (`settings.ini -> ~/.aws/credentials`) must not ship the deployer's
+// files. Links within the project are followed as Snapshot follows them.
+func insideProject(src string, files []file) error {
+	root, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		real, err := filepath.EvalSymlinks(f.abs)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, real)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+			return fmt.Errorf("%s: %s is a symbolic link to %s, outside the project directory; a deploy to a cluster ships only the project's own files (copy the file in, or remove the link)", src, f.rel, real)
+		}
+	}
+	return nil
 }
 
 func readLimited(p string, left int64) ([]byte, error) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/gateway"
 )
 
@@ -131,14 +132,35 @@ func (c *Client) Authorize(r *http.Request, api string) gateway.Decision {
 	var d Decision
 	dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<20))
 	err = dec.Decode(&d)
+	if err == nil && dec.Decode(&json.RawMessage{}) != io.EOF {
+		err = errors.New("more than one JSON value")
+	}
 	// Read to the end (the answer's trailing newline): else the connection is not reused, and the
 	// next decision pays a TLS handshake.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-	if err != nil || !validStatus(d.Status) || (d.Status != 0 && d.Code == "") {
+	if err != nil || !isDecision(d) {
 		c.logf("authorize: the operator's answer is not a decision (%v, status %d)", err, d.Status)
 		return unavailable("")
 	}
 	return d.gateway()
+}
+
+// isDecision reports whether d is one the operator makes. A pass (status 0) must say so
+// positively, with the API's auth type and a reason, as every pass of the operator does: JSON
+// null, {} or an answer of another shape decode to the zero Decision, whose status 0 would
+// otherwise let the request through. A refusal carries a known status and a code.
+func isDecision(d Decision) bool {
+	if !validStatus(d.Status) {
+		return false
+	}
+	if d.Status != 0 {
+		return d.Code != ""
+	}
+	switch d.Auth {
+	case apispec.AuthNone, apispec.AuthIAM, apispec.AuthAPIKey:
+		return d.Reason != ""
+	}
+	return false
 }
 
 // WatchRoutes calls set with every new routing table until ctx ends. While the operator is away

@@ -128,6 +128,7 @@ func TestOperatorKeepsWorkingAfterTheSpinUpKeyIsDeleted(t *testing.T) {
 	}
 	st := res.State
 	roleName := OperatorRoleName(cluster, testRegion)
+	wantTrust := PodIdentityTrustPolicy("aws", "123456789012", testRegion, cluster, "cortex", "cortex-operator")
 	if st.OperatorAuth != OperatorAuthPodIdentity || st.OperatorRoleARN != "arn:aws:iam::123456789012:role/"+roleName || st.OperatorAssociationID == "" || st.PodIdentityAgent == "" {
 		t.Fatalf("state: auth %q role %q association %q agent %q", st.OperatorAuth, st.OperatorRoleARN, st.OperatorAssociationID, st.PodIdentityAgent)
 	}
@@ -148,8 +149,8 @@ func TestOperatorKeepsWorkingAfterTheSpinUpKeyIsDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	trust, err := decodePolicyDocument(aws.ToString(role.Role.AssumeRolePolicyDocument))
-	if err != nil || !sameJSON(trust, PodIdentityTrustPolicy) {
-		t.Fatalf("trust policy %s (%v), want %s", trust, err, PodIdentityTrustPolicy)
+	if err != nil || !sameJSON(trust, wantTrust) {
+		t.Fatalf("trust policy %s (%v), want %s", trust, err, wantTrust)
 	}
 	tags := map[string]string{}
 	for _, tg := range role.Role.Tags {
@@ -203,16 +204,16 @@ func TestOperatorKeepsWorkingAfterTheSpinUpKeyIsDeleted(t *testing.T) {
 	}
 
 	// A re-run puts a widened trust policy back: only EKS Pod Identity may assume the role.
-	if _, err := p.EnsurePodRole(ctx, PodRole{Name: roleName, InlinePolicyName: operatorPolicyName, InlinePolicy: string(opDoc)}); err == nil {
+	if _, err := p.EnsurePodRole(ctx, PodRole{Name: roleName, TrustPolicy: wantTrust, InlinePolicyName: operatorPolicyName, InlinePolicy: string(opDoc)}); err == nil {
 		t.Fatal("the spin-up key was deleted, yet its provisioner still works")
 	}
 	pa := newProv(admin.Credentials.(credentials.StaticCredentialsProvider).Value, nil)
-	if _, err := pa.EnsurePodRole(ctx, PodRole{Name: roleName, InlinePolicyName: operatorPolicyName, InlinePolicy: string(opDoc)}); err != nil {
+	if _, err := pa.EnsurePodRole(ctx, PodRole{Name: roleName, TrustPolicy: wantTrust, InlinePolicyName: operatorPolicyName, InlinePolicy: string(opDoc)}); err != nil {
 		t.Fatal(err)
 	}
 	if role, err = ic.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(roleName)}); err != nil {
 		t.Fatal(err)
-	} else if trust, _ := decodePolicyDocument(aws.ToString(role.Role.AssumeRolePolicyDocument)); !sameJSON(trust, PodIdentityTrustPolicy) {
+	} else if trust, _ := decodePolicyDocument(aws.ToString(role.Role.AssumeRolePolicyDocument)); !sameJSON(trust, wantTrust) {
 		t.Errorf("a re-run left the widened trust policy: %s", trust)
 	}
 

@@ -126,6 +126,7 @@ func (u *upper) operatorRole(ctx context.Context) (string, error) {
 	}
 	name := OperatorRoleName(u.cfg.ClusterName, p.region)
 	arn, err := p.EnsurePodRole(ctx, PodRole{Name: name, Description: "cortex operator of cluster " + u.cfg.ClusterName + " (EKS Pod Identity)",
+		TrustPolicy:      PodIdentityTrustPolicy(st.Partition, st.AccountID, p.region, u.names.EKSCluster, operatorNamespace, operatorServiceAccount),
 		InlinePolicyName: operatorPolicyName, InlinePolicy: compact, Tags: u.tags("role-operator")})
 	if err != nil {
 		return "", err

@@ -22,14 +22,42 @@ import (
 // credentials of their role.
 const PodIdentityAgentAddon = "eks-pod-identity-agent"
 
-// PodIdentityTrustPolicy lets EKS Pod Identity (and nothing else) assume a role: AssumeRole for
-// the credentials, TagSession for the session tags it adds (cluster, namespace, ServiceAccount).
-const PodIdentityTrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
+// PodIdentityTrustPolicy lets EKS Pod Identity (and nothing else) assume a role, and only for one
+// ServiceAccount: AssumeRole for the credentials, TagSession for the session tags it adds
+// (cluster, namespace, ServiceAccount), which the conditions pin, with this account's cluster as
+// the source. Without them any pod identity association in the account could name the role (the
+// red team's finding: another cortex cluster's API by iam_role_arn ran as this operator). The
+// same conditions as the per-API roles (apiidentity.EKS.TrustPolicy).
+func PodIdentityTrustPolicy(partition, account, region, eksCluster, namespace, serviceAccount string) string {
+	doc := map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []any{map[string]any{
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "pods.eks.amazonaws.com"},
+			"Action":    []string{"sts:AssumeRole", "sts:TagSession"},
+			"Condition": map[string]any{
+				"StringEquals": map[string]string{
+					"aws:SourceAccount":                         account,
+					"aws:RequestTag/eks-cluster-name":           eksCluster,
+					"aws:RequestTag/kubernetes-namespace":       namespace,
+					"aws:RequestTag/kubernetes-service-account": serviceAccount,
+				},
+				"ArnEquals": map[string]string{
+					"aws:SourceArn": fmt.Sprintf("arn:%s:eks:%s:%s:cluster/%s", partition, region, account, eksCluster),
+				},
+			},
+		}},
+	}
+	data, _ := json.Marshal(doc) // maps marshal with sorted keys: a stable document
+	return string(data)
+}
 
 // PodRole is a role that pods assume.
 type PodRole struct {
 	Name        string
 	Description string
+	// TrustPolicy is the role's trust policy (PodIdentityTrustPolicy): required.
+	TrustPolicy string
 	// InlinePolicyName/InlinePolicy, when set, is the role's own policy (deleted with the role).
 	InlinePolicyName, InlinePolicy string
 	// ManagedPolicies are attached (and never detached here: a caller that changes the list
@@ -58,23 +86,26 @@ func sameJSON(a, b string) bool {
 	return string(xs) == string(ys)
 }
 
-// EnsurePodRole creates the role with PodIdentityTrustPolicy, or brings an existing one back to
-// it (trust policy, inline policy, attached policies), and returns its ARN.
+// EnsurePodRole creates the role with r.TrustPolicy, or brings an existing one back to it (trust
+// policy, inline policy, attached policies), and returns its ARN.
 func (p *Provisioner) EnsurePodRole(ctx context.Context, r PodRole) (string, error) {
+	if r.TrustPolicy == "" {
+		return "", fmt.Errorf("role %s: a trust policy is required", r.Name)
+	}
 	var arn string
 	got, err := p.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.Name)})
 	switch {
 	case err == nil:
 		arn = aws.ToString(got.Role.Arn)
 		trust, derr := decodePolicyDocument(aws.ToString(got.Role.AssumeRolePolicyDocument))
-		if derr != nil || !sameJSON(trust, PodIdentityTrustPolicy) {
+		if derr != nil || !sameJSON(trust, r.TrustPolicy) {
 			// A trust policy someone widened is put back: only EKS Pod Identity may assume it.
-			if _, err := p.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(r.Name), PolicyDocument: aws.String(PodIdentityTrustPolicy)}); err != nil {
+			if _, err := p.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(r.Name), PolicyDocument: aws.String(r.TrustPolicy)}); err != nil {
 				return "", fmt.Errorf("reset the trust policy of role %s: %w", r.Name, err)
 			}
 		}
 	case isCode(err, "NoSuchEntity"):
-		in := &iam.CreateRoleInput{RoleName: aws.String(r.Name), AssumeRolePolicyDocument: aws.String(PodIdentityTrustPolicy), Tags: iamTags(r.Tags)}
+		in := &iam.CreateRoleInput{RoleName: aws.String(r.Name), AssumeRolePolicyDocument: aws.String(r.TrustPolicy), Tags: iamTags(r.Tags)}
 		if r.Description != "" {
 			in.Description = aws.String(r.Description)
 		}

@@ -209,10 +209,17 @@ func (b *Backend) container(d workload.Deployment, hasSecret, code bool) (*corea
 		// the gateway reaches it through the Service.
 		coreac.EnvVar().WithName("CORTEX_HOST").WithValue("0.0.0.0"),
 		coreac.EnvVar().WithName("CORTEX_API_NAME").WithValue(s.Name),
-		coreac.EnvVar().WithName("HOME").WithValue("/tmp"),
 	)
+	// Defaults the spec may override (apispec reserves only CORTEX_ and AWS_): a name listed twice
+	// makes server-side apply refuse the whole Deployment.
+	setDefault := func(k, v string) {
+		if _, ok := s.Env[k]; !ok {
+			env = append(env, coreac.EnvVar().WithName(k).WithValue(v))
+		}
+	}
+	setDefault("HOME", "/tmp")
 	if s.Handler.Type != apispec.HandlerContainer {
-		env = append(env, coreac.EnvVar().WithName("PYTHONUNBUFFERED").WithValue("1"))
+		setDefault("PYTHONUNBUFFERED", "1")
 	}
 	c := coreac.Container().WithName(containerName).WithImage(image).
 		WithImagePullPolicy(corev1.PullIfNotPresent)
@@ -232,8 +239,8 @@ func (b *Backend) container(d workload.Deployment, hasSecret, code bool) (*corea
 		env = append(env,
 			coreac.EnvVar().WithName("CORTEX_HANDLER_PATH").WithValue(path.Join(b.opts.ProjectDir, s.Handler.Path)),
 			coreac.EnvVar().WithName("CORTEX_HANDLER_CONFIG").WithValue(string(cfg)),
-			coreac.EnvVar().WithName("PYTHONDONTWRITEBYTECODE").WithValue("1"),
 		)
+		setDefault("PYTHONDONTWRITEBYTECODE", "1")
 		c.WithCommand(b.opts.PythonCommand...).WithWorkingDir(b.opts.ProjectDir)
 	case apispec.HandlerCommand:
 		c.WithCommand(s.Handler.Command...)
