@@ -597,12 +597,20 @@ func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *co
 	cmd := &cobra.Command{
 		Use:     "configure [cluster.yaml]",
 		Short:   "Apply the fields of cluster.yaml that may change on a running AWS cluster",
-		Example: "  cortex cluster configure cluster.yaml",
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
-min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, iam_policy_arns
-and access. Any other difference is refused before anything changes. The changes are shown first;
---dry-run stops there, and otherwise they are applied after a confirmation (--yes without a
-terminal).`,
+min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn and the
+cluster-wide iam_policy_arns (attached to and detached from the nodes' role, next to the default
+policy cortex-<cluster>-<region>). Any other difference is refused before anything changes. The
+changes are shown first; --dry-run stops there, and otherwise they are applied after a
+confirmation (--yes without a terminal).
+
+Not here: who may use the cluster changes with cortex cluster access grant|revoke (the operator's
+rule and the EKS access entry together; a changed access list in cluster.yaml is refused), and an
+API's own IAM role (iam_role_arn or iam_policy_arns in its spec) changes by deploying the API again
+with the new spec (cortex deploy).`,
+		Example: "  cortex cluster configure cluster.yaml --dry-run\n  cortex cluster configure cluster.yaml --yes\n" +
+			"  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role deploy   # access\n" +
+			"  cortex deploy                                                                 # an API's role",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.ctx = c.Context()
