@@ -645,8 +645,8 @@ type ConfigureOptions struct {
 func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *cobra.Command {
 	o := &ConfigureOptions{Deps: depsOf(f)}
 	cmd := &cobra.Command{
-		Use:     "configure [cluster.yaml]",
-		Short:   "Apply the fields of cluster.yaml that may change on a running AWS cluster",
+		Use:   "configure [cluster.yaml]",
+		Short: "Apply the fields of cluster.yaml that may change on a running AWS cluster",
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
 min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn and the
 cluster-wide iam_policy_arns (attached to and detached from the nodes' role, next to the default
