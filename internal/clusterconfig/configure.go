@@ -14,8 +14,11 @@ type Change struct {
 }
 
 // Diff compares the running cluster's config with a new one. It returns the changes that may be
-// applied to a running cluster (node group sizes, CIDR allowlists, certificate, iam_policy_arns,
-// access) and an error naming every other field that differs, which must not change.
+// applied to a running cluster (node group sizes, CIDR allowlists, certificate, iam_policy_arns)
+// and an error naming every other field that differs, which must not change. access is refused
+// with the command that changes it: a running cluster's access lives in the operator's rules and
+// the EKS access entries, which only `cortex cluster access` changes (both sides together), so a
+// configure that recorded it would claim a change that never happens.
 func Diff(running, next *Config) ([]Change, error) {
 	var changes []Change
 	var refused []error
@@ -52,12 +55,14 @@ func Diff(running, next *Config) ([]Change, error) {
 		{"api_load_balancer_cidr_allowlist", running.APILoadBalancerCIDRAllowlist, next.APILoadBalancerCIDRAllowlist},
 		{"iam_policy_arns", running.IAMPolicyARNs, next.IAMPolicyARNs},
 		{"ssl_certificate_arn", running.SSLCertificateARN, next.SSLCertificateARN},
-		{"access", running.Access, next.Access},
 	}
 	for _, f := range mutable {
 		if !same(normalizeEmpty(f.a), normalizeEmpty(f.b)) {
 			changes = append(changes, Change{Field: f.field, From: f.a, To: f.b})
 		}
+	}
+	if !same(normalizeEmpty(running.Access), normalizeEmpty(next.Access)) {
+		refused = append(refused, fmt.Errorf("access: not changed by configure on a running cluster (from %v to %v); use cortex cluster access grant|revoke, which change the operator's rule and the EKS access entry together", running.Access, next.Access))
 	}
 	old := map[string]NodeGroup{}
 	for _, ng := range running.NodeGroups {

@@ -83,6 +83,10 @@ type Config struct {
 	// denials, the public endpoints, connection refusals), so that traffic anyone can send never
 	// rotates the audit trail of principals away. Default: Logger.
 	DenialLogger *slog.Logger `json:"-"`
+	// KubeUserLookup, set only in code (tests), replaces the TokenReview webhook's mapping: the
+	// Kubernetes user comes from it instead of the operator's rules. Tests use it to stand in for
+	// EKS's authenticator, which maps an IAM identity by its access entry (see tokenreview.go).
+	KubeUserLookup KubeUserLookup `json:"-"`
 }
 
 // ConnLimits bound what a client, authenticated or not, can hold open. Zero values take the

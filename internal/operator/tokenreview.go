@@ -1,6 +1,7 @@
 package operator
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -21,6 +22,11 @@ const (
 	ExtraARN         = "cortex.dev/arn"
 	ExtraSessionName = "cortex.dev/session-name"
 )
+
+// KubeUserLookup maps a verified identity to its Kubernetes user, as EKS's authenticator maps an
+// IAM identity by its access entry (username and groups of the entry). found=false: no entry, not
+// authenticated; an error is never a pass (the API server gets a 503 and retries).
+type KubeUserLookup func(ctx context.Context, id *identity.Identity) (username string, groups []string, found bool, err error)
 
 // maxTokenReview bounds a TokenReview request: a token is at most identity.MaxTokenSize.
 const maxTokenReview = 64 << 10
@@ -84,6 +90,26 @@ func (s *Server) handleTokenReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.arn = id.ARN
+	extra := map[string]authnv1.ExtraValue{ExtraARN: {id.ARN}}
+	if id.SessionName != "" {
+		extra[ExtraSessionName] = authnv1.ExtraValue{id.SessionName}
+	}
+	if lookup := s.cfg.KubeUserLookup; lookup != nil {
+		name, groups, found, err := lookup(r.Context(), &id)
+		switch {
+		case err != nil:
+			s.log.Warn("kubernetes user lookup failed", "error", err.Error())
+			a.decision, a.reason = "deny", "lookup_failed"
+			WriteError(w, http.StatusServiceUnavailable, CodeIDPUnavailable, "the identity's Kubernetes user could not be looked up; retry later")
+		case !found:
+			refuse("no_access_entry", id.ARN+" has no access entry on this cluster (ask a cluster admin: cortex cluster access grant)")
+		default:
+			a.decision, a.reason = "allow", "access_entry"
+			answer(authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{
+				Username: name, UID: access.UniqueID(id.UserID), Groups: groups, Extra: extra}})
+		}
+		return
+	}
 	d, err := s.decideRole(id)
 	if err != nil {
 		a.decision, a.reason = "deny", "bind_failed"
@@ -96,10 +122,6 @@ func (s *Server) handleTokenReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.decision, a.reason = "allow", d.Reason
-	extra := map[string]authnv1.ExtraValue{ExtraARN: {id.ARN}}
-	if id.SessionName != "" {
-		extra[ExtraSessionName] = authnv1.ExtraValue{id.SessionName}
-	}
 	answer(authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{
 		Username: id.CanonicalARN, UID: access.UniqueID(id.UserID), Groups: rbac.Groups(d.Role), Extra: extra}})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,16 +42,25 @@ func TestInfoAndConfigure(t *testing.T) {
 		t.Fatalf("want refusal naming the fields, got %v", err)
 	}
 
+	// Refused: access (it changes with cortex cluster access); the node role keeps its policies.
+	withAccess := mustConfig(t, base+"iam_policy_arns: []\naccess: [{principal: \"123456789012\", role: read}]\n")
+	if _, err := p.Configure(ctx, withAccess); err == nil || !strings.Contains(err.Error(), "cortex cluster access grant|revoke") {
+		t.Fatalf("want access refused with the command to use, got %v", err)
+	}
+	if attached, err := p.attachedRolePolicies(ctx, NamesFor("aws", info.State.AccountID, "conf", testRegion).NodeRole); err != nil ||
+		!attached["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"] {
+		t.Fatalf("a refused configure changed the node role: %v, %v", attached, err)
+	}
+
 	next := mustConfig(t, base+`iam_policy_arns: [arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess]
 operator_load_balancer_cidr_allowlist: [203.0.113.0/24]
 node_groups: [{name: ng-cpu, instance_type: m5.large, min_instances: 2, max_instances: 7}]
-access: [{principal: "123456789012", role: read}]
 `)
 	changes, err := p.Configure(ctx, next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != 5 {
+	if len(changes) != 4 {
 		t.Errorf("changes: %+v", changes)
 	}
 	st, _ := LoadLocalState(dir, "conf", testRegion)
@@ -75,8 +85,9 @@ access: [{principal: "123456789012", role: read}]
 	if len(cidrs) != 2 || cidrs[0] != "203.0.113.0/24" || cidrs[1] != "203.0.113.0/24" {
 		t.Errorf("operator LB ingress after configure: %v", cidrs)
 	}
-	if len(st.Config.Access) != 1 {
-		t.Errorf("access not recorded in the state: %+v", st.Config.Access)
+	if !slices.Equal(st.Config.IAMPolicyARNs, []string{"arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess"}) ||
+		slices.Contains(st.NodeRolePolicy, "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess") {
+		t.Errorf("state after configure: iam_policy_arns %v, node role policies %v", st.Config.IAMPolicyARNs, st.NodeRolePolicy)
 	}
 	if _, err := p.Down(ctx, "conf", DownOptions{}); err != nil {
 		t.Fatal(err)

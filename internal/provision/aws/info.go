@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 
 	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
+	"github.com/cortexlabs-go/cortex/internal/kube/install"
+	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 )
 
 // Info is what `cortex cluster info` shows.
@@ -29,6 +31,22 @@ type Info struct {
 	NATGatewaySetting string            `json:"nat_gateway,omitempty"`
 	// Install is the state of cortex in the EKS cluster (nil when `up` installed nothing).
 	Install *InstallInfo `json:"install,omitempty"`
+	// AccessEntries is who has Kubernetes access, read as `cortex cluster access list` reads it
+	// (kubeaccess.AccessEntries); AccessEntriesError says why it could not be read.
+	AccessEntries      []kubeaccess.Grant `json:"access_entries"`
+	AccessEntriesError string             `json:"access_entries_error,omitempty"`
+	// APIRoles are the EKS Pod Identity associations of the APIs' namespace: each API's
+	// ServiceAccount and its IAM role (APIs without one have no association and no AWS identity).
+	APIRoles      []APIRole `json:"api_roles"`
+	APIRolesError string    `json:"api_roles_error,omitempty"`
+}
+
+// APIRole is one API's AWS identity: its ServiceAccount's pod identity association.
+type APIRole struct {
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"service_account"`
+	RoleARN        string `json:"role_arn"`
+	AssociationID  string `json:"association_id"`
 }
 
 // ErrNoCluster is returned when no state exists for the cluster.
@@ -95,7 +113,54 @@ func (p *Provisioner) Info(ctx context.Context, clusterName string) (*Info, erro
 	if st.Kubernetes != nil && info.EKSStatus != "missing" {
 		info.Install = p.installInfo(ctx, st)
 	}
+	if st.EKSCluster != "" && info.EKSStatus != "missing" {
+		// What cannot be read is said, not hidden: info shows the rest of the cluster either way.
+		apis := apisNamespace(st)
+		entries := &kubeaccess.AccessEntries{EKS: p.eks, Cluster: st.EKSCluster, Namespaces: []string{apis}}
+		if info.AccessEntries, err = entries.List(ctx); err != nil {
+			info.AccessEntriesError = err.Error()
+		}
+		if info.APIRoles, err = p.apiRoles(ctx, st.EKSCluster, apis); err != nil {
+			info.APIRolesError = err.Error()
+		}
+	}
 	return info, nil
+}
+
+// apisNamespace is where the cluster's APIs run (the install's, else the install's default).
+func apisNamespace(st *State) string {
+	if st.Kubernetes != nil && st.Kubernetes.APIsNamespace != "" {
+		return st.Kubernetes.APIsNamespace
+	}
+	return install.DefaultNamespace + "-apis"
+}
+
+// apiRoles lists the pod identity associations of the APIs' namespace with their roles (the
+// listing has no role: each association is described).
+func (p *Provisioner) apiRoles(ctx context.Context, cluster, namespace string) ([]APIRole, error) {
+	var out []APIRole
+	pg := eks.NewListPodIdentityAssociationsPaginator(p.eks, &eks.ListPodIdentityAssociationsInput{ClusterName: aws.String(cluster), Namespace: aws.String(namespace)})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list the pod identity associations of EKS cluster %s: %w", cluster, err)
+		}
+		for _, a := range page.Associations {
+			if aws.ToString(a.Namespace) != namespace {
+				continue
+			}
+			d, err := p.eks.DescribePodIdentityAssociation(ctx, &eks.DescribePodIdentityAssociationInput{ClusterName: aws.String(cluster), AssociationId: a.AssociationId})
+			if isCode(err, "ResourceNotFoundException") {
+				continue // deleted since the listing
+			}
+			if err != nil {
+				return nil, fmt.Errorf("describe pod identity association %s: %w", aws.ToString(a.AssociationId), err)
+			}
+			out = append(out, APIRole{Namespace: namespace, ServiceAccount: aws.ToString(a.ServiceAccount),
+				RoleARN: aws.ToString(d.Association.RoleArn), AssociationID: aws.ToString(a.AssociationId)})
+		}
+	}
+	return out, nil
 }
 
 // PlanConfigure returns what Configure would change (the diff against the running cluster's

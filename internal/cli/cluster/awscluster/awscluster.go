@@ -24,6 +24,7 @@ import (
 	confirmpkg "github.com/cortexlabs-go/cortex/internal/confirm"
 	"github.com/cortexlabs-go/cortex/internal/credentials"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
+	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
@@ -555,12 +556,61 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 	row("cluster role", st.ClusterRoleARN)
 	row("node role", st.NodeRoleARN)
 	row("operator aws", operatorAWSText(st))
+	accessEntryRows(row, i)
+	apiRoleRows(row, i)
 	row("vpc", st.VPCID)
 	row("subnets", i.SubnetVisibility)
 	row("  public", byKey(st.PublicSubnets))
 	row("  private", byKey(st.PrivateSubnets))
 	row("nat gateways", strings.TrimSpace(i.NATGatewaySetting+" "+byKey(st.NATGateways)))
 	row("security groups", byKey(st.SecurityGroups))
+}
+
+// accessEntryRows are the EKS access entries, one a row: its cortex role (or what it is instead)
+// and its access policies. cortex cluster access list compares them with the operator's rules.
+func accessEntryRows(row func(string, any), i *provaws.Info) {
+	if i.AccessEntriesError != "" {
+		row("access entries", "unknown: "+i.AccessEntriesError)
+		return
+	}
+	row("access entries", fmt.Sprintf("%d (cortex cluster access list compares them with the operator's rules)", len(i.AccessEntries)))
+	for _, g := range i.AccessEntries {
+		what := string(g.Role)
+		switch {
+		case g.Type != "STANDARD":
+			what = strings.ToLower(g.Type) + " (nodes)"
+		case what == "":
+			what = "no cortex role"
+		}
+		pols := make([]string, 0, len(g.Policies))
+		for _, p := range g.Policies {
+			name := strings.TrimPrefix(p.ARN, kubeaccess.PolicyPrefix)
+			if p.Scope == "namespace" {
+				name += " in " + strings.Join(p.Namespaces, ",")
+			}
+			pols = append(pols, name)
+		}
+		detail := what
+		if len(pols) > 0 {
+			detail += "; " + strings.Join(pols, ", ")
+		}
+		if len(g.Groups) > 0 {
+			detail += "; groups " + strings.Join(g.Groups, ",")
+		}
+		row("  "+g.Principal, detail)
+	}
+}
+
+// apiRoleRows are the APIs' own IAM roles: the pod identity associations of the APIs' namespace.
+func apiRoleRows(row func(string, any), i *provaws.Info) {
+	if i.APIRolesError != "" {
+		row("api roles", "unknown: "+i.APIRolesError)
+		return
+	}
+	row("api roles", fmt.Sprintf("%d (APIs without one have no AWS credentials)", len(i.APIRoles)))
+	for _, r := range i.APIRoles {
+		row("  "+r.Namespace+"/"+r.ServiceAccount, fmt.Sprintf("%s (EKS Pod Identity, association %s)", r.RoleARN, r.AssociationID))
+	}
 }
 
 // byKey renders a map as "k=v, k=v" in key order ("-" when empty).
@@ -595,14 +645,22 @@ type ConfigureOptions struct {
 func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *cobra.Command {
 	o := &ConfigureOptions{Deps: depsOf(f)}
 	cmd := &cobra.Command{
-		Use:     "configure [cluster.yaml]",
-		Short:   "Apply the fields of cluster.yaml that may change on a running AWS cluster",
-		Example: "  cortex cluster configure cluster.yaml",
+		Use:   "configure [cluster.yaml]",
+		Short: "Apply the fields of cluster.yaml that may change on a running AWS cluster",
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
-min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, iam_policy_arns
-and access. Any other difference is refused before anything changes. The changes are shown first;
---dry-run stops there, and otherwise they are applied after a confirmation (--yes without a
-terminal).`,
+min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn and the
+cluster-wide iam_policy_arns (attached to and detached from the nodes' role, next to the default
+policy cortex-<cluster>-<region>). Any other difference is refused before anything changes. The
+changes are shown first; --dry-run stops there, and otherwise they are applied after a
+confirmation (--yes without a terminal).
+
+Not here: who may use the cluster changes with cortex cluster access grant|revoke (the operator's
+rule and the EKS access entry together; a changed access list in cluster.yaml is refused), and an
+API's own IAM role (iam_role_arn or iam_policy_arns in its spec) changes by deploying the API again
+with the new spec (cortex deploy).`,
+		Example: "  cortex cluster configure cluster.yaml --dry-run\n  cortex cluster configure cluster.yaml --yes\n" +
+			"  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role deploy   # access\n" +
+			"  cortex deploy                                                                 # an API's role",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.ctx = c.Context()

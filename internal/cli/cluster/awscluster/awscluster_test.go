@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,10 +35,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cli/operatorcmd"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 	"github.com/cortexlabs-go/cortex/internal/operator"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
@@ -306,15 +309,37 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
 	// --region defaults to $AWS_REGION.
 	t.Setenv("AWS_REGION", "us-west-2")
+	// An access entry (as cortex cluster access grant makes it) and an API's pod identity
+	// association (as the operator makes it on deploy), for info to show.
+	const bob, irisRole = "arn:aws:iam::123456789012:user/bob", "arn:aws:iam::123456789012:role/iris-reader"
+	eksc := eks.NewFromConfig(aws.Config{Region: "us-west-2", BaseEndpoint: aws.String(fake.URL), Credentials: awscreds.NewStaticCredentialsProvider(keyID, secret, "")})
+	if err := (&kubeaccess.AccessEntries{EKS: eksc, Cluster: "cli-one", Namespaces: []string{"cortex-apis"}}).Put(context.Background(), bob, access.RoleDeploy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eksc.CreatePodIdentityAssociation(context.Background(), &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String("cli-one"),
+		Namespace: aws.String("cortex-apis"), ServiceAccount: aws.String("iris"), RoleArn: aws.String(irisRole)}); err != nil {
+		t.Fatal(err)
+	}
 	if err := h.run(infoCmd(), "--name", "cli-one", "-o", "json"); err != nil {
 		t.Fatalf("%v %s", err, h.errOut)
 	}
-	var info map[string]any
+	var info struct {
+		EKSStatus     string             `json:"eks_status"`
+		CreatorARN    string             `json:"creator_arn"`
+		AccessEntries []kubeaccess.Grant `json:"access_entries"`
+		APIRoles      []provaws.APIRole  `json:"api_roles"`
+	}
 	if err := json.Unmarshal(h.out.Bytes(), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info["eks_status"] != "ACTIVE" || info["creator_arn"] == "" {
+	if info.EKSStatus != "ACTIVE" || info.CreatorARN == "" {
 		t.Errorf("info: %s", h.out)
+	}
+	if !slices.ContainsFunc(info.AccessEntries, func(g kubeaccess.Grant) bool { return g.Principal == bob && g.Role == access.RoleDeploy }) {
+		t.Errorf("info -o json lacks bob's access entry: %+v", info.AccessEntries)
+	}
+	if !slices.ContainsFunc(info.APIRoles, func(r provaws.APIRole) bool { return r.ServiceAccount == "iris" && r.RoleARN == irisRole }) {
+		t.Errorf("info -o json lacks iris's role: %+v", info.APIRoles)
 	}
 	if err := h.run(infoCmd(), cfg); err != nil || !strings.Contains(h.out.String(), "operator endpoint") {
 		t.Fatalf("info table: %v %s", err, h.out)
@@ -322,7 +347,8 @@ func TestUpInfoDownAgainstMoto(t *testing.T) {
 	if !strings.Contains(h.out.String(), "operator aws") || !strings.Contains(h.out.String(), "-operator (EKS Pod Identity, association a-") {
 		t.Errorf("info lacks the operator's role: %s", h.out)
 	}
-	for _, want := range []string{`image\s+cortex:test`, `operator\s+ready`, `gateway\s+ready`, `operator endpoint\s+https://\S+\.elb\.amazonaws\.com`} {
+	for _, want := range []string{`\s+arn:aws:iam::123456789012:user/bob\s+deploy; AmazonEKSViewPolicy in cortex-apis; groups cortex:read,cortex:deploy`,
+		`\s+cortex-apis/iris\s+arn:aws:iam::123456789012:role/iris-reader \(EKS Pod Identity, association a-\S+\)`, `image\s+cortex:test`, `operator\s+ready`, `gateway\s+ready`, `operator endpoint\s+https://\S+\.elb\.amazonaws\.com`} {
 		if !regexp.MustCompile(`(?m)^` + want + `$|^` + want + ` `).MatchString(h.out.String()) {
 			t.Errorf("info table lacks %q:\n%s", want, h.out)
 		}

@@ -4,10 +4,14 @@ package kubeconfig
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -26,6 +30,8 @@ type Options struct {
 	// Executable is the cortex binary the kubeconfig runs (default: this process's).
 	Executable func() (string, error)
 	Getenv     func(string) string
+	// AWSConfig is the SDK configuration of DescribeCluster (the Factory's seam).
+	AWSConfig func(context.Context, *cliconfig.Environment) (aws.Config, error)
 
 	Server         string
 	CAFile         string
@@ -38,7 +44,7 @@ type Options struct {
 
 // NewCmdKubeconfig returns `cortex cluster kubeconfig`. runF replaces the run function in tests.
 func NewCmdKubeconfig(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	o := &Options{IO: f.IO, Environment: f.Environment, Executable: os.Executable, Getenv: getenv(f)}
+	o := &Options{IO: f.IO, Environment: f.Environment, Executable: os.Executable, Getenv: getenv(f), AWSConfig: f.AWSConfigFor}
 	cmd := &cobra.Command{
 		Use:   "kubeconfig [--server URL] [--ca-file F | --from-kubeconfig F] [--output FILE]",
 		Short: "Write a kubeconfig that authenticates kubectl with your IAM identity",
@@ -48,8 +54,15 @@ to the cluster and Kubernetes RBAC gives you your cortex role (read, deploy or a
 The API server's URL and CA come from --server and --ca-file, or from an existing kubeconfig's context
 (--from-kubeconfig, --context). With --eks-cluster and --region the token is EKS's own; otherwise it is a
 cortex identity token for the environment's cluster, bound to that API server and checked by the
-operator's TokenReview webhook. The file is written 0600.`,
-		Example: `  cortex -e prod cluster kubeconfig --server https://k8s.example.com:6443 --ca-file k8s-ca.pem --output ~/.kube/cortex-prod
+operator's TokenReview webhook. The file is written 0600.
+
+For an AWS environment (made by cortex cluster up --provider aws) no flag is needed: the EKS cluster
+is the environment's, its endpoint and CA come from EKS DescribeCluster, and the user runs
+cortex cluster token --eks-cluster NAME (EKS's token, x-k8s-aws-id = NAME) with the environment's
+AWS profile. EKS then gives you the Kubernetes access of your access entry (cortex cluster access).`,
+		Example: `  cortex -e aws-prod cluster kubeconfig --output ~/.kube/cortex-aws-prod
+  cortex cluster kubeconfig --eks-cluster my-eks --region us-west-2 --output ~/.kube/my-eks
+  cortex -e prod cluster kubeconfig --server https://k8s.example.com:6443 --ca-file k8s-ca.pem --output ~/.kube/cortex-prod
   cortex -e prod cluster kubeconfig --from-kubeconfig ~/.kube/config --context admin@prod --output ~/.kube/cortex-prod
   KUBECONFIG=~/.kube/cortex-prod kubectl -n cortex-apis get pods`,
 		Args: cobra.NoArgs,
@@ -65,27 +78,43 @@ operator's TokenReview webhook. The file is written 0600.`,
 	fl.StringVar(&o.CAFile, "ca-file", "", "PEM file of the API server's CA")
 	fl.StringVar(&o.FromKubeconfig, "from-kubeconfig", "", "take the server and CA from this kubeconfig")
 	fl.StringVar(&o.Context, "context", "", "the context of --from-kubeconfig (default: its current context)")
-	fl.StringVar(&o.EKSCluster, "eks-cluster", "", "an EKS cluster: use EKS tokens for this cluster name")
-	fl.StringVar(&o.Region, "region", "", "the EKS cluster's region (with --eks-cluster)")
-	fl.StringVar(&o.Output, "output", "", "write to this `FILE` (0600) instead of standard output")
+	fl.StringVar(&o.EKSCluster, "eks-cluster", "", "an EKS cluster: use EKS tokens for this cluster name (default: an AWS environment's cluster)")
+	fl.StringVar(&o.Region, "region", "", "the EKS cluster's region (default: an AWS environment's region)")
+	fl.StringVarP(&o.Output, "output", "o", "", "write to this `FILE` (0600) instead of standard output")
 	return cmd
 }
 
 func run(ctx context.Context, o *Options) error {
-	cluster, err := o.cluster()
-	if err != nil {
-		return err
-	}
 	_, env, err := o.Environment(ctx)
 	if err != nil {
 		return err
 	}
-	args := []string{"--env", env.Name, "cluster", "token"}
-	if o.EKSCluster != "" {
-		if o.Region == "" {
+	// An AWS environment's own EKS cluster, unless the flags name another API server.
+	eksName, region := o.EKSCluster, o.Region
+	if eksName == "" && o.Server == "" && o.FromKubeconfig == "" && env.Provider == "aws" && env.ClusterName != "" {
+		eksName = env.ClusterName
+	}
+	if eksName != "" && region == "" {
+		region = env.Region
+	}
+	var cluster *clientcmdapi.Cluster
+	if eksName != "" && o.Server == "" && o.FromKubeconfig == "" {
+		if region == "" {
 			return errors.New("--eks-cluster needs --region")
 		}
-		args = append(args, "--eks-cluster", o.EKSCluster, "--region", o.Region)
+		cluster, err = o.describeEKS(ctx, env, eksName, region)
+	} else {
+		cluster, err = o.cluster()
+	}
+	if err != nil {
+		return err
+	}
+	args := []string{"--env", env.Name, "cluster", "token"}
+	if eksName != "" {
+		if region == "" {
+			return errors.New("--eks-cluster needs --region")
+		}
+		args = append(args, "--eks-cluster", eksName, "--region", region)
 	} else {
 		if o.Region != "" {
 			return errors.New("--region goes with --eks-cluster")
@@ -181,6 +210,43 @@ func (o *Options) cluster() (*clientcmdapi.Cluster, error) {
 		return nil, errors.New("no API server: pass --server or --from-kubeconfig")
 	}
 	return c, nil
+}
+
+// describeEKS is the EKS cluster's endpoint and CA, from DescribeCluster. It fails closed: no
+// kubeconfig for a cluster without an HTTPS endpoint or without a PEM CA to verify it by.
+func (o *Options) describeEKS(ctx context.Context, env *cliconfig.Environment, name, region string) (*clientcmdapi.Cluster, error) {
+	cfg, err := o.AWSConfig(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Region = region
+	out, err := eks.NewFromConfig(cfg).DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("describe EKS cluster %s in %s: %w", name, region, err)
+	}
+	c := out.Cluster
+	endpoint := aws.ToString(c.Endpoint)
+	if endpoint == "" {
+		return nil, fmt.Errorf("EKS cluster %s is %s and has no endpoint yet: try again when it is ACTIVE", name, c.Status)
+	}
+	if !strings.HasPrefix(endpoint, "https://") {
+		return nil, fmt.Errorf("EKS cluster %s: endpoint %q is not https: refusing to send tokens to it", name, endpoint)
+	}
+	var ca []byte
+	if c.CertificateAuthority != nil {
+		ca, err = base64.StdEncoding.DecodeString(aws.ToString(c.CertificateAuthority.Data))
+		if err != nil {
+			return nil, fmt.Errorf("EKS cluster %s: certificate authority data is not base64: %v", name, err)
+		}
+	}
+	// Without CA data kubectl would trust the system's roots for this server: refuse. (Data that
+	// is not a certificate makes kubectl fail on its own, closed; moto's fake CA is such data.)
+	if len(ca) == 0 {
+		return nil, fmt.Errorf("EKS cluster %s has no certificate authority: refusing to write a kubeconfig that trusts any CA for its API server", name)
+	}
+	k := clientcmdapi.NewCluster()
+	k.Server, k.CertificateAuthorityData = endpoint, ca
+	return k, nil
 }
 
 // getenv is the factory's view of the process environment (tests replace it).
