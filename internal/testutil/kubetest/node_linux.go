@@ -341,8 +341,21 @@ func (s *hostState) restore() []error {
 }
 
 // removeCgroup removes a cgroup directory and its children, deepest first (rmdir: a cgroup's
-// files cannot be unlinked).
+// files cannot be unlinked). A cgroup whose last processes are still exiting (killed a moment
+// ago) is busy: it retries for up to 15 s, so the next real node, waiting for the host-wide lock,
+// does not find this one's /kubepods (seen once: blkio's was still there when the lock passed).
 func removeCgroup(dir string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := removeCgroupOnce(dir)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond) // polling the condition (the directory gone), bounded
+	}
+}
+
+func removeCgroupOnce(dir string) error {
 	var dirs []string
 	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
