@@ -617,7 +617,7 @@ apply it directly. The operator's public endpoint is not known before its Servic
 give its name with --tls-dns-name, and configure the environment by hand (docs/kubernetes.md).`,
 		Example: `  cortex cluster manifests --image registry.example.com/cortex:0.1 | kubectl apply --server-side -f -
   cortex cluster manifests --image registry.example.com/cortex:0.1 --api-image registry.example.com/cortex-python-runtime:0.1 > cortex.yaml`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)
