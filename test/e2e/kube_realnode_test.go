@@ -34,6 +34,27 @@ const containerAPIYAML = `- name: web
     port: 8080
     health_check_path: /healthz
   replicas: 1
+- name: py
+  kind: RealtimeAPI
+  handler:
+    type: python
+    path: handler.py
+    config:
+      factor: 3
+  replicas: 1
+`
+
+// pythonHandler is the python API's handler: its answer is derived from the payload and the
+// config, so the call proves the project's code (from the deploy's ConfigMap) ran.
+const pythonHandler = `import os
+
+
+class Handler:
+    def __init__(self, config):
+        self.factor = config["factor"]
+
+    def handle_post(self, payload):
+        return {"product": payload["n"] * self.factor, "api": os.environ.get("CORTEX_API_NAME")}
 `
 
 // TestKubernetesRealNode installs cortex with the real CLI onto a control plane whose node is a
@@ -69,7 +90,7 @@ func TestKubernetesRealNode(t *testing.T) {
 	// 1. cluster up: the operator becomes Available on the real node.
 	begin := time.Now()
 	up := append([]string{"cluster", "up"}, kube...)
-	up = append(up, "--image", k.Node.Images["cortex"], "--service-type", "ClusterIP",
+	up = append(up, "--image", k.Node.Images["cortex"], "--api-image", k.Node.Images["python-runtime"], "--service-type", "ClusterIP",
 		"--api-server-address", strings.TrimPrefix(k.Config.Host, "https://"), "--wait-timeout", "150s",
 		"--sts-test-endpoint", moto.URL, "--account-id", "123456789012") // moto's account
 	if out, errOut, code := c.run(up...); code != 0 {
@@ -125,12 +146,21 @@ func TestKubernetesRealNode(t *testing.T) {
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "cortex.yaml")
 	writeFile(t, spec, fmt.Sprintf(containerAPIYAML, k.Node.Images["testserver"]))
+	writeFile(t, filepath.Join(dir, "handler.py"), pythonHandler)
 	begin = time.Now()
 	if out, errOut, code := c.run("deploy", spec); code != 0 {
 		t.Fatalf("cortex deploy: exit %d\n%s%s\noperator log:\n%s", code, out, errOut, operatorPodLog(ctx, k))
 	}
-	c.waitFor("api web live", func() bool { return c.get("web").Status == "live" })
-	t.Logf("container API live in %s", time.Since(begin).Round(10*time.Millisecond))
+	for _, api := range []string{"web", "py"} {
+		live := func() (bool, error) { return c.get(api).Status == "live", nil }
+		wait, cancel := context.WithTimeout(ctx, 3*time.Minute) // bounds a broken build only
+		err := kubetest.Poll(wait, 200*time.Millisecond, live)
+		cancel()
+		if err != nil {
+			t.Fatalf("api %s live: %v (status %+v)\n%s", api, err, c.get(api), podLogs(ctx, k, install.DefaultNamespace+"-apis", ""))
+		}
+	}
+	t.Logf("container and python APIs live in %s", time.Since(begin).Round(10*time.Millisecond))
 	// The API's endpoint is the gateway Service's address (the gateway's public endpoint, which
 	// its certificate covers and `cortex call` verifies with the pinned CA).
 	gw, err := k.Client.CoreV1().Services(install.DefaultNamespace).Get(ctx, install.GatewayName, metav1.GetOptions{})
@@ -145,6 +175,15 @@ func TestKubernetesRealNode(t *testing.T) {
 		t.Fatalf("cortex call web: %s", out)
 	}
 	t.Logf("cortex call web answered through the gateway: %s", strings.TrimSpace(out))
+	// The python API: the runtime image (--api-image) runs the handler from the deploy's project.
+	if st := c.get("py"); !strings.HasPrefix(st.Endpoint, "https://"+gw.Spec.ClusterIP+":443/") {
+		t.Fatalf("api py endpoint %q, want the gateway Service's https://%s:443/...", st.Endpoint, gw.Spec.ClusterIP)
+	}
+	out = c.must("call", "py", `{"n":14}`)
+	if !strings.Contains(out, `"product": 42`) && !strings.Contains(out, `"product":42`) || !strings.Contains(out, `"py"`) {
+		t.Fatalf("cortex call py: %s", out)
+	}
+	t.Logf("cortex call py answered through the gateway: %s", strings.TrimSpace(out))
 	// The operator pod really asks moto's STS: a key moto does not know gets nothing.
 	stranger := newClusterEnv(c, "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7NOTREAL", "AWS_SECRET_ACCESS_KEY=wrong")
 	if _, errOut, code := stranger.run("get"); code == 0 || !strings.Contains(errOut, "401") {
@@ -213,9 +252,17 @@ func cliEnvironment(t *testing.T, configDir, name string) cliconfig.Environment 
 
 // operatorPodLog is the operator pod's log through pods/log (the kubelet of the real node).
 func operatorPodLog(ctx context.Context, k *kubetest.Cluster) string {
-	pods, err := k.Client.CoreV1().Pods(install.DefaultNamespace).List(ctx, metav1.ListOptions{LabelSelector: install.LabelName + "=" + install.OperatorName})
+	return podLogs(ctx, k, install.DefaultNamespace, install.LabelName+"="+install.OperatorName)
+}
+
+// podLogs is the state and the log of the pods of a namespace that match selector.
+func podLogs(ctx context.Context, k *kubetest.Cluster, ns, selector string) string {
+	// The caller's context may be the one that expired.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	pods, err := k.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil || len(pods.Items) == 0 {
-		return fmt.Sprintf("(no operator pod: %v)", err)
+		return fmt.Sprintf("(no pod in %s matching %q: %v)", ns, selector, err)
 	}
 	var b strings.Builder
 	for _, p := range pods.Items {

@@ -32,6 +32,10 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
 )
 
+// apiImageUsage is the help of --api-image (cluster up and cluster manifests).
+const apiImageUsage = "the image of python and command APIs (default: --image, which has no Python; python handlers need the " +
+	"runtime image that scripts/build-images.sh names cortex-python-runtime:<version>); container APIs run their own image"
+
 // Provider is the name of this provider (--provider kubernetes, and environments' provider).
 const Provider = "kubernetes"
 
@@ -105,6 +109,7 @@ type UpOptions struct {
 	Target
 
 	Image       string
+	APIImage    string
 	ServiceType string
 	AccountID   string
 	CreatorARN  string
@@ -139,6 +144,7 @@ cortex cluster webhook-config then prints the file kube-apiserver needs. Once on
 the command is run again without the flag (cluster down removes it).`,
 		Example: `  cortex cluster up --provider kubernetes --image registry.example.com/cortex:0.1
   cortex cluster up --provider kubernetes --context prod --namespace cortex --service-type NodePort --image ...
+  cortex cluster up --provider kubernetes --image registry.example.com/cortex:0.1 --api-image registry.example.com/cortex-python-runtime:0.1
   cortex cluster up --provider kubernetes --image ... --iam-webhook && cortex cluster webhook-config --output cortex-webhook.kubeconfig`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -152,6 +158,7 @@ the command is run again without the flag (cluster down removes it).`,
 	o.Target.addFlags(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&o.Image, "image", "", "the cortex image the operator runs (required)")
+	fl.StringVar(&o.APIImage, "api-image", "", apiImageUsage)
 	fl.StringVar(&o.ServiceType, "service-type", string(corev1.ServiceTypeLoadBalancer), "type of the operator and gateway Services: LoadBalancer, NodePort or ClusterIP")
 	fl.StringVar(&o.AccountID, "account-id", "", "the AWS account whose identities may use the cluster")
 	fl.StringVar(&o.CreatorARN, "creator-arn", "", "IAM ARN that is always admin")
@@ -281,7 +288,7 @@ func upRun(o *UpOptions) error {
 		if err != nil {
 			return nil, err
 		}
-		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, ServiceType: st,
+		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, APIImage: o.APIImage, ServiceType: st,
 			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook,
 			APIServer: o.APIServer, STSTestEndpoint: o.STSTestEndpoint, OperatorServiceIP: operatorIP}
 		if endpoint != "" {
@@ -589,6 +596,7 @@ type ManifestsOptions struct {
 	IO          *cmdutil.IOStreams
 	Namespace   string
 	Image       string
+	APIImage    string
 	ServiceType string
 	AccountID   string
 	CreatorARN  string
@@ -607,8 +615,9 @@ list, built by the same code. The output holds new TLS material, private keys in
 and the operator's): keep it out of plain version control (use sealed or encrypted secrets), or
 apply it directly. The operator's public endpoint is not known before its Service has an address:
 give its name with --tls-dns-name, and configure the environment by hand (docs/kubernetes.md).`,
-		Example: "  cortex cluster manifests --image registry.example.com/cortex:0.1 | kubectl apply --server-side -f -",
-		Args:    cobra.NoArgs,
+		Example: `  cortex cluster manifests --image registry.example.com/cortex:0.1 | kubectl apply --server-side -f -
+  cortex cluster manifests --image registry.example.com/cortex:0.1 --api-image registry.example.com/cortex-python-runtime:0.1 > cortex.yaml`,
+		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(o)
@@ -619,6 +628,7 @@ give its name with --tls-dns-name, and configure the environment by hand (docs/k
 	fl := cmd.Flags()
 	fl.StringVar(&o.Namespace, "namespace", install.DefaultNamespace, "namespace of the operator; the APIs run in <namespace>-apis")
 	fl.StringVar(&o.Image, "image", "", "the cortex image the operator runs (required)")
+	fl.StringVar(&o.APIImage, "api-image", "", apiImageUsage)
 	fl.StringVar(&o.ServiceType, "service-type", string(corev1.ServiceTypeLoadBalancer), "type of the operator and gateway Services: LoadBalancer, NodePort or ClusterIP")
 	fl.StringVar(&o.AccountID, "account-id", "", "the AWS account whose identities may use the cluster")
 	fl.StringVar(&o.CreatorARN, "creator-arn", "", "IAM ARN that is always admin")
@@ -640,7 +650,7 @@ func manifestsRun(o *ManifestsOptions) error {
 	if err != nil {
 		return err
 	}
-	objs, err := install.Build(install.Options{Namespace: o.Namespace, Image: o.Image, ServiceType: st, ClusterID: newClusterID(),
+	objs, err := install.Build(install.Options{Namespace: o.Namespace, Image: o.Image, APIImage: o.APIImage, ServiceType: st, ClusterID: newClusterID(),
 		AccountID: o.AccountID, CreatorARN: o.CreatorARN, Region: o.Region, TLS: tlsm})
 	if err != nil {
 		return err

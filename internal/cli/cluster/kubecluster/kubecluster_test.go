@@ -27,14 +27,14 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 		check func(*UpOptions) bool
 	}{
 		{"defaults", []string{"--image", "i"}, func(o *UpOptions) bool {
-			return o.Image == "i" && o.Namespace == "cortex" && o.ServiceType == "LoadBalancer" && o.WaitTimeout == 5*time.Minute &&
+			return o.Image == "i" && o.APIImage == "" && o.Namespace == "cortex" && o.ServiceType == "LoadBalancer" && o.WaitTimeout == 5*time.Minute &&
 				o.Kubeconfig == "" && o.Context == ""
 		}},
 		{"all", []string{"--image", "i", "--kubeconfig", "k", "--context", "c", "--namespace", "team", "--service-type", "NodePort",
 			"--wait-timeout", "10s", "--account-id", "123456789012", "--creator-arn", "arn:aws:iam::123456789012:user/a", "--region", "eu-west-1", "--iam-webhook",
-			"--api-server-address", "10.213.0.1:6443", "--sts-test-endpoint", "http://10.213.0.1:5000"},
+			"--api-server-address", "10.213.0.1:6443", "--sts-test-endpoint", "http://10.213.0.1:5000", "--api-image", "reg/py:1"},
 			func(o *UpOptions) bool {
-				return o.APIServer == "10.213.0.1:6443" && o.STSTestEndpoint == "http://10.213.0.1:5000" && o.Kubeconfig == "k" && o.Context == "c" && o.Namespace == "team" && o.ServiceType == "NodePort" &&
+				return o.APIImage == "reg/py:1" && o.APIServer == "10.213.0.1:6443" && o.STSTestEndpoint == "http://10.213.0.1:5000" && o.Kubeconfig == "k" && o.Context == "c" && o.Namespace == "team" && o.ServiceType == "NodePort" &&
 					o.WaitTimeout == 10*time.Second && o.AccountID == "123456789012" && o.Region == "eu-west-1" && o.apisNamespace() == "team-apis" && o.IAMWebhook
 			}},
 	} {
@@ -73,6 +73,20 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 	if err := cmdutil.ExecuteTest(NewCmdManifests(f, nil)); err == nil || !strings.Contains(err.Error(), "--image is required") {
 		t.Errorf("manifests without --image: %v", err)
 	}
+	// --api-image reaches the operator's arguments (the image of python and command APIs); without
+	// it the APIs run the cortex image.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--image", "reg/cortex:1", "--api-image", "reg/py:1"}, "--api-image=reg/py:1"},
+		{[]string{"--image", "reg/cortex:1"}, "--api-image=reg/cortex:1"},
+	} {
+		mf, out, _ := cmdutil.TestFactory(t.TempDir(), "", false)
+		if err := cmdutil.ExecuteTest(NewCmdManifests(mf, nil), tc.args...); err != nil || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("manifests %v: %v, want %q in the output", tc.args, err, tc.want)
+		}
+	}
 }
 
 // TestUpInfoDown drives the commands against a real control plane (kwok node: the operator pod
@@ -89,7 +103,8 @@ func TestUpInfoDown(t *testing.T) {
 			t.Fatalf("%v\nstderr:\n%s", err, errOut)
 		}
 	}
-	up := []string{"--kubeconfig", c.Kubeconfig, "--image", "cortex/cortex:test", "--service-type", "ClusterIP", "--wait-timeout", "1m"}
+	up := []string{"--kubeconfig", c.Kubeconfig, "--image", "cortex/cortex:test", "--service-type", "ClusterIP", "--wait-timeout", "1m",
+		"--api-image", "cortex/cortex-python-runtime:test"}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
 	for _, want := range []string{"installing cortex in namespace cortex", "applied Role cortex-apis/cortex-operator",
 		"applied Deployment cortex/cortex-operator", "waiting for Deployments cortex/cortex-operator and cortex-gateway to be available", "applied Deployment cortex/cortex-gateway"} {
@@ -124,7 +139,8 @@ func TestUpInfoDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
-	if !strings.Contains(args, "--public-endpoint="+wantEndpoint) || !strings.Contains(args, "--cluster-id="+env.ClusterID) {
+	if !strings.Contains(args, "--public-endpoint="+wantEndpoint) || !strings.Contains(args, "--cluster-id="+env.ClusterID) ||
+		!strings.Contains(args, "--api-image=cortex/cortex-python-runtime:test") {
 		t.Errorf("operator args %s", args)
 	}
 	// The gateway resolves the operator's Service name to its cluster IP without cluster DNS.
