@@ -40,6 +40,9 @@ type Request struct {
 // Binder binds an API's ServiceAccount to an IAM role and unbinds it. Implementations are
 // idempotent: Bind of what is bound, and Unbind of what is not, change nothing.
 type Binder interface {
+	// Check says whether Bind would accept r (the cluster admin's allowlist), changing nothing:
+	// the Kubernetes backend asks it before a deploy changes anything.
+	Check(r Request) error
 	// Bind makes the API's ServiceAccount assume the requested role, creating and updating the
 	// role cortex makes for PolicyARNs, and returns the role's ARN. A role made earlier for the
 	// API is deleted once the API names a role of its own.
@@ -110,6 +113,8 @@ type Config struct {
 	Partition, Region, AccountID string
 	// RolePrefix names the roles cortex makes (RoleName).
 	RolePrefix string
+	// Allowed is what APIs may be given (the cluster admin's allowlist; empty: nothing).
+	Allowed Allowed
 }
 
 // EKS is the Binder of an EKS cluster: EKS Pod Identity associations, and IAM roles for
@@ -128,6 +133,9 @@ func New(cfg Config) (*EKS, error) {
 	}
 	if cfg.IAM == nil || cfg.EKS == nil {
 		return nil, errors.New("api identities: IAM and EKS clients are required")
+	}
+	if err := cfg.Allowed.Validate(""); err != nil {
+		return nil, fmt.Errorf("api identities: %w", err)
 	}
 	return &EKS{c: cfg}, nil
 }
@@ -160,12 +168,20 @@ func (e *EKS) TrustPolicy(serviceAccount string) string {
 	return string(data)
 }
 
+// Check implements Binder.
+func (e *EKS) Check(r Request) error { return e.c.Allowed.Check(r) }
+
 // Bind implements Binder. Order: the role and its policies, then the association, so the pods'
 // ServiceAccount never maps to a role that lacks what the spec asked for; a failure returns
 // before the caller starts any pod.
 func (e *EKS) Bind(ctx context.Context, r Request) (string, error) {
 	if (r.RoleARN == "") == (len(r.PolicyARNs) == 0) {
 		return "", errors.New("api identity: name a role or policies, not both or neither")
+	}
+	// First, before anything changes (the Kubernetes backend asked already; this is the binder's
+	// own guarantee).
+	if err := e.Check(r); err != nil {
+		return "", err
 	}
 	own := RoleName(e.c.RolePrefix, r.API)
 	role := r.RoleARN

@@ -2,6 +2,7 @@ package apiidentity
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,20 +39,13 @@ func TestBindRefusesAnotherClustersOperatorRole(t *testing.T) {
 	}
 }
 
-// Red team: a `deploy` identity (not admin) lists AdministratorAccess (or IAMFullAccess, or a
-// customer policy granting iam:*) in iam_policy_arns; the operator makes the API's role and
-// attaches it, since the operator's IAM policy allows iam:AttachRolePolicy on its APIs' roles
-// with no condition on the policy: the API's code is then an administrator of the AWS account,
-// and so is whoever may `cortex deploy`. docs/aws.md ("Who may do this") accepts it as the seeds'
-// trust; it makes cortex's deploy role equal to account admin.
-//
-// Open: bound what an API may be given, in two places that agree: (1) an operator setting, e.g.
-// kubernetes.api_iam_policy_arns_allowed (exact ARNs or ARN patterns, default: none beyond what
-// an admin lists), checked at deploy before Bind, and iam_role_arn likewise
-// (kubernetes.api_iam_roles_allowed), or require cortex's admin role for either field; (2) the
-// operator's IAM policy: iam:AttachRolePolicy with a Condition ArnLike iam:PolicyARN on that
-// list, and iam:CreateRole only with iam:PermissionsBoundary set to a boundary `cluster up`
-// makes, so even a compromised operator cannot mint an administrator.
+// Red team (closed): a `deploy` identity (not admin) lists AdministratorAccess (or IAMFullAccess,
+// or a customer policy granting iam:*) in iam_policy_arns, or names as iam_role_arn a role of the
+// account that trusts EKS Pod Identity; the operator's IAM policy let it attach any policy to its
+// APIs' roles, so `cortex deploy` was an administrator of the AWS account. Now the cluster's admin
+// lists what APIs may get (Allowed: kubernetes.api_iam.allowed_policy_arns / allowed_role_arns,
+// default none); anything else is refused before any role or association exists. The operator's
+// IAM policy agrees (iam:PolicyARN condition, internal/iampolicy).
 func TestBindAttachesAnAdministratorPolicy(t *testing.T) {
 	b, e := setup(t, "idt")
 	ctx := context.Background()
@@ -63,13 +57,51 @@ func TestBindAttachesAnAdministratorPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := aws.ToString(out.Policy.Arn)
-	if _, err := b.Bind(ctx, Request{API: "escalate", ServiceAccount: "escalate", PolicyARNs: []string{admin}}); err != nil {
-		return // refused: the finding is closed
+	allowed := policy(t, e.iam, "p1")
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`
+	r, err := e.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("account-admin"), AssumeRolePolicyDocument: aws.String(trust)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, p := range attachedPolicies(t, e.iam, RoleName(prefix, "escalate")) {
-		if p == admin {
-			t.Skip("open finding: an API's role gets an administrator policy from iam_policy_arns (any deploy identity); see the comment for the fix")
+	for _, tc := range []struct {
+		name, field string
+		req         Request
+	}{
+		{"administrator policy", "iam_policy_arns", Request{API: "escalate", ServiceAccount: "escalate", PolicyARNs: []string{admin}}},
+		{"allowed policy with an administrator one", "iam_policy_arns", Request{API: "escalate", ServiceAccount: "escalate", PolicyARNs: []string{allowed, admin}}},
+		{"any role trusting pods", "iam_role_arn", Request{API: "escalate", ServiceAccount: "escalate", RoleARN: aws.ToString(r.Role.Arn)}},
+	} {
+		_, err := b.Bind(ctx, tc.req)
+		if err == nil {
+			t.Fatalf("%s: bound; attached to the API's role: %v", tc.name, attachedPolicies(t, e.iam, RoleName(prefix, "escalate")))
+		}
+		for _, want := range []string{tc.field, "api escalate", "kubernetes.api_iam.allowed_"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not name %q", tc.name, err, want)
+			}
+		}
+		if err := b.Check(tc.req); err == nil {
+			t.Errorf("%s: Check allows what Bind refuses", tc.name)
+		}
+		// Refused before anything changed: no role, no association.
+		if roleExists(t, e.iam, RoleName(prefix, "escalate")) {
+			t.Errorf("%s: a role was made for a refused request", tc.name)
+		}
+		if got := association(t, e.eks, "idt", "escalate"); got != "" {
+			t.Errorf("%s: association made: %s", tc.name, got)
 		}
 	}
-	t.Fatal("bound without error, yet the policy is not attached: the test no longer shows what it tests")
+	// The default: nothing allowed, so no API gets an identity, and the error says where to allow.
+	none, err := New(Config{IAM: e.iam, EKS: e.eks, Cluster: "idt", Namespace: ns, Partition: "aws",
+		Region: "us-west-2", AccountID: account, RolePrefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := none.Bind(ctx, Request{API: "plain", ServiceAccount: "plain", PolicyARNs: []string{allowed}}); err == nil ||
+		!strings.Contains(err.Error(), "kubernetes.api_iam.allowed_policy_arns") || !strings.Contains(err.Error(), "none allowed") {
+		t.Errorf("empty allowlist: %v", err)
+	}
+	if roleExists(t, e.iam, RoleName(prefix, "plain")) {
+		t.Error("empty allowlist: a role was made")
+	}
 }

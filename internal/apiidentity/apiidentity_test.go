@@ -76,11 +76,25 @@ func setup(t *testing.T, cluster string) (*EKS, env) {
 	fake.AddCluster(cluster, eksfake.ModeAPIAndConfigMap)
 	e := env{iam: iam.NewFromConfig(awsConfig(moto.URL)), eks: eks.NewFromConfig(awsConfig(fake.URL)), fake: fake}
 	b, err := New(Config{IAM: e.iam, EKS: e.eks, Cluster: cluster, Namespace: ns, Partition: "aws",
-		Region: "us-west-2", AccountID: account, RolePrefix: prefix})
+		Region: "us-west-2", AccountID: account, RolePrefix: prefix, Allowed: testAllowed})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b, e
+}
+
+// testAllowed is the cluster admin's allowlist of these tests: the policies and roles they name
+// (moto's ARNs are the account's and the name), so the other checks are the ones they exercise.
+// The roles cortex manages are listed too (an admin's mistake): the binder still refuses them.
+var testAllowed = Allowed{
+	PolicyARNs: []string{"arn:aws:iam::" + account + ":policy/p1", "arn:aws:iam::" + account + ":policy/p2",
+		"arn:aws:iam::" + account + ":policy/p3", "arn:aws:iam::" + account + ":policy/missing"},
+	RoleARNs: []string{"arn:aws:iam::" + account + ":role/team-reader",
+		"arn:aws:iam::" + account + ":role/" + prefix + "-api-iris",
+		"arn:aws:iam::" + account + ":role" + RolePath(prefix) + "renamed",
+		"arn:aws:iam::" + account + ":role/cortex-staging-9f8e7d6c-operator",
+		"arn:aws:iam::" + account + ":role/cortex-a-very-long-cluster-name-of-forty-c-0123abcd-op",
+		"arn:aws:iam::" + account + ":role/cortex-apis/cortex-staging-9f8e7d6c/cortex-staging-9f8e7d6c-api-iris"},
 }
 
 func policy(t *testing.T, c *iam.Client, name string) string {

@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 	"github.com/cortexlabs-go/cortex/internal/fielderr"
 	"github.com/cortexlabs-go/cortex/internal/yamlfile"
 )
@@ -89,6 +90,10 @@ type Config struct {
 	Tags                              map[string]string `json:"tags,omitempty"`
 	NodeGroups                        []NodeGroup       `json:"node_groups"`
 	Access                            []AccessRule      `json:"access,omitempty"`
+	// APIIAM is what APIs may be given by iam_policy_arns and iam_role_arn in their specs (the
+	// operator's kubernetes.api_iam): exact ARNs the cluster's admin reviewed. Empty: APIs get
+	// no AWS identity. Any deploy identity writes specs, so this is the admin's, not theirs.
+	APIIAM apiidentity.Allowed `json:"api_iam,omitempty"`
 
 	// RegionSource says where Region came from: cluster.yaml, AWS_REGION, AWS_DEFAULT_REGION or
 	// the default (set by ParseFile, for messages; not part of the file).
@@ -437,6 +442,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.IAMPolicyARNs) > 8 {
 		add("iam_policy_arns: at most 8 policies are allowed (IAM allows 10 per role; cortex uses the others)")
+	}
+	if err := c.APIIAM.Validate("api_iam"); err != nil {
+		add("%s", err)
 	}
 	if c.SSLCertificateARN != "" {
 		m := certARNRE.FindStringSubmatch(c.SSLCertificateARN)

@@ -77,6 +77,14 @@ func TestValidation(t *testing.T) {
 		{"one zone", "region: us-west-2\navailability_zones: [us-west-2a]\n", "at least 2 zones"},
 		{"subnets ok", "region: us-west-2\nsubnets: [{availability_zone: us-west-2a, subnet_id: subnet-0123456789abcdef0}, {availability_zone: us-west-2b, subnet_id: subnet-0123456789abcdef1}]\n", ""},
 		{"zones and subnets", "region: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nsubnets: [{availability_zone: us-west-2a, subnet_id: subnet-0123456789abcdef0}, {availability_zone: us-west-2b, subnet_id: subnet-0123456789abcdef1}]\n", "not both"},
+		{"api_iam ok", "api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess, arn:aws:iam::123456789012:policy/team/read], allowed_role_arns: [arn:aws:iam::123456789012:role/team-reader]}\n", ""},
+		{"api_iam policy wildcard", "api_iam: {allowed_policy_arns: [\"arn:aws:iam::aws:policy/*\"]}\n", `api_iam.allowed_policy_arns[0]: "arn:aws:iam::aws:policy/*": wildcards are not allowed`},
+		{"api_iam role wildcard", "api_iam: {allowed_role_arns: [\"arn:aws:iam::123456789012:role/team-*\"]}\n", "api_iam.allowed_role_arns[0]: \"arn:aws:iam::123456789012:role/team-*\": wildcards are not allowed"},
+		{"api_iam not a policy", "api_iam: {allowed_policy_arns: [AdministratorAccess]}\n", `api_iam.allowed_policy_arns[0]: "AdministratorAccess" is not an IAM policy ARN`},
+		{"api_iam role as policy", "api_iam: {allowed_policy_arns: [\"arn:aws:iam::123456789012:role/r\"]}\n", "is not an IAM policy ARN"},
+		{"api_iam policy as role", "api_iam: {allowed_role_arns: [\"arn:aws:iam::aws:policy/X\"]}\n", "api_iam.allowed_role_arns[0]: \"arn:aws:iam::aws:policy/X\" is not an IAM role ARN"},
+		{"api_iam duplicate", "api_iam: {allowed_policy_arns: [\"arn:aws:iam::aws:policy/X\", \"arn:aws:iam::aws:policy/X\"]}\n", "api_iam.allowed_policy_arns[1]: \"arn:aws:iam::aws:policy/X\" is listed twice"},
+		{"api_iam unknown field", "api_iam: {allowed_policies: [\"arn:aws:iam::aws:policy/X\"]}\n", "allowed_policies"},
 		{"subnet bad id", "region: us-west-2\nsubnets: [{availability_zone: us-west-2a, subnet_id: sn-1}, {availability_zone: us-west-2b, subnet_id: subnet-0123456789abcdef1}]\n", "subnets[0].subnet_id"},
 		{"subnets one zone", "region: us-west-2\nsubnets: [{availability_zone: us-west-2a, subnet_id: subnet-0123456789abcdef0}, {availability_zone: us-west-2a, subnet_id: subnet-0123456789abcdef1}]\n", "at least 2 availability zones"},
 		{"subnets with vpc_cidr", "region: us-west-2\nvpc_cidr: 10.0.0.0/16\nsubnets: [{availability_zone: us-west-2a, subnet_id: subnet-0123456789abcdef0}, {availability_zone: us-west-2b, subnet_id: subnet-0123456789abcdef1}]\n", "vpc_cidr: only used"},
@@ -178,12 +186,13 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("want 5 changes, got %+v", changes)
 	}
 	bad, _ := Parse([]byte("cluster_name: abc\nregion: us-west-2\nsubnet_visibility: private\nnode_groups: [{name: a, instance_type: t3.large}, {name: b, instance_type: t3.large}]\n" +
-		"access: [{principal: \"123456789012\", role: read}]\n"))
+		"access: [{principal: \"123456789012\", role: read}]\n" +
+		"api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/X]}\n"))
 	_, err = Diff(base, bad)
 	if err == nil {
 		t.Fatal("want refusal")
 	}
-	for _, f := range []string{"region:", "subnet_visibility:", "nat_gateway:", "node_groups[0].instance_type", "node groups cannot be added", "access: not changed by configure", "cortex cluster access grant|revoke"} {
+	for _, f := range []string{"region:", "subnet_visibility:", "nat_gateway:", "node_groups[0].instance_type", "node groups cannot be added", "access: not changed by configure", "cortex cluster access grant|revoke", "api_iam: not changed by configure", "run cortex cluster up"} {
 		if !strings.Contains(err.Error(), f) {
 			t.Errorf("refusal does not name %s: %v", f, err)
 		}

@@ -61,6 +61,9 @@ func Diff(running, next *Config) ([]Change, error) {
 			changes = append(changes, Change{Field: f.field, From: f.a, To: f.b})
 		}
 	}
+	if !same(normalizeEmpty(running.APIIAM.PolicyARNs), normalizeEmpty(next.APIIAM.PolicyARNs)) || !same(normalizeEmpty(running.APIIAM.RoleARNs), normalizeEmpty(next.APIIAM.RoleARNs)) {
+		refused = append(refused, fmt.Errorf("api_iam: not changed by configure on a running cluster (from %v to %v); run cortex cluster up with the new cluster.yaml, which upgrades the operator's install in place", running.APIIAM, next.APIIAM))
+	}
 	if !same(normalizeEmpty(running.Access), normalizeEmpty(next.Access)) {
 		refused = append(refused, fmt.Errorf("access: not changed by configure on a running cluster (from %v to %v); use cortex cluster access grant|revoke, which change the operator's rule and the EKS access entry together", running.Access, next.Access))
 	}

@@ -44,6 +44,15 @@ api_load_balancer_cidr_allowlist: [0.0.0.0/0]
 iam_policy_arns: []
 # iam_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]    # example
 
+# What APIs may be given as an AWS identity of their own (iam_policy_arns, iam_role_arn in an
+# API's spec). Any identity that may deploy writes specs, so the cluster's admin decides here:
+# exact ARNs, no wildcards. Empty (the default): APIs get no AWS identity, and a deploy that asks
+# for one is refused. Never list a policy that grants IAM (AdministratorAccess, IAMFullAccess):
+# whoever may deploy would get it.
+# api_iam:    # example
+#   allowed_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]    # example
+#   allowed_role_arns: [arn:aws:iam::123456789012:role/team-reader]          # example
+
 # ACM certificate for the load balancers (default: cortex makes its own CA and certificate).
 # ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012    # example
 

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 )
 
 // Kinds of policy documents.
@@ -27,7 +29,9 @@ var Kinds = []string{Management, Operator, Default}
 //go:embed templates/*.json.tmpl
 var templatesFS embed.FS
 
-var templates = template.Must(template.New("").Option("missingkey=error").ParseFS(templatesFS, "templates/*.json.tmpl"))
+var templates = template.Must(template.New("").Option("missingkey=error").Funcs(template.FuncMap{
+	"json": func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+}).ParseFS(templatesFS, "templates/*.json.tmpl"))
 
 // Params fill in a template.
 type Params struct {
@@ -39,6 +43,12 @@ type Params struct {
 	LogGroup    string
 	// RolePrefix is the prefix of the cluster's IAM role names (clusterconfig.RolePrefix).
 	RolePrefix string
+	// APIPolicyARNs and APIRoleARNs are the cluster admin's allowlist of what APIs may be given
+	// (cluster.yaml api_iam). The operator policy agrees with it: iam:AttachRolePolicy on the APIs'
+	// roles only for these policies (none: no attach at all), iam:PassRole beyond cortex's own API
+	// roles only for these roles. Detaching stays unconditioned: it only removes rights, and a role
+	// must lose a policy dropped from the list before it can be deleted.
+	APIPolicyARNs, APIRoleARNs []string
 }
 
 var (
@@ -47,6 +57,9 @@ var (
 )
 
 func (p Params) validate() error {
+	if err := (apiidentity.Allowed{PolicyARNs: p.APIPolicyARNs, RoleARNs: p.APIRoleARNs}).Validate("api_iam"); err != nil {
+		return err
+	}
 	if !accountRE.MatchString(p.AccountID) {
 		return fmt.Errorf("account id %q is not 12 digits", p.AccountID)
 	}

@@ -2,16 +2,72 @@ package iampolicy
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-var params = Params{AccountID: "123456789012", Region: "us-west-2", ClusterName: "demo", Bucket: "demo-1a2b3c4d", LogGroup: "demo", RolePrefix: "cortex-demo-0a1b2c3d"}
+var params = Params{AccountID: "123456789012", Region: "us-west-2", ClusterName: "demo", Bucket: "demo-1a2b3c4d", LogGroup: "demo", RolePrefix: "cortex-demo-0a1b2c3d",
+	APIPolicyARNs: []string{"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}, APIRoleARNs: []string{"arn:aws:iam::123456789012:role/team-reader"}}
+
+// The operator may attach to its APIs' roles only the policies of the cluster admin's allowlist
+// (an ArnEquals condition on iam:PolicyARN), and pass only its own API roles and the allowed
+// ones; with an empty allowlist it attaches nothing and passes no role of the user's.
+func TestOperatorPolicyFollowsTheAllowlist(t *testing.T) {
+	type stmt struct {
+		Sid       string
+		Action    stringList
+		Resource  stringList
+		Condition map[string]map[string]stringList
+	}
+	statements := func(p Params) []stmt {
+		t.Helper()
+		doc, err := Render(Operator, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct{ Statement []stmt }
+		if err := json.Unmarshal(doc, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Statement
+	}
+	ownRoles := "arn:aws:iam::123456789012:role/cortex-apis/cortex-demo-0a1b2c3d/*"
+	for _, s := range statements(params) {
+		for _, a := range s.Action {
+			switch a {
+			case "iam:AttachRolePolicy":
+				if got := s.Condition["ArnEquals"]["iam:PolicyARN"]; !slices.Equal(got, params.APIPolicyARNs) || !slices.Equal(s.Resource, []string{ownRoles}) {
+					t.Errorf("%s: AttachRolePolicy on %v with policies %v, want only %v on %s", s.Sid, s.Resource, got, params.APIPolicyARNs, ownRoles)
+				}
+			case "iam:PassRole":
+				if !slices.Equal(s.Resource, []string{ownRoles}) && !slices.Equal(s.Resource, params.APIRoleARNs) {
+					t.Errorf("%s: PassRole on %v", s.Sid, s.Resource)
+				}
+			}
+		}
+	}
+	empty := params
+	empty.APIPolicyARNs, empty.APIRoleARNs = nil, nil
+	for _, s := range statements(empty) {
+		for _, a := range s.Action {
+			if a == "iam:AttachRolePolicy" || (a == "iam:PassRole" && !slices.Equal(s.Resource, []string{ownRoles})) {
+				t.Errorf("empty allowlist: %s allows %s on %v", s.Sid, a, s.Resource)
+			}
+		}
+	}
+	bad := params
+	bad.APIPolicyARNs = []string{"arn:aws:iam::aws:policy/*"}
+	if _, err := Render(Operator, bad); err == nil || !strings.Contains(err.Error(), "wildcards") {
+		t.Errorf("a wildcard in the allowlist: %v", err)
+	}
+}
 
 func TestGolden(t *testing.T) {
 	for _, kind := range Kinds {

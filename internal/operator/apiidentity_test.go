@@ -2,6 +2,7 @@ package operator
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,7 +30,8 @@ func TestAPIIdentitiesUseTheOperatorsCredentials(t *testing.T) {
 	t.Setenv("AWS_PROFILE", "")
 
 	s := &Server{cfg: Config{ClusterName: "prod", Region: "us-west-2", AccountID: "123456789012", Partition: "aws",
-		Kubernetes: KubernetesConfig{APIsNamespace: "cortex-apis", EKSPodIdentity: true}}}
+		Kubernetes: KubernetesConfig{APIsNamespace: "cortex-apis", EKSPodIdentity: true, APIIAM: apiidentity.Allowed{
+			RoleARNs: []string{"arn:aws:iam::123456789012:role/team", "arn:aws:iam::123456789012:role/" + clusterconfig.RolePrefix("prod", "us-west-2") + "-api-echo"}}}}}
 	ctx := context.Background()
 	b, err := s.apiIdentities(ctx)
 	if err != nil || b == nil {
@@ -48,6 +50,12 @@ func TestAPIIdentitiesUseTheOperatorsCredentials(t *testing.T) {
 	if _, err := b.Bind(ctx, apiidentity.Request{API: "x", ServiceAccount: "x",
 		RoleARN: "arn:aws:iam::123456789012:role/" + clusterconfig.RolePrefix("prod", "us-west-2") + "-api-echo"}); err == nil {
 		t.Error("the binder does not know the cluster's role prefix")
+	}
+
+	// The binder has the operator's allowlist: a role outside it is refused.
+	if _, err := b.Bind(ctx, apiidentity.Request{API: "y", ServiceAccount: "y", RoleARN: "arn:aws:iam::123456789012:role/admin"}); err == nil ||
+		!strings.Contains(err.Error(), "kubernetes.api_iam.allowed_role_arns") {
+		t.Errorf("a role outside kubernetes.api_iam: %v", err)
 	}
 
 	// Off: no binder, the kube backend refuses such APIs.

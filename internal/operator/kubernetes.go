@@ -52,6 +52,10 @@ type KubernetesConfig struct {
 	// through EKS Pod Identity (package apiidentity), with the operator's own AWS credentials, on
 	// the EKS cluster cluster_name in region of account_id. Off: such APIs are refused.
 	EKSPodIdentity bool `json:"eks_pod_identity,omitempty"`
+	// APIIAM is what APIs may be given (the cluster admin's allowlist of policy and role ARNs;
+	// empty: APIs with iam_policy_arns or iam_role_arn are refused). Any deploy identity writes
+	// specs: without it, deploy would be an administrator of the AWS account.
+	APIIAM apiidentity.Allowed `json:"api_iam,omitempty"`
 	// Identities replaces the EKS binder (tests).
 	Identities apiidentity.Binder `json:"-"`
 }
@@ -64,10 +68,16 @@ func (k *KubernetesConfig) validate(c *Config) error {
 				return fmt.Errorf("%s: only with provider kubernetes (provider is %s)", f.name, c.Provider)
 			}
 		}
+		if len(k.APIIAM.PolicyARNs)+len(k.APIIAM.RoleARNs) > 0 {
+			return fmt.Errorf("kubernetes.api_iam: only on Kubernetes (provider is %s)", c.Provider)
+		}
 		if k.EKSPodIdentity {
 			return fmt.Errorf("kubernetes.eks_pod_identity: only on Kubernetes (provider kubernetes, or aws with kubernetes.namespace; provider is %s)", c.Provider)
 		}
 		return nil
+	}
+	if err := k.APIIAM.Validate("kubernetes.api_iam"); err != nil {
+		return err
 	}
 	if k.EKSPodIdentity && c.AccountID == "" {
 		return errors.New("kubernetes.eks_pod_identity: needs account_id (and cluster_name, region: the EKS cluster)")
@@ -165,7 +175,7 @@ func (s *Server) apiIdentities(ctx context.Context) (apiidentity.Binder, error) 
 	}
 	b, err := apiidentity.New(apiidentity.Config{IAM: iam.NewFromConfig(awsCfg), EKS: eks.NewFromConfig(awsCfg),
 		Cluster: s.cfg.ClusterName, Namespace: k.APIsNamespace, Partition: s.cfg.Partition, Region: s.cfg.Region,
-		AccountID: s.cfg.AccountID, RolePrefix: clusterconfig.RolePrefix(s.cfg.ClusterName, s.cfg.Region)})
+		AccountID: s.cfg.AccountID, RolePrefix: clusterconfig.RolePrefix(s.cfg.ClusterName, s.cfg.Region), Allowed: k.APIIAM})
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes.eks_pod_identity: %w", err)
 	}

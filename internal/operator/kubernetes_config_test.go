@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 	"github.com/cortexlabs-go/cortex/internal/operator"
 )
 
@@ -35,6 +36,15 @@ func TestKubernetesConfigValidation(t *testing.T) {
 		{func(c *operator.Config) {
 			c.Provider, c.Kubernetes = "local", operator.KubernetesConfig{EKSPodIdentity: true}
 		}, "kubernetes.eks_pod_identity: only on Kubernetes"},
+		{func(c *operator.Config) {
+			c.Kubernetes.APIIAM.PolicyARNs = []string{"arn:aws:iam::aws:policy/*"}
+		}, `kubernetes.api_iam.allowed_policy_arns[0]: "arn:aws:iam::aws:policy/*": wildcards are not allowed`},
+		{func(c *operator.Config) {
+			c.Kubernetes.APIIAM.RoleARNs = []string{"arn:aws:iam::123456789012:role/r", "arn:aws:iam::123456789012:role/r"}
+		}, `kubernetes.api_iam.allowed_role_arns[1]: "arn:aws:iam::123456789012:role/r" is listed twice`},
+		{func(c *operator.Config) {
+			c.Provider, c.Kubernetes = "local", operator.KubernetesConfig{APIIAM: apiidentity.Allowed{RoleARNs: []string{"arn:aws:iam::123456789012:role/r"}}}
+		}, "kubernetes.api_iam: only on Kubernetes"},
 		// All fields valid: the kubeconfig is read (and is missing here).
 		{func(c *operator.Config) {}, "kubernetes.kubeconfig: stat " + filepath.Join(dir, "missing-kubeconfig")},
 		// Provider aws with kubernetes.namespace is the operator `cluster up --provider aws` puts

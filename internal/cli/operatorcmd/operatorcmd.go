@@ -100,6 +100,8 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.cfg.Kubernetes.APIsNamespace, "apis-namespace", "", "provider kubernetes: the namespace of the APIs")
 	fl.StringVar(&o.cfg.Kubernetes.APIImage, "api-image", "", "provider kubernetes: the image the APIs' pods run")
 	fl.BoolVar(&o.cfg.Kubernetes.EKSPodIdentity, "eks-pod-identity", false, "give APIs with iam_role_arn or iam_policy_arns IAM roles of their own by EKS Pod Identity associations in the EKS cluster --cluster-name (needs --account-id and the operator's own AWS credentials)")
+	fl.StringArrayVar(&o.cfg.Kubernetes.APIIAM.PolicyARNs, "api-allowed-policy-arn", nil, "an IAM policy ARN APIs may name in iam_policy_arns (exact, no wildcards; repeat for several; none: APIs get no policies)")
+	fl.StringArrayVar(&o.cfg.Kubernetes.APIIAM.RoleARNs, "api-allowed-role-arn", nil, "an IAM role ARN APIs may name as iam_role_arn (exact, no wildcards; repeat for several; none: APIs name no roles)")
 	fl.StringVar(&o.cfg.ClusterName, "cluster-name", "", "cluster name (default cortex)")
 	fl.StringVar(&o.cfg.ClusterID, "cluster-id", "", "cluster id tokens are bound to (default: made at first start, then kept)")
 	fl.StringVar(&o.cfg.AccountID, "account-id", "", "the cluster's AWS account (12 digits)")
@@ -244,6 +246,12 @@ func mergeFlags(changed func(string) bool, dst, src *operator.Config) {
 	set("tls-key-file", &dst.TLSKeyFile, src.TLSKeyFile)
 	if changed("eks-pod-identity") {
 		dst.Kubernetes.EKSPodIdentity = src.Kubernetes.EKSPodIdentity
+	}
+	if changed("api-allowed-policy-arn") {
+		dst.Kubernetes.APIIAM.PolicyARNs = src.Kubernetes.APIIAM.PolicyARNs
+	}
+	if changed("api-allowed-role-arn") {
+		dst.Kubernetes.APIIAM.RoleARNs = src.Kubernetes.APIIAM.RoleARNs
 	}
 	if changed("public-endpoint") {
 		dst.PublicEndpoints = src.PublicEndpoints

@@ -3,6 +3,7 @@ package operatorcmd
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +41,22 @@ func TestServeOptions(t *testing.T) {
 	mergeFlags(got.changed, &cfg, &got.cfg)
 	if k := cfg.Kubernetes; cfg.Provider != "kubernetes" || k.Namespace != "file-ns" || k.APIsNamespace != "flag-apis" || k.APIImage != "file:1" || k.Kubeconfig != "/k/config" {
 		t.Fatalf("merged: %s %+v", cfg.Provider, cfg.Kubernetes)
+	}
+	// The allowlist of what APIs may be given: kubernetes.api_iam in the file, repeated flags win.
+	_ = os.WriteFile(conf, []byte("provider: kubernetes\nkubernetes:\n  api_iam:\n    allowed_policy_arns: [\"arn:aws:iam::aws:policy/A\"]\n    allowed_role_arns: [\"arn:aws:iam::123456789012:role/file\"]\n"), 0o600)
+	err = cmdutil.ExecuteTest(NewCmdServe(f, func(o *ServeOptions) error { got = o; return nil }),
+		"--config", conf, "--api-allowed-role-arn", "arn:aws:iam::123456789012:role/a", "--api-allowed-role-arn", "arn:aws:iam::123456789012:role/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(conf)
+	if cfg, err = operator.ParseConfigFile(data, conf); err != nil {
+		t.Fatal(err)
+	}
+	mergeFlags(got.changed, &cfg, &got.cfg)
+	if a := cfg.Kubernetes.APIIAM; !slices.Equal(a.PolicyARNs, []string{"arn:aws:iam::aws:policy/A"}) ||
+		!slices.Equal(a.RoleARNs, []string{"arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/b"}) {
+		t.Fatalf("api_iam merged: %+v", a)
 	}
 	for _, tc := range []struct {
 		args []string

@@ -157,6 +157,7 @@ func TestBuildRefusesBadOptions(t *testing.T) {
 		{func(o *install.Options) { o.ServiceType = "ExternalName" }, "service type"},
 		{func(o *install.Options) { o.TLS = nil }, "TLS"},
 		{func(o *install.Options) { o.ClusterID = "" }, "cluster id"},
+		{func(o *install.Options) { o.APIIAM.PolicyARNs = []string{"arn:aws:iam::aws:policy/*"} }, "api_iam.allowed_policy_arns[0]"},
 	} {
 		o := options(t, "cortex")
 		tc.mut(&o)

@@ -29,6 +29,7 @@ import (
 	policyac "k8s.io/client-go/applyconfigurations/policy/v1"
 	rbacac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
@@ -140,6 +141,9 @@ type Options struct {
 	// associations in the EKS cluster ClusterName (operator --eks-pod-identity --cluster-name).
 	EKSPodIdentity bool
 	ClusterName    string
+	// APIIAM is what APIs may be given (operator --api-allowed-policy-arn/--api-allowed-role-arn;
+	// the cluster admin's allowlist, empty: nothing).
+	APIIAM apiidentity.Allowed
 	// Provider is what the operator reports: kubernetes (default) or aws (the EKS install of
 	// `cluster up --provider aws`; the same kube backend and state in Secrets).
 	Provider string
@@ -217,6 +221,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.EKSPodIdentity && (o.ClusterName == "" || o.AccountID == "") {
 		return errors.New("per-API roles by EKS Pod Identity need the EKS cluster's name and the account id")
+	}
+	if err := o.APIIAM.Validate("api_iam"); err != nil {
+		return err
 	}
 	if o.OperatorServiceIP != "" && net.ParseIP(o.OperatorServiceIP) == nil {
 		return fmt.Errorf("operator Service IP %q is not an IP address", o.OperatorServiceIP)
@@ -472,6 +479,12 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	}
 	if opts.EKSPodIdentity {
 		args = append(args, "--eks-pod-identity", "--cluster-name="+opts.ClusterName)
+	}
+	for _, arn := range opts.APIIAM.PolicyARNs {
+		args = append(args, "--api-allowed-policy-arn="+arn)
+	}
+	for _, arn := range opts.APIIAM.RoleARNs {
+		args = append(args, "--api-allowed-role-arn="+arn)
 	}
 	if opts.Region != "" {
 		args = append(args, "--region="+opts.Region)

@@ -35,11 +35,13 @@ node_groups: [{name: cpu, instance_type: t3.medium, min_instances: 1, max_instan
 	}
 	// What the operator does for three APIs (two with iam_policy_arns, one with iam_role_arn).
 	prefix := clusterconfig.RolePrefix("ids-one", "us-west-2")
-	b, err := apiidentity.New(apiidentity.Config{IAM: p.iam, EKS: p.eks, Cluster: "ids-one", Namespace: "cortex-apis",
-		Partition: "aws", Region: "us-west-2", AccountID: "123456789012", RolePrefix: prefix})
-	must(t, err)
 	user, err := p.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("ids-one-team-role"),
 		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)})
+	must(t, err)
+	b, err := apiidentity.New(apiidentity.Config{IAM: p.iam, EKS: p.eks, Cluster: "ids-one", Namespace: "cortex-apis",
+		Partition: "aws", Region: "us-west-2", AccountID: "123456789012", RolePrefix: prefix,
+		Allowed: apiidentity.Allowed{RoleARNs: []string{aws.ToString(user.Role.Arn)},
+			PolicyARNs: []string{"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"}}})
 	must(t, err)
 	for _, r := range []apiidentity.Request{
 		{API: "a", ServiceAccount: "a", PolicyARNs: []string{"arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"}},

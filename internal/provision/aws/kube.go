@@ -214,6 +214,8 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		// The operator's AWS identity (cluster credentials in a Secret, or its role), and per-API
 		// roles by EKS Pod Identity in this EKS cluster.
 		OperatorAWS: p.OperatorAWS(), EKSPodIdentity: true, ClusterName: st.EKSCluster,
+		// What APIs may be given: cluster.yaml's api_iam, the cluster admin's (empty: nothing).
+		APIIAM: u.cfg.APIIAM,
 	})
 	if err != nil {
 		return "", err

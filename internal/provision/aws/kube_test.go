@@ -373,13 +373,22 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 
 	t.Run("up-rerun-down", func(t *testing.T) {
 		dir := t.TempDir()
-		cfg := mustConfig(t, "cluster_name: eks-install\n"+installConfig)
+		cfg := mustConfig(t, "cluster_name: eks-install\n"+installConfig+
+			"api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess], allowed_role_arns: [arn:aws:iam::123456789012:role/team]}\n")
 		p := h.provisioner(t, dir, "cortex:test")
 		res, err := p.Up(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		asgs := checkInstalled(t, h, p, res)
+		// cluster.yaml's api_iam is the operator's allowlist of what APIs may be given.
+		dep, err := h.kube.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+		must(t, err)
+		for _, want := range []string{"--api-allowed-policy-arn=arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "--api-allowed-role-arn=arn:aws:iam::123456789012:role/team"} {
+			if !slices.Contains(dep.Spec.Template.Spec.Containers[0].Args, want) {
+				t.Errorf("operator args %v lack %s", dep.Spec.Template.Spec.Containers[0].Args, want)
+			}
+		}
 		before := objectVersions(t, h.kube.Client)
 		tgBefore := res.State.TargetGroups
 

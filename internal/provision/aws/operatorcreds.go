@@ -116,7 +116,7 @@ func (u *upper) podIdentityAgent(ctx context.Context) (string, error) {
 func (u *upper) operatorRole(ctx context.Context) (string, error) {
 	p := u.p
 	st := p.snapshot()
-	doc, err := iampolicy.Render(iampolicy.Operator, PolicyParams(st.Partition, st.AccountID, u.cfg.ClusterName, p.region))
+	doc, err := iampolicy.Render(iampolicy.Operator, OperatorPolicyParams(st.Partition, st.AccountID, u.cfg, p.region))
 	if err != nil {
 		return "", err
 	}

@@ -301,6 +301,15 @@ func PolicyParams(partition, account, clusterName, region string) iampolicy.Para
 		Bucket: n.Bucket, LogGroup: n.LogGroup, RolePrefix: clusterconfig.RolePrefix(clusterName, region)}
 }
 
+// OperatorPolicyParams are PolicyParams with cluster.yaml's api_iam: the operator's policy lets it
+// attach to its APIs' roles only the allowed policies and pass only the allowed roles, the same
+// list the operator checks (defence in depth; `up` keeps the role's policy in step with it).
+func OperatorPolicyParams(partition, account string, cfg *clusterconfig.Config, region string) iampolicy.Params {
+	p := PolicyParams(partition, account, cfg.ClusterName, region)
+	p.APIPolicyARNs, p.APIRoleARNs = cfg.APIIAM.PolicyARNs, cfg.APIIAM.RoleARNs
+	return p
+}
+
 func (u *upper) policy(ctx context.Context) (string, error) {
 	p := u.p
 	st := p.snapshot()

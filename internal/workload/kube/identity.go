@@ -7,6 +7,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/workload"
 	appsv1 "k8s.io/api/apps/v1"
 )
 
@@ -37,6 +38,26 @@ func egressExcept(hasIdentity bool) (v4, v6 []string) {
 // ErrNoIdentities is the error of an API that asks for an AWS identity on a cluster without
 // per-API identities (any Kubernetes but EKS with the operator configured for it).
 var ErrNoIdentities = errors.New("this cluster gives APIs no AWS identities (per-API IAM roles need EKS, with the operator's kubernetes.eks_pod_identity on)")
+
+var _ workload.SpecChecker = (*Backend)(nil)
+
+// CheckSpec implements workload.SpecChecker: an API that asks for an AWS identity this cluster
+// does not give (no binder, or outside the cluster admin's allowlist) is refused before anything
+// changes (HTTP 400).
+func (b *Backend) CheckSpec(spec apispec.Spec) error {
+	if !spec.HasIAMIdentity() {
+		return nil
+	}
+	if b.opts.Identities == nil {
+		field := "iam_policy_arns"
+		if spec.IAMRoleARN != "" {
+			field = "iam_role_arn"
+		}
+		return fmt.Errorf("api %s: %s: %w", spec.Name, field, ErrNoIdentities)
+	}
+	return b.opts.Identities.Check(apiidentity.Request{API: spec.Name, ServiceAccount: spec.Name,
+		RoleARN: spec.IAMRoleARN, PolicyARNs: spec.IAMPolicyARNs})
+}
 
 // identity binds the API's ServiceAccount to its role before any pod of the new version exists
 // (fail closed: on an error nothing is applied), or unbinds an identity the API no longer asks

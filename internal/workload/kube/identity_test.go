@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cortexlabs-go/cortex/internal/apiidentity"
+	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
 	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/motoserver"
@@ -72,8 +74,10 @@ func testIdentities(t *testing.T, c *kubetest.Cluster) {
 	fake.AddCluster("kt", eksfake.ModeAPIAndConfigMap)
 	iamc, eksc := iam.NewFromConfig(sdkConfig(moto.URL)), eks.NewFromConfig(sdkConfig(fake.URL))
 	const prefix = "cortex-kt-00c0ffee"
+	// The cluster admin allows read-models (made below; moto's ARN is the account's and the name).
 	binder, err := apiidentity.New(apiidentity.Config{IAM: iamc, EKS: eksc, Cluster: "kt", Namespace: ns,
-		Partition: "aws", Region: "us-west-2", AccountID: "123456789012", RolePrefix: prefix})
+		Partition: "aws", Region: "us-west-2", AccountID: "123456789012", RolePrefix: prefix,
+		Allowed: apiidentity.Allowed{PolicyARNs: []string{"arn:aws:iam::123456789012:policy/read-models"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +113,43 @@ func testIdentities(t *testing.T, c *kubetest.Cluster) {
 	}
 	t.Cleanup(func() { b0.Close(context.Background()) })
 	b := b0
+
+	// A policy (or role) outside the cluster admin's allowlist: the deploy is refused as the
+	// operator refuses it (a ValidationError, HTTP 400) before anything changes: no role, no
+	// association, no Kubernetes object.
+	admin, err := iamc.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("AdministratorAccess"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := remoteManager(t, b0, filepath.Join(t.TempDir(), "apis.json"))
+	escalate := spec("escalate", 1, nil)
+	escalate.IAMPolicyARNs = []string{policyARN, aws.ToString(admin.Policy.Arn)}
+	byRole := spec("byrole", 1, nil)
+	byRole.IAMRoleARN = "arn:aws:iam::123456789012:role/admin"
+	for _, s := range []apispec.Spec{escalate, byRole} {
+		// A container handler: no code to upload, so the spec's identity is what is checked.
+		s.Handler = apispec.Handler{Type: apispec.HandlerContainer, Image: "registry.example.com/app:1"}
+		_, err := m.ApplyUploaded(ctx, []apispec.Spec{s}, nil)
+		if !isValidation(err) || !strings.Contains(err.Error(), "api "+s.Name+": iam_") || !strings.Contains(err.Error(), "kubernetes.api_iam.allowed_") {
+			t.Fatalf("deploy of %s: %v, want a ValidationError naming the field, the API and the setting", s.Name, err)
+		}
+		if roleExists(apiidentity.RoleName(prefix, s.Name)) || assoc(s.Name) != "" {
+			t.Errorf("refused deploy of %s: a role or an association exists", s.Name)
+		}
+		if _, err := c.Client.AppsV1().Deployments(ns).Get(ctx, s.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("refused deploy of %s: deployment: %v", s.Name, err)
+		}
+		if _, err := c.Client.CoreV1().ServiceAccounts(ns).Get(ctx, s.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("refused deploy of %s: service account: %v", s.Name, err)
+		}
+		if _, err := c.Client.CoreV1().Services(ns).Get(ctx, s.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("refused deploy of %s: service: %v", s.Name, err)
+		}
+		if _, err := m.Get(s.Name); err == nil {
+			t.Errorf("refused deploy of %s: the operator recorded it", s.Name)
+		}
+	}
 
 	// A per-API role yields its ServiceAccount and association.
 	reader := spec("reader", 1, nil)

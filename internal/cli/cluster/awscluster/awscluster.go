@@ -913,7 +913,11 @@ func policyRun(o *PolicyOptions) error {
 	} else if len(account) != 12 || strings.Trim(account, "0123456789") != "" {
 		return fmt.Errorf("invalid --account-id %q: use the 12-digit AWS account id", account)
 	}
-	doc, err := iampolicy.Render(kind, provaws.PolicyParams(partition, account, cfg.ClusterName, cfg.Region))
+	params := provaws.PolicyParams(partition, account, cfg.ClusterName, cfg.Region)
+	if kind == iampolicy.Operator {
+		params = provaws.OperatorPolicyParams(partition, account, cfg, cfg.Region)
+	}
+	doc, err := iampolicy.Render(kind, params)
 	if err != nil {
 		return err
 	}
