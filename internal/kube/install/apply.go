@@ -13,6 +13,9 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -286,8 +289,9 @@ func describe(x any) (kind, ns, name string) {
 	return fmt.Sprintf("%T", x), "", ""
 }
 
-// kinds are the namespaced kinds cortex writes (the install's and the APIs' of the kube backend),
-// each with how to list and delete them. Uninstall goes through all of them.
+// kinds are the namespaced kinds cortex writes (the install's and the APIs' of the kube backend,
+// their code ConfigMaps included), each with how to list, read and delete them. Uninstall goes
+// through all of them.
 type kindOps struct {
 	kind string
 	list func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error)
@@ -295,86 +299,59 @@ type kindOps struct {
 	del  func(ctx context.Context, c kubernetes.Interface, ns, name string, o metav1.DeleteOptions) error
 }
 
+// namespacedClient is what every typed client of a namespaced kind offers (Deployments(ns),
+// Secrets(ns), ...).
+type namespacedClient[T metav1.Object, L runtime.Object] interface {
+	List(ctx context.Context, o metav1.ListOptions) (L, error)
+	Get(ctx context.Context, name string, o metav1.GetOptions) (T, error)
+	Delete(ctx context.Context, name string, o metav1.DeleteOptions) error
+}
+
+// opsFor makes the kindOps of a kind from its typed client.
+func opsFor[T metav1.Object, L runtime.Object](kind string, client func(c kubernetes.Interface, ns string) namespacedClient[T, L]) kindOps {
+	return kindOps{kind: kind,
+		list: func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
+			return client(c, ns).List(ctx, o)
+		},
+		get: func(ctx context.Context, c kubernetes.Interface, ns, name string) (metav1.Object, error) {
+			return client(c, ns).Get(ctx, name, metav1.GetOptions{})
+		},
+		del: func(ctx context.Context, c kubernetes.Interface, ns, name string, o metav1.DeleteOptions) error {
+			return client(c, ns).Delete(ctx, name, o)
+		},
+	}
+}
+
 var kinds = []kindOps{
-	{"Deployment",
-		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-			return c.AppsV1().Deployments(ns).List(ctx, o)
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
-			return c.AppsV1().Deployments(ns).Get(ctx, n, metav1.GetOptions{})
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
-			return c.AppsV1().Deployments(ns).Delete(ctx, n, o)
-		}},
-	{"Service",
-		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-			return c.CoreV1().Services(ns).List(ctx, o)
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
-			return c.CoreV1().Services(ns).Get(ctx, n, metav1.GetOptions{})
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
-			return c.CoreV1().Services(ns).Delete(ctx, n, o)
-		}},
-	{"Secret",
-		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-			// Metadata would do, but the typed client lists whole Secrets; they stay in memory.
-			return c.CoreV1().Secrets(ns).List(ctx, o)
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
-			return c.CoreV1().Secrets(ns).Get(ctx, n, metav1.GetOptions{})
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
-			return c.CoreV1().Secrets(ns).Delete(ctx, n, o)
-		}},
-	{"RoleBinding",
-		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-			return c.RbacV1().RoleBindings(ns).List(ctx, o)
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
-			return c.RbacV1().RoleBindings(ns).Get(ctx, n, metav1.GetOptions{})
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
-			return c.RbacV1().RoleBindings(ns).Delete(ctx, n, o)
-		}},
-	{"Role",
-		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-			return c.RbacV1().Roles(ns).List(ctx, o)
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
-			return c.RbacV1().Roles(ns).Get(ctx, n, metav1.GetOptions{})
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
-			return c.RbacV1().Roles(ns).Delete(ctx, n, o)
-		}},
-	{"ServiceAccount",
-		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-			return c.CoreV1().ServiceAccounts(ns).List(ctx, o)
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
-			return c.CoreV1().ServiceAccounts(ns).Get(ctx, n, metav1.GetOptions{})
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
-			return c.CoreV1().ServiceAccounts(ns).Delete(ctx, n, o)
-		}},
-	{"NetworkPolicy",
-		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-			return c.NetworkingV1().NetworkPolicies(ns).List(ctx, o)
-		},
-		nil,
-		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
-			return c.NetworkingV1().NetworkPolicies(ns).Delete(ctx, n, o)
-		}},
-	{"PodDisruptionBudget",
-		func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error) {
-			return c.PolicyV1().PodDisruptionBudgets(ns).List(ctx, o)
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string) (metav1.Object, error) {
-			return c.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, n, metav1.GetOptions{})
-		},
-		func(ctx context.Context, c kubernetes.Interface, ns, n string, o metav1.DeleteOptions) error {
-			return c.PolicyV1().PodDisruptionBudgets(ns).Delete(ctx, n, o)
-		}},
+	opsFor("Deployment", func(c kubernetes.Interface, ns string) namespacedClient[*appsv1.Deployment, *appsv1.DeploymentList] {
+		return c.AppsV1().Deployments(ns)
+	}),
+	opsFor("Service", func(c kubernetes.Interface, ns string) namespacedClient[*corev1.Service, *corev1.ServiceList] {
+		return c.CoreV1().Services(ns)
+	}),
+	// The typed client lists whole Secrets (metadata would do); they stay in memory.
+	opsFor("Secret", func(c kubernetes.Interface, ns string) namespacedClient[*corev1.Secret, *corev1.SecretList] {
+		return c.CoreV1().Secrets(ns)
+	}),
+	// The APIs' code (internal/workload/kube): cluster down leaves none behind.
+	opsFor("ConfigMap", func(c kubernetes.Interface, ns string) namespacedClient[*corev1.ConfigMap, *corev1.ConfigMapList] {
+		return c.CoreV1().ConfigMaps(ns)
+	}),
+	opsFor("RoleBinding", func(c kubernetes.Interface, ns string) namespacedClient[*rbacv1.RoleBinding, *rbacv1.RoleBindingList] {
+		return c.RbacV1().RoleBindings(ns)
+	}),
+	opsFor("Role", func(c kubernetes.Interface, ns string) namespacedClient[*rbacv1.Role, *rbacv1.RoleList] {
+		return c.RbacV1().Roles(ns)
+	}),
+	opsFor("ServiceAccount", func(c kubernetes.Interface, ns string) namespacedClient[*corev1.ServiceAccount, *corev1.ServiceAccountList] {
+		return c.CoreV1().ServiceAccounts(ns)
+	}),
+	opsFor("NetworkPolicy", func(c kubernetes.Interface, ns string) namespacedClient[*networkingv1.NetworkPolicy, *networkingv1.NetworkPolicyList] {
+		return c.NetworkingV1().NetworkPolicies(ns)
+	}),
+	opsFor("PodDisruptionBudget", func(c kubernetes.Interface, ns string) namespacedClient[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList] {
+		return c.PolicyV1().PodDisruptionBudgets(ns)
+	}),
 }
 
 func opsOf(kind string) *kindOps {

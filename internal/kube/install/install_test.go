@@ -715,6 +715,12 @@ func TestInstall(t *testing.T) {
 		if _, err := store.Write(ctx, "access.json", []byte(`{"rules":[]}`), ""); err != nil {
 			t.Fatal(err)
 		}
+		// A python API's code, as the kube backend keeps it: cluster down removes it too.
+		code := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "py-code-0123456789abcdef", Namespace: apis,
+			Labels: map[string]string{install.LabelManagedBy: install.ManagedBy, "cortex.dev/api": "py"}}}
+		if _, err := c.Client.CoreV1().ConfigMaps(apis).Create(ctx, code, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 		// Everything cortex's goes, one progress line each: the install's objects, the operator's
 		// state Secrets and the APIs the operator made (the gateway subtest deployed two).
 		before, err := install.Installed(ctx, c.Client, ns, apis)
@@ -727,6 +733,9 @@ func TestInstall(t *testing.T) {
 		}
 		if len(lines) != len(before) || len(before) < 23 || !contains(lines, "deleted Secret cortex/cortex-state-access") {
 			t.Errorf("progress %q for %d objects", lines, len(before))
+		}
+		if _, err := c.Client.CoreV1().ConfigMaps(apis).Get(ctx, code.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the API's code ConfigMap after uninstall: %v", err)
 		}
 		items, err := install.Installed(ctx, c.Client, ns, apis)
 		if err != nil || len(items) != 0 {
