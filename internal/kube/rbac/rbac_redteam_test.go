@@ -44,13 +44,20 @@ func TestDeployGroupCannotScalePastMaxReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := dave.AppsV1().Deployments(ns).GetScale(ctx, "victim", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// The Deployment controller writes the object's status meanwhile: a conflict (a stale
+	// resourceVersion) is read again and retried, a bounded number of times.
+	var sc *autoscalingv1.Scale
+	for range 10 {
+		if sc, err = dave.AppsV1().Deployments(ns).GetScale(ctx, "victim", metav1.GetOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sc.Spec.Replicas = 100000
+		_, err = dave.AppsV1().Deployments(ns).UpdateScale(ctx, "victim", &autoscalingv1.Scale{ObjectMeta: sc.ObjectMeta, Spec: sc.Spec},
+			metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}})
+		if !apierrors.IsConflict(err) {
+			break
+		}
 	}
-	sc.Spec.Replicas = 100000
-	_, err = dave.AppsV1().Deployments(ns).UpdateScale(ctx, "victim", &autoscalingv1.Scale{ObjectMeta: sc.ObjectMeta, Spec: sc.Spec},
-		metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}})
 	switch {
 	case err == nil:
 		t.Skipf("open finding: a deploy identity scales an API to %d replicas (cortex deploy allows %d); see the comment for the fix", sc.Spec.Replicas, apispec.MaxReplicas)
