@@ -45,6 +45,7 @@ type KubeInstall struct {
 	Namespace        string `json:"namespace"`
 	APIsNamespace    string `json:"apis_namespace"`
 	Image            string `json:"image"`
+	APIImage         string `json:"api_image,omitempty"`
 	OperatorNodePort int32  `json:"operator_node_port"`
 	GatewayNodePort  int32  `json:"gateway_node_port"`
 	// CACert is the CA clients pin (public; its key stays in the cluster's Secret).
@@ -167,6 +168,18 @@ func (p *Provisioner) image(st *State) string {
 	return ""
 }
 
+// apiImage is what python and command APIs run: Options.APIImage, else what the last `up`
+// installed (empty: the install's default, the operator's image).
+func (p *Provisioner) apiImage(st *State) string {
+	if p.opts.APIImage != "" {
+		return p.opts.APIImage
+	}
+	if st != nil && st.Kubernetes != nil {
+		return st.Kubernetes.APIImage
+	}
+	return ""
+}
+
 // kubeInstall installs (or upgrades in place) the kubernetes provider in the EKS cluster: the
 // objects of internal/kube/install with NodePort Services on fixed ports, the operator reporting
 // provider aws, and a certificate that covers the load balancers' names (the public endpoints).
@@ -207,7 +220,7 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		return "", err
 	}
 	objs, err := install.Build(install.Options{
-		Namespace: ns, Image: p.image(st), ServiceType: corev1.ServiceTypeNodePort,
+		Namespace: ns, Image: p.image(st), APIImage: p.apiImage(st), ServiceType: corev1.ServiceTypeNodePort,
 		OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort,
 		ClusterID: st.ClusterID, AccountID: st.AccountID, Region: st.Region, CreatorARN: creator,
 		PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway, TLS: tlsm, Provider: "aws",
@@ -223,7 +236,7 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	// Recorded before the apply: a down after an apply that stopped half way knows to uninstall.
 	o := objs.Options()
 	if err := p.update(ctx, func(s *State) {
-		s.Kubernetes = &KubeInstall{Namespace: o.Namespace, APIsNamespace: o.APIsNamespace, Image: o.Image,
+		s.Kubernetes = &KubeInstall{Namespace: o.Namespace, APIsNamespace: o.APIsNamespace, Image: o.Image, APIImage: p.apiImage(st),
 			OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort, CACert: string(tlsm.CACert),
 			PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway}
 	}); err != nil {
@@ -503,6 +516,8 @@ func (d *downer) targetGroups(ctx context.Context) (string, error) {
 type InstallInfo struct {
 	Namespace string `json:"namespace"`
 	Image     string `json:"image,omitempty"`
+	// APIImage is the image of python and command APIs when `up --api-image` named one.
+	APIImage string `json:"api_image,omitempty"`
 	// Operator and Gateway: "ready", "not ready (0/1 available)", "not installed", or "in the
 	// operator" (the gateway when it runs inside the operator's process).
 	Operator string `json:"operator"`
@@ -513,7 +528,7 @@ type InstallInfo struct {
 func (p *Provisioner) installInfo(ctx context.Context, st *State) *InstallInfo {
 	ii := &InstallInfo{Namespace: install.DefaultNamespace}
 	if st.Kubernetes != nil {
-		ii.Namespace, ii.Image = st.Kubernetes.Namespace, st.Kubernetes.Image
+		ii.Namespace, ii.Image, ii.APIImage = st.Kubernetes.Namespace, st.Kubernetes.Image, st.Kubernetes.APIImage
 	}
 	c, err := p.kubeClient(ctx, st.EKSCluster, st.Partition)
 	if err != nil {

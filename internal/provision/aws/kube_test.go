@@ -417,6 +417,31 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		}
 		rec.mu.Unlock()
 
+		// The APIs' image: the operator's until --api-image names one, which later runs keep,
+		// also when they upgrade the operator's image.
+		operatorArgs := func() []string {
+			dep, err := h.kube.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+			must(t, err)
+			return dep.Spec.Template.Spec.Containers[0].Args
+		}
+		if args := operatorArgs(); !slices.Contains(args, "--api-image=cortex:test") {
+			t.Errorf("without --api-image the APIs run the operator's image: %v", args)
+		}
+		p3 := h.provisioner(t, dir, "")
+		p3.opts.APIImage = "registry.example/py:1"
+		if _, err := p3.Up(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if args := operatorArgs(); !slices.Contains(args, "--api-image=registry.example/py:1") {
+			t.Errorf("--api-image not installed: %v", args)
+		}
+		if _, err := h.provisioner(t, dir, "cortex:test2").Up(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if args := operatorArgs(); !slices.Contains(args, "--api-image=registry.example/py:1") {
+			t.Errorf("an upgrade of the operator's image dropped the APIs' image: %v", args)
+		}
+
 		rep, err := p.Down(ctx, "eks-install", DownOptions{})
 		if err != nil {
 			t.Fatalf("%v: %+v", err, rep.Leftovers)
