@@ -153,6 +153,11 @@ type APIStatus struct {
 	Reason   string   `json:"reason,omitempty"`
 	Replicas Replicas `json:"replicas"`
 	Endpoint string   `json:"endpoint"`
+	// EndpointTLS says what the endpoint's certificate chains to: empty, the cluster's CA (the
+	// one the environment pins for the operator); EndpointTLSPublic, the public web PKI (a
+	// certificate the load balancer presents, e.g. ACM with ssl_certificate_arn), verified
+	// against the client's system roots. A client refuses any other value.
+	EndpointTLS string `json:"endpoint_tls,omitempty"`
 	// Auth is who may call the API through the gateway.
 	Auth      APIAuth         `json:"auth"`
 	UpdatedAt time.Time       `json:"updated_at"`
@@ -163,6 +168,9 @@ type APIStatus struct {
 	// CodeHash is the content hash of the project files alone.
 	CodeHash string `json:"code_hash,omitempty"`
 }
+
+// EndpointTLSPublic is APIStatus.EndpointTLS of an endpoint whose certificate is from a public CA.
+const EndpointTLSPublic = "public"
 
 // Auth types of an API (its spec's auth.type).
 const (

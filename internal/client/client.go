@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
@@ -27,6 +29,11 @@ type Client struct {
 	base   *url.URL
 	http   *http.Client
 	tokens TokenSource
+	// publicRoots verify API endpoints whose certificates are from a public CA (nil: the
+	// system roots); publicHTTP is their client, made on first use. Never the cluster's CA.
+	publicRoots *x509.CertPool
+	publicOnce  sync.Once
+	publicHTTP  *http.Client
 	// gatewayTokens returns the token source for an iam API at the gateway audience (nil: the
 	// client has no identity to send to APIs).
 	gatewayTokens func(audience string) TokenSource
@@ -81,6 +88,9 @@ type Options struct {
 	// Transport replaces the default transport (which verifies against CAPEM). It is the seam
 	// for tests: wrap NewTransport's result to inject errors or count requests.
 	Transport http.RoundTripper
+	// SystemRoots verify API endpoints that the operator says have public certificates
+	// (apitypes.EndpointTLSPublic). Nil: this machine's system roots. The seam of tests.
+	SystemRoots *x509.CertPool
 }
 
 // NewTransport is the client's default transport: TLS verified against caPEM (empty: the system
@@ -115,7 +125,30 @@ func New(o Options) (*Client, error) {
 		rt = t
 	}
 	// No overall timeout: log streams are long; requests are bounded through their contexts.
-	return &Client{base: base, tokens: o.Tokens, http: &http.Client{Transport: rt}}, nil
+	return &Client{base: base, tokens: o.Tokens, http: &http.Client{Transport: rt}, publicRoots: o.SystemRoots}, nil
+}
+
+// SetSystemRoots replaces the roots that verify API endpoints with public certificates (tests;
+// call it before the first call).
+func (c *Client) SetSystemRoots(pool *x509.CertPool) { c.publicRoots = pool }
+
+// apiHTTP is the HTTP client that verifies an API endpoint as its status says: the pinned
+// cluster CA (the operator's own client) when endpointTLS is empty, the system roots (and only
+// them) when it is public. Anything else is refused: a client never guesses a weaker trust.
+func (c *Client) apiHTTP(endpointTLS string) (*http.Client, error) {
+	switch endpointTLS {
+	case "":
+		return c.http, nil
+	case apitypes.EndpointTLSPublic:
+		c.publicOnce.Do(func() {
+			t, _ := NewTransport(nil) // no CA: cannot fail
+			t.TLSClientConfig.RootCAs = c.publicRoots
+			c.publicHTTP = &http.Client{Transport: t}
+		})
+		return c.publicHTTP, nil
+	default:
+		return nil, fmt.Errorf("the operator says the API endpoint's certificate is %q, unknown to this client: upgrade cortex", endpointTLS)
+	}
 }
 
 // ForEnvironment builds the client of a configured environment with its token source; transport
@@ -295,7 +328,12 @@ func (c *Client) Health(ctx context.Context) error {
 }
 
 // Close releases the client's idle connections.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() {
+	c.http.CloseIdleConnections()
+	if c.publicHTTP != nil {
+		c.publicHTTP.CloseIdleConnections()
+	}
+}
 
 // APIPath is the operator path of one API, its name escaped as a single path segment.
 func APIPath(name string) string { return "/v1/apis/" + url.PathEscape(name) }
@@ -314,16 +352,24 @@ type APICredentials struct {
 	Auth string
 	// APIKey is the key for an api_key API.
 	APIKey string
+	// EndpointTLS is the API status's endpoint_tls: what the gateway's certificate is verified
+	// against (empty: the environment's CA; apitypes.EndpointTLSPublic: the system roots).
+	EndpointTLS string
 }
 
-// CallAPI sends a request to a deployed API's endpoint (an https URL of the cluster's gateway)
-// through this client's TLS configuration: the gateway's certificate is verified against the
-// same CA as the operator's. The operator's credential is not sent to the API: an iam API gets a
+// CallAPI sends a request to a deployed API's endpoint (an https URL of the cluster's gateway).
+// The gateway's certificate is verified against the same CA as the operator's, or, when the
+// operator (over that pinned channel) says the endpoint has a public certificate, against the
+// system roots alone. The operator's credential is not sent to the API: an iam API gets a
 // token minted for the gateway's own URL.
 func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType string, body io.Reader, creds APICredentials) (*http.Response, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("API endpoint %q is not an https URL", endpoint)
+	}
+	hc, err := c.apiHTTP(creds.EndpointTLS)
+	if err != nil {
+		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
@@ -352,11 +398,25 @@ func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType stri
 	default:
 		return nil, fmt.Errorf("the API's auth type %q is unknown to this client: upgrade cortex", creds.Auth)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
+		if creds.EndpointTLS == apitypes.EndpointTLSPublic {
+			return nil, describePublicTransportError(u, err)
+		}
 		return nil, describeTransportError(u, err)
 	}
 	return resp, nil
+}
+
+// describePublicTransportError is describeTransportError for an endpoint with a public
+// certificate: what usually goes wrong is DNS or the certificate's names, not the pinned CA.
+func describePublicTransportError(u *url.URL, err error) error {
+	var verr *tls.CertificateVerificationError
+	var herr x509.HostnameError
+	if errors.As(err, &verr) || errors.As(err, &herr) {
+		return fmt.Errorf("the API endpoint %s presented a certificate that this machine's system roots do not verify for %s: %v (the name must point at the cluster's API load balancer, whose certificate must cover it; see docs/aws.md)", u.Scheme+"://"+u.Host, u.Hostname(), err)
+	}
+	return &ConnectionError{Endpoint: u.Scheme + "://" + u.Host, Err: err}
 }
 
 // Info is GET /v1/info.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
+	"github.com/cortexlabs-go/cortex/internal/apitypes"
 	"github.com/cortexlabs-go/cortex/internal/bundle"
 	"github.com/cortexlabs-go/cortex/internal/fsutil"
 	"github.com/cortexlabs-go/cortex/internal/gateway"
@@ -37,6 +38,11 @@ type APIsConfig struct {
 	// must be bound to one of them (and a token bound to the operator is refused there). Default:
 	// https://localhost, 127.0.0.1 and [::1] at the gateway's port.
 	PublicEndpoints []string `json:"public_endpoints,omitempty"`
+	// PublicTLS says that clients reach PublicEndpoints through a load balancer that presents a
+	// certificate from a public CA (ACM with ssl_certificate_arn): API statuses say so, and
+	// clients verify those endpoints against their system roots instead of the cluster's CA.
+	// Remote gateway only (the embedded gateway serves the cluster CA's certificate itself).
+	PublicTLS bool `json:"public_tls,omitempty"`
 	// MaxBodyBytes bounds request bodies at the gateway (default 32 MiB).
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
 	// AWSSettingsFile says whether APIs get AWS credentials and from which profile (a JSON
@@ -100,6 +106,9 @@ func (s *Server) startAPIs(ctx context.Context) error {
 		backend = b
 	}
 	remoteGW := c.Gateway == GatewayRemote
+	if c.PublicTLS && !remoteGW {
+		return errors.New("apis.public_tls: only a remote gateway behind a load balancer with a public certificate can have it; the embedded gateway serves the cluster CA's certificate")
+	}
 	listen := c.GatewayListen
 	if listen == "" {
 		listen = os.Getenv(EnvGatewayListen)
@@ -161,6 +170,9 @@ func (s *Server) startAPIs(ctx context.Context) error {
 	if remoteGW {
 		// No listener here: the remote gateway follows the routes and asks for each decision.
 		mgr.GatewayURL = endpoints[0]
+		if c.PublicTLS {
+			mgr.GatewayTLS = apitypes.EndpointTLSPublic
+		}
 		mgr.OnRoutes = s.routeHub.set
 		s.apis = apiState{mgr: mgr}
 		s.log.Info("remote gateway mode", "gateway", mgr.GatewayURL)

@@ -46,6 +46,8 @@ var ErrNotFound = errors.New("api not found")
 type Manager struct {
 	// GatewayURL is the https://host:port base of the gateway (for APIStatus.Endpoint).
 	GatewayURL string
+	// GatewayTLS is APIStatus.EndpointTLS: empty (the cluster's CA) or apitypes.EndpointTLSPublic.
+	GatewayTLS string
 	// SecretEnv returns the extra environment of an API's replicas (AWS credentials); nil: none.
 	SecretEnv func(ctx context.Context, spec apispec.Spec) (map[string]string, error)
 	// OnRoutes receives endpoint -> API name whenever the set of APIs changes.
@@ -436,7 +438,7 @@ func (m *Manager) List() []APIStatus {
 
 func (m *Manager) status(s *stored) APIStatus {
 	st := APIStatus{
-		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint, Auth: apitypes.APIAuth(s.Spec.EffectiveAuth()),
+		Name: s.Spec.Name, Kind: s.Spec.Kind, Endpoint: m.GatewayURL + s.Spec.Networking.Endpoint, EndpointTLS: m.GatewayTLS, Auth: apitypes.APIAuth(s.Spec.EffectiveAuth()),
 		UpdatedAt: s.UpdatedAt, Replicas: Replicas{Requested: s.Spec.Replicas},
 		Status: Updating, Reason: "starting", Version: s.Hash, CodeHash: s.Code,
 	}

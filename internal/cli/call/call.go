@@ -120,7 +120,7 @@ func callRun(o *CallOptions) error {
 	if body != nil {
 		rd, contentType = bytes.NewReader(body), "application/json"
 	}
-	resp, err := cl.CallAPI(ctx, method, st.Endpoint+o.Path, contentType, rd, client.APICredentials{Auth: st.Auth.Type, APIKey: key})
+	resp, err := cl.CallAPI(ctx, method, st.Endpoint+o.Path, contentType, rd, client.APICredentials{Auth: st.Auth.Type, APIKey: key, EndpointTLS: st.EndpointTLS})
 	if err != nil {
 		return err
 	}

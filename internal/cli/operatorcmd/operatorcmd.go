@@ -121,6 +121,7 @@ Settings come from --config (YAML, keys as in docs/operator.md) and flags; flags
 	fl.StringVar(&o.cfg.APIs.Gateway, "apis-gateway", "", "where the gateway runs: embedded (in this process) or remote (cortex gateway serve, which asks this operator) (default embedded)")
 	fl.StringVar(&o.cfg.APIs.GatewayClientCAFile, "apis-gateway-client-ca-file", "", "remote gateway: the CA of the gateway's client certificate (only such a caller may use the internal endpoints)")
 	fl.StringSliceVar(&o.cfg.APIs.PublicEndpoints, "apis-public-endpoint", nil, "URL clients dial to reach the gateway; repeat for several (required with --apis-gateway remote)")
+	fl.BoolVar(&o.cfg.APIs.PublicTLS, "apis-public-tls", false, "remote gateway: clients reach --apis-public-endpoint through a load balancer presenting a certificate from a public CA (ACM), so they verify it against their system roots, not the cluster CA")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&o.checkAWS, "check-aws-identity", false, "at start, check the operator's own AWS credentials (default chain: environment, EKS Pod Identity) with sts:GetCallerIdentity and refuse to start when they fail or belong to another account than --account-id")
 	fl.StringVar(&o.cfg.LogFile, "log-file", "", "write the JSON log (audit trail included) to this file, rotated; 0600 in a private directory (default: standard error)")
@@ -266,6 +267,9 @@ func mergeFlags(changed func(string) bool, dst, src *operator.Config) {
 	set("apis-gateway-client-ca-file", &dst.APIs.GatewayClientCAFile, src.APIs.GatewayClientCAFile)
 	if changed("apis-public-endpoint") {
 		dst.APIs.PublicEndpoints = src.APIs.PublicEndpoints
+	}
+	if changed("apis-public-tls") {
+		dst.APIs.PublicTLS = src.APIs.PublicTLS
 	}
 	setInt := func(name string, d *int, v int) {
 		if changed(name) {

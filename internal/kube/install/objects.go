@@ -125,6 +125,9 @@ type Options struct {
 	// GatewayPublicEndpoints are the URLs clients dial to reach the gateway (tokens for iam APIs
 	// are bound to these). Default: the gateway Service's in-cluster name.
 	GatewayPublicEndpoints []string
+	// GatewayPublicTLS: GatewayPublicEndpoints present a public CA's certificate (a load balancer
+	// with ACM), so clients verify them against their system roots (operator --apis-public-tls).
+	GatewayPublicTLS bool
 	// TLS is the material of the TLS Secret (required).
 	TLS *TLS
 	// Webhook, when set, turns on the operator's TokenReview webhook for one API server
@@ -502,6 +505,9 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	args = append(args, "--apis-gateway=remote", "--apis-gateway-client-ca-file="+tlsDir+"/"+gatewayClientCAKey)
 	for _, e := range opts.GatewayPublicEndpoints {
 		args = append(args, "--apis-public-endpoint="+e)
+	}
+	if opts.GatewayPublicTLS {
+		args = append(args, "--apis-public-tls")
 	}
 	readOnly := int32(0o440) // owner root, group fsGroup (the operator's group): not world-readable
 	c := coreac.Container().WithName("operator").WithImage(opts.Image).
