@@ -87,6 +87,10 @@ type Config struct {
 	APILoadBalancerCIDRAllowlist      []string          `json:"api_load_balancer_cidr_allowlist"`
 	IAMPolicyARNs                     []string          `json:"iam_policy_arns"`
 	SSLCertificateARN                 string            `json:"ssl_certificate_arn,omitempty"`
+	// APIDomain is the DNS name clients call APIs at with ssl_certificate_arn (the user points
+	// it at the API load balancer); the certificate must cover it. Empty: the certificate's
+	// first name that is not a wildcard (docs/aws.md "HTTPS with your own domain").
+	APIDomain string `json:"api_domain,omitempty"`
 	Tags                              map[string]string `json:"tags,omitempty"`
 	NodeGroups                        []NodeGroup       `json:"node_groups"`
 	Access                            []AccessRule      `json:"access,omitempty"`
@@ -454,6 +458,14 @@ func (c *Config) Validate() error {
 			add("ssl_certificate_arn: the certificate is in region %s; it must be in the cluster's region %s", m[2], c.Region)
 		}
 	}
+	if c.APIDomain != "" {
+		switch {
+		case c.SSLCertificateARN == "":
+			add("api_domain: needs ssl_certificate_arn (a certificate that covers %q); without one, APIs are called at the API load balancer's name with the cluster's CA", c.APIDomain)
+		case !IsDNSName(c.APIDomain):
+			add("api_domain: %q is not a DNS name like api.example.com (lower case, no wildcard, no scheme or port)", c.APIDomain)
+		}
+	}
 	if len(c.Tags) > MaxUserTags {
 		add("tags: at most %d tags are allowed", MaxUserTags)
 	}
@@ -515,4 +527,24 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// IsDNSName reports whether s is a fully qualified DNS host name: lower-case letters, digits and
+// hyphens in labels of 1 to 63 characters, at least two labels, 253 characters at most, no
+// wildcard and no trailing dot.
+func IsDNSName(s string) bool {
+	if len(s) > 253 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

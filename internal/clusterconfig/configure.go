@@ -55,6 +55,7 @@ func Diff(running, next *Config) ([]Change, error) {
 		{"api_load_balancer_cidr_allowlist", running.APILoadBalancerCIDRAllowlist, next.APILoadBalancerCIDRAllowlist},
 		{"iam_policy_arns", running.IAMPolicyARNs, next.IAMPolicyARNs},
 		{"ssl_certificate_arn", running.SSLCertificateARN, next.SSLCertificateARN},
+		{"api_domain", running.APIDomain, next.APIDomain},
 	}
 	for _, f := range mutable {
 		if !same(normalizeEmpty(f.a), normalizeEmpty(f.b)) {

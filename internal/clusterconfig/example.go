@@ -53,8 +53,12 @@ iam_policy_arns: []
 #   allowed_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]    # example
 #   allowed_role_arns: [arn:aws:iam::123456789012:role/team-reader]          # example
 
-# ACM certificate for the load balancers (default: cortex makes its own CA and certificate).
+# ACM certificate of the API load balancer (default: the cluster's own CA, pinned by clients).
+# With it, APIs are called at api_domain (default: the certificate's first name that is not a
+# wildcard), which you point at the API load balancer (CNAME); clients verify it against their
+# system roots. The operator keeps the cluster's CA.
 # ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012    # example
+# api_domain: api.example.com    # example
 
 # Tags added to every resource (cortex adds cortex.dev/cluster-name and cortex.dev/cluster-id).
 # tags:                                                    # example

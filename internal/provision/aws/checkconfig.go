@@ -36,7 +36,8 @@ func checkRegionOffline(region string) error {
 
 // CheckConfig checks what cluster.yaml names against AWS before anything is created: the region
 // has an STS endpoint and is enabled for the account (ec2:DescribeRegions), and every availability
-// zone of availability_zones and subnets exists in it (ec2:DescribeAvailabilityZones). Problems
+// zone of availability_zones and subnets exists in it (ec2:DescribeAvailabilityZones), and
+// ssl_certificate_arn is issued and covers the API domain (acm:DescribeCertificate). Problems
 // are fielderr.Errors naming the field.
 func (p *Provisioner) CheckConfig(ctx context.Context, cfg *clusterconfig.Config) error {
 	var errs fielderr.List
@@ -97,5 +98,10 @@ func (p *Provisioner) CheckConfig(ctx context.Context, cfg *clusterconfig.Config
 	for i, s := range cfg.Subnets {
 		check(fmt.Sprintf("subnets[%d].availability_zone", i), s.AvailabilityZone)
 	}
-	return errs.Err()
+	if errs.Len() > 0 {
+		return errs.Err()
+	}
+	// ssl_certificate_arn: issued, and covering api_domain (or a name of its own).
+	_, err = p.APIDomain(ctx, cfg)
+	return err
 }

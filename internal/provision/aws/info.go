@@ -14,21 +14,23 @@ import (
 
 // Info is what `cortex cluster info` shows.
 type Info struct {
-	State             *State            `json:"state"`
-	OperatorEndpoint  string            `json:"operator_endpoint,omitempty"`
-	APIEndpoint       string            `json:"api_endpoint,omitempty"`
-	EKSStatus         string            `json:"eks_status,omitempty"`
-	NodeGroupStatus   map[string]string `json:"node_group_status,omitempty"`
-	OperatorLBState   string            `json:"operator_load_balancer_state,omitempty"`
-	APILBState        string            `json:"api_load_balancer_state,omitempty"`
-	NodeRolePolicies  []string          `json:"node_role_policies,omitempty"`
-	DefaultPolicyARN  string            `json:"default_policy_arn,omitempty"`
-	ExtraPolicyARNs   []string          `json:"iam_policy_arns,omitempty"`
-	OperatorLBScheme  string            `json:"operator_load_balancer_scheme,omitempty"`
-	APILBScheme       string            `json:"api_load_balancer_scheme,omitempty"`
-	CreatorARN        string            `json:"creator_arn,omitempty"`
-	SubnetVisibility  string            `json:"subnet_visibility,omitempty"`
-	NATGatewaySetting string            `json:"nat_gateway,omitempty"`
+	State            *State `json:"state"`
+	OperatorEndpoint string `json:"operator_endpoint,omitempty"`
+	APIEndpoint      string `json:"api_endpoint,omitempty"`
+	// APILoadBalancerDNSName is where api_domain must point (CNAME or alias).
+	APILoadBalancerDNSName string            `json:"api_load_balancer_dns_name,omitempty"`
+	EKSStatus              string            `json:"eks_status,omitempty"`
+	NodeGroupStatus        map[string]string `json:"node_group_status,omitempty"`
+	OperatorLBState        string            `json:"operator_load_balancer_state,omitempty"`
+	APILBState             string            `json:"api_load_balancer_state,omitempty"`
+	NodeRolePolicies       []string          `json:"node_role_policies,omitempty"`
+	DefaultPolicyARN       string            `json:"default_policy_arn,omitempty"`
+	ExtraPolicyARNs        []string          `json:"iam_policy_arns,omitempty"`
+	OperatorLBScheme       string            `json:"operator_load_balancer_scheme,omitempty"`
+	APILBScheme            string            `json:"api_load_balancer_scheme,omitempty"`
+	CreatorARN             string            `json:"creator_arn,omitempty"`
+	SubnetVisibility       string            `json:"subnet_visibility,omitempty"`
+	NATGatewaySetting      string            `json:"nat_gateway,omitempty"`
 	// Install is the state of cortex in the EKS cluster (nil when `up` installed nothing).
 	Install *InstallInfo `json:"install,omitempty"`
 	// AccessEntries is who has Kubernetes access, read as `cortex cluster access list` reads it
@@ -85,8 +87,8 @@ func (p *Provisioner) Info(ctx context.Context, clusterName string) (*Info, erro
 			info.OperatorLBState = "missing"
 		}
 	}
+	info.APIEndpoint, info.APILoadBalancerDNSName = apiEndpoint(st)
 	if lb := st.APILoadBalancer; lb != nil {
-		info.APIEndpoint = "https://" + lb.DNSName
 		if cur, err := p.findLoadBalancer(ctx, lb.Name); err == nil && cur != nil && cur.State != nil {
 			info.APILBState = string(cur.State.Code)
 		} else if err == nil {
@@ -203,6 +205,14 @@ func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) 
 	p.state = st
 	names := NamesFor(id.Partition, id.Account, cfg.ClusterName, p.region)
 	old := st.Config
+	// A new certificate or api_domain is checked before anything changes.
+	tlsChanged := old.SSLCertificateARN != cfg.SSLCertificateARN || old.APIDomain != cfg.APIDomain
+	apiDomain := st.APIDomain
+	if tlsChanged {
+		if apiDomain, err = p.APIDomain(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("nothing was changed: %w", err)
+		}
+	}
 	for _, ng := range cfg.NodeGroups {
 		var before clusterconfig.NodeGroup
 		for _, o := range old.NodeGroups {
@@ -236,11 +246,21 @@ func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) 
 			return nil, fmt.Errorf("api_load_balancer_cidr_allowlist: %w", err)
 		}
 	}
-	// ssl_certificate_arn: the API load balancer's listener follows it.
-	if st.Kubernetes != nil && old.SSLCertificateARN != cfg.SSLCertificateARN {
-		u := &upper{p: p, cfg: cfg, names: names}
-		if _, err := u.listeners(ctx); err != nil {
-			return nil, fmt.Errorf("ssl_certificate_arn: %w", err)
+	// ssl_certificate_arn and api_domain: the API load balancer's listener follows the
+	// certificate, and the gateway's public endpoint (what tokens are bound to and what the
+	// operator reports, with endpoint_tls) follows the domain.
+	if tlsChanged {
+		if err := p.update(ctx, func(s *State) { s.APIDomain = apiDomain }); err != nil {
+			return nil, err
+		}
+		if st.Kubernetes != nil {
+			u := &upper{p: p, cfg: cfg, names: names}
+			if _, err := u.listeners(ctx); err != nil {
+				return nil, fmt.Errorf("ssl_certificate_arn: %w", err)
+			}
+			if _, err := u.kubeInstall(ctx); err != nil {
+				return nil, fmt.Errorf("ssl_certificate_arn: the gateway's public endpoint: %w", err)
+			}
 		}
 	}
 	// iam_policy_arns: attach the new ones, detach the ones removed from the config.

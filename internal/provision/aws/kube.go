@@ -214,7 +214,12 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	}
 	names := []string{st.OperatorLoadBalancer.DNSName, st.APILoadBalancer.DNSName}
 	endpoints := []string{"https://" + st.OperatorLoadBalancer.DNSName}
+	// With ssl_certificate_arn, clients call APIs at the certificate's name (they could not verify
+	// the load balancer's name, which no ACM certificate has): tokens are bound to it alone.
 	gateway := []string{"https://" + st.APILoadBalancer.DNSName}
+	if st.APIDomain != "" {
+		gateway = []string{"https://" + st.APIDomain}
+	}
 	tlsm, err := install.NewTLS(ns, names, prev)
 	if err != nil {
 		return "", err
@@ -223,7 +228,7 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		Namespace: ns, Image: p.image(st), APIImage: p.apiImage(st), ServiceType: corev1.ServiceTypeNodePort,
 		OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort,
 		ClusterID: st.ClusterID, AccountID: st.AccountID, Region: st.Region, CreatorARN: creator,
-		PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway, TLS: tlsm, Provider: "aws",
+		PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway, GatewayPublicTLS: st.APIDomain != "", TLS: tlsm, Provider: "aws",
 		// The operator's AWS identity (cluster credentials in a Secret, or its role), and per-API
 		// roles by EKS Pod Identity in this EKS cluster.
 		OperatorAWS: p.OperatorAWS(), EKSPodIdentity: true, ClusterName: st.EKSCluster,

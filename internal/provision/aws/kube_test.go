@@ -2,10 +2,15 @@ package aws
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"slices"
 	"strings"
@@ -250,8 +255,29 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 	if img := dep.Spec.Template.Spec.Containers[0].Image; img != st.Kubernetes.Image {
 		t.Errorf("image %s, state says %s", img, st.Kubernetes.Image)
 	}
-	if !slices.Contains(args, "--apis-public-endpoint=https://"+apiDNS) {
-		t.Errorf("operator args %v: the gateway's public endpoint is not the API load balancer's", args)
+	// The gateway's public endpoint (what tokens are bound to, what the operator reports): the
+	// API load balancer's name pinned to the cluster CA, or with ssl_certificate_arn the domain
+	// its certificate covers, verified against public roots (--apis-public-tls), and that alone.
+	var gwArgs []string
+	for _, a := range args {
+		if strings.HasPrefix(a, "--apis-public-") {
+			gwArgs = append(gwArgs, a)
+		}
+	}
+	wantGW := []string{"--apis-public-endpoint=https://" + apiDNS}
+	wantEndpoint := "https://" + apiDNS
+	if st.Config.SSLCertificateARN != "" {
+		wantGW = []string{"--apis-public-endpoint=https://" + st.APIDomain, "--apis-public-tls"}
+		wantEndpoint = "https://" + st.APIDomain
+		if st.APIDomain == "" {
+			t.Error("ssl_certificate_arn without an API domain in the state")
+		}
+	}
+	if !slices.Equal(gwArgs, wantGW) {
+		t.Errorf("operator args: gateway %v, want %v", gwArgs, wantGW)
+	}
+	if res.APIEndpoint != wantEndpoint || res.APILoadBalancerDNSName != apiDNS {
+		t.Errorf("up reports the API endpoint %s (load balancer %s), want %s (%s)", res.APIEndpoint, res.APILoadBalancerDNSName, wantEndpoint, apiDNS)
 	}
 	// The gateway runs as its own Deployment, with the same image.
 	gw, err := c.AppsV1().Deployments("cortex").Get(ctx, install.GatewayName, metav1.GetOptions{})
@@ -450,19 +476,68 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		checkClean(t, h, p, "eks-install")
 	})
 
-	// ssl_certificate_arn: the API load balancer's listener is TLS with the certificate (a
-	// certificate moto's ACM issued); the operator's stays TCP (its CA stays pinned).
+	// ssl_certificate_arn: the API load balancer's listener is TLS with the certificate (one
+	// imported into moto's ACM, so ISSUED); the operator's stays TCP (its CA stays pinned). APIs
+	// are called at a name the certificate covers; a certificate that cannot serve is refused
+	// before anything exists, and configure moves the API domain with the certificate.
 	t.Run("ssl_certificate_arn", func(t *testing.T) {
 		dir := t.TempDir()
 		p := h.provisioner(t, dir, "cortex:test")
-		cert, err := acm.NewFromConfig(p.opts.AWS).RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("api.example.com")})
+		am := acm.NewFromConfig(p.opts.AWS)
+		both := importCert(t, am, "api.example.com", "*.example.com")
+		wildcard := importCert(t, am, "*.example.com")
+		pending, err := am.RequestCertificate(ctx, &acm.RequestCertificateInput{DomainName: aws.String("api.example.com")})
 		must(t, err)
-		cfg := mustConfig(t, "cluster_name: eks-tls\nssl_certificate_arn: "+aws.ToString(cert.CertificateArn)+"\n"+installConfig)
+		arnPrefix := strings.TrimSuffix(both, both[strings.LastIndex(both, "/")+1:])
+		for _, tc := range []struct{ yaml, err string }{
+			{"ssl_certificate_arn: " + aws.ToString(pending.CertificateArn), "ssl_certificate_arn: the certificate for api.example.com is PENDING_VALIDATION, not ISSUED"},
+			{"ssl_certificate_arn: " + arnPrefix + "12345678-1234-1234-1234-123456789012", "ssl_certificate_arn: ACM has no certificate"},
+			{"ssl_certificate_arn: " + wildcard, "api_domain: required: the certificate " + wildcard + " has only wildcard names (*.example.com); set api_domain"},
+			{"ssl_certificate_arn: " + both + "\napi_domain: api.example.org", "api_domain: api.example.org is not covered"},
+			{"ssl_certificate_arn: " + wildcard + "\napi_domain: a.b.example.com", "api_domain: a.b.example.com is not covered"},
+		} {
+			_, err := h.provisioner(t, t.TempDir(), "cortex:test").Up(ctx, mustConfig(t, "cluster_name: eks-tls-bad\n"+tc.yaml+"\n"+installConfig))
+			if err == nil || !strings.Contains(err.Error(), "nothing was created") || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: %v, want nothing created and %q", tc.yaml, err, tc.err)
+			}
+		}
+		checkClean(t, h, p, "eks-tls-bad")
+
+		cfg := mustConfig(t, "cluster_name: eks-tls\nssl_certificate_arn: "+both+"\n"+installConfig)
 		res, err := p.Up(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if res.State.APIDomain != "api.example.com" {
+			t.Errorf("API domain %q, want the certificate's first name that is not a wildcard", res.State.APIDomain)
+		}
 		asgs := checkInstalled(t, h, p, res)
+
+		// configure: another name the certificate covers moves the gateway's endpoint; one the
+		// certificate does not cover is refused and changes nothing.
+		p = h.provisioner(t, dir, "")
+		if _, err := p.Configure(ctx, mustConfig(t, "cluster_name: eks-tls\nssl_certificate_arn: "+wildcard+"\napi_domain: models.example.org\n"+installConfig)); err == nil || !strings.Contains(err.Error(), "nothing was changed") {
+			t.Errorf("configure to an uncovered api_domain: %v", err)
+		}
+		ls, err := p.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(res.State.APILoadBalancer.ARN)})
+		must(t, err)
+		if len(ls.Listeners) != 1 || !sameCert(ls.Listeners[0].Certificates, both) {
+			t.Errorf("a refused configure changed the listener: %+v", ls.Listeners)
+		}
+		// The same certificate (its wildcard covers the new name): moto 5.2 answers ModifyListener
+		// of a TLS listener with UnsupportedProtocol and ignores certificates of TLS listeners, so
+		// a change of certificate on a running cluster is not exercised here.
+		cfg2 := mustConfig(t, "cluster_name: eks-tls\nssl_certificate_arn: "+both+"\napi_domain: models.example.com\n"+installConfig)
+		if _, err := p.Configure(ctx, cfg2); err != nil {
+			t.Fatal(err)
+		}
+		info, err := h.provisioner(t, dir, "").Info(ctx, "eks-tls")
+		must(t, err)
+		if info.APIEndpoint != "https://models.example.com" || info.APILoadBalancerDNSName != res.State.APILoadBalancer.DNSName {
+			t.Errorf("info after configure: API endpoint %s at %s", info.APIEndpoint, info.APILoadBalancerDNSName)
+		}
+		res.State, res.APIEndpoint = info.State, info.APIEndpoint
+		checkInstalled(t, h, p, res)
 		rep, err := p.Down(ctx, "eks-tls", DownOptions{})
 		if err != nil {
 			t.Fatalf("%v: %+v", err, rep.Leftovers)
@@ -513,4 +588,23 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 			checkClean(t, h, p, name)
 		})
 	}
+}
+
+// importCert imports a self-signed certificate for names into ACM (moto marks it ISSUED, as ACM
+// does an imported certificate) and returns its ARN.
+func importCert(t *testing.T, c *acm.Client, names ...string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	must(t, err)
+	kd, err := x509.MarshalPKCS8PrivateKey(key)
+	must(t, err)
+	out, err := c.ImportCertificate(context.Background(), &acm.ImportCertificateInput{
+		Certificate: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		PrivateKey:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})})
+	must(t, err)
+	return aws.ToString(out.CertificateArn)
 }

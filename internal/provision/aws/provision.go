@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/acm"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -95,6 +96,7 @@ type Provisioner struct {
 	elb  *elb.Client
 	sts  *sts.Client
 	asg  *autoscaling.Client
+	acm  *acm.Client
 
 	progressMu sync.Mutex
 	stateMu    sync.Mutex
@@ -139,6 +141,7 @@ func New(opts Options) (*Provisioner, error) {
 		elb:  elb.NewFromConfig(cfg),
 		sts:  sts.NewFromConfig(cfg),
 		asg:  autoscaling.NewFromConfig(cfg),
+		acm:  acm.NewFromConfig(cfg),
 	}, nil
 }
 

@@ -77,6 +77,9 @@ type State struct {
 
 	OperatorLoadBalancer *LoadBalancer `json:"operator_load_balancer,omitempty"`
 	APILoadBalancer      *LoadBalancer `json:"api_load_balancer,omitempty"`
+	// APIDomain is where clients call APIs when the API load balancer terminates TLS with
+	// ssl_certificate_arn (APIDomain in apidomain.go); empty: at the load balancer's name.
+	APIDomain string `json:"api_domain,omitempty"`
 	// TargetGroups are the load balancers' target groups (operator|api -> ARN).
 	TargetGroups map[string]string `json:"target_groups,omitempty"`
 	// Kubernetes is what `up` installed into the EKS cluster.

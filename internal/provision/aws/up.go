@@ -56,6 +56,9 @@ type Result struct {
 	State            *State `json:"state"`
 	OperatorEndpoint string `json:"operator_endpoint"`
 	APIEndpoint      string `json:"api_endpoint,omitempty"`
+	// APILoadBalancerDNSName is the API load balancer's name: with api_domain, the user points
+	// that domain at it (a CNAME or an alias record).
+	APILoadBalancerDNSName string `json:"api_load_balancer_dns_name,omitempty"`
 	// Installed says whether the kubernetes provider runs in the EKS cluster (an image was given).
 	Installed bool `json:"installed"`
 }
@@ -65,6 +68,10 @@ type Result struct {
 func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Result, error) {
 	// Names AWS does not know would fail only after the bucket, VPC and roles exist: check first.
 	if err := p.CheckConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("nothing was created: %w", err)
+	}
+	apiDomain, err := p.APIDomain(ctx, cfg)
+	if err != nil {
 		return nil, fmt.Errorf("nothing was created: %w", err)
 	}
 	id, err := p.WhoAmI(ctx)
@@ -108,6 +115,7 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 	}
 	p.state.Bucket, p.state.LogGroup, p.state.EKSCluster = names.Bucket, names.LogGroup, names.EKSCluster
 	p.state.OperatorAuth = p.operatorAuth()
+	p.state.APIDomain = apiDomain
 	if err := p.save(ctx, p.snapshot(), true); err != nil {
 		return nil, err
 	}
@@ -166,11 +174,22 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 	if st.OperatorLoadBalancer != nil {
 		res.OperatorEndpoint = "https://" + st.OperatorLoadBalancer.DNSName
 	}
-	if st.APILoadBalancer != nil {
-		res.APIEndpoint = "https://" + st.APILoadBalancer.DNSName
-	}
+	res.APIEndpoint, res.APILoadBalancerDNSName = apiEndpoint(st)
 	res.Installed = st.Kubernetes != nil && contains(st.Completed, stepListeners)
 	return res, nil
+}
+
+// apiEndpoint is where clients call APIs (https://api_domain with ssl_certificate_arn, else the
+// API load balancer's name) and the load balancer's DNS name.
+func apiEndpoint(st *State) (endpoint, lbDNS string) {
+	if st.APILoadBalancer != nil {
+		lbDNS = st.APILoadBalancer.DNSName
+		endpoint = "https://" + lbDNS
+	}
+	if st.APIDomain != "" {
+		endpoint = "https://" + st.APIDomain
+	}
+	return endpoint, lbDNS
 }
 
 func newClusterID() (string, error) {
