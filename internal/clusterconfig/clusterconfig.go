@@ -87,10 +87,7 @@ type Config struct {
 	APILoadBalancerCIDRAllowlist      []string          `json:"api_load_balancer_cidr_allowlist"`
 	IAMPolicyARNs                     []string          `json:"iam_policy_arns"`
 	SSLCertificateARN                 string            `json:"ssl_certificate_arn,omitempty"`
-	// APIDomain is the DNS name clients call APIs at with ssl_certificate_arn (the user points
-	// it at the API load balancer); the certificate must cover it. Empty: the certificate's
-	// first name that is not a wildcard (docs/aws.md "HTTPS with your own domain").
-	APIDomain string `json:"api_domain,omitempty"`
+	APIDomain                         string            `json:"api_domain,omitempty"` // with ssl_certificate_arn: where clients call APIs (docs/aws.md)
 	Tags                              map[string]string `json:"tags,omitempty"`
 	NodeGroups                        []NodeGroup       `json:"node_groups"`
 	Access                            []AccessRule      `json:"access,omitempty"`

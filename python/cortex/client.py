@@ -53,6 +53,7 @@ def client(
     config_dir: Optional[str] = None,
     timeout: float = DEFAULT_TIMEOUT,
     cache_tokens: bool = True,
+    public_ca_bundle: Optional[str] = None,
 ) -> "Client":
     """Return a client for an environment of cli.yaml, or for an operator given by ``endpoint``.
 
@@ -65,6 +66,10 @@ def client(
     AWS credentials come from botocore's chain (environment, ``AWS_PROFILE``, shared config and
     credentials, SSO, assume-role, container/instance roles); ``aws_profile`` overrides the
     environment's profile and ``botocore_session`` replaces the chain altogether.
+
+    APIs whose status says ``endpoint_tls: public`` (``ssl_certificate_arn`` on AWS) are verified
+    against public roots, never the pinned CA: ``public_ca_bundle`` (a PEM file), else the bundle
+    requests uses (certifi's).
     """
     if endpoint is not None and env is not None:
         raise ConfigError("pass either an environment name or endpoint=..., not both")
@@ -91,6 +96,7 @@ def client(
             botocore_session=botocore_session,
             timeout=timeout,
             token_cache_dir=None,
+            public_ca_bundle=public_ca_bundle,
         )
     cfg = load_config(config_dir)
     environment = cfg.get(env)
@@ -110,6 +116,7 @@ def client(
         botocore_session=botocore_session,
         timeout=timeout,
         token_cache_dir=os.path.join(cfg.dir, "tokens") if cache_tokens else None,
+        public_ca_bundle=public_ca_bundle,
     )
 
 
@@ -123,6 +130,7 @@ class Client:
         botocore_session: Any = None,
         timeout: float = DEFAULT_TIMEOUT,
         token_cache_dir: Optional[str] = None,
+        public_ca_bundle: Optional[str] = None,
     ) -> None:
         endpoint = environment.operator_endpoint.rstrip("/")
         if not endpoint.startswith("https://"):
@@ -148,6 +156,8 @@ class Client:
                 f.write(environment.ca_cert)
             self._ca_path = path
             self._verify = path
+        # API endpoints with a public certificate (endpoint_tls "public"): public roots only.
+        self._public_verify: Union[bool, str] = public_ca_bundle or True
         self._finalizer = weakref.finalize(self, _cleanup, self._http, self._ca_path)
 
     def __repr__(self) -> str:
@@ -301,7 +311,10 @@ class Client:
         """Call a deployed API with ``payload`` and return its answer (parsed JSON, else text/bytes).
 
         A mapping or list payload is sent as JSON; ``str``/``bytes`` are sent as they are. The
-        gateway's certificate is verified against the environment's CA (or the system roots).
+        gateway's certificate is verified as the API's status says (``endpoint_tls``, from the
+        operator over the pinned channel): by default against the environment's CA, like the
+        operator's; ``public`` (a load balancer with an ACM certificate) against public roots
+        only (``public_ca_bundle``, else certifi's); any other value is refused.
         The client authenticates as the API's spec asks: ``auth: iam`` gets an identity token bound
         to the gateway's URL (never the operator's token), ``auth: api_key`` the ``api_key`` given
         (default ``$CORTEX_API_KEY``), ``auth: none`` nothing.
@@ -312,6 +325,13 @@ class Client:
             raise CortexError(f"API {name!r} has no endpoint yet (is it still starting?)")
         if not url.startswith("https://"):
             raise CortexError(f"API {name!r} endpoint is not https ({url!r}); refusing to call it")
+        endpoint_tls = st.get("endpoint_tls") or ""
+        if endpoint_tls == "":
+            verify = self._verify
+        elif endpoint_tls == "public":
+            verify = self._public_verify
+        else:
+            raise CortexError(f"API {name!r}: the operator says its endpoint's certificate is {endpoint_tls!r}, unknown to this client: upgrade it")
         auth = st.get("auth")
         # No auth in the status: an operator from before API auth, whose gateway is open and
         # forwards headers to the replica; no credential is sent to it.
@@ -343,12 +363,15 @@ class Client:
                 url,
                 data=data,
                 headers=hdrs,
-                verify=self._verify,
+                verify=verify,
                 timeout=(10.0, timeout or self.timeout),
                 allow_redirects=False,
             )
         except requests.RequestException as e:
-            raise TransportError(redact(f"calling API {name!r} at {url}: {_describe(e)}", secret)) from None
+            why = _describe(e)
+            if endpoint_tls == "public" and isinstance(e, requests.exceptions.SSLError):
+                why = "TLS verification against public roots failed (does the name point at the API load balancer, and does its certificate cover it?)"
+            raise TransportError(redact(f"calling API {name!r} at {url}: {why}", secret)) from None
         if resp.status_code >= 400:
             body = redact(resp.text[:_MAX_ERROR_BODY], secret) if secret else resp.text[:_MAX_ERROR_BODY]
             raise APICallError(resp.status_code, f"API {name!r} answered HTTP {resp.status_code}: {body[:500]}", body)

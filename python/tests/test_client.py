@@ -518,3 +518,49 @@ def test_call_verifies_tls_and_maps_errors(server, local):
     server.json("GET", "/v1/apis/new", 200, {"name": "new", "status": "updating"})
     with pytest.raises(cortex.CortexError, match="no endpoint"):
         local.call("new", {})
+
+
+def test_call_verifies_each_endpoint_as_the_operator_says(server, tmp_path):
+    # Two more HTTPS servers, each with its own CA: one stands for a public CA (given to the client
+    # as its public bundle), one for a CA nobody trusts. The operator (server, its CA pinned) says
+    # which trust an API's endpoint needs.
+    (tmp_path / "public").mkdir()
+    (tmp_path / "unknown").mkdir()
+    public = FakeServer(str(tmp_path / "public"))
+    unknown = FakeServer(str(tmp_path / "unknown"))
+    try:
+        for s in (server, public, unknown):
+            s.routes[("POST", "/echo")] = lambda req: (200, {"Content-Type": "application/json"}, b'{"ok": true}')
+        c = cortex.client(endpoint=server.url, ca_file=server.ca_file, local_token_file=_token_file(tmp_path),
+                          public_ca_bundle=public.ca_file)
+        try:
+            def status(name, url, tls):
+                st = {"name": name, "endpoint": url + "/echo", "auth": {"type": "none"}}
+                if tls is not None:
+                    st["endpoint_tls"] = tls
+                server.json("GET", "/v1/apis/" + name, 200, st)
+
+            status("pub", public.url, "public")
+            assert c.call("pub", {}) == {"ok": True}
+            status("cluster", server.url, None)  # no endpoint_tls: the pinned cluster CA
+            assert c.call("cluster", {}) == {"ok": True}
+            for name, url, tls, match in [
+                ("pub-unknown", unknown.url, "public", "public roots"),
+                ("pub-cluster", server.url, "public", "public roots"),  # never the cluster CA
+                ("pinned-public", public.url, None, "TLS verification failed"),  # still pinned
+                ("pinned-public2", public.url, "", "TLS verification failed"),
+            ]:
+                status(name, url, tls)
+                with pytest.raises(cortex.TransportError, match=match):
+                    c.call(name, {})
+            # Fail closed: a value the client does not know is refused before anything is sent.
+            status("odd", public.url, "none")
+            seen = len(public.requests)
+            with pytest.raises(cortex.CortexError, match="unknown to this client"):
+                c.call("odd", {})
+            assert len(public.requests) == seen
+        finally:
+            c.close()
+    finally:
+        public.close()
+        unknown.close()

@@ -44,7 +44,9 @@ func newCA(t *testing.T) *ca {
 	return &ca{cert: cert, key: key}
 }
 
-func (c *ca) pem() []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw}) }
+func (c *ca) pem() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.cert.Raw})
+}
 
 func (c *ca) serve(t *testing.T, h http.Handler) *httptest.Server {
 	t.Helper()

@@ -407,6 +407,9 @@ func upRun(o *UpOptions) error {
 	fmt.Fprintf(out, "cluster %s is up (id %s)\n", st.ClusterName, st.ClusterID)
 	fmt.Fprintf(out, "operator endpoint: %s\n", res.OperatorEndpoint)
 	fmt.Fprintf(out, "api endpoint:      %s\n", res.APIEndpoint)
+	if st.APIDomain != "" {
+		fmt.Fprintf(out, "point %s at the API load balancer %s (a CNAME, or an alias record in Route 53); clients verify it with the certificate of ssl_certificate_arn\n", st.APIDomain, res.APILoadBalancerDNSName)
+	}
 	if !res.Installed || st.Kubernetes == nil {
 		return errors.New("nothing was installed into the EKS cluster; run cluster up again with --image")
 	}
@@ -538,6 +541,9 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 	row("created at", st.CreatedAt.Format(time.RFC3339))
 	row("operator endpoint", fmt.Sprintf("%s (%s, %s)", i.OperatorEndpoint, i.OperatorLBScheme, i.OperatorLBState))
 	row("api endpoint", fmt.Sprintf("%s (%s, %s)", i.APIEndpoint, i.APILBScheme, i.APILBState))
+	if st.APIDomain != "" {
+		row("api load balancer", i.APILoadBalancerDNSName+" (point "+st.APIDomain+" at it: CNAME or alias)")
+	}
 	row("eks cluster", fmt.Sprintf("%s (%s)", st.EKSCluster, i.EKSStatus))
 	if in := i.Install; in != nil {
 		row("namespace", in.Namespace)
