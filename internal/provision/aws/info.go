@@ -168,8 +168,17 @@ func (p *Provisioner) apiRoles(ctx context.Context, cluster, namespace string) (
 // PlanConfigure returns what Configure would change (the diff against the running cluster's
 // configuration), changing nothing.
 func (p *Provisioner) PlanConfigure(ctx context.Context, cfg *clusterconfig.Config) ([]clusterconfig.Change, error) {
-	_, _, changes, err := p.planConfigure(ctx, cfg)
-	return changes, err
+	_, st, changes, err := p.planConfigure(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	// A new certificate or api_domain is checked against ACM as Configure would.
+	if st.Config.SSLCertificateARN != cfg.SSLCertificateARN || st.Config.APIDomain != cfg.APIDomain {
+		if _, err := p.APIDomain(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	return changes, nil
 }
 
 func (p *Provisioner) planConfigure(ctx context.Context, cfg *clusterconfig.Config) (*Identity, *State, []clusterconfig.Change, error) {

@@ -516,7 +516,11 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		// configure: another name the certificate covers moves the gateway's endpoint; one the
 		// certificate does not cover is refused and changes nothing.
 		p = h.provisioner(t, dir, "")
-		if _, err := p.Configure(ctx, mustConfig(t, "cluster_name: eks-tls\nssl_certificate_arn: "+wildcard+"\napi_domain: models.example.org\n"+installConfig)); err == nil || !strings.Contains(err.Error(), "nothing was changed") {
+		uncovered := mustConfig(t, "cluster_name: eks-tls\nssl_certificate_arn: "+wildcard+"\napi_domain: models.example.org\n"+installConfig)
+		if _, err := p.PlanConfigure(ctx, uncovered); err == nil || !strings.Contains(err.Error(), "api_domain: models.example.org is not covered") {
+			t.Errorf("plan of a configure to an uncovered api_domain: %v", err)
+		}
+		if _, err := p.Configure(ctx, uncovered); err == nil || !strings.Contains(err.Error(), "nothing was changed") {
 			t.Errorf("configure to an uncovered api_domain: %v", err)
 		}
 		ls, err := p.elb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(res.State.APILoadBalancer.ARN)})
