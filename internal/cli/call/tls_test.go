@@ -15,6 +15,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +125,71 @@ func x509pool(c *ca) *x509.CertPool {
 	p := x509.NewCertPool()
 	p.AddCert(c.cert)
 	return p
+}
+
+// Without the test seam, a public endpoint is verified against this machine's system roots:
+// the test binary runs itself with SSL_CERT_FILE naming a test CA (Go's system pool on Linux
+// reads it) and an empty SSL_CERT_DIR, and `cortex call` goes through to a gateway of that CA and
+// is refused by one of another CA. The helper's client has no SystemRoots: the production path.
+func TestCallUsesThisMachinesSystemRoots(t *testing.T) {
+	if os.Getenv("CORTEX_TEST_CALL_HELPER") != "" {
+		return // the helper runs in TestCallHelperProcess
+	}
+	clusterCA, systemCA, otherCA := newCA(t), newCA(t), newCA(t)
+	dir := t.TempDir()
+	roots := filepath.Join(dir, "roots.pem")
+	if err := os.WriteFile(roots, systemCA.pem(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "certs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	clusterFile := filepath.Join(dir, "cluster.pem")
+	if err := os.WriteFile(clusterFile, clusterCA.pem(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	answer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"ok":true}`) })
+	for name, tc := range map[string]struct {
+		gateway *ca
+		ok      bool
+	}{"system CA": {systemCA, true}, "other CA": {otherCA, false}} {
+		gw := tc.gateway.serve(t, answer)
+		op := clusterCA.serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			json.NewEncoder(w).Encode(apitypes.APIStatus{Name: "echo", Endpoint: gw.URL + "/echo", EndpointTLS: apitypes.EndpointTLSPublic,
+				Auth: apitypes.APIAuth{Type: apitypes.APIAuthNone}})
+		}))
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCallHelperProcess$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "CORTEX_TEST_CALL_HELPER=1", "CORTEX_TEST_OPERATOR="+op.URL, "CORTEX_TEST_CLUSTER_CA="+clusterFile,
+			"SSL_CERT_FILE="+roots, "SSL_CERT_DIR="+filepath.Join(dir, "certs"))
+		out, err := cmd.CombinedOutput()
+		if tc.ok && (err != nil || !strings.Contains(string(out), `{"ok":true}`)) {
+			t.Errorf("%s: %v\n%s", name, err, out)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(string(out), "system roots do not verify")) {
+			t.Errorf("%s: %v, want a refusal\n%s", name, err, out)
+		}
+	}
+}
+
+// TestCallHelperProcess is `cortex call echo` in a process of its own (see above).
+func TestCallHelperProcess(t *testing.T) {
+	if os.Getenv("CORTEX_TEST_CALL_HELPER") == "" {
+		t.Skip("runs only as the helper of TestCallUsesThisMachinesSystemRoots")
+	}
+	pemCA, err := os.ReadFile(os.Getenv("CORTEX_TEST_CLUSTER_CA"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, out, _ := cmdutil.TestFactory(t.TempDir(), "", false)
+	err = cmdutil.ExecuteTest(NewCmdCall(f, func(o *CallOptions) error {
+		o.Client = func(context.Context) (*client.Client, *cliconfig.Environment, error) {
+			c, err := client.New(client.Options{Endpoint: os.Getenv("CORTEX_TEST_OPERATOR"), CAPEM: pemCA})
+			return c, &cliconfig.Environment{Name: "test"}, err
+		}
+		return callRun(o)
+	}), "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString(out.String())
 }
