@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -19,8 +20,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
+	admac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
 	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
 	policyac "k8s.io/client-go/applyconfigurations/policy/v1"
@@ -28,6 +32,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
@@ -231,6 +236,12 @@ func Apply(ctx context.Context, c kubernetes.Interface, objs *Objects, progress 
 			_, err = c.RbacV1().Roles(ns).Apply(ctx, o, opts)
 		case *rbacac.RoleBindingApplyConfiguration:
 			_, err = c.RbacV1().RoleBindings(ns).Apply(ctx, o, opts)
+		case *admac.ValidatingAdmissionPolicyApplyConfiguration:
+			_, err = c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Apply(ctx, o, opts)
+			err = needsAdmissionPolicies(err)
+		case *admac.ValidatingAdmissionPolicyBindingApplyConfiguration:
+			_, err = c.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Apply(ctx, o, opts)
+			err = needsAdmissionPolicies(err)
 		case *coreac.SecretApplyConfiguration:
 			_, err = c.CoreV1().Secrets(ns).Apply(ctx, o, opts)
 			if err != nil {
@@ -252,6 +263,16 @@ func Apply(ctx context.Context, c kubernetes.Interface, objs *Objects, progress 
 		progress(fmt.Sprintf("applied %s %s", kind, qualified(ns, name)))
 	}
 	return nil
+}
+
+// needsAdmissionPolicies explains a NotFound from the API server on a ValidatingAdmissionPolicy
+// write: it does not serve admissionregistration.k8s.io/v1 policies (Kubernetes < 1.30). The
+// install stops there, before any API can run without the replicas bound.
+func needsAdmissionPolicies(err error) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%w: the cluster does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies; cortex needs Kubernetes 1.30 or later", err)
+	}
+	return err
 }
 
 func qualified(ns, name string) string {
@@ -277,6 +298,10 @@ func describe(x any) (kind, ns, name string) {
 		return str(o.Kind), str(o.Namespace), str(o.Name)
 	case *rbacac.RoleBindingApplyConfiguration:
 		return str(o.Kind), str(o.Namespace), str(o.Name)
+	case *admac.ValidatingAdmissionPolicyApplyConfiguration:
+		return str(o.Kind), "", str(o.Name)
+	case *admac.ValidatingAdmissionPolicyBindingApplyConfiguration:
+		return str(o.Kind), "", str(o.Name)
 	case *coreac.SecretApplyConfiguration:
 		return str(o.Kind), str(o.Namespace), str(o.Name)
 	case *coreac.ServiceApplyConfiguration:
@@ -289,14 +314,16 @@ func describe(x any) (kind, ns, name string) {
 	return fmt.Sprintf("%T", x), "", ""
 }
 
-// kinds are the namespaced kinds cortex writes (the install's and the APIs' of the kube backend,
-// their code ConfigMaps included), each with how to list, read and delete them. Uninstall goes
-// through all of them.
+// kinds are the kinds cortex writes (the install's and the APIs' of the kube backend, their code
+// ConfigMaps included), each with how to list, read and delete them. Uninstall goes through all of
+// them. A cluster-scoped kind's client ignores the namespace; its objects are cortex's for the
+// namespaces their rbac.NamespaceLabel names.
 type kindOps struct {
-	kind string
-	list func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error)
-	get  func(ctx context.Context, c kubernetes.Interface, ns, name string) (metav1.Object, error)
-	del  func(ctx context.Context, c kubernetes.Interface, ns, name string, o metav1.DeleteOptions) error
+	kind          string
+	clusterScoped bool
+	list          func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error)
+	get           func(ctx context.Context, c kubernetes.Interface, ns, name string) (metav1.Object, error)
+	del           func(ctx context.Context, c kubernetes.Interface, ns, name string, o metav1.DeleteOptions) error
 }
 
 // namespacedClient is what every typed client of a namespaced kind offers (Deployments(ns),
@@ -352,6 +379,18 @@ var kinds = []kindOps{
 	opsFor("PodDisruptionBudget", func(c kubernetes.Interface, ns string) namespacedClient[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList] {
 		return c.PolicyV1().PodDisruptionBudgets(ns)
 	}),
+	// The replicas bound (rbac.ReplicasPolicy): the binding goes first, then its policy.
+	clusterScoped(opsFor("ValidatingAdmissionPolicyBinding", func(c kubernetes.Interface, _ string) namespacedClient[*admissionregistrationv1.ValidatingAdmissionPolicyBinding, *admissionregistrationv1.ValidatingAdmissionPolicyBindingList] {
+		return c.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings()
+	})),
+	clusterScoped(opsFor("ValidatingAdmissionPolicy", func(c kubernetes.Interface, _ string) namespacedClient[*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyList] {
+		return c.AdmissionregistrationV1().ValidatingAdmissionPolicies()
+	})),
+}
+
+func clusterScoped(k kindOps) kindOps {
+	k.clusterScoped = true
+	return k
 }
 
 func opsOf(kind string) *kindOps {
@@ -377,6 +416,9 @@ func checkUnowned(ctx context.Context, c kubernetes.Interface, kind, ns, name st
 		return fmt.Errorf("read %s %s: %w", kind, qualified(ns, name), err)
 	}
 	if obj.GetLabels()[LabelManagedBy] != ManagedBy {
+		if k.clusterScoped {
+			return fmt.Errorf("a %s named %q exists in the cluster and is not managed by cortex; remove it or choose another --namespace", kind, name)
+		}
 		return fmt.Errorf("a %s named %q exists in namespace %s and is not managed by cortex; remove it or choose another --namespace", kind, name, ns)
 	}
 	return nil
@@ -391,24 +433,51 @@ type Item struct {
 // Installed lists the cortex objects (label app.kubernetes.io/managed-by=cortex) of the namespaces,
 // the APIs' objects included.
 func Installed(ctx context.Context, c kubernetes.Interface, namespaces ...string) ([]Item, error) {
-	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy}
 	var out []Item
+	add := func(k kindOps, ns, selector string) error {
+		list, err := k.list(ctx, c, ns, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			if k.clusterScoped {
+				return fmt.Errorf("list %ss: %w", k.kind, err)
+			}
+			return fmt.Errorf("list %ss in %s: %w", k.kind, ns, err)
+		}
+		objs, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			m, err := meta.Accessor(o)
+			if err != nil {
+				return err
+			}
+			out = append(out, Item{Kind: k.kind, Namespace: m.GetNamespace(), Name: m.GetName(), UID: m.GetUID()})
+		}
+		return nil
+	}
+	managed := LabelManagedBy + "=" + ManagedBy
 	for _, ns := range namespaces {
 		for _, k := range kinds {
-			list, err := k.list(ctx, c, ns, sel)
-			if err != nil {
-				return nil, fmt.Errorf("list %ss in %s: %w", k.kind, ns, err)
+			if k.clusterScoped {
+				continue
 			}
-			objs, err := meta.ExtractList(list)
-			if err != nil {
+			if err := add(k, ns, managed); err != nil {
 				return nil, err
 			}
-			for _, o := range objs {
-				m, err := meta.Accessor(o)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, Item{Kind: k.kind, Namespace: ns, Name: m.GetName(), UID: m.GetUID()})
+		}
+	}
+	// The cluster-scoped objects of these namespaces only (another install's stay).
+	if len(namespaces) > 0 {
+		ofThese, err := labels.NewRequirement(rbac.NamespaceLabel, selection.In, namespaces)
+		if err != nil {
+			return nil, fmt.Errorf("namespaces %q: %w", namespaces, err)
+		}
+		for _, k := range kinds {
+			if !k.clusterScoped {
+				continue
+			}
+			if err := add(k, "", managed+","+ofThese.String()); err != nil {
+				return nil, err
 			}
 		}
 	}

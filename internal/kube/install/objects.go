@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+	admac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
 	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
 	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
@@ -258,6 +259,12 @@ type Objects struct {
 	Deployments     []*appsac.DeploymentApplyConfiguration
 	PDBs            []*policyac.PodDisruptionBudgetApplyConfiguration
 
+	// AdmissionPolicies and AdmissionPolicyBindings are cluster-scoped: rbac.ReplicasPolicy, the
+	// bound on the APIs' replicas (applied after the RoleBindings, with the installer's rights,
+	// not the operator's).
+	AdmissionPolicies       []*admac.ValidatingAdmissionPolicyApplyConfiguration
+	AdmissionPolicyBindings []*admac.ValidatingAdmissionPolicyBindingApplyConfiguration
+
 	opts Options
 }
 
@@ -277,6 +284,12 @@ func (o *Objects) All() []any {
 		all = append(all, x)
 	}
 	for _, x := range o.RoleBindings {
+		all = append(all, x)
+	}
+	for _, x := range o.AdmissionPolicies {
+		all = append(all, x)
+	}
+	for _, x := range o.AdmissionPolicyBindings {
 		all = append(all, x)
 	}
 	for _, x := range o.Secrets {
@@ -393,6 +406,9 @@ func Build(opts Options) (*Objects, error) {
 	roles, bindings := rbac.Objects(apis)
 	o.Roles = append(o.Roles, roles...)
 	o.RoleBindings = append(o.RoleBindings, bindings...)
+	policy, binding := rbac.ReplicasPolicy(apis)
+	o.AdmissionPolicies = append(o.AdmissionPolicies, policy)
+	o.AdmissionPolicyBindings = append(o.AdmissionPolicyBindings, binding)
 	stateRole := rbacac.Role(OperatorName, ns).WithLabels(withName(OperatorName))
 	for _, r := range OperatorStateRules {
 		stateRole.WithRules(rbacac.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).

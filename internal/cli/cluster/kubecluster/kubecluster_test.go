@@ -3,6 +3,7 @@ package kubecluster
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -198,7 +200,7 @@ func TestUpInfoDown(t *testing.T) {
 	}
 	// 15 objects: 13, and the state Role and its binding in the operator's namespace.
 	if !strings.HasPrefix(info.Operator, "available") || info.ClusterID != env.ClusterID || info.Image != "cortex/cortex:test" ||
-		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 22 ||
+		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 24 ||
 		!strings.HasPrefix(info.Gateway, "available (2/2") || !strings.HasPrefix(info.GatewayURL, "https://") {
 		t.Errorf("info %+v", info)
 	}
@@ -220,7 +222,9 @@ func TestUpInfoDown(t *testing.T) {
 		}
 		kinds = append(kinds, m.Kind+" "+m.Metadata.Namespace+"/"+m.Metadata.Name)
 	}
-	if len(kinds) != 24 || !strings.Contains(errOut.String(), "private keys") {
+	// The replicas bound (cluster-scoped) is in them too.
+	if len(kinds) != 26 || !slices.Contains(kinds, "ValidatingAdmissionPolicy /cortex-max-replicas-cortex-apis") ||
+		!slices.Contains(kinds, "ValidatingAdmissionPolicyBinding /cortex-max-replicas-cortex-apis") || !strings.Contains(errOut.String(), "private keys") {
 		t.Errorf("manifests: %q\n%s", kinds, errOut)
 	}
 
@@ -233,7 +237,7 @@ func TestUpInfoDown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pass --yes") {
 		t.Fatalf("down without --yes: %v", err)
 	}
-	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 22 {
+	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 24 {
 		t.Fatalf("down without --yes changed the install: %v", items)
 	}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig, "--yes") })
@@ -246,6 +250,12 @@ func TestUpInfoDown(t *testing.T) {
 	}
 	if _, err := c.Client.CoreV1().ConfigMaps("cortex").Get(ctx, corev1ConfigMap.Name, metav1.GetOptions{}); err != nil {
 		t.Errorf("foreign ConfigMap: %v", err)
+	}
+	if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Get(ctx, "cortex-max-replicas-cortex-apis", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the replicas policy after down: %v", err)
+	}
+	if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Get(ctx, "cortex-max-replicas-cortex-apis", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the replicas policy binding after down: %v", err)
 	}
 	cfg, _ = cliconfig.Load(dir)
 	if _, err := cfg.Get("cortex"); err == nil {
