@@ -978,3 +978,29 @@ func generation(t *testing.T, ctx context.Context, c kubernetes.Interface, ns st
 	}
 	return d.Generation
 }
+
+// A cluster without v1 ValidatingAdmissionPolicies (Kubernetes < 1.30; here the API server with
+// them turned off) is refused with what cortex needs, before a Secret, Service or Deployment is
+// written: cortex never runs without the replicas bound.
+func TestInstallRefusesAClusterWithoutAdmissionPolicies(t *testing.T) {
+	c := kubetest.StartWith(t, kubetest.Options{APIServerArgs: []string{"--runtime-config=" +
+		"admissionregistration.k8s.io/v1/validatingadmissionpolicies=false,admissionregistration.k8s.io/v1/validatingadmissionpolicybindings=false",
+		"--disable-admission-plugins=ValidatingAdmissionPolicy"}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	objs, err := install.Build(options(t, "cortex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = install.Apply(ctx, c.Client, objs, nil)
+	if err == nil || !strings.Contains(err.Error(), "apply ValidatingAdmissionPolicy cortex-max-replicas-cortex-apis") ||
+		!strings.Contains(err.Error(), "cortex needs Kubernetes 1.30 or later") {
+		t.Fatalf("err = %v", err)
+	}
+	if d, err := c.Client.AppsV1().Deployments("cortex").List(ctx, metav1.ListOptions{}); err != nil || len(d.Items) != 0 {
+		t.Errorf("Deployments written: %v %v", err, d)
+	}
+	if s, err := c.Client.CoreV1().Secrets("cortex").List(ctx, metav1.ListOptions{}); err != nil || len(s.Items) != 0 {
+		t.Errorf("Secrets written: %v %v", err, s)
+	}
+}
