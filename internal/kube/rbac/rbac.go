@@ -1,6 +1,8 @@
 // Package rbac is how cortex roles become Kubernetes RBAC: the groups the operator's TokenReview
 // webhook puts an IAM identity in, and the Roles and RoleBindings (in the namespace where the APIs
-// run) that give those groups their verbs. The install applies Objects; the webhook calls Groups.
+// run) that give those groups their verbs, and the admission policy that bounds what RBAC cannot
+// (ReplicasPolicy: the replica count). The install applies Objects and ReplicasPolicy; the webhook
+// calls Groups.
 package rbac
 
 import (
