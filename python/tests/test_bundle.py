@@ -87,6 +87,16 @@ def test_same_upload_as_the_go_cli(tmp_path, gobundle):
     assert [f.get("exec", False) for f in py["files"] if f["path"] == "run.sh"] == [True]
 
 
+def test_project_dir_through_a_link(tmp_path, gobundle):
+    # ~/proj -> /data/proj: the project's files ship, from where the link points.
+    d = project(tmp_path)
+    link = tmp_path / "link"
+    os.symlink(str(d), str(link))
+    py = read_project(str(link)).to_json()
+    assert py == read_project(str(d)).to_json()
+    assert gobundle(str(link)) == {"upload": py}
+
+
 def test_hash_quotes_names_as_go(gobundle):
     # The content hash quotes each path with Go's %q; a name with an escaped rune must hash alike.
     for name in ['a"b', "nbsp\u00a0", "soft\u00adhyphen", "e\u0301", "\U0001f600", "\u2028", "\ufeff", "ok.py"]:
