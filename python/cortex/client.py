@@ -26,6 +26,7 @@ from .errors import (
     CortexError,
     CredentialsError,
     OperatorError,
+    ProjectError,
     TransportError,
     operator_error,
     redact,
@@ -223,9 +224,14 @@ class Client:
         if provider == "local":
             return {}
         out: Dict[str, Any] = {}
-        for d in dirs:
-            if d not in out:
+        for a in apis:
+            d = str(a.get("project_dir") or "")
+            if d in out or d not in dirs:
+                continue
+            try:
                 out[d] = read_project(d).to_json()
+            except ProjectError as e:
+                raise ProjectError(f"api {a.get('name')}: {e}") from None
         return out
 
     def list_apis(self) -> List[Dict[str, Any]]:

@@ -232,3 +232,37 @@ def test_duplicates_and_file_directory_clash_are_refused(gobundle):
         with pytest.raises(ProjectError):
             verify(u)
         assert "error" in gobundle("-verify", stdin=json.dumps(u.to_json())), paths
+
+
+# -- a project changing while it is read --------------------------------------------------------------
+
+
+def test_file_swapped_for_a_link_out_after_the_check_sends_nothing(tmp_path):
+    # The walk and the link check have passed; then handler.py becomes a link to a secret. The read
+    # opens the file and checks it is still the project's own: it refuses instead of sending.
+    from cortex.bundle import _inside_project, _list, _read_limited
+
+    d = tmp_path / "proj"
+    write(d, "handler.py", b"class Handler: pass\n")
+    write(tmp_path, "secret.txt", b"s3cr3t")
+    src = str(d)
+    files = _list(src)
+    _inside_project(src, files)
+    os.remove(str(d / "handler.py"))
+    os.symlink(str(tmp_path / "secret.txt"), str(d / "handler.py"))
+    with pytest.raises(ProjectError, match="changed while it was read"):
+        _read_limited(src, files[0], MAX_UPLOAD_BYTES)
+
+
+def test_fifo_is_skipped_and_a_swap_to_one_does_not_hang(tmp_path):
+    from cortex.bundle import _list, _read_limited
+
+    d = tmp_path / "proj"
+    write(d, "handler.py")
+    os.mkfifo(str(d / "pipe"))
+    assert [f["path"] for f in read_project(str(d)).files] == ["handler.py"]
+    files = _list(str(d))
+    os.remove(str(d / "handler.py"))
+    os.mkfifo(str(d / "handler.py"))  # no writer: a blocking open or read would never return
+    with pytest.raises(ProjectError, match="changed while it was read"):
+        _read_limited(str(d), files[0], MAX_UPLOAD_BYTES)
