@@ -330,6 +330,7 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 		if aws.ToInt32(tg.Port) != r.port || tg.Protocol != r.proto || tg.TargetType != elbtypes.TargetTypeEnumInstance || aws.ToString(tg.VpcId) != st.VPCID {
 			t.Errorf("%s target group: port %d, %s, VPC %s; want %d, instance, %s", r.kind, aws.ToInt32(tg.Port), tg.TargetType, aws.ToString(tg.VpcId), r.port, st.VPCID)
 		}
+		checkLocalTargetGroup(t, p, r.kind, tg)
 		for _, g := range groups.AutoScalingGroups {
 			if !slices.Contains(g.TargetGroupARNs, tgARN) {
 				t.Errorf("Auto Scaling group %s: target groups %v lack the %s one", aws.ToString(g.AutoScalingGroupName), g.TargetGroupARNs, r.kind)
@@ -348,6 +349,30 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 		}
 	}
 	return asgs
+}
+
+// checkLocalTargetGroup: the Services are externalTrafficPolicy Local, so a node port answers only
+// on nodes with a replica; the health check is a TCP connect to the traffic port every 10 s, 2
+// failures out (a node without a replica leaves within ~25 s), and the client's address is kept.
+func checkLocalTargetGroup(t *testing.T, p *Provisioner, kind string, tg elbtypes.TargetGroup) {
+	t.Helper()
+	if tg.HealthCheckProtocol != elbtypes.ProtocolEnumTcp || aws.ToString(tg.HealthCheckPort) != "traffic-port" ||
+		aws.ToInt32(tg.HealthCheckIntervalSeconds) != 10 || aws.ToInt32(tg.HealthCheckTimeoutSeconds) != 5 ||
+		aws.ToInt32(tg.HealthyThresholdCount) != 2 || aws.ToInt32(tg.UnhealthyThresholdCount) != 2 ||
+		!aws.ToBool(tg.HealthCheckEnabled) {
+		t.Errorf("%s target group health check: %s on %s every %ds (timeout %ds), healthy after %d, unhealthy after %d, enabled %v; want TCP on traffic-port every 10s (timeout 5s), 2 and 2",
+			kind, tg.HealthCheckProtocol, aws.ToString(tg.HealthCheckPort), aws.ToInt32(tg.HealthCheckIntervalSeconds), aws.ToInt32(tg.HealthCheckTimeoutSeconds),
+			aws.ToInt32(tg.HealthyThresholdCount), aws.ToInt32(tg.UnhealthyThresholdCount), aws.ToBool(tg.HealthCheckEnabled))
+	}
+	attrs, err := p.elb.DescribeTargetGroupAttributes(context.Background(), &elb.DescribeTargetGroupAttributesInput{TargetGroupArn: tg.TargetGroupArn})
+	must(t, err)
+	kv := map[string]string{}
+	for _, a := range attrs.Attributes {
+		kv[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	if kv["preserve_client_ip.enabled"] != "true" {
+		t.Errorf("%s target group attributes %v: preserve_client_ip.enabled is not true", kind, kv)
+	}
 }
 
 func checkClean(t *testing.T, h *eksHarness, p *Provisioner, name string) {
@@ -413,6 +438,37 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 			if (strings.HasPrefix(op, "Elastic Load Balancing v2.") || strings.HasPrefix(op, "Auto Scaling.")) &&
 				!strings.Contains(op, ".Describe") && !strings.HasSuffix(op, ".AttachLoadBalancerTargetGroups") {
 				t.Errorf("re-running up called %s %d times", op, n)
+			}
+		}
+		rec.mu.Unlock()
+
+		// A cluster made before the Services were Local: its target groups have the old health
+		// check (the node port, every 30 s, 5 to be healthy) and client IP preservation off. up
+		// converges them in place (same target groups, no new listener).
+		for _, arn := range tgBefore {
+			_, err := p.elb.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{TargetGroupArn: aws.String(arn),
+				HealthCheckPort: aws.String("30888"), HealthCheckIntervalSeconds: aws.Int32(30), HealthCheckTimeoutSeconds: aws.Int32(10),
+				HealthyThresholdCount: aws.Int32(5), UnhealthyThresholdCount: aws.Int32(3)})
+			must(t, err)
+			_, err = p.elb.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(arn),
+				Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("preserve_client_ip.enabled"), Value: aws.String("false")}}})
+			must(t, err)
+		}
+		rec.mu.Lock()
+		rec.calls = map[string]int{}
+		rec.mu.Unlock()
+		res3, err := h.provisioner(t, dir, "").Up(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkInstalled(t, h, p, res3)
+		if fmt.Sprint(res3.State.TargetGroups) != fmt.Sprint(tgBefore) {
+			t.Errorf("converging the health check replaced the target groups: %v, then %v", tgBefore, res3.State.TargetGroups)
+		}
+		rec.mu.Lock()
+		for _, op := range []string{"ModifyTargetGroup", "ModifyTargetGroupAttributes"} {
+			if n := rec.calls["Elastic Load Balancing v2."+op]; n != 2 {
+				t.Errorf("converging up called %s %d times, want 2 (once per target group)", op, n)
 			}
 		}
 		rec.mu.Unlock()
