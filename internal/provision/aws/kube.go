@@ -347,7 +347,7 @@ func (p *Provisioner) ensureTargetGroup(ctx context.Context, cfg *clusterconfig.
 				return "", fmt.Errorf("update the health check of target group %s: %w", r.lb.Name, err)
 			}
 		}
-		return aws.ToString(tg.TargetGroupArn), p.preserveClientIP(ctx, r.lb.Name, aws.ToString(tg.TargetGroupArn))
+		return aws.ToString(tg.TargetGroupArn), p.setTargetGroupAttributes(ctx, r.lb.Name, aws.ToString(tg.TargetGroupArn))
 	}
 	if tg != nil {
 		// Listeners that use it go first; the new one is made right after.
@@ -374,7 +374,7 @@ func (p *Provisioner) ensureTargetGroup(ctx context.Context, cfg *clusterconfig.
 		return "", fmt.Errorf("create target group %s: %w", r.lb.Name, err)
 	}
 	arn := aws.ToString(out.TargetGroups[0].TargetGroupArn)
-	return arn, p.preserveClientIP(ctx, r.lb.Name, arn)
+	return arn, p.setTargetGroupAttributes(ctx, r.lb.Name, arn)
 }
 
 // The target groups' health check. The Services are externalTrafficPolicy Local (the client's
@@ -389,10 +389,17 @@ const (
 	healthCheckTimeoutSeconds     = 5
 	healthCheckHealthyThreshold   = 2
 	healthCheckUnhealthyThreshold = 2
-	// preserveClientIPAttr is on by default for instance targets; set anyway so that a changed
-	// default or a hand edit cannot hand the operator the load balancer's address.
-	preserveClientIPAttr = "preserve_client_ip.enabled"
 )
+
+// targetGroupAttributes are the attributes up sets on both target groups. Client IP preservation
+// is on by default for instance targets; set anyway so that a changed default or a hand edit
+// cannot hand the operator the load balancer's address. Cross-zone: with Local only the nodes
+// that run a replica are healthy (for the operator, one node), so each zone's load balancer node
+// must be able to reach a target in another zone instead of relying on DNS to drop its zone.
+var targetGroupAttributes = []struct{ key, value string }{
+	{"preserve_client_ip.enabled", "true"},
+	{"load_balancing.cross_zone.enabled", "true"},
+}
 
 // localHealthCheck fills the health check fields of a CreateTargetGroup or ModifyTargetGroup input.
 func localHealthCheck(proto *elbtypes.ProtocolEnum, port **string, interval, timeout, healthy, unhealthy **int32) {
@@ -410,21 +417,27 @@ func healthCheckIsLocal(tg *elbtypes.TargetGroup) bool {
 		(tg.HealthCheckEnabled == nil || *tg.HealthCheckEnabled)
 }
 
-// preserveClientIP turns the target group's client IP preservation on unless it is on already
-// (a re-run makes no write).
-func (p *Provisioner) preserveClientIP(ctx context.Context, name, arn string) error {
+// setTargetGroupAttributes sets targetGroupAttributes where the target group differs (a re-run makes no write).
+func (p *Provisioner) setTargetGroupAttributes(ctx context.Context, name, arn string) error {
 	out, err := p.elb.DescribeTargetGroupAttributes(ctx, &elb.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(arn)})
 	if err != nil {
 		return fmt.Errorf("describe attributes of target group %s: %w", name, err)
 	}
+	have := map[string]string{}
 	for _, a := range out.Attributes {
-		if aws.ToString(a.Key) == preserveClientIPAttr && aws.ToString(a.Value) == "true" {
-			return nil
+		have[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	var set []elbtypes.TargetGroupAttribute
+	for _, a := range targetGroupAttributes {
+		if have[a.key] != a.value {
+			set = append(set, elbtypes.TargetGroupAttribute{Key: aws.String(a.key), Value: aws.String(a.value)})
 		}
 	}
-	if _, err := p.elb.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(arn),
-		Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String(preserveClientIPAttr), Value: aws.String("true")}}}); err != nil {
-		return fmt.Errorf("preserve client IP on target group %s: %w", name, err)
+	if len(set) == 0 {
+		return nil
+	}
+	if _, err := p.elb.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(arn), Attributes: set}); err != nil {
+		return fmt.Errorf("set client IP preservation and cross-zone on target group %s: %w", name, err)
 	}
 	return nil
 }

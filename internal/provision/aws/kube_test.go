@@ -353,7 +353,8 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 
 // checkLocalTargetGroup: the Services are externalTrafficPolicy Local, so a node port answers only
 // on nodes with a replica; the health check is a TCP connect to the traffic port every 10 s, 2
-// failures out (a node without a replica leaves within ~25 s), and the client's address is kept.
+// failures out (a node without a replica leaves within ~25 s), the client's address is kept, and
+// every zone reaches the few healthy nodes (cross-zone).
 func checkLocalTargetGroup(t *testing.T, p *Provisioner, kind string, tg elbtypes.TargetGroup) {
 	t.Helper()
 	if tg.HealthCheckProtocol != elbtypes.ProtocolEnumTcp || aws.ToString(tg.HealthCheckPort) != "traffic-port" ||
@@ -370,8 +371,8 @@ func checkLocalTargetGroup(t *testing.T, p *Provisioner, kind string, tg elbtype
 	for _, a := range attrs.Attributes {
 		kv[aws.ToString(a.Key)] = aws.ToString(a.Value)
 	}
-	if kv["preserve_client_ip.enabled"] != "true" {
-		t.Errorf("%s target group attributes %v: preserve_client_ip.enabled is not true", kind, kv)
+	if kv["preserve_client_ip.enabled"] != "true" || kv["load_balancing.cross_zone.enabled"] != "true" {
+		t.Errorf("%s target group attributes %v: want preserve_client_ip.enabled and load_balancing.cross_zone.enabled true", kind, kv)
 	}
 }
 
@@ -443,15 +444,16 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		rec.mu.Unlock()
 
 		// A cluster made before the Services were Local: its target groups have the old health
-		// check (the node port, every 30 s, 5 to be healthy) and client IP preservation off. up
-		// converges them in place (same target groups, no new listener).
+		// check (the node port, every 30 s, 5 to be healthy), client IP preservation off and the
+		// load balancer's cross-zone setting. up converges them in place (same target groups).
 		for _, arn := range tgBefore {
 			_, err := p.elb.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{TargetGroupArn: aws.String(arn),
 				HealthCheckPort: aws.String("30888"), HealthCheckIntervalSeconds: aws.Int32(30), HealthCheckTimeoutSeconds: aws.Int32(10),
 				HealthyThresholdCount: aws.Int32(5), UnhealthyThresholdCount: aws.Int32(3)})
 			must(t, err)
 			_, err = p.elb.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(arn),
-				Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("preserve_client_ip.enabled"), Value: aws.String("false")}}})
+				Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("preserve_client_ip.enabled"), Value: aws.String("false")},
+					{Key: aws.String("load_balancing.cross_zone.enabled"), Value: aws.String("use_load_balancer_configuration")}}})
 			must(t, err)
 		}
 		rec.mu.Lock()
