@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	"github.com/cortexlabs-go/cortex/internal/kube/ekstoken"
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
 	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
@@ -376,6 +377,30 @@ func checkLocalTargetGroup(t *testing.T, p *Provisioner, kind string, tg elbtype
 	}
 }
 
+// checkManagementPolicyAllows: every load balancer call up or down made (and the Auto Scaling attach) is
+// an action of the management policy, the least a user of up needs (docs/aws.md).
+func checkManagementPolicyAllows(t *testing.T, calls map[string]int) {
+	t.Helper()
+	doc, err := iampolicy.Render(iampolicy.Management, PolicyParams("aws", "123456789012", "eks-install", testRegion))
+	must(t, err)
+	allowed, err := iampolicy.Actions(doc)
+	must(t, err)
+	for op := range calls {
+		var action string
+		switch {
+		case strings.HasPrefix(op, "Elastic Load Balancing v2."):
+			action = "elasticloadbalancing:" + strings.TrimPrefix(op, "Elastic Load Balancing v2.")
+		case op == "Auto Scaling.AttachLoadBalancerTargetGroups":
+			action = "autoscaling:AttachLoadBalancerTargetGroups"
+		default:
+			continue
+		}
+		if !slices.Contains(allowed, action) {
+			t.Errorf("called %s, which the management policy does not allow", action)
+		}
+	}
+}
+
 func checkClean(t *testing.T, h *eksHarness, p *Provisioner, name string) {
 	t.Helper()
 	if inv := takeInventory(t, p, name); !inv.empty() {
@@ -402,10 +427,12 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		cfg := mustConfig(t, "cluster_name: eks-install\n"+installConfig+
 			"api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess], allowed_role_arns: [arn:aws:iam::123456789012:role/team]}\n")
 		p := h.provisioner(t, dir, "cortex:test")
+		h.rec.reset()
 		res, err := p.Up(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkManagementPolicyAllows(t, h.rec.reset())
 		asgs := checkInstalled(t, h, p, res)
 		// cluster.yaml's api_iam is the operator's allowlist of what APIs may be given.
 		dep, err := h.kube.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
@@ -463,22 +490,24 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		converge := h.rec.reset()
+		checkManagementPolicyAllows(t, converge)
 		checkInstalled(t, h, p, res3)
 		if fmt.Sprint(res3.State.TargetGroups) != fmt.Sprint(tgBefore) {
 			t.Errorf("converging the health check replaced the target groups: %v, then %v", tgBefore, res3.State.TargetGroups)
 		}
-		rec.mu.Lock()
 		for _, op := range []string{"ModifyTargetGroup", "ModifyTargetGroupAttributes"} {
-			if n := rec.calls["Elastic Load Balancing v2."+op]; n != 2 {
+			if n := converge["Elastic Load Balancing v2."+op]; n != 2 {
 				t.Errorf("converging up called %s %d times, want 2 (once per target group)", op, n)
 			}
 		}
-		rec.mu.Unlock()
 
+		h.rec.reset()
 		rep, err := p.Down(ctx, "eks-install", DownOptions{})
 		if err != nil {
 			t.Fatalf("%v: %+v", err, rep.Leftovers)
 		}
+		checkManagementPolicyAllows(t, h.rec.reset())
 		h.removeASGs(t, p, asgs)
 		checkClean(t, h, p, "eks-install")
 	})
