@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -627,10 +628,18 @@ type Address struct {
 	Port int32
 	// How: "load balancer", "node port" or "cluster IP" (reachable only from inside the cluster).
 	How string
+	// Hosts are every host that serves the Service at Port, Host among them: for a NodePort
+	// Service every node's address (ExternalIPs, then InternalIPs, each sorted), so what is signed
+	// for and bound into tokens does not depend on where the pods run; else just Host.
+	Hosts []string
 }
 
 // ServiceAddress reads the address of a Service: the load balancer's ingress, a node's address
 // and the node port, or the cluster IP. ok is false while a load balancer has no address yet.
+//
+// The Services are externalTrafficPolicy Local (objects.go): a node port answers only on a node
+// that runs a replica, so for NodePort Host is a node with a ready pod of the Service (one with a
+// scheduled pod while none is ready; the first node while none is scheduled).
 func ServiceAddress(ctx context.Context, c kubernetes.Interface, namespace, name string) (Address, bool, error) {
 	s, err := c.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -644,34 +653,78 @@ func ServiceAddress(ctx context.Context, c kubernetes.Interface, namespace, name
 	case corev1.ServiceTypeLoadBalancer:
 		for _, in := range s.Status.LoadBalancer.Ingress {
 			if in.Hostname != "" {
-				return Address{in.Hostname, port.Port, "load balancer"}, true, nil
+				return Address{in.Hostname, port.Port, "load balancer", []string{in.Hostname}}, true, nil
 			}
 			if in.IP != "" {
-				return Address{in.IP, port.Port, "load balancer"}, true, nil
+				return Address{in.IP, port.Port, "load balancer", []string{in.IP}}, true, nil
 			}
 		}
 		return Address{}, false, nil
 	case corev1.ServiceTypeNodePort:
-		nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return Address{}, false, err
-		}
-		var addrs []string
-		for _, n := range nodes.Items {
-			for _, a := range n.Status.Addresses {
-				if a.Type == corev1.NodeExternalIP || a.Type == corev1.NodeInternalIP {
-					addrs = append(addrs, string(a.Type)+"\x00"+a.Address)
-				}
+		return nodePortAddress(ctx, c, s)
+	default:
+		return Address{s.Spec.ClusterIP, port.Port, "cluster IP", []string{s.Spec.ClusterIP}}, s.Spec.ClusterIP != "", nil
+	}
+}
+
+func nodePortAddress(ctx context.Context, c kubernetes.Interface, s *corev1.Service) (Address, bool, error) {
+	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Address{}, false, err
+	}
+	type nodeAddr struct{ typ, addr, node string }
+	var addrs []nodeAddr
+	for _, n := range nodes.Items {
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeExternalIP || a.Type == corev1.NodeInternalIP {
+				addrs = append(addrs, nodeAddr{string(a.Type), a.Address, n.Name})
 			}
 		}
-		sort.Strings(addrs) // ExternalIP before InternalIP, then by address
-		if len(addrs) == 0 {
-			return Address{}, false, nil
-		}
-		return Address{strings.SplitN(addrs[0], "\x00", 2)[1], port.NodePort, "node port"}, true, nil
-	default:
-		return Address{s.Spec.ClusterIP, port.Port, "cluster IP"}, s.Spec.ClusterIP != "", nil
 	}
+	if len(addrs) == 0 {
+		return Address{}, false, nil
+	}
+	// ExternalIP before InternalIP, then by address.
+	sort.Slice(addrs, func(i, j int) bool {
+		if addrs[i].typ != addrs[j].typ {
+			return addrs[i].typ < addrs[j].typ
+		}
+		return addrs[i].addr < addrs[j].addr
+	})
+	a := Address{Host: addrs[0].addr, Port: s.Spec.Ports[0].NodePort, How: "node port"}
+	for _, x := range addrs {
+		if !slices.Contains(a.Hosts, x.addr) {
+			a.Hosts = append(a.Hosts, x.addr)
+		}
+	}
+	if len(s.Spec.Selector) == 0 {
+		return a, true, nil
+	}
+	pods, err := c.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(s.Spec.Selector).String()})
+	if err != nil {
+		return Address{}, false, err
+	}
+	ready, scheduled := map[string]bool{}, map[string]bool{}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		scheduled[p.Spec.NodeName] = true
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				ready[p.Spec.NodeName] = true
+			}
+		}
+	}
+	for _, hosts := range []map[string]bool{ready, scheduled} {
+		for _, x := range addrs {
+			if hosts[x.node] {
+				a.Host = x.addr
+				return a, true, nil
+			}
+		}
+	}
+	return a, true, nil
 }
 
 func statusCode(err error) int32 {

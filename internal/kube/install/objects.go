@@ -453,8 +453,15 @@ func Build(opts Options) (*Objects, error) {
 		if nodePort != 0 {
 			p.WithNodePort(nodePort)
 		}
-		return coreac.Service(name, ns).WithLabels(withName(name)).WithSpec(coreac.ServiceSpec().
-			WithType(opts.ServiceType).WithSelector(withName(name)).WithPorts(p))
+		spec := coreac.ServiceSpec().WithType(opts.ServiceType).WithSelector(withName(name)).WithPorts(p)
+		if opts.ServiceType != corev1.ServiceTypeClusterIP {
+			// Local: a node port delivers only to a replica on its own node, so kube-proxy keeps
+			// the client's source address (Cluster would rewrite it to the node's): netlimit and
+			// the failure limiter count per client, and the audit log names it. Nodes without a
+			// replica drop the traffic and fail the load balancer's health check (docs/aws.md).
+			spec.WithExternalTrafficPolicy(corev1.ServiceExternalTrafficPolicyLocal)
+		}
+		return coreac.Service(name, ns).WithLabels(withName(name)).WithSpec(spec)
 	}
 	o.Services = append(o.Services, svc(OperatorName, OperatorPort, OperatorPort, opts.OperatorNodePort),
 		svc(GatewayName, gatewayServicePort, GatewayPort, opts.GatewayNodePort))

@@ -73,6 +73,9 @@ type Options struct {
 	// Image is the cortex image `up` installs into the EKS cluster (default: the image the last
 	// `up` installed). With neither, `up` stops after the AWS resources.
 	Image string
+	// APIImage is the image of python and command APIs (default: the one the last `up`
+	// installed, else Image, which has no Python).
+	APIImage string
 	// NewKubeClient makes the EKS cluster's Kubernetes client from DescribeCluster's endpoint and
 	// CA (default NewEKSClient: an EKS token of the AWS credentials). Tests resolve the endpoint
 	// to a local API server (internal/testutil/kubetest).

@@ -252,12 +252,12 @@ func (w *waitFlags) validate() error {
 }
 
 func newProvisioner(d *Deps, s *session, w *waitFlags, progressOut io.Writer) (*provaws.Provisioner, error) {
-	return newProvisionerImage(d, s, w, progressOut, "")
+	return newProvisionerImage(d, s, w, progressOut, "", "")
 }
 
-func newProvisionerImage(d *Deps, s *session, w *waitFlags, progressOut io.Writer, image string) (*provaws.Provisioner, error) {
+func newProvisionerImage(d *Deps, s *session, w *waitFlags, progressOut io.Writer, image, apiImage string) (*provaws.Provisioner, error) {
 	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: d.Now,
-		Image: image, NewKubeClient: d.NewKubeClient, ClusterCredentials: s.operatorCreds})
+		Image: image, APIImage: apiImage, NewKubeClient: d.NewKubeClient, ClusterCredentials: s.operatorCreds})
 }
 
 // ---- up ----
@@ -268,7 +268,7 @@ type UpOptions struct {
 	common
 	w                       waitFlags
 	preflight, configureEnv bool
-	image                   string
+	image, apiImage         string
 
 	args []string
 }
@@ -295,6 +295,8 @@ func NewCmdUp(f *cmdutil.Factory, runF func(*UpOptions) error) *cobra.Command {
 	cmd.Flags().BoolVar(&o.preflight, "preflight", false, "check the management policy's actions with iam:SimulatePrincipalPolicy before creating anything")
 	cmd.Flags().BoolVar(&o.configureEnv, "configure-env", false, "add the cluster's environment to the CLI (named by --env, default the cluster name), with the cluster's CA pinned")
 	cmd.Flags().StringVar(&o.image, "image", "", "the cortex image the operator runs in the EKS cluster (required the first time; default: the image installed last)")
+	cmd.Flags().StringVar(&o.apiImage, "api-image", "", "the image of python and command APIs (default: the one installed last, else --image, which has no Python; python handlers need the "+
+		"runtime image that scripts/build-images.sh names cortex-python-runtime:<version>); container APIs run their own image")
 	cmd.Short = "Create a cortex cluster on AWS (EKS), or resume or upgrade it in place"
 	cmd.Long = `Create the AWS resources of cluster.yaml (bucket, policy, VPC, EKS cluster, node groups, two
 network load balancers), install cortex into the EKS cluster (the operator with its state in
@@ -346,8 +348,11 @@ func upRun(o *UpOptions) error {
 		if prev == nil || prev.Kubernetes == nil || prev.Kubernetes.Image == "" {
 			return errors.New("--image is required: the cortex image the operator runs in the EKS cluster")
 		}
-	} else if p, err = newProvisionerImage(&o.Deps, s, w, o.IO.ErrOut, o.image); err != nil {
-		return err
+	}
+	if o.image != "" || o.apiImage != "" {
+		if p, err = newProvisionerImage(&o.Deps, s, w, o.IO.ErrOut, o.image, o.apiImage); err != nil {
+			return err
+		}
 	}
 	region := cfg.Region
 	if cfg.RegionSource != clusterconfig.RegionFromFile {
@@ -537,6 +542,9 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 	if in := i.Install; in != nil {
 		row("namespace", in.Namespace)
 		row("image", in.Image)
+		if in.APIImage != "" {
+			row("api image", in.APIImage)
+		}
 		if in.Error != "" {
 			row("install", "unknown: "+in.Error)
 		} else {
