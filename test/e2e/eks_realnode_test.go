@@ -22,6 +22,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/cortexlabs-go/cortex/internal/testutil/awstest"
 	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
@@ -56,6 +57,10 @@ func TestEKSRealNode(t *testing.T) {
 	// IAM and STS: authentication on, on the node's address (the operator pod verifies tokens
 	// there). up attaches AWS managed policies to its roles: moto loads them only when asked.
 	t.Setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+	// The node first (moto binds to its address); the authenticator is filled in before any
+	// token reaches it (the first is cluster up's).
+	authn := &eksAuthenticator{cluster: eksClusterName}
+	k := kubetest.StartWith(t, kubetest.Options{RealNode: true, TokenWebhook: func(string) (string, error) { return authn.serve(t, t.TempDir()), nil }})
 	idp := motoserver.Start(t, motoserver.Options{Auth: true, FreeActions: awstest.FreeActions, BindAddress: kubetest.RealNodeIP})
 	admin := awstest.Bootstrap(t, idp)
 	admin.Region = "us-west-2"
@@ -69,17 +74,18 @@ func TestEKSRealNode(t *testing.T) {
 	alice := awstest.CreateUser(t, admin, "alice") // granted read, then revoked
 	bob := awstest.CreateUser(t, admin, "bob")     // never granted
 	opUser := awstest.CreateUser(t, admin, "cortex-operator")
+	otherAccount := otherAccountIdentity(t, admin)
 	// Everything else: authentication off, behind the EKS fake.
 	rest := motoserver.Start(t, motoserver.Options{})
 	var fake *eksfake.Server
 	restCfg := aws.Config{Region: "us-west-2", BaseEndpoint: aws.String(rest.URL), HTTPClient: &http.Client{Timeout: 30 * time.Second},
 		Credentials: awscreds.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "moto-auth-off", "")}
-	authn := &eksAuthenticator{iam: iamc, cluster: eksClusterName, eks: func() *eks.Client {
+	authn.iam = iamc
+	authn.eks = func() *eks.Client {
 		c := restCfg.Copy()
 		c.BaseEndpoint = aws.String(fake.URL)
 		return eks.NewFromConfig(c)
-	}}
-	k := kubetest.StartWith(t, kubetest.Options{RealNode: true, TokenWebhook: func(string) (string, error) { return authn.serve(t, t.TempDir()), nil }})
+	}
 	fake = eksfake.Start(t, eksfake.Options{Upstream: rest.URL, CreatorARN: spinup.ARN, NodeGroupASGs: true,
 		KubeEndpoint: k.Config.Host, KubeCA: base64.StdEncoding.EncodeToString(k.Config.TLSClientConfig.CAData)})
 	proxy := startLBProxy(t, elb.NewFromConfig(restCfg), autoscaling.NewFromConfig(restCfg), k.Client)
@@ -130,7 +136,7 @@ func TestEKSRealNode(t *testing.T) {
 
 	// 2. whoami through the operator's load balancer, as IAM identities.
 	whoami := func(u awstest.User) (map[string]any, string, int) {
-		as := newClusterEnv(c, "AWS_ACCESS_KEY_ID="+u.Creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+u.Creds.SecretAccessKey)
+		as := newClusterEnv(c, "AWS_ACCESS_KEY_ID="+u.Creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+u.Creds.SecretAccessKey, "AWS_SESSION_TOKEN="+u.Creds.SessionToken)
 		out, errOut, code := as.run("whoami", "-e", eksClusterName, "-o", "json")
 		var res map[string]any
 		if code == 0 {
@@ -149,9 +155,15 @@ func TestEKSRealNode(t *testing.T) {
 	if !strings.Contains(proxy.log(), "port 30888 -> cortex/cortex-operator -> ") {
 		t.Errorf("whoami did not go listener -> target group 30888 -> the operator Service:\n%s", proxy.log())
 	}
-	// No rule: refused by the operator (its pod asked moto's STS who bob is).
-	if _, errOut, code := whoami(bob); code == 0 || !strings.Contains(errOut, "403") {
-		t.Errorf("whoami as bob (no grant): exit %d %s", code, errOut)
+	// No rule for bob: the account mode (the operator's default on AWS, docs/security.md) gives
+	// every identity of the cluster's account the account role, deploy.
+	if me, errOut, code := whoami(bob); code != 0 || me["arn"] != bob.ARN || me["role"] != "deploy" {
+		t.Errorf("whoami as bob (no rule, the account mode): exit %d %v %s", code, me, errOut)
+	}
+	// An identity of another account (a role session moto's STS issues for account
+	// 111111111111): refused by the operator, whose pod asked moto's STS who it is.
+	if _, errOut, code := whoami(otherAccount); code == 0 || !strings.Contains(errOut, "403") {
+		t.Errorf("whoami as another account's identity: exit %d %s", code, errOut)
 	}
 	// A key moto does not know: refused.
 	stranger := awstest.User{Creds: aws.Credentials{AccessKeyID: "AKIAIOSFODNN7NOTREAL", SecretAccessKey: "wrong"}}
@@ -164,24 +176,51 @@ func TestEKSRealNode(t *testing.T) {
 		t.Errorf("whoami as alice (read): exit %d %v %s", code, me, errOut)
 	}
 	c.must("cluster", "access", "revoke", alice.ARN, "-e", eksClusterName)
-	if _, errOut, code := whoami(alice); code == 0 || !strings.Contains(errOut, "403") {
-		t.Errorf("whoami as alice after revoke: exit %d %s", code, errOut)
+	if me, errOut, code := whoami(alice); code != 0 || me["role"] != "deploy" {
+		t.Errorf("whoami as alice after revoke (the account mode again): exit %d %v %s", code, me, errOut)
 	}
 
 	// 3. cluster down: nothing tagged with the cluster left in moto, no cortex object left.
 	begin = time.Now()
-	c.must("cluster", "down", clusterYAML, "--yes", "--poll-interval", "200ms")
+	out, errOut, code = c.run("cluster", "down", clusterYAML, "--yes", "--poll-interval", "200ms")
 	downDone = true
+	if code != 0 {
+		t.Fatalf("cluster down: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("cluster down:\n%s%s", out, errOut)
 	t.Logf("cluster down in %s", time.Since(begin).Round(10*time.Millisecond))
 	var left []string
-	tags, err := ec2.NewFromConfig(restCfg).DescribeTags(ctx, &ec2.DescribeTagsInput{Filters: []ec2types.Filter{
-		{Name: aws.String("key"), Values: []string{"cortex.dev/cluster-name"}}, {Name: aws.String("value"), Values: []string{eksClusterName}}}})
-	if err != nil {
-		t.Fatal(err)
+	// EC2 by tag, kind by kind (moto's DescribeTags keeps the tags of deleted resources).
+	ec := ec2.NewFromConfig(restCfg)
+	tagged := []ec2types.Filter{{Name: aws.String("tag:cortex.dev/cluster-name"), Values: []string{eksClusterName}}}
+	count := func(kind string, n int, err error) {
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		for i := 0; i < n; i++ {
+			left = append(left, kind)
+		}
 	}
-	for _, tag := range tags.Tags {
-		left = append(left, string(tag.ResourceType)+" "+aws.ToString(tag.ResourceId))
+	vpcs, err := ec.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: tagged})
+	count("vpc", len(vpcs.Vpcs), err)
+	sns, err := ec.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: tagged})
+	count("subnet", len(sns.Subnets), err)
+	igws, err := ec.DescribeInternetGateways(ctx, &ec2.DescribeInternetGatewaysInput{Filters: tagged})
+	count("internet gateway", len(igws.InternetGateways), err)
+	nats, err := ec.DescribeNatGateways(ctx, &ec2.DescribeNatGatewaysInput{Filter: tagged})
+	n := 0
+	for _, g := range nats.NatGateways {
+		if g.State != ec2types.NatGatewayStateDeleted {
+			n++
+		}
 	}
+	count("nat gateway", n, err)
+	eips, err := ec.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{Filters: tagged})
+	count("elastic ip", len(eips.Addresses), err)
+	rts, err := ec.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: tagged})
+	count("route table", len(rts.RouteTables), err)
+	sgs, err := ec.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: tagged})
+	count("security group", len(sgs.SecurityGroups), err)
 	if tgs, err := elb.NewFromConfig(restCfg).DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{}); err != nil || len(tgs.TargetGroups) > 0 {
 		t.Errorf("target groups after down: %v %d", err, len(tgs.TargetGroups))
 	}
@@ -219,4 +258,18 @@ func TestEKSRealNode(t *testing.T) {
 		t.Errorf("cluster down left %d resources: %v", len(left), left)
 	}
 	checkNoCortexObjects(t, k)
+}
+
+// otherAccountIdentity is a session of a role in another account (111111111111), issued by
+// moto's STS to the administrator (moto does not check the trust of another account's role).
+func otherAccountIdentity(t *testing.T, admin aws.Config) awstest.User {
+	t.Helper()
+	out, err := sts.NewFromConfig(admin).AssumeRole(context.Background(), &sts.AssumeRoleInput{
+		RoleArn: aws.String("arn:aws:iam::111111111111:role/elsewhere"), RoleSessionName: aws.String("outsider")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := out.Credentials
+	return awstest.User{Name: "outsider", ARN: aws.ToString(out.AssumedRoleUser.Arn), Creds: aws.Credentials{
+		AccessKeyID: aws.ToString(c.AccessKeyId), SecretAccessKey: aws.ToString(c.SecretAccessKey), SessionToken: aws.ToString(c.SessionToken)}}
 }
