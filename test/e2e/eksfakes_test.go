@@ -49,8 +49,8 @@ import (
 // entry in the EKS fake, as EKS does. It exists because no server here authenticates EKS tokens.
 //
 // What it checks: the token's shape (k8s-aws-v1. + a presigned STS GetCallerIdentity URL on an
-// sts.*.amazonaws.com host, SigV4 query signing with x-k8s-aws-id among the signed headers, not
-// expired), the access key's owner in moto's IAM (the principal), and that principal's access
+// sts.*.amazonaws.com host, SigV4 query signing with x-k8s-aws-id among the signed headers, at most
+// 15 minutes old, as EKS accepts), the access key's owner in moto's IAM (the principal), and that principal's access
 // entry (no entry: not authenticated). Its username and Kubernetes groups are the entry's; an
 // entry with AmazonEKSClusterAdminPolicy (the creator's bootstrapped entry) also gets
 // system:masters, the RBAC group that stands for that policy here (EKS's own authorizer, which
@@ -128,9 +128,10 @@ func (a *eksAuthenticator) authenticate(ctx context.Context, token string) (*aut
 	if !slices.Contains(strings.Split(q.Get("X-Amz-SignedHeaders"), ";"), "x-k8s-aws-id") {
 		return nil, errors.New("EKS token: x-k8s-aws-id is not signed")
 	}
+	// EKS accepts a token for 15 minutes after its date, whatever X-Amz-Expires says (60 s, as
+	// the AWS CLI sets it); the CLI reuses its token for 14 (internal/kube/ekstoken).
 	signed, err := time.Parse("20060102T150405Z", q.Get("X-Amz-Date"))
-	expires, eerr := strconv.Atoi(q.Get("X-Amz-Expires"))
-	if err != nil || eerr != nil || time.Now().After(signed.Add(time.Duration(expires)*time.Second)) || time.Until(signed) > 5*time.Minute {
+	if err != nil || q.Get("X-Amz-Expires") == "" || time.Now().After(signed.Add(15*time.Minute)) || time.Until(signed) > 5*time.Minute {
 		return nil, errors.New("EKS token: expired or not yet valid")
 	}
 	akid, _, _ := strings.Cut(q.Get("X-Amz-Credential"), "/")
