@@ -116,7 +116,7 @@ func TestEKSRealNode(t *testing.T) {
 		"--sts-test-endpoint", idp.URL, "--api-server-address", strings.TrimPrefix(k.Config.Host, "https://")}
 	out, errOut, code := c.run(up...)
 	if code != 0 {
-		t.Fatalf("cortex %s: exit %d\n%s%s\nauthenticator: %v\n%s", strings.Join(up, " "), code, out, errOut, authn.reviews, operatorPodLog(ctx, k))
+		t.Fatalf("cortex %s: exit %d\n%s%s\nauthenticator:\n%s\n%s", strings.Join(up, " "), code, out, errOut, authn.log(), operatorPodLog(ctx, k))
 	}
 	t.Logf("cluster up on AWS (moto) and the real node in %s", time.Since(begin).Round(10*time.Millisecond))
 	downDone := false
@@ -130,8 +130,8 @@ func TestEKSRealNode(t *testing.T) {
 		t.Fatalf("environment %+v: want the operator load balancer's name and a pinned CA", e)
 	}
 	// The CLI's Kubernetes client was the creator's EKS token, mapped by its access entry.
-	if !strings.Contains(strings.Join(authn.reviews, "\n"), "system:masters") {
-		t.Errorf("the API server never authenticated the creator's EKS token as cluster admin: %v", authn.reviews)
+	if !strings.Contains(authn.log(), spinup.ARN+" [system:masters]") {
+		t.Errorf("the API server never authenticated the creator's EKS token as cluster admin:\n%s", authn.log())
 	}
 
 	// 2. whoami through the operator's load balancer, as IAM identities.

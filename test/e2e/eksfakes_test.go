@@ -240,13 +240,16 @@ func (p *lbProxy) connect(w http.ResponseWriter, r *http.Request) {
 		up.Close()
 		return
 	}
+	// Either side's end ends both (as a load balancer's idle connection would).
 	go func() {
-		defer up.Close()
-		defer conn.Close()
-		done := make(chan struct{})
-		go func() { _, _ = io.Copy(up, buf); close(done) }()
+		_, _ = io.Copy(up, buf)
+		up.Close()
+		conn.Close()
+	}()
+	go func() {
 		_, _ = io.Copy(conn, up)
-		<-done
+		up.Close()
+		conn.Close()
 	}()
 }
 
@@ -347,6 +350,13 @@ func (p *lbProxy) readyEndpoint(ctx context.Context, s *corev1.Service, sp corev
 		}
 	}
 	return "", fmt.Errorf("Service %s/%s has no ready endpoint", s.Namespace, s.Name)
+}
+
+// log is what the authenticator answered, one review a line.
+func (a *eksAuthenticator) log() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return strings.Join(a.reviews, "\n")
 }
 
 func (p *lbProxy) log() string {
