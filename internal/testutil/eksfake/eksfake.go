@@ -13,6 +13,10 @@
 //
 // What it cannot know it is told: the caller of CreateCluster (Options.CreatorARN; a fake cannot
 // map a signature to an identity) and the account (Options.AccountID). It checks no signatures.
+//
+// For an end-to-end test it can also stand the cluster's API server in for EKS's
+// (Options.KubeEndpoint, KubeCA: DescribeCluster's endpoint and CA) and make a node group's Auto
+// Scaling group in moto as EKS does (Options.NodeGroupASGs, nodegroups.go).
 package eksfake
 
 import (
