@@ -229,6 +229,8 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		OperatorAWS: p.OperatorAWS(), EKSPodIdentity: true, ClusterName: st.EKSCluster,
 		// What APIs may be given: cluster.yaml's api_iam, the cluster admin's (empty: nothing).
 		APIIAM: u.cfg.APIIAM,
+		// TESTS ONLY (empty on a real cluster): see Options.
+		STSTestEndpoint: p.opts.STSTestEndpoint, APIServer: p.opts.APIServer,
 	})
 	if err != nil {
 		return "", err

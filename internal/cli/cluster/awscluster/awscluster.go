@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,6 +26,7 @@ import (
 	confirmpkg "github.com/cortexlabs-go/cortex/internal/confirm"
 	"github.com/cortexlabs-go/cortex/internal/credentials"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
+	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
@@ -146,6 +149,48 @@ type session struct {
 	cfg           aws.Config
 	cache         *credentials.Cache
 	configDir     string
+	// testOnly are cluster up's hidden TESTS ONLY flags (empty otherwise).
+	testOnly testOnlyFlags
+}
+
+// testOnlyFlags, TESTS ONLY and hidden from --help, let a test install onto a node that is not
+// on AWS (test/e2e TestEKSRealNode): the operator verifies identity tokens against an STS emulator
+// (moto) and the environment signs for it, and the operator's pods reach the Kubernetes API at
+// host:port (no Service proxy on the test node). The same flags as cluster up --provider
+// kubernetes.
+type testOnlyFlags struct {
+	stsEndpoint string
+	apiServer   string
+}
+
+func (f *testOnlyFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.stsEndpoint, "sts-test-endpoint", "", "TESTS ONLY: the operator verifies identity tokens against this STS emulator URL (e.g. moto) instead of AWS, and the environment signs them for it")
+	fl.StringVar(&f.apiServer, "api-server-address", "", "TESTS ONLY: host:port at which the operator's pods reach the Kubernetes API (a test node without a Service proxy)")
+	_ = fl.MarkHidden("sts-test-endpoint")
+	_ = fl.MarkHidden("api-server-address")
+}
+
+// validate checks the flags before anything is created; sts is the STS endpoint the environment
+// signs for (the emulator's when set, else the region's).
+func (f *testOnlyFlags) validate(region string) (sts identity.STSEndpoint, err error) {
+	sts = identity.STSEndpoint{Scheme: "https", Host: "sts." + region + ".amazonaws.com", Region: region}
+	if f.stsEndpoint != "" {
+		hosts, err := identity.TestEndpointHosts(f.stsEndpoint, region)
+		if err != nil {
+			return sts, fmt.Errorf("--sts-test-endpoint: %w", err)
+		}
+		for _, e := range hosts {
+			sts = e
+		}
+	}
+	if f.apiServer != "" {
+		host, port, err := net.SplitHostPort(f.apiServer)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return sts, fmt.Errorf("invalid --api-server-address %q: want host:port", f.apiServer)
+		}
+	}
+	return sts, nil
 }
 
 func openSession(ctx context.Context, d *Deps, o *common, name, region string) (*session, error) {
@@ -257,7 +302,8 @@ func newProvisioner(d *Deps, s *session, w *waitFlags, progressOut io.Writer) (*
 
 func newProvisionerImage(d *Deps, s *session, w *waitFlags, progressOut io.Writer, image, apiImage string) (*provaws.Provisioner, error) {
 	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: d.Now,
-		Image: image, APIImage: apiImage, NewKubeClient: d.NewKubeClient, ClusterCredentials: s.operatorCreds})
+		Image: image, APIImage: apiImage, NewKubeClient: d.NewKubeClient, ClusterCredentials: s.operatorCreds,
+		STSTestEndpoint: s.testOnly.stsEndpoint, APIServer: s.testOnly.apiServer})
 }
 
 // ---- up ----
@@ -269,6 +315,7 @@ type UpOptions struct {
 	w                       waitFlags
 	preflight, configureEnv bool
 	image, apiImage         string
+	testOnly                testOnlyFlags
 
 	args []string
 }
@@ -297,6 +344,7 @@ func NewCmdUp(f *cmdutil.Factory, runF func(*UpOptions) error) *cobra.Command {
 	cmd.Flags().StringVar(&o.image, "image", "", "the cortex image the operator runs in the EKS cluster (required the first time; default: the image installed last)")
 	cmd.Flags().StringVar(&o.apiImage, "api-image", "", "the image of python and command APIs (default: the one installed last, else --image, which has no Python; python handlers need the "+
 		"runtime image that scripts/build-images.sh names cortex-python-runtime:<version>); container APIs run their own image")
+	o.testOnly.add(cmd)
 	cmd.Short = "Create a cortex cluster on AWS (EKS), or resume or upgrade it in place"
 	cmd.Long = `Create the AWS resources of cluster.yaml (bucket, policy, VPC, EKS cluster, node groups, two
 network load balancers), install cortex into the EKS cluster (the operator with its state in
@@ -322,10 +370,18 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
+	sts, err := o.testOnly.validate(cfg.Region)
+	if err != nil {
+		return err
+	}
 	ctx := o.ctx
 	s, err := openSession(ctx, &o.Deps, &o.common, cfg.ClusterName, cfg.Region)
 	if err != nil {
 		return err
+	}
+	s.testOnly = o.testOnly
+	if o.testOnly.stsEndpoint != "" {
+		fmt.Fprintf(o.IO.ErrOut, "warning: the operator will verify tokens against a TEST STS endpoint (%s), not AWS\n", o.testOnly.stsEndpoint)
 	}
 	if s.operatorCreds, err = operatorCredentials(ctx, s.cluster); err != nil {
 		return err
@@ -423,7 +479,7 @@ func upRun(o *UpOptions) error {
 		envName = cfg.ClusterName
 	}
 	if configureEnv {
-		if err := writeEnv(&o.Deps, envName, st, s.spinUp); err != nil {
+		if err := writeEnv(&o.Deps, envName, st, s.spinUp, sts); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "environment %q configured with the cluster's CA\n", envName)
@@ -433,7 +489,7 @@ func upRun(o *UpOptions) error {
 	return nil
 }
 
-func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds) error {
+func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds, sts identity.STSEndpoint) error {
 	if err := cliconfig.ValidateEnvName(name); err != nil {
 		return err
 	}
@@ -447,8 +503,11 @@ func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds
 	e := cliconfig.Environment{
 		Name: name, Provider: "aws", OperatorEndpoint: "https://" + st.OperatorLoadBalancer.DNSName, ClusterID: st.ClusterID,
 		CACert:  st.Kubernetes.CACert,
-		STSHost: "sts." + st.Region + ".amazonaws.com", STSRegion: st.Region, Auth: cliconfig.AuthAWS,
+		STSHost: sts.Host, STSRegion: sts.Region, Auth: cliconfig.AuthAWS,
 		ClusterName: st.ClusterName, Region: st.Region,
+	}
+	if sts.Scheme != "https" {
+		e.STSScheme = sts.Scheme // an STS emulator (--sts-test-endpoint, tests only)
 	}
 	if spinUp.Profile != "" {
 		e.AWSProfile = spinUp.Profile
