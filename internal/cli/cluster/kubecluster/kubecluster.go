@@ -166,6 +166,7 @@ the command is run again without the flag (cluster down removes it).`,
 	fl.BoolVar(&o.IAMWebhook, "iam-webhook", false, "turn on the operator's TokenReview webhook for this cluster's API server (kubectl with IAM identities on a self-managed cluster; then: cortex cluster webhook-config)")
 	fl.StringVar(&o.APIServer, "api-server-address", "", "host:port at which the operator's pods reach the Kubernetes API, for clusters whose kubernetes Service does not lead there (no Service proxy)")
 	fl.StringVar(&o.STSTestEndpoint, "sts-test-endpoint", "", "TESTS ONLY: the operator verifies identity tokens against this STS emulator URL (e.g. moto) instead of AWS, and the environment signs them for it")
+	_ = fl.MarkHidden("sts-test-endpoint") // tests only: not in --help
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
 	fl.DurationVar(&o.PollInterval, "poll-interval", time.Second, "how often to check the operator Deployment")
 	_ = fl.MarkHidden("poll-interval")
