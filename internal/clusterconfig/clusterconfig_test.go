@@ -174,7 +174,8 @@ func TestDiff(t *testing.T) {
 	}
 	ok, err := Parse([]byte("cluster_name: abc\nnode_groups: [{name: a, instance_type: t3.medium, min_instances: 2, max_instances: 4}]\n" +
 		"iam_policy_arns: [arn:aws:iam::aws:policy/A]\noperator_load_balancer_cidr_allowlist: [10.0.0.0/8]\n" +
-		"ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/x\n"))
+		"ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/x\n" +
+		"api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/X], allowed_role_arns: [arn:aws:iam::123456789012:role/r]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,17 +183,16 @@ func TestDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != 5 {
-		t.Fatalf("want 5 changes, got %+v", changes)
+	if len(changes) != 7 {
+		t.Fatalf("want 7 changes, got %+v", changes)
 	}
 	bad, _ := Parse([]byte("cluster_name: abc\nregion: us-west-2\nsubnet_visibility: private\nnode_groups: [{name: a, instance_type: t3.large}, {name: b, instance_type: t3.large}]\n" +
-		"access: [{principal: \"123456789012\", role: read}]\n" +
-		"api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/X]}\n"))
+		"access: [{principal: \"123456789012\", role: read}]\n"))
 	_, err = Diff(base, bad)
 	if err == nil {
 		t.Fatal("want refusal")
 	}
-	for _, f := range []string{"region:", "subnet_visibility:", "nat_gateway:", "node_groups[0].instance_type", "node groups cannot be added", "access: not changed by configure", "cortex cluster access grant|revoke", "api_iam: not changed by configure", "run cortex cluster up"} {
+	for _, f := range []string{"region:", "subnet_visibility:", "nat_gateway:", "node_groups[0].instance_type", "node groups cannot be added", "access: not changed by configure", "cortex cluster access grant|revoke"} {
 		if !strings.Contains(err.Error(), f) {
 			t.Errorf("refusal does not name %s: %v", f, err)
 		}

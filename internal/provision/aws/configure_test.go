@@ -52,6 +52,21 @@ func TestInfoAndConfigure(t *testing.T) {
 		t.Fatalf("a refused configure changed the node role: %v, %v", attached, err)
 	}
 
+	// Refused before anything changes: an api_iam over IAM's quota for the operator role's policy.
+	big := *cfg
+	big.IAMPolicyARNs = nil
+	big.APIIAM = allowlist(200)
+	if _, err := p.PlanConfigure(ctx, &big); err == nil || !strings.Contains(err.Error(), "api_iam: with its 200 ARNs") {
+		t.Fatalf("want api_iam over the limit refused, got %v", err)
+	}
+	if _, err := p.Configure(ctx, &big); err == nil || !strings.Contains(err.Error(), "over IAM's limit") {
+		t.Fatalf("want api_iam over the limit refused, got %v", err)
+	}
+	if attached, err := p.attachedRolePolicies(ctx, NamesFor("aws", info.State.AccountID, "conf", testRegion).NodeRole); err != nil ||
+		!attached["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"] {
+		t.Fatalf("a refused configure changed the node role: %v, %v", attached, err)
+	}
+
 	next := mustConfig(t, base+`iam_policy_arns: [arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess]
 operator_load_balancer_cidr_allowlist: [203.0.113.0/24]
 node_groups: [{name: ng-cpu, instance_type: m5.large, min_instances: 2, max_instances: 7}]
