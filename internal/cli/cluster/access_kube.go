@@ -70,7 +70,6 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	return kubernetes.NewForConfig(cfg)
 }
 
-
 // kubeDescription says in words what the Kubernetes side of role is in store.
 func kubeDescription(store kubeaccess.Store, role access.Role, namespace string) string {
 	if _, ok := store.(*kubeaccess.AccessEntries); ok {
