@@ -68,9 +68,6 @@ func Diff(running, next *Config) ([]Change, error) {
 	if !same(normalizeEmpty(running.APIIAM.RoleARNs), normalizeEmpty(next.APIIAM.RoleARNs)) {
 		changes = append(changes, Change{Field: "api_iam.allowed_role_arns", From: running.APIIAM.RoleARNs, To: next.APIIAM.RoleARNs})
 	}
-	if !same(normalizeEmpty(running.Access), normalizeEmpty(next.Access)) {
-		refused = append(refused, fmt.Errorf("access: not changed by configure on a running cluster (from %v to %v); use cortex cluster access grant|revoke, which change the operator's rule and the EKS access entry together", running.Access, next.Access))
-	}
 	old := map[string]NodeGroup{}
 	for _, ng := range running.NodeGroups {
 		old[ng.Name] = ng

@@ -198,6 +198,11 @@ func (p *Provisioner) planConfigure(ctx context.Context, cfg *clusterconfig.Conf
 	if err := p.checkAPIIAMInUse(ctx, st, cfg.APIIAM); err != nil {
 		return nil, nil, nil, err
 	}
+	// access: relative to what cluster.yaml applied (ApplyAccess applies it).
+	if err := checkAccessCreator(st.CreatorARN, cfg.Access); err != nil {
+		return nil, nil, nil, fmt.Errorf("nothing was changed: %w", err)
+	}
+	changes = append(changes, clusterconfig.AccessChanges(st.AccessApplied, cfg.Access)...)
 	return id, st, changes, nil
 }
 

@@ -80,6 +80,13 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	creator := id.ARN
+	if prev != nil && prev.CreatorARN != "" {
+		creator = prev.CreatorARN
+	}
+	if err := checkAccessCreator(creator, cfg.Access); err != nil {
+		return nil, fmt.Errorf("nothing was changed: %w", err)
+	}
 	names := NamesFor(id.Partition, id.Account, cfg.ClusterName, p.region)
 	now := p.opts.Now().UTC()
 	if prev != nil {
