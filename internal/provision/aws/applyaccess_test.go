@@ -208,7 +208,9 @@ func sorted(s []string) []string { slices.Sort(s); return s }
 // The creator is always admin: a rule naming it (as a user, or as the role of its assumed-role
 // session, with or without a path) is refused before anything changes.
 func TestCheckAccessCreator(t *testing.T) {
-	rules := func(p string) []clusterconfig.AccessRule { return []clusterconfig.AccessRule{{Principal: p, Role: "read"}} }
+	rules := func(p string) []clusterconfig.AccessRule {
+		return []clusterconfig.AccessRule{{Principal: p, Role: "read"}}
+	}
 	for _, c := range []struct {
 		creator, principal string
 		refused            bool
