@@ -15,10 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awscreds "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/client"
+	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
 	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
@@ -70,7 +74,9 @@ func installedOperatorRules(t *testing.T, kube *kubetest.Cluster) (OperatorRules
 
 // cluster up applies cluster.yaml's access (both sides, as cortex cluster access grant) and a
 // second up changes nothing; cluster configure shows the access diff, --dry-run changes nothing,
-// and --yes grants, changes and revokes what cluster.yaml changed, leaving a grant made outside it.
+// and --yes grants, changes and revokes what cluster.yaml changed, leaving a grant made outside it;
+// the same run changes iam_policy_arns (the nodes' role) and api_iam (the operator's arguments and
+// its role's policy).
 func TestUpAndConfigureApplyClusterYAMLAccess(t *testing.T) {
 	t.Setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 	srv := motoserver.Start(t, motoserver.Options{})
@@ -152,11 +158,14 @@ func TestUpAndConfigureApplyClusterYAMLAccess(t *testing.T) {
 		t.Errorf("a second up changed access:\n%s", h.out)
 	}
 
-	next := h.writeConfig(base + "access:\n- {principal: " + ann + ", role: admin}\n")
+	// With iam_policy_arns and api_iam changed too: configure applies all of it in one run.
+	const s3 = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+	next := h.writeConfig(base + "access:\n- {principal: " + ann + ", role: admin}\niam_policy_arns: [" + s3 + "]\napi_iam: {allowed_policy_arns: [" + s3 + "]}\n")
 	if err := h.run(configure(), next, "--dry-run"); err != nil {
 		t.Fatalf("configure --dry-run: %v %s", err, h.errOut)
 	}
-	for _, w := range []string{"access[" + ann + "]: read -> admin", "access[arn:aws:iam::123456789012:role/ml]: deploy -> none", "dry run: nothing was changed"} {
+	for _, w := range []string{"access[" + ann + "]: read -> admin", "access[arn:aws:iam::123456789012:role/ml]: deploy -> none", "dry run: nothing was changed",
+		"iam_policy_arns: [] -> [" + s3 + "]", "api_iam.allowed_policy_arns: [] -> [" + s3 + "]"} {
 		if !strings.Contains(h.out.String(), w) {
 			t.Errorf("configure --dry-run lacks %q:\n%s", w, h.out)
 		}
@@ -172,6 +181,23 @@ func TestUpAndConfigureApplyClusterYAMLAccess(t *testing.T) {
 	want3 := []string{"entry " + ann + " admin", "entry " + bob + " read", "rule " + ann + " admin", "rule " + bob + " read"}
 	if got := both(); !slices.Equal(got, want3) {
 		t.Errorf("after configure:\n got %v\nwant %v", got, want3)
+	}
+	dep, err := kube.Client.AppsV1().Deployments("cortex").Get(ctx, "cortex-operator", metav1.GetOptions{})
+	if err != nil || !slices.Contains(dep.Spec.Template.Spec.Containers[0].Args, "--api-allowed-policy-arn="+s3) {
+		t.Errorf("operator args after configure: %v %v", dep.Spec.Template.Spec.Containers[0].Args, err)
+	}
+	iamc := iam.NewFromConfig(aws.Config{Region: "us-west-2", BaseEndpoint: aws.String(fake.URL), Credentials: awscreds.NewStaticCredentialsProvider(keyID, secret, "")})
+	attached, err := iamc.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(clusterconfig.RoleName("cli-access", "us-west-2", "node"))})
+	if err != nil || !slices.ContainsFunc(attached.AttachedPolicies, func(p iamtypes.AttachedPolicy) bool { return aws.ToString(p.PolicyArn) == s3 }) {
+		t.Errorf("node role after configure: %+v %v", attached, err)
+	}
+	pol, err := iamc.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(provaws.OperatorRoleName("cli-access", "us-west-2")), PolicyName: aws.String("cortex-operator")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IAM returns the document URL-encoded.
+	if doc, err := url.QueryUnescape(aws.ToString(pol.PolicyDocument)); err != nil || !strings.Contains(doc, s3) {
+		t.Errorf("operator role policy after configure lacks %s: %s %v", s3, doc, err)
 	}
 	if err := h.run(configure(), next, "--dry-run"); err != nil || !strings.Contains(h.out.String(), "nothing to change") {
 		t.Fatalf("after configure: %v %s", err, h.out)
