@@ -166,6 +166,25 @@ func TestConfigureAPIIAM(t *testing.T) {
 		t.Errorf("operator allowlist after up: %+v", got)
 	}
 
+	// An ARN added enters the role's policy first: with that step failing, the operator's list
+	// stays as it was (it never accepts what its policy does not allow); the next run converges.
+	wider := apiidentity.Allowed{PolicyARNs: []string{dynamoRead}, RoleARNs: []string{teamRole}}
+	h.rec.failOp.Store("PutRolePolicy")
+	_, err = h.provisioner(t, dir, "").Configure(ctx, apiIAMConfig(t, name, wider))
+	h.rec.failOp.Store("")
+	if err == nil || !strings.Contains(err.Error(), "injected fault") {
+		t.Fatalf("configure adding an ARN with a fault in PutRolePolicy: %v", err)
+	}
+	if got := operatorAllowlist(t, h); len(got.RoleARNs) != 0 {
+		t.Errorf("the operator allows %v before its role's policy does", got.RoleARNs)
+	}
+	if _, err := h.provisioner(t, dir, "").Configure(ctx, apiIAMConfig(t, name, wider)); err != nil {
+		t.Fatal(err)
+	}
+	if got := operatorAllowlist(t, h); !slices.Equal(got.RoleARNs, wider.RoleARNs) || !strings.Contains(operatorRolePolicy(t, p, name), teamRole) {
+		t.Errorf("after adding %s: operator %+v", teamRole, got)
+	}
+
 	_, err = p.iam.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("bert-role"), PolicyArn: aws.String(s3Read)})
 	must(t, err)
 	_, err = p.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("bert-role")})
