@@ -380,6 +380,9 @@ func upRun(o *UpOptions) error {
 	if err := p.CheckConfig(ctx, cfg); err != nil {
 		return cfg.Locate(err)
 	}
+	if err := provaws.CheckOperatorPolicy(id.Partition, id.Account, cfg, cfg.Region); err != nil {
+		return fmt.Errorf("nothing was created: %w", err)
+	}
 	plan := provaws.PlanUp(cfg)
 	plan.Render(o.IO.ErrOut)
 	admin, err := p.CheckAdmin(ctx, id)
