@@ -503,12 +503,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	if opts.EKSPodIdentity {
 		args = append(args, "--eks-pod-identity", "--cluster-name="+opts.ClusterName)
 	}
-	for _, arn := range opts.APIIAM.PolicyARNs {
-		args = append(args, "--api-allowed-policy-arn="+arn)
-	}
-	for _, arn := range opts.APIIAM.RoleARNs {
-		args = append(args, "--api-allowed-role-arn="+arn)
-	}
+	args = append(args, APIIAMArgs(opts.APIIAM)...)
 	if opts.Region != "" {
 		args = append(args, "--region="+opts.Region)
 	}
@@ -527,7 +522,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 		args = append(args, "--apis-public-endpoint="+e)
 	}
 	readOnly := int32(0o440) // owner root, group fsGroup (the operator's group): not world-readable
-	c := coreac.Container().WithName("operator").WithImage(opts.Image).
+	c := coreac.Container().WithName(operatorContainer).WithImage(opts.Image).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		// The image's entrypoint is the cortex binary.
 		WithArgs(args...).

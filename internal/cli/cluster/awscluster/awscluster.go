@@ -44,6 +44,9 @@ type Deps struct {
 	// NewKubeClient makes the EKS cluster's Kubernetes client (nil: provaws.NewEKSClient, an EKS
 	// token of the spin-up credentials). Tests resolve the EKS endpoint to a local API server.
 	NewKubeClient provaws.KubeClientFunc
+	// OperatorRules reaches the cluster's operator for cluster.yaml's access (nil: operatorRules,
+	// its load balancer). Tests reach an operator in-process.
+	OperatorRules OperatorRulesFunc
 
 	ctx context.Context
 }
@@ -349,7 +352,9 @@ func NewCmdUp(f *cmdutil.Factory, runF func(*UpOptions) error) *cobra.Command {
 	cmd.Long = `Create the AWS resources of cluster.yaml (bucket, policy, VPC, EKS cluster, node groups, two
 network load balancers), install cortex into the EKS cluster (the operator with its state in
 Secrets, NodePort Services on fixed ports), and make the load balancers lead to it (listeners on
-443, target groups on the node ports attached to the node groups' Auto Scaling groups). Every step
+443, target groups on the node ports attached to the node groups' Auto Scaling groups), then apply
+cluster.yaml's access (each rule's operator rule and EKS access entry, as cortex cluster access
+grant makes them; nothing is written for rules already in place). Every step
 is idempotent: running the command again resumes a creation that stopped, or upgrades in place
 (e.g. a new --image). It prints the environment to use; --configure-env writes it, with the
 cluster's CA pinned. See docs/aws.md.`
@@ -436,6 +441,9 @@ func upRun(o *UpOptions) error {
 	if err := p.CheckConfig(ctx, cfg); err != nil {
 		return cfg.Locate(err)
 	}
+	if err := provaws.CheckOperatorPolicy(id.Partition, id.Account, cfg, cfg.Region); err != nil {
+		return fmt.Errorf("nothing was created: %w", err)
+	}
 	plan := provaws.PlanUp(cfg)
 	plan.Render(o.IO.ErrOut)
 	admin, err := p.CheckAdmin(ctx, id)
@@ -486,6 +494,11 @@ func upRun(o *UpOptions) error {
 	} else {
 		fmt.Fprintf(out, "configure the CLI with:\n  cortex env configure %s --operator-endpoint %s --ca-fingerprint %s\n", envName, res.OperatorEndpoint, fp)
 	}
+	// cluster.yaml's access, now that the operator runs (a failure here leaves the cluster up and
+	// its environment written; up again finishes it).
+	if err := applyAccess(ctx, &o.Deps, s, p, cfg, st); err != nil {
+		return fmt.Errorf("cluster %s is up, but %w (run cluster up again to finish)", cfg.ClusterName, err)
+	}
 	return nil
 }
 
@@ -500,15 +513,7 @@ func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds
 	if st.Kubernetes == nil || st.Kubernetes.CACert == "" {
 		return errors.New("the cluster's CA is not recorded: nothing is installed in the EKS cluster")
 	}
-	e := cliconfig.Environment{
-		Name: name, Provider: "aws", OperatorEndpoint: "https://" + st.OperatorLoadBalancer.DNSName, ClusterID: st.ClusterID,
-		CACert:  st.Kubernetes.CACert,
-		STSHost: sts.Host, STSRegion: sts.Region, Auth: cliconfig.AuthAWS,
-		ClusterName: st.ClusterName, Region: st.Region,
-	}
-	if sts.Scheme != "https" {
-		e.STSScheme = sts.Scheme // an STS emulator (--sts-test-endpoint, tests only)
-	}
+	e := environmentFor(name, st, sts)
 	if spinUp.Profile != "" {
 		e.AWSProfile = spinUp.Profile
 	}
@@ -715,18 +720,23 @@ func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *co
 		Use:   "configure [cluster.yaml]",
 		Short: "Apply the fields of cluster.yaml that may change on a running AWS cluster",
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
-min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn and the
+min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, the
 cluster-wide iam_policy_arns (attached to and detached from the nodes' role, next to the default
-policy cortex-<cluster>-<region>). Any other difference is refused before anything changes. The
-changes are shown first; --dry-run stops there, and otherwise they are applied after a
-confirmation (--yes without a terminal).
+policy cortex-<cluster>-<region>), api_iam and access. Any other difference is refused before
+anything changes. The changes are shown first; --dry-run stops there, and otherwise they are
+applied after a confirmation (--yes without a terminal).
 
-Not here: who may use the cluster changes with cortex cluster access grant|revoke (the operator's
-rule and the EKS access entry together; a changed access list in cluster.yaml is refused), and an
-API's own IAM role (iam_role_arn or iam_policy_arns in its spec) changes by deploying the API again
-with the new spec (cortex deploy).`,
+api_iam (what APIs may be given) changes the operator's allowlist (its Deployment, whose rollout
+is waited for) and its role's inline policy; an ARN that a deployed API still uses cannot be
+removed (the error names the APIs), and a list too long for IAM's policy size quota is refused.
+
+access is applied relative to what cluster.yaml applied before: rules added are granted, rules
+whose role changed get the new role, rules removed are revoked, each as cortex cluster access
+grant|revoke does it (the operator's rule and the EKS access entry together). Grants made with
+cortex cluster access grant are left alone; the creator cannot be listed. An API's own IAM role
+(iam_role_arn or iam_policy_arns in its spec) changes by deploying the API again (cortex deploy).`,
 		Example: "  cortex cluster configure cluster.yaml --dry-run\n  cortex cluster configure cluster.yaml --yes\n" +
-			"  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role deploy   # access\n" +
+			"  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role deploy   # access outside cluster.yaml\n" +
 			"  cortex deploy                                                                 # an API's role",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -780,6 +790,17 @@ func configureRun(o *ConfigureOptions) error {
 		return err
 	}
 	if _, err := p.Configure(o.ctx, cfg); err != nil {
+		return err
+	}
+	id, err := p.WhoAmI(o.ctx)
+	if err != nil {
+		return err
+	}
+	st, err := p.LoadState(o.ctx, id, cfg.ClusterName)
+	if err != nil {
+		return err
+	}
+	if err := applyAccess(o.ctx, &o.Deps, s, p, cfg, st); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.Out, "cluster %s is configured\n", cfg.ClusterName)
