@@ -55,6 +55,19 @@ type file struct {
 func list(src, root string) ([]file, error) {
 	var files []file
 	var total int64
+	// A project directory that is itself a symbolic link (~/proj -> /data/proj) is walked where it
+	// points: WalkDir follows no link, not even its root, and would find no files. The bundle root,
+	// when it lies inside, is named the same way.
+	if fi, err := os.Lstat(src); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(src)
+		if err != nil {
+			return nil, err
+		}
+		if root != "" && strings.HasPrefix(root, src+string(filepath.Separator)) {
+			root = real + root[len(src):]
+		}
+		src = real
+	}
 	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -92,3 +92,37 @@ func TestSnapshotSkipsItsOwnRoot(t *testing.T) {
 		t.Fatalf("the second snapshot shipped the first: %+v %v", b2, err)
 	}
 }
+
+// A project directory reached through a symbolic link (~/proj -> /data/proj, a linked checkout)
+// ships the files where it points: WalkDir follows no link, not even its root, so without care
+// the project would be empty ("no files" for a cluster, a handler missing on the local provider).
+func TestProjectDirThroughALink(t *testing.T) {
+	base := t.TempDir()
+	real, link := filepath.Join(base, "real"), filepath.Join(base, "link")
+	write(t, filepath.Join(real, "handler.py"), "h", 0o600)
+	write(t, filepath.Join(real, "lib", "util.py"), "u", 0o600)
+	if err := os.Symlink("real", link); err != nil {
+		t.Fatal(err)
+	}
+	viaLink, err := Read(link)
+	if err != nil {
+		t.Fatalf("Read through a link: %v", err)
+	}
+	direct, err := Read(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viaLink.Hash != direct.Hash || len(viaLink.Files) != 2 {
+		t.Fatalf("through the link: %d files, hash %s; want the project's (%s)", len(viaLink.Files), viaLink.Hash, direct.Hash)
+	}
+	b, err := Snapshot(link, filepath.Join(base, "bundles"))
+	if err != nil || b.Hash != direct.Hash {
+		t.Fatalf("Snapshot through a link: %+v %v, want hash %s", b, err, direct.Hash)
+	}
+	// The bundle root inside a linked project is still skipped.
+	write(t, filepath.Join(real, "bundles", "x"), "x", 0o600)
+	b, err = Snapshot(link, filepath.Join(link, "bundles"))
+	if err != nil || b.Hash != direct.Hash {
+		t.Fatalf("Snapshot with its root inside the linked project: %+v %v, want hash %s", b, err, direct.Hash)
+	}
+}

@@ -40,6 +40,9 @@ type AWSTokens struct {
 	Audience  string
 	CacheFile string // "" disables the disk cache
 	Now       func() time.Time
+	// Provider, when set, holds the credentials tokens are signed with (cluster up and configure:
+	// their session's); otherwise the environment's profile or the SDK's default chain.
+	Provider aws.CredentialsProvider
 
 	mu    sync.Mutex
 	creds aws.CredentialsProvider
@@ -57,6 +60,9 @@ type cachedToken struct {
 // Credentials resolves the caller's AWS credentials (never printed; Source says where they came from).
 func (a *AWSTokens) Credentials(ctx context.Context) (aws.Credentials, error) {
 	a.mu.Lock()
+	if a.creds == nil && a.Provider != nil {
+		a.creds = a.Provider
+	}
 	if a.creds == nil {
 		var opts []func(*awsconfig.LoadOptions) error
 		if a.Env.AWSProfile != "" {

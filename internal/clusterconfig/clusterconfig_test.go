@@ -1,6 +1,7 @@
 package clusterconfig
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -181,7 +182,8 @@ func TestDiff(t *testing.T) {
 	}
 	ok, err := Parse([]byte("cluster_name: abc\nnode_groups: [{name: a, instance_type: t3.medium, min_instances: 2, max_instances: 4}]\n" +
 		"iam_policy_arns: [arn:aws:iam::aws:policy/A]\noperator_load_balancer_cidr_allowlist: [10.0.0.0/8]\n" +
-		"ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/x\n"))
+		"ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/x\n" +
+		"api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/X], allowed_role_arns: [arn:aws:iam::123456789012:role/r]}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,19 +191,41 @@ func TestDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(changes) != 5 {
-		t.Fatalf("want 5 changes, got %+v", changes)
+	if len(changes) != 7 {
+		t.Fatalf("want 7 changes, got %+v", changes)
 	}
 	bad, _ := Parse([]byte("cluster_name: abc\nregion: us-west-2\nsubnet_visibility: private\nnode_groups: [{name: a, instance_type: t3.large}, {name: b, instance_type: t3.large}]\n" +
-		"access: [{principal: \"123456789012\", role: read}]\n" +
-		"api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/X]}\n"))
+		"access: [{principal: \"123456789012\", role: read}]\n"))
 	_, err = Diff(base, bad)
+	if err != nil && strings.Contains(err.Error(), "access") {
+		t.Errorf("access is refused: %v", err)
+	}
 	if err == nil {
 		t.Fatal("want refusal")
 	}
-	for _, f := range []string{"region:", "subnet_visibility:", "nat_gateway:", "node_groups[0].instance_type", "node groups cannot be added", "access: not changed by configure", "cortex cluster access grant|revoke", "api_iam: not changed by configure", "run cortex cluster up"} {
+	for _, f := range []string{"region:", "subnet_visibility:", "nat_gateway:", "node_groups[0].instance_type", "node groups cannot be added"} {
 		if !strings.Contains(err.Error(), f) {
 			t.Errorf("refusal does not name %s: %v", f, err)
 		}
+	}
+}
+
+// configure's access changes are relative to what cluster.yaml applied: added, changed and
+// removed rules, by canonical principal (a role's path does not make another principal).
+func TestAccessChanges(t *testing.T) {
+	applied := []AccessRule{{"arn:aws:iam::123456789012:user/ann", "read"}, {"arn:aws:iam::123456789012:role/team/ml", "deploy"}, {"123456789012", "read"}}
+	next := []AccessRule{{"arn:aws:iam::123456789012:role/ml", "deploy"}, {"arn:aws:iam::123456789012:user/ann", "admin"}, {"arn:aws:iam::123456789012:user/bob", "read"}}
+	got := fmt.Sprint(AccessChanges(applied, next))
+	want := "[{access[arn:aws:iam::123456789012:user/ann] read admin} {access[arn:aws:iam::123456789012:user/bob] none read} {access[123456789012] read none}]"
+	if got != want {
+		t.Errorf("changes:\n got %s\nwant %s", got, want)
+	}
+	if c := AccessChanges(next, next); len(c) != 0 {
+		t.Errorf("no change: %v", c)
+	}
+	// cluster.yaml keeps principals as written: the path stays for the EKS access entry.
+	cfg, err := Parse([]byte("cluster_name: abc\naccess: [{principal: \"arn:aws:iam::123456789012:role/team/ml\", role: read}, {principal: \"arn:aws:iam::123456789012:role/ml\", role: read}]\n"))
+	if err == nil || !strings.Contains(err.Error(), "listed twice") {
+		t.Errorf("the same role twice (with and without its path): %v %+v", err, cfg)
 	}
 }

@@ -14,8 +14,8 @@ type Change struct {
 }
 
 // Diff compares the running cluster's config with a new one. It returns the changes that may be
-// applied to a running cluster (node group sizes, CIDR allowlists, certificate, iam_policy_arns)
-// and an error naming every other field that differs, which must not change. access is refused
+// applied to a running cluster (node group sizes, CIDR allowlists, certificate, iam_policy_arns,
+// api_iam) and an error naming every other field that differs, which must not change. access is refused
 // with the command that changes it: a running cluster's access lives in the operator's rules and
 // the EKS access entries, which only `cortex cluster access` changes (both sides together), so a
 // configure that recorded it would claim a change that never happens.
@@ -62,11 +62,12 @@ func Diff(running, next *Config) ([]Change, error) {
 			changes = append(changes, Change{Field: f.field, From: f.a, To: f.b})
 		}
 	}
-	if !same(normalizeEmpty(running.APIIAM.PolicyARNs), normalizeEmpty(next.APIIAM.PolicyARNs)) || !same(normalizeEmpty(running.APIIAM.RoleARNs), normalizeEmpty(next.APIIAM.RoleARNs)) {
-		refused = append(refused, fmt.Errorf("api_iam: not changed by configure on a running cluster (from %v to %v); run cortex cluster up with the new cluster.yaml, which upgrades the operator's install in place", running.APIIAM, next.APIIAM))
+	// api_iam: the operator's allowlist and its role's policy follow it (provision/aws).
+	if !same(normalizeEmpty(running.APIIAM.PolicyARNs), normalizeEmpty(next.APIIAM.PolicyARNs)) {
+		changes = append(changes, Change{Field: "api_iam.allowed_policy_arns", From: running.APIIAM.PolicyARNs, To: next.APIIAM.PolicyARNs})
 	}
-	if !same(normalizeEmpty(running.Access), normalizeEmpty(next.Access)) {
-		refused = append(refused, fmt.Errorf("access: not changed by configure on a running cluster (from %v to %v); use cortex cluster access grant|revoke, which change the operator's rule and the EKS access entry together", running.Access, next.Access))
+	if !same(normalizeEmpty(running.APIIAM.RoleARNs), normalizeEmpty(next.APIIAM.RoleARNs)) {
+		changes = append(changes, Change{Field: "api_iam.allowed_role_arns", From: running.APIIAM.RoleARNs, To: next.APIIAM.RoleARNs})
 	}
 	old := map[string]NodeGroup{}
 	for _, ng := range running.NodeGroups {

@@ -48,7 +48,9 @@ iam_policy_arns: []
 # API's spec). Any identity that may deploy writes specs, so the cluster's admin decides here:
 # exact ARNs, no wildcards. Empty (the default): APIs get no AWS identity, and a deploy that asks
 # for one is refused. Never list a policy that grants IAM (AdministratorAccess, IAMFullAccess):
-# whoever may deploy would get it.
+# whoever may deploy would get it. cluster configure changes the list on a running cluster (an ARN
+# a deployed API uses cannot be removed); about 130 ARNs fit IAM's size limit of the operator's
+# role policy.
 # api_iam:    # example
 #   allowed_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]    # example
 #   allowed_role_arns: [arn:aws:iam::123456789012:role/team-reader]          # example
@@ -72,8 +74,11 @@ node_groups:
     max_instances: 5
     spot: false
 
-# Who may use the operator besides the cluster's creator (always admin):
-# a 12-digit account id or an IAM user/role ARN, with role read, deploy or admin.
+# Who may use the cluster besides its creator (always admin; do not list it): a 12-digit account
+# id or an IAM user/role ARN, with role read, deploy or admin. cluster up applies each rule as
+# cortex cluster access grant does (the operator's rule and, for users and roles, the EKS access
+# entry); cluster configure grants, changes and revokes what changes here, and leaves alone grants
+# made with cortex cluster access grant.
 # access:                                                  # example
 #   - principal: arn:aws:iam::123456789012:role/ml-engineers
 #     role: deploy

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from . import __version__ as _version
+from .bundle import read_project
 from .config import AUTH_AWS, AUTH_LOCAL, Environment, load_config
 from .errors import (
     APICallError,
@@ -25,6 +26,7 @@ from .errors import (
     CortexError,
     CredentialsError,
     OperatorError,
+    ProjectError,
     TransportError,
     operator_error,
     redact,
@@ -200,14 +202,47 @@ class Client:
         ``project_dir``: for a file it is the file's directory; for mappings pass ``project_dir``
         (default: the current directory). Returns the operator's per-API results, e.g.
         ``[{"name": "iris", "action": "created"}]``.
+
+        To a cluster whose operator is not on this machine (its provider is not ``local``), the
+        project directories that ``python`` and ``command`` handlers run are sent with the deploy,
+        as ``cortex deploy`` sends them (at most 1 MiB and 1,000 files each); a project that cannot
+        be sent (a symbolic link out of it, too large, a file name the operator refuses) raises
+        :class:`ProjectError` and nothing is sent.
         """
         if isinstance(spec, (str, os.PathLike)):
             apis = _load_spec_file(os.fspath(spec))
         else:
             base = os.path.abspath(project_dir or os.getcwd())
             apis = [_with_project_dir(a, base) for a in _load_specs(spec)]
-        out = self._request("POST", "/v1/apis", body={"apis": apis})
+        body: Dict[str, Any] = {"apis": apis}
+        projects = self._projects_for(apis)
+        if projects:
+            body["projects"] = projects
+        out = self._request("POST", "/v1/apis", body=body)
         return list(out.get("results", []))
+
+    def _projects_for(self, apis: List[Dict[str, Any]]) -> Dict[str, Any]:
+        """The uploads of the project directories the specs' handlers run, keyed by project_dir,
+        when the operator is not on this machine; empty for a local operator, which reads them from
+        disk itself (the rule of the Go CLI's projectsFor: /v1/info is asked only when a handler
+        runs project code)."""
+        dirs = [str(a["project_dir"]) for a in apis if _runs_project_code(a) and a.get("project_dir")]
+        if not dirs:
+            return {}
+        cluster = self.info().get("cluster")
+        provider = cluster.get("provider") if isinstance(cluster, dict) else None
+        if provider == "local":
+            return {}
+        out: Dict[str, Any] = {}
+        for a in apis:
+            d = str(a.get("project_dir") or "")
+            if d in out or d not in dirs:
+                continue
+            try:
+                out[d] = read_project(d).to_json()
+            except ProjectError as e:
+                raise ProjectError(f"api {a.get('name')}: {e}") from None
+        return out
 
     def list_apis(self) -> List[Dict[str, Any]]:
         """``GET /v1/apis``: the status of every deployed API."""
@@ -641,10 +676,21 @@ def _load_spec_file(path: str) -> List[Dict[str, Any]]:
 
 
 def _with_project_dir(api: Dict[str, Any], base: str) -> Dict[str, Any]:
-    # The operator resolves relative handler paths against project_dir (internal/apispec).
-    if not api.get("project_dir"):
+    # The operator resolves relative handler paths against project_dir (internal/apispec); a
+    # relative project_dir is the base's subdirectory, as apispec.Parse makes it for the CLI.
+    pd = api.get("project_dir")
+    if not pd:
         api["project_dir"] = base
+    elif isinstance(pd, str) and not os.path.isabs(pd):
+        api["project_dir"] = os.path.normpath(os.path.join(base, pd))
     return api
+
+
+def _runs_project_code(api: Mapping[str, Any]) -> bool:
+    # apispec.Spec.RunsProjectCode: python and command handlers run the project's files; a
+    # container's image holds its own code.
+    h = api.get("handler")
+    return isinstance(h, Mapping) and h.get("type") in ("python", "command")
 
 
 def _cleanup(http: requests.Session, ca_path: Optional[str]) -> None:

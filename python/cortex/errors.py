@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "CredentialsError",
     "TransportError",
+    "ProjectError",
     "OperatorError",
     "BadRequestError",
     "AuthenticationError",
@@ -84,6 +85,11 @@ class CredentialsError(CortexError):
 
 class TransportError(CortexError):
     """The operator or API could not be reached (connection refused, TLS failure, timeout)."""
+
+
+class ProjectError(CortexError):
+    """A project directory cannot be sent to a cluster (a link out of it, over 1 MiB or 1,000 files,
+    a file name the operator refuses, ...): refused here, before anything is sent."""
 
 
 class OperatorError(CortexError):

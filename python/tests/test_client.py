@@ -443,6 +443,7 @@ def test_deploy_from_file_sets_project_dir(server, local, tmp_path):
         "- name: echo\n  kind: RealtimeAPI\n  handler:\n    type: python\n    path: handler.py\n"
     )
     server.json("POST", "/v1/apis", 200, {"results": [{"name": "echo", "action": "created"}]})
+    server.json("GET", "/v1/info", 200, dict(INFO, cluster=dict(INFO["cluster"], provider="local")))
     assert local.deploy(str(proj / "cortex.yaml")) == [{"name": "echo", "action": "created"}]
     assert local.deploy(str(proj)) == [{"name": "echo", "action": "created"}]
     body = json.loads(server.requests[-1]["body"])
@@ -454,6 +455,36 @@ def test_deploy_from_file_sets_project_dir(server, local, tmp_path):
     local.deploy([{"name": "a"}, {"name": "b", "project_dir": "/elsewhere"}])
     apis = json.loads(server.requests[-1]["body"])["apis"]
     assert apis[0]["project_dir"] == os.getcwd() and apis[1]["project_dir"] == "/elsewhere"
+    # A relative project_dir is under the base directory, as apispec.Parse makes it for the CLI.
+    local.deploy({"name": "a", "project_dir": "sub/../api"}, project_dir=str(proj))
+    assert json.loads(server.requests[-1]["body"])["apis"][0]["project_dir"] == str(proj / "api")
+
+
+def test_deploy_sends_projects_only_to_clusters(server, local, tmp_path):
+    # The rule of the Go CLI's projectsFor (its table test): /v1/info is asked only when a handler
+    # runs project code, and the project goes only to an operator that is not local.
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "handler.py").write_text("class Handler: pass\n")
+    py = {"name": "py", "kind": "RealtimeAPI", "handler": {"type": "python", "path": "handler.py"}}
+    cmd = {"name": "cmd", "kind": "RealtimeAPI", "handler": {"type": "command", "command": ["./run"]}}
+    web = {"name": "web", "kind": "RealtimeAPI", "handler": {"type": "container", "image": "nginx"}}
+    server.json("POST", "/v1/apis", 200, {"results": []})
+    for provider, specs, sent, infos in (
+        ("local", [py], False, 1),
+        ("aws", [py, cmd, web], True, 1),
+        ("kubernetes", [web], False, 0),  # nothing runs the project: not even asked
+    ):
+        server.json("GET", "/v1/info", 200, dict(INFO, cluster=dict(INFO["cluster"], provider=provider)))
+        server.requests.clear()
+        local.deploy(specs, project_dir=str(proj))
+        body = json.loads(server.requests[-1]["body"])
+        assert ("projects" in body) == sent, provider
+        assert len([r for r in server.requests if r["path"] == "/v1/info"]) == infos, provider
+        if sent:
+            assert list(body["projects"]) == [str(proj)]  # one upload for the two APIs of the directory
+            up = body["projects"][str(proj)]
+            assert [f["path"] for f in up["files"]] == ["handler.py"] and len(up["hash"]) == 64
 
 
 def test_api_methods(server, local):

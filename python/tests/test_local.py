@@ -83,6 +83,24 @@ def test_invalid_spec_is_400(local_op, monkeypatch):
     assert ei.value.status == 400 and ei.value.code == "bad_request"
 
 
+def test_local_operator_gets_no_project_files(local_op, monkeypatch, tmp_path):
+    # The local provider's operator reads the project from disk (and refuses uploads): the client
+    # sends nothing, so a project a cluster deploy would refuse (a link out of it) deploys here.
+    _, cfg, _ = local_op
+    monkeypatch.setenv("CORTEX_CLI_CONFIG_DIR", cfg)
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    with open(os.path.join(ECHO, "handler.py"), "rb") as f:
+        (proj / "handler.py").write_bytes(f.read())
+    outside = tmp_path / "outside.ini"
+    outside.write_text("x")
+    os.symlink(str(outside), str(proj / "settings.ini"))
+    spec = {"name": "nolink", "kind": "RealtimeAPI", "handler": {"type": "python", "path": "handler.py"}}
+    with cortex.client("local") as c:
+        assert c.deploy(spec, project_dir=str(proj)) == [{"name": "nolink", "action": "created"}]
+        c.delete_api("nolink")
+
+
 def test_wrong_local_secret_is_401(local_op, tmp_path):
     op, _, _ = local_op
     bad = tmp_path / "bad.token"

@@ -199,6 +199,12 @@ func finishDown(t *testing.T, c *cluster, k *kubetest.Cluster, kube []string, do
 	t.Helper()
 	c.must(append([]string{"cluster", "down", "--yes"}, kube...)...)
 	*done = true
+	checkNoCortexObjects(t, k)
+}
+
+// checkNoCortexObjects waits until no Deployment, Service or pod of cortex is left.
+func checkNoCortexObjects(t *testing.T, k *kubetest.Cluster) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	managed := metav1.ListOptions{LabelSelector: install.LabelManagedBy + "=" + install.ManagedBy}

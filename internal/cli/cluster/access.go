@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -128,7 +127,7 @@ func accessListRun(o *AccessOptions) error {
 			if store == nil {
 				return ""
 			}
-			if !hasKubeSide(principal) {
+			if !kubeaccess.HasKubeSide(principal) {
 				return "\t"
 			}
 			return "\t" + kubeColumn(view.Kubernetes, principal)
@@ -216,42 +215,43 @@ func accessGrantRun(o *AccessOptions) error {
 	if err != nil {
 		return err
 	}
-	// The operator's rule first: the operator checks that the caller is a cortex admin and
-	// validates the principal, so a refused grant changes nothing in EKS.
-	if _, err := cl.Grant(o.ctx, rule.Principal, string(rule.Role)); err != nil {
+	// Both sides, the operator's rule first (kubeaccess.GrantBoth: the order that never leaves more
+	// access than intended).
+	err = kubeaccess.GrantBoth(o.ctx, client.AccessRules{Client: cl}, store, o.Principal, rule.Role)
+	var inc *kubeaccess.IncompleteError
+	if err != nil && !errors.As(err, &inc) {
 		return err
 	}
 	fmt.Fprintf(o.IO.Out, "granted %s to %s on %s (operator rule)\n", rule.Role, rule.Principal, env.Name)
+	if inc != nil {
+		return o.incompleteGrant(inc)
+	}
 	if store == nil {
 		return nil
 	}
-	if !hasKubeSide(o.Principal) {
+	if !kubeaccess.HasKubeSide(o.Principal) {
 		fmt.Fprintf(o.IO.ErrOut, "note: no %s for %s: Kubernetes access is given to IAM users and roles only\n", store.Name(), o.Principal)
 		return nil
-	}
-	// The ARN as given (a role's path included: EKS matches it exactly).
-	if err := store.Put(o.ctx, o.Principal, rule.Role); err != nil {
-		return o.undoKube(store, rule, err)
 	}
 	fmt.Fprintf(o.IO.Out, "granted %s to %s on %s (%s)\n", rule.Role, o.Principal, env.Name, kubeDescription(store, rule.Role, o.Namespace))
 	return nil
 }
 
-// undoKube handles a failed Kubernetes step of a grant: the operator's rule is in place, the
-// Kubernetes side may be half made or still the old one (possibly more than role gives), so it is
-// removed; the identity is left with less Kubernetes access than intended, never more or other.
-func (o *AccessOptions) undoKube(store kubeaccess.Store, rule access.Rule, cause error) error {
+// incompleteGrant reports a grant whose Kubernetes step failed: the operator's rule is in place,
+// the Kubernetes side was removed (less Kubernetes access than intended, never more or other) or,
+// if that failed too, may be other than the role's. It says how to finish or undo.
+func (o *AccessOptions) incompleteGrant(inc *kubeaccess.IncompleteError) error {
 	w := o.IO.ErrOut
-	fmt.Fprintf(w, "error: the operator rule grants %s to %s, but its %s failed: %v\n", rule.Role, o.Principal, store.Name(), cause)
-	if _, err := store.Delete(o.ctx, o.Principal); err != nil {
-		fmt.Fprintf(w, "error: removing its %s failed too: %v\n", store.Name(), err)
-		fmt.Fprintf(w, "warning: %s may keep Kubernetes access other than %s (see `cortex cluster access list`)\n", o.Principal, rule.Role)
+	fmt.Fprintf(w, "error: the operator rule grants %s to %s, but its %s failed: %v\n", inc.Role, o.Principal, inc.Store, inc.Err)
+	if inc.UndoErr != nil {
+		fmt.Fprintf(w, "error: removing its %s failed too: %v\n", inc.Store, inc.UndoErr)
+		fmt.Fprintf(w, "warning: %s may keep Kubernetes access other than %s (see `cortex cluster access list`)\n", o.Principal, inc.Role)
 	} else {
-		fmt.Fprintf(w, "its %s was removed: %s has no Kubernetes access now (its cortex access is %s)\n", store.Name(), o.Principal, rule.Role)
+		fmt.Fprintf(w, "its %s was removed: %s has no Kubernetes access now (its cortex access is %s)\n", inc.Store, o.Principal, inc.Role)
 	}
-	fmt.Fprintf(w, "to finish, run again: cortex cluster access grant %s --role %s%s\n", o.Principal, rule.Role, o.flagsText())
+	fmt.Fprintf(w, "to finish, run again: cortex cluster access grant %s --role %s%s\n", o.Principal, inc.Role, o.flagsText())
 	fmt.Fprintf(w, "to undo,   run:       cortex cluster access revoke %s%s\n", o.Principal, o.flagsText())
-	return &cmdutil.ExitError{Code: cmdutil.ExitError1, Err: fmt.Errorf("grant of %s to %s is incomplete: %s: %w", rule.Role, o.Principal, store.Name(), cause)}
+	return &cmdutil.ExitError{Code: cmdutil.ExitError1, Err: inc}
 }
 
 // flagsText repeats the Kubernetes flags of this command for the advice it prints.
@@ -304,31 +304,32 @@ func accessRevokeRun(o *AccessOptions) error {
 	if err != nil {
 		return err
 	}
-	// The operator first (it checks that the caller is a cortex admin). A principal without a
-	// rule may still have Kubernetes access (drift): that is removed too.
-	noRule := false
-	if err := cl.Revoke(o.ctx, p); err != nil {
-		var ae *client.APIError
-		if store == nil || !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
-			return err
-		}
-		noRule = true
-		fmt.Fprintf(o.IO.Out, "%s has no access rule on %s\n", p, env.Name)
-	} else {
-		fmt.Fprintf(o.IO.Out, "revoked the access rule of %s on %s\n", p, env.Name)
+	// Both sides, the operator first (it checks that the caller is a cortex admin). A principal
+	// without a rule may still have Kubernetes access (drift): that is removed too.
+	ruleFound, kubeFound, err := kubeaccess.RevokeBoth(o.ctx, client.AccessRules{Client: cl}, store, o.Principal)
+	var inc *kubeaccess.IncompleteError
+	if err != nil && !errors.As(err, &inc) {
+		return err
 	}
-	if store == nil || !hasKubeSide(o.Principal) {
+	if ruleFound {
+		fmt.Fprintf(o.IO.Out, "revoked the access rule of %s on %s\n", p, env.Name)
+	} else {
+		if store == nil {
+			return fmt.Errorf("%s has no access rule on %s", p, env.Name)
+		}
+		fmt.Fprintf(o.IO.Out, "%s has no access rule on %s\n", p, env.Name)
+	}
+	if inc != nil {
+		fmt.Fprintf(o.IO.ErrOut, "error: %s keeps its Kubernetes access: %v\nrun again: cortex cluster access revoke %s%s\n", o.Principal, inc.Err, o.Principal, o.flagsText())
+		return &cmdutil.ExitError{Code: cmdutil.ExitError1, Err: inc}
+	}
+	if store == nil || !kubeaccess.HasKubeSide(o.Principal) {
 		return nil
 	}
-	found, err := store.Delete(o.ctx, o.Principal)
-	if err != nil {
-		fmt.Fprintf(o.IO.ErrOut, "error: %s keeps its Kubernetes access: %v\nrun again: cortex cluster access revoke %s%s\n", o.Principal, err, o.Principal, o.flagsText())
-		return &cmdutil.ExitError{Code: cmdutil.ExitError1, Err: fmt.Errorf("revoke of %s is incomplete: %s: %w", o.Principal, store.Name(), err)}
-	}
 	switch {
-	case found:
+	case kubeFound:
 		fmt.Fprintf(o.IO.Out, "removed the %s of %s\n", store.Name(), o.Principal)
-	case noRule:
+	case !ruleFound:
 		return fmt.Errorf("%s has neither an access rule nor an %s", p, store.Name())
 	default:
 		fmt.Fprintf(o.IO.Out, "%s had no %s\n", o.Principal, store.Name())

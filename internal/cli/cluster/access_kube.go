@@ -12,7 +12,6 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
-	"github.com/cortexlabs-go/cortex/internal/awsarn"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
@@ -69,13 +68,6 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	return kubernetes.NewForConfig(cfg)
-}
-
-// hasKubeSide says whether principal can have Kubernetes access of its own: IAM users and roles
-// can; an account id or an account's root user cannot (EKS maps only users and roles).
-func hasKubeSide(principal string) bool {
-	p, err := awsarn.Parse(principal)
-	return err == nil && (p.Kind == awsarn.KindUser || p.Kind == awsarn.KindRole)
 }
 
 // kubeDescription says in words what the Kubernetes side of role is in store.
@@ -172,11 +164,11 @@ func accessDrift(list *apitypes.AccessList, grants []kubeaccess.Grant, storeName
 	rules := map[string]access.Role{}
 	original := map[string]string{}
 	for _, r := range list.Rules {
-		if hasKubeSide(r.Principal) {
+		if kubeaccess.HasKubeSide(r.Principal) {
 			rules[canonical(r.Principal)], original[canonical(r.Principal)] = access.Role(r.Role), r.Principal
 		}
 	}
-	if list.CreatorARN != "" && hasKubeSide(list.CreatorARN) {
+	if list.CreatorARN != "" && kubeaccess.HasKubeSide(list.CreatorARN) {
 		rules[canonical(list.CreatorARN)], original[canonical(list.CreatorARN)] = access.RoleAdmin, list.CreatorARN
 	}
 	var out []Drift

@@ -76,6 +76,20 @@ func mergeProviders(use, short, long, defaultProvider string, byProvider map[str
 		})
 		cmd.Flags().AddFlagSet(byProvider[name].Flags())
 	}
+	// A flag several providers share is added once (the first provider's): when that one is
+	// hidden (a tests-only flag of one provider) and another provider's is not, the merged --help
+	// shows the visible one's text.
+	cmd.Flags().VisitAll(func(merged *pflag.Flag) {
+		if !merged.Hidden {
+			return
+		}
+		for _, name := range owners[merged.Name] {
+			if fl := byProvider[name].Flags().Lookup(merged.Name); fl != nil && !fl.Hidden {
+				merged.Hidden, merged.Usage = false, "["+name+"] "+fl.Usage
+				return
+			}
+		}
+	})
 	cmd.RunE = func(c *cobra.Command, args []string) error {
 		// A cluster config (positional or -c/--config) means AWS unless --provider says otherwise.
 		if !c.Flags().Changed("provider") && (len(args) > 0 || c.Flags().Changed("config")) {

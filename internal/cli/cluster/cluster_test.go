@@ -81,3 +81,26 @@ func TestKubernetesProviderIsRegistered(t *testing.T) {
 		}
 	}
 }
+
+// A flag that one provider hides (tests only) and another documents stays in the merged --help
+// with the documenting provider's text; a flag hidden by every provider stays hidden.
+func TestMergeProvidersKeepsAVisibleSharedFlag(t *testing.T) {
+	mk := func(p string) *cobra.Command {
+		c := &cobra.Command{Use: "up", RunE: func(*cobra.Command, []string) error { return nil }}
+		c.Flags().String("api-server-address", "", p+" text")
+		c.Flags().String("sts-test-endpoint", "", "tests only")
+		_ = c.Flags().MarkHidden("sts-test-endpoint")
+		if p == "aws" {
+			_ = c.Flags().MarkHidden("api-server-address")
+		}
+		return c
+	}
+	cmd := mergeProviders("up", "", "", "local", map[string]*cobra.Command{"aws": mk("aws"), "kubernetes": mk("kubernetes")})
+	fl := cmd.Flags().Lookup("api-server-address")
+	if fl == nil || fl.Hidden || fl.Usage != "[kubernetes] kubernetes text" {
+		t.Errorf("api-server-address: %+v", fl)
+	}
+	if fl := cmd.Flags().Lookup("sts-test-endpoint"); fl == nil || !fl.Hidden {
+		t.Errorf("sts-test-endpoint is shown: %+v", fl)
+	}
+}

@@ -207,6 +207,11 @@ func checkAWS(ctx context.Context, cfg operator.Config) error {
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
 	}
+	if cfg.STSTestEndpoint != "" {
+		// TESTS ONLY: the operator's own check goes to the STS emulator its tokens are verified
+		// against (a test node has no AWS).
+		opts = append(opts, config.WithBaseEndpoint(cfg.STSTestEndpoint))
+	}
 	awsCfg, err := awssdk.LoadConfig(ctx, opts...)
 	if err != nil {
 		return fmt.Errorf("the operator's AWS configuration: %w", err)

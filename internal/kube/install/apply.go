@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -19,8 +21,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
+	admac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
 	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
 	policyac "k8s.io/client-go/applyconfigurations/policy/v1"
@@ -28,6 +33,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
 )
 
@@ -231,6 +237,12 @@ func Apply(ctx context.Context, c kubernetes.Interface, objs *Objects, progress 
 			_, err = c.RbacV1().Roles(ns).Apply(ctx, o, opts)
 		case *rbacac.RoleBindingApplyConfiguration:
 			_, err = c.RbacV1().RoleBindings(ns).Apply(ctx, o, opts)
+		case *admac.ValidatingAdmissionPolicyApplyConfiguration:
+			_, err = c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Apply(ctx, o, opts)
+			err = needsAdmissionPolicies(err)
+		case *admac.ValidatingAdmissionPolicyBindingApplyConfiguration:
+			_, err = c.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Apply(ctx, o, opts)
+			err = needsAdmissionPolicies(err)
 		case *coreac.SecretApplyConfiguration:
 			_, err = c.CoreV1().Secrets(ns).Apply(ctx, o, opts)
 			if err != nil {
@@ -252,6 +264,16 @@ func Apply(ctx context.Context, c kubernetes.Interface, objs *Objects, progress 
 		progress(fmt.Sprintf("applied %s %s", kind, qualified(ns, name)))
 	}
 	return nil
+}
+
+// needsAdmissionPolicies explains a NotFound from the API server on a ValidatingAdmissionPolicy
+// write: it does not serve admissionregistration.k8s.io/v1 policies (Kubernetes < 1.30). The
+// install stops there, before any API can run without the replicas bound.
+func needsAdmissionPolicies(err error) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%w: the cluster does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies; cortex needs Kubernetes 1.30 or later", err)
+	}
+	return err
 }
 
 func qualified(ns, name string) string {
@@ -277,6 +299,10 @@ func describe(x any) (kind, ns, name string) {
 		return str(o.Kind), str(o.Namespace), str(o.Name)
 	case *rbacac.RoleBindingApplyConfiguration:
 		return str(o.Kind), str(o.Namespace), str(o.Name)
+	case *admac.ValidatingAdmissionPolicyApplyConfiguration:
+		return str(o.Kind), "", str(o.Name)
+	case *admac.ValidatingAdmissionPolicyBindingApplyConfiguration:
+		return str(o.Kind), "", str(o.Name)
 	case *coreac.SecretApplyConfiguration:
 		return str(o.Kind), str(o.Namespace), str(o.Name)
 	case *coreac.ServiceApplyConfiguration:
@@ -289,14 +315,16 @@ func describe(x any) (kind, ns, name string) {
 	return fmt.Sprintf("%T", x), "", ""
 }
 
-// kinds are the namespaced kinds cortex writes (the install's and the APIs' of the kube backend,
-// their code ConfigMaps included), each with how to list, read and delete them. Uninstall goes
-// through all of them.
+// kinds are the kinds cortex writes (the install's and the APIs' of the kube backend, their code
+// ConfigMaps included), each with how to list, read and delete them. Uninstall goes through all of
+// them. A cluster-scoped kind's client ignores the namespace; its objects are cortex's for the
+// namespaces their rbac.NamespaceLabel names.
 type kindOps struct {
-	kind string
-	list func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error)
-	get  func(ctx context.Context, c kubernetes.Interface, ns, name string) (metav1.Object, error)
-	del  func(ctx context.Context, c kubernetes.Interface, ns, name string, o metav1.DeleteOptions) error
+	kind          string
+	clusterScoped bool
+	list          func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions) (runtime.Object, error)
+	get           func(ctx context.Context, c kubernetes.Interface, ns, name string) (metav1.Object, error)
+	del           func(ctx context.Context, c kubernetes.Interface, ns, name string, o metav1.DeleteOptions) error
 }
 
 // namespacedClient is what every typed client of a namespaced kind offers (Deployments(ns),
@@ -352,6 +380,18 @@ var kinds = []kindOps{
 	opsFor("PodDisruptionBudget", func(c kubernetes.Interface, ns string) namespacedClient[*policyv1.PodDisruptionBudget, *policyv1.PodDisruptionBudgetList] {
 		return c.PolicyV1().PodDisruptionBudgets(ns)
 	}),
+	// The replicas bound (rbac.ReplicasPolicy): the binding goes first, then its policy.
+	clusterScoped(opsFor("ValidatingAdmissionPolicyBinding", func(c kubernetes.Interface, _ string) namespacedClient[*admissionregistrationv1.ValidatingAdmissionPolicyBinding, *admissionregistrationv1.ValidatingAdmissionPolicyBindingList] {
+		return c.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings()
+	})),
+	clusterScoped(opsFor("ValidatingAdmissionPolicy", func(c kubernetes.Interface, _ string) namespacedClient[*admissionregistrationv1.ValidatingAdmissionPolicy, *admissionregistrationv1.ValidatingAdmissionPolicyList] {
+		return c.AdmissionregistrationV1().ValidatingAdmissionPolicies()
+	})),
+}
+
+func clusterScoped(k kindOps) kindOps {
+	k.clusterScoped = true
+	return k
 }
 
 func opsOf(kind string) *kindOps {
@@ -377,6 +417,9 @@ func checkUnowned(ctx context.Context, c kubernetes.Interface, kind, ns, name st
 		return fmt.Errorf("read %s %s: %w", kind, qualified(ns, name), err)
 	}
 	if obj.GetLabels()[LabelManagedBy] != ManagedBy {
+		if k.clusterScoped {
+			return fmt.Errorf("a %s named %q exists in the cluster and is not managed by cortex; remove it or choose another --namespace", kind, name)
+		}
 		return fmt.Errorf("a %s named %q exists in namespace %s and is not managed by cortex; remove it or choose another --namespace", kind, name, ns)
 	}
 	return nil
@@ -391,24 +434,51 @@ type Item struct {
 // Installed lists the cortex objects (label app.kubernetes.io/managed-by=cortex) of the namespaces,
 // the APIs' objects included.
 func Installed(ctx context.Context, c kubernetes.Interface, namespaces ...string) ([]Item, error) {
-	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy}
 	var out []Item
+	add := func(k kindOps, ns, selector string) error {
+		list, err := k.list(ctx, c, ns, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			if k.clusterScoped {
+				return fmt.Errorf("list %ss: %w", k.kind, err)
+			}
+			return fmt.Errorf("list %ss in %s: %w", k.kind, ns, err)
+		}
+		objs, err := meta.ExtractList(list)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			m, err := meta.Accessor(o)
+			if err != nil {
+				return err
+			}
+			out = append(out, Item{Kind: k.kind, Namespace: m.GetNamespace(), Name: m.GetName(), UID: m.GetUID()})
+		}
+		return nil
+	}
+	managed := LabelManagedBy + "=" + ManagedBy
 	for _, ns := range namespaces {
 		for _, k := range kinds {
-			list, err := k.list(ctx, c, ns, sel)
-			if err != nil {
-				return nil, fmt.Errorf("list %ss in %s: %w", k.kind, ns, err)
+			if k.clusterScoped {
+				continue
 			}
-			objs, err := meta.ExtractList(list)
-			if err != nil {
+			if err := add(k, ns, managed); err != nil {
 				return nil, err
 			}
-			for _, o := range objs {
-				m, err := meta.Accessor(o)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, Item{Kind: k.kind, Namespace: ns, Name: m.GetName(), UID: m.GetUID()})
+		}
+	}
+	// The cluster-scoped objects of these namespaces only (another install's stay).
+	if len(namespaces) > 0 {
+		ofThese, err := labels.NewRequirement(rbac.NamespaceLabel, selection.In, namespaces)
+		if err != nil {
+			return nil, fmt.Errorf("namespaces %q: %w", namespaces, err)
+		}
+		for _, k := range kinds {
+			if !k.clusterScoped {
+				continue
+			}
+			if err := add(k, "", managed+","+ofThese.String()); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -558,10 +628,18 @@ type Address struct {
 	Port int32
 	// How: "load balancer", "node port" or "cluster IP" (reachable only from inside the cluster).
 	How string
+	// Hosts are every host that serves the Service at Port, Host among them: for a NodePort
+	// Service every node's address (ExternalIPs, then InternalIPs, each sorted), so what is signed
+	// for and bound into tokens does not depend on where the pods run; else just Host.
+	Hosts []string
 }
 
 // ServiceAddress reads the address of a Service: the load balancer's ingress, a node's address
 // and the node port, or the cluster IP. ok is false while a load balancer has no address yet.
+//
+// The Services are externalTrafficPolicy Local (objects.go): a node port answers only on a node
+// that runs a replica, so for NodePort Host is a node with a ready pod of the Service (one with a
+// scheduled pod while none is ready; the first node while none is scheduled).
 func ServiceAddress(ctx context.Context, c kubernetes.Interface, namespace, name string) (Address, bool, error) {
 	s, err := c.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
@@ -575,34 +653,78 @@ func ServiceAddress(ctx context.Context, c kubernetes.Interface, namespace, name
 	case corev1.ServiceTypeLoadBalancer:
 		for _, in := range s.Status.LoadBalancer.Ingress {
 			if in.Hostname != "" {
-				return Address{in.Hostname, port.Port, "load balancer"}, true, nil
+				return Address{in.Hostname, port.Port, "load balancer", []string{in.Hostname}}, true, nil
 			}
 			if in.IP != "" {
-				return Address{in.IP, port.Port, "load balancer"}, true, nil
+				return Address{in.IP, port.Port, "load balancer", []string{in.IP}}, true, nil
 			}
 		}
 		return Address{}, false, nil
 	case corev1.ServiceTypeNodePort:
-		nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return Address{}, false, err
-		}
-		var addrs []string
-		for _, n := range nodes.Items {
-			for _, a := range n.Status.Addresses {
-				if a.Type == corev1.NodeExternalIP || a.Type == corev1.NodeInternalIP {
-					addrs = append(addrs, string(a.Type)+"\x00"+a.Address)
-				}
+		return nodePortAddress(ctx, c, s)
+	default:
+		return Address{s.Spec.ClusterIP, port.Port, "cluster IP", []string{s.Spec.ClusterIP}}, s.Spec.ClusterIP != "", nil
+	}
+}
+
+func nodePortAddress(ctx context.Context, c kubernetes.Interface, s *corev1.Service) (Address, bool, error) {
+	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Address{}, false, err
+	}
+	type nodeAddr struct{ typ, addr, node string }
+	var addrs []nodeAddr
+	for _, n := range nodes.Items {
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeExternalIP || a.Type == corev1.NodeInternalIP {
+				addrs = append(addrs, nodeAddr{string(a.Type), a.Address, n.Name})
 			}
 		}
-		sort.Strings(addrs) // ExternalIP before InternalIP, then by address
-		if len(addrs) == 0 {
-			return Address{}, false, nil
-		}
-		return Address{strings.SplitN(addrs[0], "\x00", 2)[1], port.NodePort, "node port"}, true, nil
-	default:
-		return Address{s.Spec.ClusterIP, port.Port, "cluster IP"}, s.Spec.ClusterIP != "", nil
 	}
+	if len(addrs) == 0 {
+		return Address{}, false, nil
+	}
+	// ExternalIP before InternalIP, then by address.
+	sort.Slice(addrs, func(i, j int) bool {
+		if addrs[i].typ != addrs[j].typ {
+			return addrs[i].typ < addrs[j].typ
+		}
+		return addrs[i].addr < addrs[j].addr
+	})
+	a := Address{Host: addrs[0].addr, Port: s.Spec.Ports[0].NodePort, How: "node port"}
+	for _, x := range addrs {
+		if !slices.Contains(a.Hosts, x.addr) {
+			a.Hosts = append(a.Hosts, x.addr)
+		}
+	}
+	if len(s.Spec.Selector) == 0 {
+		return a, true, nil
+	}
+	pods, err := c.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(s.Spec.Selector).String()})
+	if err != nil {
+		return Address{}, false, err
+	}
+	ready, scheduled := map[string]bool{}, map[string]bool{}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		scheduled[p.Spec.NodeName] = true
+		for _, cond := range p.Status.Conditions {
+			if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionTrue {
+				ready[p.Spec.NodeName] = true
+			}
+		}
+	}
+	for _, hosts := range []map[string]bool{ready, scheduled} {
+		for _, x := range addrs {
+			if hosts[x.node] {
+				a.Host = x.addr
+				return a, true, nil
+			}
+		}
+	}
+	return a, true, nil
 }
 
 func statusCode(err error) int32 {

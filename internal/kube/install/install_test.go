@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -27,6 +28,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/bundle"
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
+	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	kubestate "github.com/cortexlabs-go/cortex/internal/kube/statestore"
 	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
@@ -265,6 +267,13 @@ func TestYAMLParsesBackIntoTheSameObjects(t *testing.T) {
 			t.Errorf("document %d has no apiVersion/kind", i)
 		}
 	}
+	// The replicas bound is in the manifests (a GitOps install gets it too).
+	for _, want := range []string{"kind: ValidatingAdmissionPolicy\n", "kind: ValidatingAdmissionPolicyBinding\n", "name: cortex-max-replicas-team-apis\n",
+		"apiVersion: admissionregistration.k8s.io/v1\n"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the YAML lacks %q", want)
+		}
+	}
 }
 
 // TestInstall runs against a real control plane (etcd, kube-apiserver, controller-manager,
@@ -331,6 +340,7 @@ func TestInstall(t *testing.T) {
 			"RoleBinding cortex-apis/cortex-admin", "RoleBinding cortex-apis/cortex-deploy", "RoleBinding cortex-apis/cortex-gateway",
 			"RoleBinding cortex-apis/cortex-operator", "RoleBinding cortex-apis/cortex-read",
 			"Role cortex-apis/cortex-deploy", "Role cortex-apis/cortex-gateway", "Role cortex-apis/cortex-operator", "Role cortex-apis/cortex-read",
+			"ValidatingAdmissionPolicyBinding /cortex-max-replicas-cortex-apis", "ValidatingAdmissionPolicy /cortex-max-replicas-cortex-apis",
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("installed:\n got %q\nwant %q", got, want)
@@ -385,6 +395,57 @@ func TestInstall(t *testing.T) {
 		if len(rb.Subjects) != 1 || rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Namespace != ns ||
 			rb.Subjects[0].Name != install.OperatorName || rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != install.OperatorName {
 			t.Errorf("state binding %+v -> %+v", rb.Subjects, rb.RoleRef)
+		}
+	})
+
+	t.Run("ReplicasPolicy", func(t *testing.T) {
+		// The bound on the APIs' replicas (rbac.ReplicasPolicy), for this install's APIs'
+		// namespace: cluster-scoped, labelled with the namespace it serves.
+		name := rbac.ReplicasPolicyName(apis)
+		p, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Get(ctx, name, metav1.GetOptions{})
+		if err != nil || p.Labels[install.LabelManagedBy] != "cortex" || p.Labels[rbac.NamespaceLabel] != apis ||
+			p.Spec.FailurePolicy == nil || *p.Spec.FailurePolicy != admissionregistrationv1.Fail {
+			t.Fatalf("policy %s: %v %+v", name, err, p)
+		}
+		b, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Get(ctx, name, metav1.GetOptions{})
+		if err != nil || b.Labels[rbac.NamespaceLabel] != apis || b.Spec.PolicyName != name ||
+			!reflect.DeepEqual(b.Spec.ValidationActions, []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}) {
+			t.Fatalf("binding %s: %v %+v", name, err, b)
+		}
+		cfg := rest.CopyConfig(c.Config)
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + install.OperatorName}
+		operator, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+		create := func(as kubernetes.Interface, replicas int32) error {
+			sel := map[string]string{"app": "many"}
+			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "many"}, Spec: appsv1.DeploymentSpec{Replicas: &replicas,
+				Selector: &metav1.LabelSelector{MatchLabels: sel}, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sel},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}}}}
+			_, err := as.AppsV1().Deployments(apis).Create(ctx, d, dry)
+			return err
+		}
+		// The API server loads a new policy asynchronously: a dry run is tried until refused.
+		pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
+		defer pcancel()
+		if err := kubetest.Poll(pctx, 100*time.Millisecond, func() (bool, error) {
+			return create(c.Client, apispec.MaxReplicas+1) != nil, nil
+		}); err != nil {
+			t.Fatalf("the cluster admin creates a Deployment of %d replicas in %s: %v", apispec.MaxReplicas+1, apis, err)
+		}
+		// The operator is not exempt, and its writes (at most MaxReplicas) pass.
+		if err := create(operator, apispec.MaxReplicas+1); !apierrors.IsInvalid(err) {
+			t.Errorf("the operator creates a Deployment of %d replicas: %v", apispec.MaxReplicas+1, err)
+		}
+		if err := create(operator, apispec.MaxReplicas); err != nil {
+			t.Errorf("the operator creates a Deployment of %d replicas: %v", apispec.MaxReplicas, err)
+		}
+		// The operator's own namespace is not bound (the gateway's replicas are the install's).
+		if _, err := c.Client.AppsV1().Deployments(ns).Patch(ctx, install.GatewayName, types.MergePatchType,
+			[]byte(`{"spec":{"replicas":40}}`), metav1.PatchOptions{DryRun: dry.DryRun}); err != nil {
+			t.Errorf("scale the gateway in %s: %v", ns, err)
 		}
 	})
 
@@ -727,6 +788,15 @@ func TestInstall(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Another install's replicas policy (another APIs' namespace) is not this uninstall's.
+		otherPolicy, otherBinding := rbac.ReplicasPolicy("elsewhere-apis")
+		apply := metav1.ApplyOptions{FieldManager: "test"}
+		if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Apply(ctx, otherPolicy, apply); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Apply(ctx, otherBinding, apply); err != nil {
+			t.Fatal(err)
+		}
 		var lines []string
 		if err := install.Uninstall(ctx, c.Client, func(l string) { lines = append(lines, l) }, ns, apis); err != nil {
 			t.Fatal(err)
@@ -736,6 +806,19 @@ func TestInstall(t *testing.T) {
 		}
 		if _, err := c.Client.CoreV1().ConfigMaps(apis).Get(ctx, code.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 			t.Errorf("the API's code ConfigMap after uninstall: %v", err)
+		}
+		// The cluster-scoped replicas policy and binding of this install go; the other's stay.
+		if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Get(ctx, rbac.ReplicasPolicyName(apis), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the replicas policy after uninstall: %v", err)
+		}
+		if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Get(ctx, rbac.ReplicasPolicyName(apis), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the replicas policy binding after uninstall: %v", err)
+		}
+		if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Get(ctx, *otherPolicy.Name, metav1.GetOptions{}); err != nil {
+			t.Errorf("another install's replicas policy: %v", err)
+		}
+		if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Get(ctx, *otherBinding.Name, metav1.GetOptions{}); err != nil {
+			t.Errorf("another install's replicas policy binding: %v", err)
 		}
 		items, err := install.Installed(ctx, c.Client, ns, apis)
 		if err != nil || len(items) != 0 {
@@ -894,4 +977,30 @@ func generation(t *testing.T, ctx context.Context, c kubernetes.Interface, ns st
 		t.Fatal(err)
 	}
 	return d.Generation
+}
+
+// A cluster without v1 ValidatingAdmissionPolicies (Kubernetes < 1.30; here the API server with
+// them turned off) is refused with what cortex needs, before a Secret, Service or Deployment is
+// written: cortex never runs without the replicas bound.
+func TestInstallRefusesAClusterWithoutAdmissionPolicies(t *testing.T) {
+	c := kubetest.StartWith(t, kubetest.Options{APIServerArgs: []string{"--runtime-config=" +
+		"admissionregistration.k8s.io/v1/validatingadmissionpolicies=false,admissionregistration.k8s.io/v1/validatingadmissionpolicybindings=false",
+		"--disable-admission-plugins=ValidatingAdmissionPolicy"}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	objs, err := install.Build(options(t, "cortex"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = install.Apply(ctx, c.Client, objs, nil)
+	if err == nil || !strings.Contains(err.Error(), "apply ValidatingAdmissionPolicy cortex-max-replicas-cortex-apis") ||
+		!strings.Contains(err.Error(), "cortex needs Kubernetes 1.30 or later") {
+		t.Fatalf("err = %v", err)
+	}
+	if d, err := c.Client.AppsV1().Deployments("cortex").List(ctx, metav1.ListOptions{}); err != nil || len(d.Items) != 0 {
+		t.Errorf("Deployments written: %v %v", err, d)
+	}
+	if s, err := c.Client.CoreV1().Secrets("cortex").List(ctx, metav1.ListOptions{}); err != nil || len(s.Items) != 0 {
+		t.Errorf("Secrets written: %v %v", err, s)
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+	admac "k8s.io/client-go/applyconfigurations/admissionregistration/v1"
 	appsac "k8s.io/client-go/applyconfigurations/apps/v1"
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
 	metaac "k8s.io/client-go/applyconfigurations/meta/v1"
@@ -261,6 +262,12 @@ type Objects struct {
 	Deployments     []*appsac.DeploymentApplyConfiguration
 	PDBs            []*policyac.PodDisruptionBudgetApplyConfiguration
 
+	// AdmissionPolicies and AdmissionPolicyBindings are cluster-scoped: rbac.ReplicasPolicy, the
+	// bound on the APIs' replicas (applied after the RoleBindings, with the installer's rights,
+	// not the operator's).
+	AdmissionPolicies       []*admac.ValidatingAdmissionPolicyApplyConfiguration
+	AdmissionPolicyBindings []*admac.ValidatingAdmissionPolicyBindingApplyConfiguration
+
 	opts Options
 }
 
@@ -280,6 +287,12 @@ func (o *Objects) All() []any {
 		all = append(all, x)
 	}
 	for _, x := range o.RoleBindings {
+		all = append(all, x)
+	}
+	for _, x := range o.AdmissionPolicies {
+		all = append(all, x)
+	}
+	for _, x := range o.AdmissionPolicyBindings {
 		all = append(all, x)
 	}
 	for _, x := range o.Secrets {
@@ -396,6 +409,9 @@ func Build(opts Options) (*Objects, error) {
 	roles, bindings := rbac.Objects(apis)
 	o.Roles = append(o.Roles, roles...)
 	o.RoleBindings = append(o.RoleBindings, bindings...)
+	policy, binding := rbac.ReplicasPolicy(apis)
+	o.AdmissionPolicies = append(o.AdmissionPolicies, policy)
+	o.AdmissionPolicyBindings = append(o.AdmissionPolicyBindings, binding)
 	stateRole := rbacac.Role(OperatorName, ns).WithLabels(withName(OperatorName))
 	for _, r := range OperatorStateRules {
 		stateRole.WithRules(rbacac.PolicyRule().WithAPIGroups(r.APIGroups...).WithResources(r.Resources...).
@@ -440,8 +456,15 @@ func Build(opts Options) (*Objects, error) {
 		if nodePort != 0 {
 			p.WithNodePort(nodePort)
 		}
-		return coreac.Service(name, ns).WithLabels(withName(name)).WithSpec(coreac.ServiceSpec().
-			WithType(opts.ServiceType).WithSelector(withName(name)).WithPorts(p))
+		spec := coreac.ServiceSpec().WithType(opts.ServiceType).WithSelector(withName(name)).WithPorts(p)
+		if opts.ServiceType != corev1.ServiceTypeClusterIP {
+			// Local: a node port delivers only to a replica on its own node, so kube-proxy keeps
+			// the client's source address (Cluster would rewrite it to the node's): netlimit and
+			// the failure limiter count per client, and the audit log names it. Nodes without a
+			// replica drop the traffic and fail the load balancer's health check (docs/aws.md).
+			spec.WithExternalTrafficPolicy(corev1.ServiceExternalTrafficPolicyLocal)
+		}
+		return coreac.Service(name, ns).WithLabels(withName(name)).WithSpec(spec)
 	}
 	o.Services = append(o.Services, svc(OperatorName, OperatorPort, OperatorPort, opts.OperatorNodePort),
 		svc(GatewayName, gatewayServicePort, GatewayPort, opts.GatewayNodePort))
@@ -483,12 +506,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	if opts.EKSPodIdentity {
 		args = append(args, "--eks-pod-identity", "--cluster-name="+opts.ClusterName)
 	}
-	for _, arn := range opts.APIIAM.PolicyARNs {
-		args = append(args, "--api-allowed-policy-arn="+arn)
-	}
-	for _, arn := range opts.APIIAM.RoleARNs {
-		args = append(args, "--api-allowed-role-arn="+arn)
-	}
+	args = append(args, APIIAMArgs(opts.APIIAM)...)
 	if opts.Region != "" {
 		args = append(args, "--region="+opts.Region)
 	}
@@ -510,7 +528,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 		args = append(args, "--apis-public-tls")
 	}
 	readOnly := int32(0o440) // owner root, group fsGroup (the operator's group): not world-readable
-	c := coreac.Container().WithName("operator").WithImage(opts.Image).
+	c := coreac.Container().WithName(operatorContainer).WithImage(opts.Image).
 		WithImagePullPolicy(corev1.PullIfNotPresent).
 		// The image's entrypoint is the cortex binary.
 		WithArgs(args...).

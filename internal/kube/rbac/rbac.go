@@ -1,6 +1,8 @@
 // Package rbac is how cortex roles become Kubernetes RBAC: the groups the operator's TokenReview
 // webhook puts an IAM identity in, and the Roles and RoleBindings (in the namespace where the APIs
-// run) that give those groups their verbs. The install applies Objects; the webhook calls Groups.
+// run) that give those groups their verbs, and the admission policy that bounds what RBAC cannot
+// (ReplicasPolicy: the replica count). The install applies Objects and ReplicasPolicy; the webhook
+// calls Groups.
 package rbac
 
 import (
@@ -49,7 +51,8 @@ const FieldManager = "cortex"
 //     logs, Services, EndpointSlices, events), never Secrets or ConfigMaps (the operator's state
 //     and TLS material may live there).
 //   - deploy adds only what cannot author a pod template or a label: scale a Deployment (the
-//     `deployments/scale` subresource holds the replica count and nothing else) and delete a pod
+//     `deployments/scale` subresource holds the replica count and nothing else; ReplicasPolicy
+//     bounds it to apispec.MaxReplicas, as `cortex deploy` does) and delete a pod
 //     to restart one replica (its ReplicaSet makes it again from the operator's template). It may
 //     not create, update, patch or delete Deployments, ReplicaSets or pods: whoever writes a pod
 //     template chooses its labels (a pod labelled cortex.dev/api=<another API> joins that API's
@@ -105,10 +108,18 @@ func Objects(namespace string) ([]*rbacac.RoleApplyConfiguration, []*rbacac.Role
 	return roles, bindings
 }
 
-// Apply writes Objects(namespace) with server-side apply.
+// Apply writes Objects(namespace) and ReplicasPolicy(namespace) with server-side apply (the policy
+// is cluster-scoped: c needs the installer's rights).
 func Apply(ctx context.Context, c kubernetes.Interface, namespace string) error {
 	roles, bindings := Objects(namespace)
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	policy, binding := ReplicasPolicy(namespace)
+	if _, err := c.AdmissionregistrationV1().ValidatingAdmissionPolicies().Apply(ctx, policy, opts); err != nil {
+		return fmt.Errorf("apply ValidatingAdmissionPolicy %s: %w", *policy.Name, err)
+	}
+	if _, err := c.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Apply(ctx, binding, opts); err != nil {
+		return fmt.Errorf("apply ValidatingAdmissionPolicyBinding %s: %w", *binding.Name, err)
+	}
 	for _, r := range roles {
 		if _, err := c.RbacV1().Roles(namespace).Apply(ctx, r, opts); err != nil {
 			return fmt.Errorf("apply Role %s/%s: %w", namespace, *r.Name, err)

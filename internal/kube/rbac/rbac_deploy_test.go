@@ -107,13 +107,21 @@ func TestDeployGroupCannotAuthorPods(t *testing.T) {
 	})
 
 	t.Run("deploy can still scale and restart a replica", func(t *testing.T) {
-		sc, err := dave.AppsV1().Deployments(ns).GetScale(ctx, "victim", metav1.GetOptions{})
-		if err != nil {
-			t.Fatalf("get scale: %v", err)
+		// The Deployment controller writes the object's status meanwhile: a conflict (a stale
+		// resourceVersion) is read again and retried, a bounded number of times.
+		var err error
+		for range 10 {
+			var sc *autoscalingv1.Scale
+			if sc, err = dave.AppsV1().Deployments(ns).GetScale(ctx, "victim", metav1.GetOptions{}); err != nil {
+				t.Fatalf("get scale: %v", err)
+			}
+			sc.Spec.Replicas = 2
+			if _, err = dave.AppsV1().Deployments(ns).UpdateScale(ctx, "victim", &autoscalingv1.Scale{ObjectMeta: sc.ObjectMeta, Spec: sc.Spec},
+				metav1.UpdateOptions{DryRun: dry}); !apierrors.IsConflict(err) {
+				break
+			}
 		}
-		sc.Spec.Replicas = 2
-		if _, err := dave.AppsV1().Deployments(ns).UpdateScale(ctx, "victim", &autoscalingv1.Scale{ObjectMeta: sc.ObjectMeta, Spec: sc.Spec},
-			metav1.UpdateOptions{DryRun: dry}); err != nil {
+		if err != nil {
 			t.Errorf("scale: %v", err)
 		}
 		if err := dave.CoreV1().Pods(ns).Delete(ctx, "victim-replica", metav1.DeleteOptions{DryRun: dry}); err != nil {

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -42,10 +43,21 @@ func TestInfoAndConfigure(t *testing.T) {
 		t.Fatalf("want refusal naming the fields, got %v", err)
 	}
 
-	// Refused: access (it changes with cortex cluster access); the node role keeps its policies.
-	withAccess := mustConfig(t, base+"iam_policy_arns: []\naccess: [{principal: \"123456789012\", role: read}]\n")
-	if _, err := p.Configure(ctx, withAccess); err == nil || !strings.Contains(err.Error(), "cortex cluster access grant|revoke") {
-		t.Fatalf("want access refused with the command to use, got %v", err)
+	// access is a change relative to what cluster.yaml applied (ApplyAccess applies it; see
+	// TestAccessFromClusterYAML); a plan changes nothing.
+	withAccess := mustConfig(t, base+"iam_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess]\naccess: [{principal: \"123456789012\", role: read}]\n")
+	if changes, err := p.PlanConfigure(ctx, withAccess); err != nil || fmt.Sprint(changes) != "[{access[123456789012] none read}]" {
+		t.Fatalf("access in the plan: %v %v", changes, err)
+	}
+	// Refused before anything changes: an api_iam over IAM's quota for the operator role's policy.
+	big := *cfg
+	big.IAMPolicyARNs = nil
+	big.APIIAM = allowlist(200)
+	if _, err := p.PlanConfigure(ctx, &big); err == nil || !strings.Contains(err.Error(), "api_iam: with its 200 ARNs") {
+		t.Fatalf("want api_iam over the limit refused, got %v", err)
+	}
+	if _, err := p.Configure(ctx, &big); err == nil || !strings.Contains(err.Error(), "over IAM's limit") {
+		t.Fatalf("want api_iam over the limit refused, got %v", err)
 	}
 	if attached, err := p.attachedRolePolicies(ctx, NamesFor("aws", info.State.AccountID, "conf", testRegion).NodeRole); err != nil ||
 		!attached["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"] {

@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
@@ -200,6 +201,19 @@ func (p *Provisioner) planConfigure(ctx context.Context, cfg *clusterconfig.Conf
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("cannot apply this configuration to the running cluster:\n%w", err)
 	}
+	// Checked before anything changes (and in a dry run): the operator role's policy fits IAM's
+	// quota, and no deployed API uses an ARN that api_iam drops.
+	if err := CheckOperatorPolicy(id.Partition, id.Account, cfg, p.region); err != nil {
+		return nil, nil, nil, fmt.Errorf("nothing was changed: %w", err)
+	}
+	if err := p.checkAPIIAMInUse(ctx, st, cfg.APIIAM); err != nil {
+		return nil, nil, nil, err
+	}
+	// access: relative to what cluster.yaml applied (ApplyAccess applies it).
+	if err := checkAccessCreator(st.CreatorARN, cfg.Access); err != nil {
+		return nil, nil, nil, fmt.Errorf("nothing was changed: %w", err)
+	}
+	changes = append(changes, clusterconfig.AccessChanges(st.AccessApplied, cfg.Access)...)
 	return id, st, changes, nil
 }
 
@@ -270,6 +284,13 @@ func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) 
 			if _, err := u.kubeInstall(ctx); err != nil {
 				return nil, fmt.Errorf("ssl_certificate_arn: the gateway's public endpoint: %w", err)
 			}
+		}
+	}
+	// api_iam: the operator's allowlist and its role's policy, then the operator's rollout.
+	if !slices.Equal(old.APIIAM.PolicyARNs, cfg.APIIAM.PolicyARNs) || !slices.Equal(old.APIIAM.RoleARNs, cfg.APIIAM.RoleARNs) {
+		u := &upper{p: p, cfg: cfg, names: names}
+		if err := u.configureAPIIAM(ctx, old.APIIAM); err != nil {
+			return nil, fmt.Errorf("api_iam (run configure again to finish): %w", err)
 		}
 	}
 	// iam_policy_arns: attach the new ones, detach the ones removed from the config.

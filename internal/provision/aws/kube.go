@@ -234,6 +234,8 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		OperatorAWS: p.OperatorAWS(), EKSPodIdentity: true, ClusterName: st.EKSCluster,
 		// What APIs may be given: cluster.yaml's api_iam, the cluster admin's (empty: nothing).
 		APIIAM: u.cfg.APIIAM,
+		// TESTS ONLY (empty on a real cluster): see Options.
+		STSTestEndpoint: p.opts.STSTestEndpoint, APIServer: p.opts.APIServer,
 	})
 	if err != nil {
 		return "", err
@@ -356,7 +358,16 @@ func (p *Provisioner) ensureTargetGroup(ctx context.Context, cfg *clusterconfig.
 		return "", err
 	}
 	if tg != nil && aws.ToInt32(tg.Port) == r.nodePort && tg.Protocol == proto {
-		return aws.ToString(tg.TargetGroupArn), nil
+		// A cluster made before the Services were Local has the old health check: converge it.
+		if !healthCheckIsLocal(tg) {
+			in := &elb.ModifyTargetGroupInput{TargetGroupArn: tg.TargetGroupArn}
+			localHealthCheck(&in.HealthCheckProtocol, &in.HealthCheckPort, &in.HealthCheckIntervalSeconds,
+				&in.HealthCheckTimeoutSeconds, &in.HealthyThresholdCount, &in.UnhealthyThresholdCount)
+			if _, err := p.elb.ModifyTargetGroup(ctx, in); err != nil {
+				return "", fmt.Errorf("update the health check of target group %s: %w", r.lb.Name, err)
+			}
+		}
+		return aws.ToString(tg.TargetGroupArn), p.setTargetGroupAttributes(ctx, r.lb.Name, aws.ToString(tg.TargetGroupArn))
 	}
 	if tg != nil {
 		// Listeners that use it go first; the new one is made right after.
@@ -372,18 +383,83 @@ func (p *Provisioner) ensureTargetGroup(ctx context.Context, cfg *clusterconfig.
 	for _, k := range sortedTagKeys(t) {
 		tags = append(tags, elbtypes.Tag{Key: aws.String(k), Value: aws.String(t[k])})
 	}
-	out, err := p.elb.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
+	in := &elb.CreateTargetGroupInput{
 		Name: aws.String(r.lb.Name), Protocol: proto, Port: aws.Int32(r.nodePort), VpcId: aws.String(vpc),
-		TargetType: elbtypes.TargetTypeEnumInstance,
-		// A TCP check of the node port: kube-proxy answers it on a node only while the Service has
-		// a ready endpoint somewhere.
-		HealthCheckProtocol: elbtypes.ProtocolEnumTcp, HealthCheckPort: aws.String(fmt.Sprint(r.nodePort)),
-		Tags: tags,
-	})
+		TargetType: elbtypes.TargetTypeEnumInstance, Tags: tags,
+	}
+	localHealthCheck(&in.HealthCheckProtocol, &in.HealthCheckPort, &in.HealthCheckIntervalSeconds,
+		&in.HealthCheckTimeoutSeconds, &in.HealthyThresholdCount, &in.UnhealthyThresholdCount)
+	out, err := p.elb.CreateTargetGroup(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("create target group %s: %w", r.lb.Name, err)
 	}
-	return aws.ToString(out.TargetGroups[0].TargetGroupArn), nil
+	arn := aws.ToString(out.TargetGroups[0].TargetGroupArn)
+	return arn, p.setTargetGroupAttributes(ctx, r.lb.Name, arn)
+}
+
+// The target groups' health check. The Services are externalTrafficPolicy Local (the client's
+// address reaches the operator and gateway), so a node port answers only on nodes that run a
+// replica: kube-proxy drops connections elsewhere. A TCP check of the traffic port is therefore
+// exactly "this node has a replica"; every 10 s, 2 failures (each timing out after 5 s) take a
+// node out in 15-25 s, 2 successes bring one in within ~20 s. (healthCheckNodePort, the HTTP
+// check kube-proxy serves for Local Services, exists only for type LoadBalancer, not NodePort.)
+const (
+	healthCheckPort               = "traffic-port"
+	healthCheckIntervalSeconds    = 10
+	healthCheckTimeoutSeconds     = 5
+	healthCheckHealthyThreshold   = 2
+	healthCheckUnhealthyThreshold = 2
+)
+
+// targetGroupAttributes are the attributes up sets on both target groups. Client IP preservation
+// is on by default for instance targets; set anyway so that a changed default or a hand edit
+// cannot hand the operator the load balancer's address. Cross-zone: with Local only the nodes
+// that run a replica are healthy (for the operator, one node), so each zone's load balancer node
+// must be able to reach a target in another zone instead of relying on DNS to drop its zone.
+var targetGroupAttributes = []struct{ key, value string }{
+	{"preserve_client_ip.enabled", "true"},
+	{"load_balancing.cross_zone.enabled", "true"},
+}
+
+// localHealthCheck fills the health check fields of a CreateTargetGroup or ModifyTargetGroup input.
+func localHealthCheck(proto *elbtypes.ProtocolEnum, port **string, interval, timeout, healthy, unhealthy **int32) {
+	*proto, *port = elbtypes.ProtocolEnumTcp, aws.String(healthCheckPort)
+	*interval, *timeout = aws.Int32(healthCheckIntervalSeconds), aws.Int32(healthCheckTimeoutSeconds)
+	*healthy, *unhealthy = aws.Int32(healthCheckHealthyThreshold), aws.Int32(healthCheckUnhealthyThreshold)
+}
+
+func healthCheckIsLocal(tg *elbtypes.TargetGroup) bool {
+	return tg.HealthCheckProtocol == elbtypes.ProtocolEnumTcp && aws.ToString(tg.HealthCheckPort) == healthCheckPort &&
+		aws.ToInt32(tg.HealthCheckIntervalSeconds) == healthCheckIntervalSeconds &&
+		aws.ToInt32(tg.HealthCheckTimeoutSeconds) == healthCheckTimeoutSeconds &&
+		aws.ToInt32(tg.HealthyThresholdCount) == healthCheckHealthyThreshold &&
+		aws.ToInt32(tg.UnhealthyThresholdCount) == healthCheckUnhealthyThreshold &&
+		(tg.HealthCheckEnabled == nil || *tg.HealthCheckEnabled)
+}
+
+// setTargetGroupAttributes sets targetGroupAttributes where the target group differs (a re-run makes no write).
+func (p *Provisioner) setTargetGroupAttributes(ctx context.Context, name, arn string) error {
+	out, err := p.elb.DescribeTargetGroupAttributes(ctx, &elb.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(arn)})
+	if err != nil {
+		return fmt.Errorf("describe attributes of target group %s: %w", name, err)
+	}
+	have := map[string]string{}
+	for _, a := range out.Attributes {
+		have[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	var set []elbtypes.TargetGroupAttribute
+	for _, a := range targetGroupAttributes {
+		if have[a.key] != a.value {
+			set = append(set, elbtypes.TargetGroupAttribute{Key: aws.String(a.key), Value: aws.String(a.value)})
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	if _, err := p.elb.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(arn), Attributes: set}); err != nil {
+		return fmt.Errorf("set client IP preservation and cross-zone on target group %s: %w", name, err)
+	}
+	return nil
 }
 
 // ensureListener makes the load balancer's listener on 443 forward to tg with the right protocol

@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	"github.com/cortexlabs-go/cortex/internal/kube/ekstoken"
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
 	"github.com/cortexlabs-go/cortex/internal/testutil/eksfake"
@@ -356,6 +357,7 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 		if aws.ToInt32(tg.Port) != r.port || tg.Protocol != r.proto || tg.TargetType != elbtypes.TargetTypeEnumInstance || aws.ToString(tg.VpcId) != st.VPCID {
 			t.Errorf("%s target group: port %d, %s, VPC %s; want %d, instance, %s", r.kind, aws.ToInt32(tg.Port), tg.TargetType, aws.ToString(tg.VpcId), r.port, st.VPCID)
 		}
+		checkLocalTargetGroup(t, p, r.kind, tg)
 		for _, g := range groups.AutoScalingGroups {
 			if !slices.Contains(g.TargetGroupARNs, tgARN) {
 				t.Errorf("Auto Scaling group %s: target groups %v lack the %s one", aws.ToString(g.AutoScalingGroupName), g.TargetGroupARNs, r.kind)
@@ -374,6 +376,55 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 		}
 	}
 	return asgs
+}
+
+// checkLocalTargetGroup: the Services are externalTrafficPolicy Local, so a node port answers only
+// on nodes with a replica; the health check is a TCP connect to the traffic port every 10 s, 2
+// failures out (a node without a replica leaves within ~25 s), the client's address is kept, and
+// every zone reaches the few healthy nodes (cross-zone).
+func checkLocalTargetGroup(t *testing.T, p *Provisioner, kind string, tg elbtypes.TargetGroup) {
+	t.Helper()
+	if tg.HealthCheckProtocol != elbtypes.ProtocolEnumTcp || aws.ToString(tg.HealthCheckPort) != "traffic-port" ||
+		aws.ToInt32(tg.HealthCheckIntervalSeconds) != 10 || aws.ToInt32(tg.HealthCheckTimeoutSeconds) != 5 ||
+		aws.ToInt32(tg.HealthyThresholdCount) != 2 || aws.ToInt32(tg.UnhealthyThresholdCount) != 2 ||
+		!aws.ToBool(tg.HealthCheckEnabled) {
+		t.Errorf("%s target group health check: %s on %s every %ds (timeout %ds), healthy after %d, unhealthy after %d, enabled %v; want TCP on traffic-port every 10s (timeout 5s), 2 and 2",
+			kind, tg.HealthCheckProtocol, aws.ToString(tg.HealthCheckPort), aws.ToInt32(tg.HealthCheckIntervalSeconds), aws.ToInt32(tg.HealthCheckTimeoutSeconds),
+			aws.ToInt32(tg.HealthyThresholdCount), aws.ToInt32(tg.UnhealthyThresholdCount), aws.ToBool(tg.HealthCheckEnabled))
+	}
+	attrs, err := p.elb.DescribeTargetGroupAttributes(context.Background(), &elb.DescribeTargetGroupAttributesInput{TargetGroupArn: tg.TargetGroupArn})
+	must(t, err)
+	kv := map[string]string{}
+	for _, a := range attrs.Attributes {
+		kv[aws.ToString(a.Key)] = aws.ToString(a.Value)
+	}
+	if kv["preserve_client_ip.enabled"] != "true" || kv["load_balancing.cross_zone.enabled"] != "true" {
+		t.Errorf("%s target group attributes %v: want preserve_client_ip.enabled and load_balancing.cross_zone.enabled true", kind, kv)
+	}
+}
+
+// checkManagementPolicyAllows: every load balancer call up or down made (and the Auto Scaling attach) is
+// an action of the management policy, the least a user of up needs (docs/aws.md).
+func checkManagementPolicyAllows(t *testing.T, calls map[string]int) {
+	t.Helper()
+	doc, err := iampolicy.Render(iampolicy.Management, PolicyParams("aws", "123456789012", "eks-install", testRegion))
+	must(t, err)
+	allowed, err := iampolicy.Actions(doc)
+	must(t, err)
+	for op := range calls {
+		var action string
+		switch {
+		case strings.HasPrefix(op, "Elastic Load Balancing v2."):
+			action = "elasticloadbalancing:" + strings.TrimPrefix(op, "Elastic Load Balancing v2.")
+		case op == "Auto Scaling.AttachLoadBalancerTargetGroups":
+			action = "autoscaling:AttachLoadBalancerTargetGroups"
+		default:
+			continue
+		}
+		if !slices.Contains(allowed, action) {
+			t.Errorf("called %s, which the management policy does not allow", action)
+		}
+	}
 }
 
 func checkClean(t *testing.T, h *eksHarness, p *Provisioner, name string) {
@@ -402,10 +453,12 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		cfg := mustConfig(t, "cluster_name: eks-install\n"+installConfig+
 			"api_iam: {allowed_policy_arns: [arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess], allowed_role_arns: [arn:aws:iam::123456789012:role/team]}\n")
 		p := h.provisioner(t, dir, "cortex:test")
+		h.rec.reset()
 		res, err := p.Up(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkManagementPolicyAllows(t, h.rec.reset())
 		asgs := checkInstalled(t, h, p, res)
 		// cluster.yaml's api_iam is the operator's allowlist of what APIs may be given.
 		dep, err := h.kube.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
@@ -443,6 +496,38 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		}
 		rec.mu.Unlock()
 
+		// A cluster made before the Services were Local: its target groups have the old health
+		// check (the node port, every 30 s, 5 to be healthy), client IP preservation off and the
+		// load balancer's cross-zone setting. up converges them in place (same target groups).
+		for _, arn := range tgBefore {
+			_, err := p.elb.ModifyTargetGroup(ctx, &elb.ModifyTargetGroupInput{TargetGroupArn: aws.String(arn),
+				HealthCheckPort: aws.String("30888"), HealthCheckIntervalSeconds: aws.Int32(30), HealthCheckTimeoutSeconds: aws.Int32(10),
+				HealthyThresholdCount: aws.Int32(5), UnhealthyThresholdCount: aws.Int32(3)})
+			must(t, err)
+			_, err = p.elb.ModifyTargetGroupAttributes(ctx, &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: aws.String(arn),
+				Attributes: []elbtypes.TargetGroupAttribute{{Key: aws.String("preserve_client_ip.enabled"), Value: aws.String("false")},
+					{Key: aws.String("load_balancing.cross_zone.enabled"), Value: aws.String("use_load_balancer_configuration")}}})
+			must(t, err)
+		}
+		rec.mu.Lock()
+		rec.calls = map[string]int{}
+		rec.mu.Unlock()
+		res3, err := h.provisioner(t, dir, "").Up(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		converge := h.rec.reset()
+		checkManagementPolicyAllows(t, converge)
+		checkInstalled(t, h, p, res3)
+		if fmt.Sprint(res3.State.TargetGroups) != fmt.Sprint(tgBefore) {
+			t.Errorf("converging the health check replaced the target groups: %v, then %v", tgBefore, res3.State.TargetGroups)
+		}
+		for _, op := range []string{"ModifyTargetGroup", "ModifyTargetGroupAttributes"} {
+			if n := converge["Elastic Load Balancing v2."+op]; n != 2 {
+				t.Errorf("converging up called %s %d times, want 2 (once per target group)", op, n)
+			}
+		}
+
 		// The APIs' image: the operator's until --api-image names one, which later runs keep,
 		// also when they upgrade the operator's image.
 		operatorArgs := func() []string {
@@ -468,10 +553,12 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 			t.Errorf("an upgrade of the operator's image dropped the APIs' image: %v", args)
 		}
 
+		h.rec.reset()
 		rep, err := p.Down(ctx, "eks-install", DownOptions{})
 		if err != nil {
 			t.Fatalf("%v: %+v", err, rep.Leftovers)
 		}
+		checkManagementPolicyAllows(t, h.rec.reset())
 		h.removeASGs(t, p, asgs)
 		checkClean(t, h, p, "eks-install")
 	})

@@ -48,6 +48,15 @@ func newRecorder() *recorder {
 	return r
 }
 
+// reset forgets the calls recorded so far and returns them.
+func (r *recorder) reset() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	calls := r.calls
+	r.calls = map[string]int{}
+	return calls
+}
+
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	op := awsmiddleware.GetServiceID(req.Context()) + "." + awsmiddleware.GetOperationName(req.Context())
 	r.total.Add(1)

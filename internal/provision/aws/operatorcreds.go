@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
-	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	"github.com/cortexlabs-go/cortex/internal/kube/install"
 )
 
@@ -116,11 +115,7 @@ func (u *upper) podIdentityAgent(ctx context.Context) (string, error) {
 func (u *upper) operatorRole(ctx context.Context) (string, error) {
 	p := u.p
 	st := p.snapshot()
-	doc, err := iampolicy.Render(iampolicy.Operator, OperatorPolicyParams(st.Partition, st.AccountID, u.cfg, p.region))
-	if err != nil {
-		return "", err
-	}
-	compact, err := iampolicy.Compact(doc)
+	compact, err := operatorPolicy(st.Partition, st.AccountID, u.cfg, p.region)
 	if err != nil {
 		return "", err
 	}

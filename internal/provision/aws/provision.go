@@ -81,6 +81,11 @@ type Options struct {
 	// CA (default NewEKSClient: an EKS token of the AWS credentials). Tests resolve the endpoint
 	// to a local API server (internal/testutil/kubetest).
 	NewKubeClient KubeClientFunc
+	// STSTestEndpoint and APIServer, TESTS ONLY (cluster up's hidden flags), are
+	// install.Options' fields of the same names: the operator verifies identity tokens against an
+	// STS emulator, and reaches the Kubernetes API at host:port (a test node without a Service
+	// proxy). Empty on every real cluster.
+	STSTestEndpoint, APIServer string
 }
 
 // Provisioner creates, inspects, changes and deletes one cluster.

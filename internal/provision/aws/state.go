@@ -92,6 +92,12 @@ type State struct {
 	OperatorAssociationID string `json:"operator_association_id,omitempty"`
 	PodIdentityAgent      string `json:"pod_identity_agent,omitempty"` // add-on version
 
+	// AccessApplied are the rules of cluster.yaml's access that up or configure applied, as
+	// written (access.go). Only these are ever revoked when cluster.yaml drops them: grants made
+	// with `cortex cluster access grant` are not here. A rule is recorded before it is granted, so
+	// a grant that stopped part way is still revoked by a later configure that drops it.
+	AccessApplied []clusterconfig.AccessRule `json:"access_applied,omitempty"`
+
 	// Completed lists the steps that finished, in order.
 	Completed []string `json:"completed,omitempty"`
 }

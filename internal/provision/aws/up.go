@@ -78,9 +78,21 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	// The operator role's inline policy lists api_iam: over IAM's quota, its step would fail after
+	// the VPC and the EKS cluster exist.
+	if err := CheckOperatorPolicy(id.Partition, id.Account, cfg, p.region); err != nil {
+		return nil, fmt.Errorf("nothing was created: %w", err)
+	}
 	prev, err := p.LoadState(ctx, id, cfg.ClusterName)
 	if err != nil {
 		return nil, err
+	}
+	creator := id.ARN
+	if prev != nil && prev.CreatorARN != "" {
+		creator = prev.CreatorARN
+	}
+	if err := checkAccessCreator(creator, cfg.Access); err != nil {
+		return nil, fmt.Errorf("nothing was changed: %w", err)
 	}
 	names := NamesFor(id.Partition, id.Account, cfg.ClusterName, p.region)
 	now := p.opts.Now().UTC()
@@ -96,6 +108,11 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 					return nil, fmt.Errorf("cluster %s already exists with a different configuration (use `cortex cluster configure` for the fields that may change):\n%w", cfg.ClusterName, err)
 				}
 				return nil, fmt.Errorf("cluster %s was partly created with a different configuration; resume it with the same cluster.yaml, or delete it (cortex cluster down) and start again:\n%w", cfg.ClusterName, err)
+			}
+		}
+		if prev.Status == StatusReady {
+			if err := p.checkAPIIAMInUse(ctx, prev, cfg.APIIAM); err != nil {
+				return nil, err
 			}
 		}
 		p.state = prev

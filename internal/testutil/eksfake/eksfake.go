@@ -13,6 +13,10 @@
 //
 // What it cannot know it is told: the caller of CreateCluster (Options.CreatorARN; a fake cannot
 // map a signature to an identity) and the account (Options.AccountID). It checks no signatures.
+//
+// For an end-to-end test it can also stand the cluster's API server in for EKS's
+// (Options.KubeEndpoint, KubeCA: DescribeCluster's endpoint and CA) and make a node group's Auto
+// Scaling group in moto as EKS does (Options.NodeGroupASGs, nodegroups.go).
 package eksfake
 
 import (
@@ -66,6 +70,16 @@ type Options struct {
 	// bootstrapClusterCreatorAdminPermissions (EKS's default) it gets an access entry with
 	// AmazonEKSClusterAdminPolicy, as EKS gives the creator.
 	CreatorARN string
+	// KubeEndpoint and KubeCA, when set, are what DescribeCluster answers as every cluster's
+	// endpoint and certificateAuthority.data (the base64 of the PEM, as EKS sends it): a local API
+	// server that stands in for the EKS cluster's, so an unmodified `cortex cluster up` builds its
+	// Kubernetes client from DescribeCluster (test/e2e TestEKSRealNode).
+	KubeEndpoint, KubeCA string
+	// NodeGroupASGs makes the fake do what EKS does for a managed node group and moto does not:
+	// after moto's CreateNodegroup, create the Auto Scaling group moto named for it (with a
+	// launch template and one instance) in the upstream moto; DeleteNodegroup deletes them
+	// (nodegroups.go).
+	NodeGroupASGs bool
 }
 
 // Server is a running fake.
@@ -181,6 +195,10 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("POST /clusters", s.createCluster)
 	s.mux.HandleFunc("GET /clusters/{name}", s.describeCluster)
 	s.mux.HandleFunc("DELETE /clusters/{name}", s.deleteCluster)
+	if opts.NodeGroupASGs && opts.Upstream != "" {
+		s.mux.HandleFunc("POST /clusters/{name}/node-groups", s.createNodegroup)
+		s.mux.HandleFunc("DELETE /clusters/{name}/node-groups/{nodegroup}", s.deleteNodegroup)
+	}
 	s.mux.HandleFunc("/", s.forward)
 	return s
 }
@@ -448,6 +466,10 @@ func (s *Server) describeCluster(w http.ResponseWriter, r *http.Request) {
 	copyResponse(w, rec, func(v map[string]any) {
 		if c != nil {
 			setAccessConfig(v, ac)
+		}
+		if cl, ok := v["cluster"].(map[string]any); ok && s.opts.KubeEndpoint != "" {
+			cl["endpoint"] = s.opts.KubeEndpoint
+			cl["certificateAuthority"] = map[string]any{"data": s.opts.KubeCA}
 		}
 	})
 }

@@ -153,6 +153,9 @@ type Options struct {
 	// harness put the host back. A test that compares the host in the two calls sees only its own
 	// node, even while another package's real node waits for the lock.
 	HostHook func(phase string)
+	// APIServerArgs are appended to kube-apiserver's arguments (e.g. a --runtime-config that
+	// turns an API off, to see a client's error on a cluster without it).
+	APIServerArgs []string
 }
 
 // StartWith is Start with options.
@@ -249,6 +252,7 @@ func (c *Cluster) start(ctx context.Context, opts Options, node *nodeHost) error
 		c.extraArgs["kube-apiserver"] = append(c.extraArgs["kube-apiserver"],
 			"--kubelet-client-certificate="+p.adminCert, "--kubelet-client-key="+p.adminKey)
 	}
+	c.extraArgs["kube-apiserver"] = append(c.extraArgs["kube-apiserver"], opts.APIServerArgs...)
 	if err := c.run("kube-apiserver",
 		"--etcd-servers="+etcdURL,
 		"--bind-address="+bindIP, "--advertise-address="+bindIP, "--secure-port="+strconv.Itoa(apiPort),

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,6 +26,7 @@ import (
 	confirmpkg "github.com/cortexlabs-go/cortex/internal/confirm"
 	"github.com/cortexlabs-go/cortex/internal/credentials"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
+	"github.com/cortexlabs-go/cortex/internal/identity"
 	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
@@ -41,6 +44,9 @@ type Deps struct {
 	// NewKubeClient makes the EKS cluster's Kubernetes client (nil: provaws.NewEKSClient, an EKS
 	// token of the spin-up credentials). Tests resolve the EKS endpoint to a local API server.
 	NewKubeClient provaws.KubeClientFunc
+	// OperatorRules reaches the cluster's operator for cluster.yaml's access (nil: operatorRules,
+	// its load balancer). Tests reach an operator in-process.
+	OperatorRules OperatorRulesFunc
 
 	ctx context.Context
 }
@@ -146,6 +152,48 @@ type session struct {
 	cfg           aws.Config
 	cache         *credentials.Cache
 	configDir     string
+	// testOnly are cluster up's hidden TESTS ONLY flags (empty otherwise).
+	testOnly testOnlyFlags
+}
+
+// testOnlyFlags, TESTS ONLY and hidden from --help, let a test install onto a node that is not
+// on AWS (test/e2e TestEKSRealNode): the operator verifies identity tokens against an STS emulator
+// (moto) and the environment signs for it, and the operator's pods reach the Kubernetes API at
+// host:port (no Service proxy on the test node). The same flags as cluster up --provider
+// kubernetes.
+type testOnlyFlags struct {
+	stsEndpoint string
+	apiServer   string
+}
+
+func (f *testOnlyFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.stsEndpoint, "sts-test-endpoint", "", "TESTS ONLY: the operator verifies identity tokens against this STS emulator URL (e.g. moto) instead of AWS, and the environment signs them for it")
+	fl.StringVar(&f.apiServer, "api-server-address", "", "TESTS ONLY: host:port at which the operator's pods reach the Kubernetes API (a test node without a Service proxy)")
+	_ = fl.MarkHidden("sts-test-endpoint")
+	_ = fl.MarkHidden("api-server-address")
+}
+
+// validate checks the flags before anything is created; sts is the STS endpoint the environment
+// signs for (the emulator's when set, else the region's).
+func (f *testOnlyFlags) validate(region string) (sts identity.STSEndpoint, err error) {
+	sts = identity.STSEndpoint{Scheme: "https", Host: "sts." + region + ".amazonaws.com", Region: region}
+	if f.stsEndpoint != "" {
+		hosts, err := identity.TestEndpointHosts(f.stsEndpoint, region)
+		if err != nil {
+			return sts, fmt.Errorf("--sts-test-endpoint: %w", err)
+		}
+		for _, e := range hosts {
+			sts = e
+		}
+	}
+	if f.apiServer != "" {
+		host, port, err := net.SplitHostPort(f.apiServer)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return sts, fmt.Errorf("invalid --api-server-address %q: want host:port", f.apiServer)
+		}
+	}
+	return sts, nil
 }
 
 func openSession(ctx context.Context, d *Deps, o *common, name, region string) (*session, error) {
@@ -257,7 +305,8 @@ func newProvisioner(d *Deps, s *session, w *waitFlags, progressOut io.Writer) (*
 
 func newProvisionerImage(d *Deps, s *session, w *waitFlags, progressOut io.Writer, image, apiImage string) (*provaws.Provisioner, error) {
 	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: d.Now,
-		Image: image, APIImage: apiImage, NewKubeClient: d.NewKubeClient, ClusterCredentials: s.operatorCreds})
+		Image: image, APIImage: apiImage, NewKubeClient: d.NewKubeClient, ClusterCredentials: s.operatorCreds,
+		STSTestEndpoint: s.testOnly.stsEndpoint, APIServer: s.testOnly.apiServer})
 }
 
 // ---- up ----
@@ -269,6 +318,7 @@ type UpOptions struct {
 	w                       waitFlags
 	preflight, configureEnv bool
 	image, apiImage         string
+	testOnly                testOnlyFlags
 
 	args []string
 }
@@ -297,11 +347,14 @@ func NewCmdUp(f *cmdutil.Factory, runF func(*UpOptions) error) *cobra.Command {
 	cmd.Flags().StringVar(&o.image, "image", "", "the cortex image the operator runs in the EKS cluster (required the first time; default: the image installed last)")
 	cmd.Flags().StringVar(&o.apiImage, "api-image", "", "the image of python and command APIs (default: the one installed last, else --image, which has no Python; python handlers need the "+
 		"runtime image that scripts/build-images.sh names cortex-python-runtime:<version>); container APIs run their own image")
+	o.testOnly.add(cmd)
 	cmd.Short = "Create a cortex cluster on AWS (EKS), or resume or upgrade it in place"
 	cmd.Long = `Create the AWS resources of cluster.yaml (bucket, policy, VPC, EKS cluster, node groups, two
 network load balancers), install cortex into the EKS cluster (the operator with its state in
 Secrets, NodePort Services on fixed ports), and make the load balancers lead to it (listeners on
-443, target groups on the node ports attached to the node groups' Auto Scaling groups). Every step
+443, target groups on the node ports attached to the node groups' Auto Scaling groups), then apply
+cluster.yaml's access (each rule's operator rule and EKS access entry, as cortex cluster access
+grant makes them; nothing is written for rules already in place). Every step
 is idempotent: running the command again resumes a creation that stopped, or upgrades in place
 (e.g. a new --image). It prints the environment to use; --configure-env writes it, with the
 cluster's CA pinned. See docs/aws.md.`
@@ -322,10 +375,18 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
+	sts, err := o.testOnly.validate(cfg.Region)
+	if err != nil {
+		return err
+	}
 	ctx := o.ctx
 	s, err := openSession(ctx, &o.Deps, &o.common, cfg.ClusterName, cfg.Region)
 	if err != nil {
 		return err
+	}
+	s.testOnly = o.testOnly
+	if o.testOnly.stsEndpoint != "" {
+		fmt.Fprintf(o.IO.ErrOut, "warning: the operator will verify tokens against a TEST STS endpoint (%s), not AWS\n", o.testOnly.stsEndpoint)
 	}
 	if s.operatorCreds, err = operatorCredentials(ctx, s.cluster); err != nil {
 		return err
@@ -380,6 +441,9 @@ func upRun(o *UpOptions) error {
 	if err := p.CheckConfig(ctx, cfg); err != nil {
 		return cfg.Locate(err)
 	}
+	if err := provaws.CheckOperatorPolicy(id.Partition, id.Account, cfg, cfg.Region); err != nil {
+		return fmt.Errorf("nothing was created: %w", err)
+	}
 	plan := provaws.PlanUp(cfg)
 	plan.Render(o.IO.ErrOut)
 	admin, err := p.CheckAdmin(ctx, id)
@@ -426,17 +490,22 @@ func upRun(o *UpOptions) error {
 		envName = cfg.ClusterName
 	}
 	if configureEnv {
-		if err := writeEnv(&o.Deps, envName, st, s.spinUp); err != nil {
+		if err := writeEnv(&o.Deps, envName, st, s.spinUp, sts); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "environment %q configured with the cluster's CA\n", envName)
 	} else {
 		fmt.Fprintf(out, "configure the CLI with:\n  cortex env configure %s --operator-endpoint %s --ca-fingerprint %s\n", envName, res.OperatorEndpoint, fp)
 	}
+	// cluster.yaml's access, now that the operator runs (a failure here leaves the cluster up and
+	// its environment written; up again finishes it).
+	if err := applyAccess(ctx, &o.Deps, s, p, cfg, st); err != nil {
+		return fmt.Errorf("cluster %s is up, but %w (run cluster up again to finish)", cfg.ClusterName, err)
+	}
 	return nil
 }
 
-func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds) error {
+func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds, sts identity.STSEndpoint) error {
 	if err := cliconfig.ValidateEnvName(name); err != nil {
 		return err
 	}
@@ -447,12 +516,7 @@ func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds
 	if st.Kubernetes == nil || st.Kubernetes.CACert == "" {
 		return errors.New("the cluster's CA is not recorded: nothing is installed in the EKS cluster")
 	}
-	e := cliconfig.Environment{
-		Name: name, Provider: "aws", OperatorEndpoint: "https://" + st.OperatorLoadBalancer.DNSName, ClusterID: st.ClusterID,
-		CACert:  st.Kubernetes.CACert,
-		STSHost: "sts." + st.Region + ".amazonaws.com", STSRegion: st.Region, Auth: cliconfig.AuthAWS,
-		ClusterName: st.ClusterName, Region: st.Region,
-	}
+	e := environmentFor(name, st, sts)
 	if spinUp.Profile != "" {
 		e.AWSProfile = spinUp.Profile
 	}
@@ -662,18 +726,23 @@ func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *co
 		Use:   "configure [cluster.yaml]",
 		Short: "Apply the fields of cluster.yaml that may change on a running AWS cluster",
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
-min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn and the
+min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, the
 cluster-wide iam_policy_arns (attached to and detached from the nodes' role, next to the default
-policy cortex-<cluster>-<region>). Any other difference is refused before anything changes. The
-changes are shown first; --dry-run stops there, and otherwise they are applied after a
-confirmation (--yes without a terminal).
+policy cortex-<cluster>-<region>), api_iam and access. Any other difference is refused before
+anything changes. The changes are shown first; --dry-run stops there, and otherwise they are
+applied after a confirmation (--yes without a terminal).
 
-Not here: who may use the cluster changes with cortex cluster access grant|revoke (the operator's
-rule and the EKS access entry together; a changed access list in cluster.yaml is refused), and an
-API's own IAM role (iam_role_arn or iam_policy_arns in its spec) changes by deploying the API again
-with the new spec (cortex deploy).`,
+api_iam (what APIs may be given) changes the operator's allowlist (its Deployment, whose rollout
+is waited for) and its role's inline policy; an ARN that a deployed API still uses cannot be
+removed (the error names the APIs), and a list too long for IAM's policy size quota is refused.
+
+access is applied relative to what cluster.yaml applied before: rules added are granted, rules
+whose role changed get the new role, rules removed are revoked, each as cortex cluster access
+grant|revoke does it (the operator's rule and the EKS access entry together). Grants made with
+cortex cluster access grant are left alone; the creator cannot be listed. An API's own IAM role
+(iam_role_arn or iam_policy_arns in its spec) changes by deploying the API again (cortex deploy).`,
 		Example: "  cortex cluster configure cluster.yaml --dry-run\n  cortex cluster configure cluster.yaml --yes\n" +
-			"  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role deploy   # access\n" +
+			"  cortex cluster access grant arn:aws:iam::111122223333:role/ml --role deploy   # access outside cluster.yaml\n" +
 			"  cortex deploy                                                                 # an API's role",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -727,6 +796,17 @@ func configureRun(o *ConfigureOptions) error {
 		return err
 	}
 	if _, err := p.Configure(o.ctx, cfg); err != nil {
+		return err
+	}
+	id, err := p.WhoAmI(o.ctx)
+	if err != nil {
+		return err
+	}
+	st, err := p.LoadState(o.ctx, id, cfg.ClusterName)
+	if err != nil {
+		return err
+	}
+	if err := applyAccess(o.ctx, &o.Deps, s, p, cfg, st); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.IO.Out, "cluster %s is configured\n", cfg.ClusterName)

@@ -166,6 +166,7 @@ the command is run again without the flag (cluster down removes it).`,
 	fl.BoolVar(&o.IAMWebhook, "iam-webhook", false, "turn on the operator's TokenReview webhook for this cluster's API server (kubectl with IAM identities on a self-managed cluster; then: cortex cluster webhook-config)")
 	fl.StringVar(&o.APIServer, "api-server-address", "", "host:port at which the operator's pods reach the Kubernetes API, for clusters whose kubernetes Service does not lead there (no Service proxy)")
 	fl.StringVar(&o.STSTestEndpoint, "sts-test-endpoint", "", "TESTS ONLY: the operator verifies identity tokens against this STS emulator URL (e.g. moto) instead of AWS, and the environment signs them for it")
+	_ = fl.MarkHidden("sts-test-endpoint") // tests only: not in --help
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
 	fl.DurationVar(&o.PollInterval, "poll-interval", time.Second, "how often to check the operator Deployment")
 	_ = fl.MarkHidden("poll-interval")
@@ -200,24 +201,47 @@ func operatorClusterIP(ctx context.Context, c kubernetes.Interface, ns string) (
 	return s.Spec.ClusterIP, nil
 }
 
-func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (names []string, operator, gateway, how string, err error) {
+// serviceEndpoints are the operator's and gateway's addresses as the Services have them now.
+type serviceEndpoints struct {
+	names []string // every host clients may dial: the server certificate covers them
+	// operators and gateways are every URL that reaches each (its --public-endpoint or
+	// --apis-public-endpoint flags). For NodePort Services every node's address: they do not
+	// change when a pod moves, so a pod's placement never changes what is applied.
+	operators, gateways []string
+	// operator and gateway are the URL to use now: for NodePort a node that runs a ready replica
+	// (the Services are externalTrafficPolicy Local: other nodes drop the connection).
+	operator, gateway string
+	how               string // how the operator is reached
+}
+
+// applied is what an install signs for and passes to the operator.
+func (e serviceEndpoints) applied() string {
+	return fmt.Sprint(e.names, e.operators, e.gateways)
+}
+
+func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (serviceEndpoints, error) {
+	var e serviceEndpoints
 	for _, svc := range []string{install.OperatorName, install.GatewayName} {
 		a, ok, err := install.ServiceAddress(ctx, c, ns, svc)
 		if err != nil || !ok {
 			if err != nil && !isNotFound(err) {
-				return nil, "", "", "", err
+				return serviceEndpoints{}, err
 			}
 			continue
 		}
-		names = append(names, a.Host)
-		url := "https://" + net.JoinHostPort(a.Host, strconv.Itoa(int(a.Port)))
+		e.names = append(e.names, a.Hosts...)
+		url := func(host string) string { return "https://" + net.JoinHostPort(host, strconv.Itoa(int(a.Port))) }
+		var urls []string
+		for _, h := range a.Hosts {
+			urls = append(urls, url(h))
+		}
 		if svc == install.OperatorName {
-			operator, how = url, a.How
+			e.operator, e.operators, e.how = url(a.Host), urls, a.How
 		} else {
-			gateway = url
+			e.gateway, e.gateways = url(a.Host), urls
 		}
 	}
-	return names, operator, gateway, how, nil
+	return e, nil
 }
 
 func upRun(o *UpOptions) error {
@@ -283,20 +307,15 @@ func upRun(o *UpOptions) error {
 			fmt.Fprintf(o.IO.ErrOut, "the IAM webhook installed before stays on (API server %s)\n", webhook.APIServer)
 		}
 	}
-	apply := func(names []string, endpoint, gateway, operatorIP string) (*install.TLS, error) {
-		tlsm, err := install.NewTLS(ns, names, prev)
+	apply := func(e serviceEndpoints, operatorIP string) (*install.TLS, error) {
+		tlsm, err := install.NewTLS(ns, e.names, prev)
 		if err != nil {
 			return nil, err
 		}
 		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, APIImage: o.APIImage, ServiceType: st,
 			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook,
 			APIServer: o.APIServer, STSTestEndpoint: o.STSTestEndpoint, OperatorServiceIP: operatorIP}
-		if endpoint != "" {
-			opts.PublicEndpoints = []string{endpoint}
-		}
-		if gateway != "" {
-			opts.GatewayPublicEndpoints = []string{gateway}
-		}
+		opts.PublicEndpoints, opts.GatewayPublicEndpoints = e.operators, e.gateways
 		objs, err := install.Build(opts)
 		if err != nil {
 			return nil, err
@@ -304,8 +323,7 @@ func upRun(o *UpOptions) error {
 		return tlsm, install.Apply(ctx, c, objs, progress)
 	}
 	// A re-install knows the Services' addresses already: they go into the first apply.
-	names, endpoint, gateway, _, err := endpoints(ctx, c, ns)
-	var how string // how the operator is reached, known once the address after the apply is
+	eps, err := endpoints(ctx, c, ns)
 	if err != nil {
 		return err
 	}
@@ -313,7 +331,7 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
-	tlsm, err := apply(names, endpoint, gateway, operatorIP)
+	tlsm, err := apply(eps, operatorIP)
 	if err != nil {
 		return err
 	}
@@ -322,7 +340,7 @@ func upRun(o *UpOptions) error {
 	// applied, sign for it and tell the operator, then wait for that version to be available.
 	waiting := false
 	for {
-		now, nowEndpoint, nowGateway, nowHow, err := endpoints(ctx, c, ns)
+		now, err := endpoints(ctx, c, ns)
 		if err != nil {
 			return err
 		}
@@ -330,15 +348,14 @@ func upRun(o *UpOptions) error {
 		if err != nil {
 			return err
 		}
-		if nowEndpoint != "" {
-			if nowEndpoint != endpoint || nowGateway != gateway || !slices.Equal(now, names) || nowIP != operatorIP {
-				names, endpoint, gateway, operatorIP = now, nowEndpoint, nowGateway, nowIP
-				prev = tlsm
-				if tlsm, err = apply(names, endpoint, gateway, operatorIP); err != nil {
+		if now.operator != "" {
+			if now.applied() != eps.applied() || nowIP != operatorIP {
+				operatorIP, prev = nowIP, tlsm
+				if tlsm, err = apply(now, operatorIP); err != nil {
 					return err
 				}
 			}
-			how = nowHow
+			eps = now
 			break
 		}
 		if !waiting {
@@ -354,6 +371,12 @@ func upRun(o *UpOptions) error {
 	fmt.Fprintf(o.IO.ErrOut, "waiting for Deployments %s/%s and %s to be available (at most %s)\n", ns, install.OperatorName, install.GatewayName, o.WaitTimeout)
 	if err := install.WaitAvailable(ctx, c, ns, o.PollInterval); err != nil {
 		return err
+	}
+	// Where the operator runs now that it is available: for NodePort the node with its ready pod
+	// (one of the applied endpoints, which cover every node).
+	endpoint, how := eps.operator, eps.how
+	if now, err := endpoints(ctx, c, ns); err == nil && slices.Contains(eps.operators, now.operator) {
+		endpoint = now.operator
 	}
 
 	cfg, err := o.Config()
@@ -467,9 +490,9 @@ func infoRun(o *InfoOptions) error {
 	if g, err := c.AppsV1().Deployments(o.Namespace).Get(ctx, install.GatewayName, metav1.GetOptions{}); err == nil {
 		res.Gateway = deploymentState(g)
 	}
-	if _, ep, gw, how, err := endpoints(ctx, c, o.Namespace); err == nil && ep != "" {
-		res.Endpoint = ep + " (" + how + ")"
-		res.GatewayURL = gw
+	if e, err := endpoints(ctx, c, o.Namespace); err == nil && e.operator != "" {
+		res.Endpoint = e.operator + " (" + e.how + ")"
+		res.GatewayURL = e.gateway
 	}
 	return cmdutil.Print(o.IO.Out, *o.Format, res, func(tw *tabwriter.Writer) {
 		fmt.Fprintf(tw, "namespace\t%s (APIs in %s)\n", res.Namespace, res.APIsNamespace)

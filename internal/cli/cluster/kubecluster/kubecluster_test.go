@@ -2,7 +2,10 @@ package kubecluster
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,7 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
@@ -167,6 +172,24 @@ func TestUpInfoDown(t *testing.T) {
 
 	// A changed --service-type changes the address: the certificate, the operator's public
 	// endpoint and the environment follow it, under the same CA.
+	// A second node whose address sorts first (an ExternalIP) but that can run nothing (no
+	// capacity): the Services are externalTrafficPolicy Local, so its node port would drop the
+	// connection. The environment gets the node that runs the operator; the certificate and the
+	// operator's public endpoints cover both nodes, so the pod moving changes nothing applied.
+	if _, err := c.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "empty"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := c.Client.CoreV1().Nodes().Get(ctx, "empty", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeExternalIP, Address: "192.0.2.9"}}
+		_, err = c.Client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	nodePort := append(append([]string{}, up...), "--service-type", "NodePort")
 	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), nodePort...) })
 	svc, err = c.Client.CoreV1().Services("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
@@ -183,8 +206,26 @@ func TestUpInfoDown(t *testing.T) {
 		t.Errorf("after NodePort: %s %+v", svc.Spec.Type, env2)
 	}
 	d, _ = c.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
-	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--public-endpoint="+env2.OperatorEndpoint) {
-		t.Errorf("operator args after NodePort: %s", args)
+	port := strconv.Itoa(int(svc.Spec.Ports[0].NodePort))
+	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--public-endpoint=https://127.0.0.1:"+port) ||
+		!strings.Contains(args, "--public-endpoint=https://192.0.2.9:"+port) {
+		t.Errorf("operator args after NodePort: %s, want both nodes' addresses as public endpoints", args)
+	}
+	pods, err := c.Client.CoreV1().Pods("cortex").List(ctx, metav1.ListOptions{LabelSelector: install.LabelName + "=" + install.OperatorName})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("operator pods: %v", err)
+	}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != kubetest.NodeName {
+			t.Errorf("operator pod %s on node %q, want the kwok node", p.Name, p.Spec.NodeName)
+		}
+	}
+	if env2.OperatorEndpoint != "https://127.0.0.1:"+port {
+		t.Errorf("environment endpoint %s, want the node that runs the operator (https://127.0.0.1:%s), not the empty node", env2.OperatorEndpoint, port)
+	}
+	blk, _ := pem.Decode(mustSecret(t, c, install.TLSSecretName).Data[corev1.TLSCertKey])
+	if cert, err := x509.ParseCertificate(blk.Bytes); err != nil || cert.VerifyHostname("192.0.2.9") != nil || cert.VerifyHostname("127.0.0.1") != nil {
+		t.Errorf("the server certificate does not cover both nodes (%v)", err)
 	}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
 	wantEndpoint = "https://" + svc.Spec.ClusterIP + ":8888"
@@ -198,7 +239,7 @@ func TestUpInfoDown(t *testing.T) {
 	}
 	// 15 objects: 13, and the state Role and its binding in the operator's namespace.
 	if !strings.HasPrefix(info.Operator, "available") || info.ClusterID != env.ClusterID || info.Image != "cortex/cortex:test" ||
-		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 22 ||
+		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 24 ||
 		!strings.HasPrefix(info.Gateway, "available (2/2") || !strings.HasPrefix(info.GatewayURL, "https://") {
 		t.Errorf("info %+v", info)
 	}
@@ -220,7 +261,9 @@ func TestUpInfoDown(t *testing.T) {
 		}
 		kinds = append(kinds, m.Kind+" "+m.Metadata.Namespace+"/"+m.Metadata.Name)
 	}
-	if len(kinds) != 24 || !strings.Contains(errOut.String(), "private keys") {
+	// The replicas bound (cluster-scoped) is in them too.
+	if len(kinds) != 26 || !slices.Contains(kinds, "ValidatingAdmissionPolicy /cortex-max-replicas-cortex-apis") ||
+		!slices.Contains(kinds, "ValidatingAdmissionPolicyBinding /cortex-max-replicas-cortex-apis") || !strings.Contains(errOut.String(), "private keys") {
 		t.Errorf("manifests: %q\n%s", kinds, errOut)
 	}
 
@@ -233,7 +276,7 @@ func TestUpInfoDown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "pass --yes") {
 		t.Fatalf("down without --yes: %v", err)
 	}
-	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 22 {
+	if items, _ := install.Installed(ctx, c.Client, "cortex", "cortex-apis"); len(items) != 24 {
 		t.Fatalf("down without --yes changed the install: %v", items)
 	}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdDown(f, nil), "--kubeconfig", c.Kubeconfig, "--yes") })
@@ -247,6 +290,12 @@ func TestUpInfoDown(t *testing.T) {
 	if _, err := c.Client.CoreV1().ConfigMaps("cortex").Get(ctx, corev1ConfigMap.Name, metav1.GetOptions{}); err != nil {
 		t.Errorf("foreign ConfigMap: %v", err)
 	}
+	if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Get(ctx, "cortex-max-replicas-cortex-apis", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the replicas policy after down: %v", err)
+	}
+	if _, err := c.Client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Get(ctx, "cortex-max-replicas-cortex-apis", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the replicas policy binding after down: %v", err)
+	}
 	cfg, _ = cliconfig.Load(dir)
 	if _, err := cfg.Get("cortex"); err == nil {
 		t.Error("environment kept")
@@ -258,3 +307,12 @@ func TestUpInfoDown(t *testing.T) {
 }
 
 var corev1ConfigMap = corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "theirs", Namespace: "cortex"}}
+
+func mustSecret(t *testing.T, c *kubetest.Cluster, name string) *corev1.Secret {
+	t.Helper()
+	s, err := c.Client.CoreV1().Secrets("cortex").Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -74,14 +74,14 @@ func webhookConfigRun(o *WebhookConfigOptions) error {
 	}
 	server := o.Server
 	if server == "" {
-		_, endpoint, _, _, err := endpoints(o.ctx, c, o.Namespace)
+		e, err := endpoints(o.ctx, c, o.Namespace)
 		if err != nil {
 			return err
 		}
-		if endpoint == "" {
+		if e.operator == "" {
 			return fmt.Errorf("the Service %s/%s has no address yet: give the operator's URL with --server", o.Namespace, install.OperatorName)
 		}
-		server = endpoint
+		server = e.operator
 	}
 	data, err := install.WebhookConfig(server, operatorCA, w)
 	if err != nil {

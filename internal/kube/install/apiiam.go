@@ -1,0 +1,78 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
+)
+
+// The operator's flags of the allowlist of what APIs may be given (operatorcmd).
+const (
+	apiPolicyArg = "--api-allowed-policy-arn="
+	apiRoleArg   = "--api-allowed-role-arn="
+)
+
+// APIIAMArgs are the operator's arguments for the allowlist a: one flag per ARN.
+func APIIAMArgs(a apiidentity.Allowed) []string {
+	var args []string
+	for _, arn := range a.PolicyARNs {
+		args = append(args, apiPolicyArg+arn)
+	}
+	for _, arn := range a.RoleARNs {
+		args = append(args, apiRoleArg+arn)
+	}
+	return args
+}
+
+// operatorContainer is the operator Deployment's container (operatorDeployment).
+const operatorContainer = "operator"
+
+func isAPIIAMArg(arg string) bool {
+	return strings.HasPrefix(arg, apiPolicyArg) || strings.HasPrefix(arg, apiRoleArg)
+}
+
+// SetAPIIAM changes the allowlist of the installed operator (cluster configure): its Deployment's
+// api-allowed arguments become exactly a's, everything else of the Deployment stays as the install
+// made it (so cluster credentials, its image and its other flags are untouched; the install's next
+// apply takes the field back with the same value). It returns whether the Deployment changed; the
+// caller waits for the rollout (WaitAvailable). The update carries the resourceVersion read, so a
+// concurrent change fails it instead of being overwritten.
+func SetAPIIAM(ctx context.Context, c kubernetes.Interface, namespace string, a apiidentity.Allowed) (bool, error) {
+	if err := a.Validate("api_iam"); err != nil {
+		return false, err
+	}
+	d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Errorf("read the operator's Deployment %s/%s: %w", namespace, OperatorName, err)
+	}
+	i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(ct corev1.Container) bool { return ct.Name == operatorContainer })
+	if i < 0 {
+		return false, fmt.Errorf("the Deployment %s/%s has no container %s", namespace, OperatorName, operatorContainer)
+	}
+	ct := &d.Spec.Template.Spec.Containers[i]
+	// The new flags go where the old ones were (or before --region, as Build orders them).
+	at := slices.IndexFunc(ct.Args, isAPIIAMArg)
+	if at < 0 {
+		if at = slices.IndexFunc(ct.Args, func(s string) bool { return strings.HasPrefix(s, "--region=") }); at < 0 {
+			at = len(ct.Args)
+		}
+	}
+	kept := slices.DeleteFunc(slices.Clone(ct.Args[:at]), isAPIIAMArg)
+	rest := slices.DeleteFunc(slices.Clone(ct.Args[at:]), isAPIIAMArg)
+	args := append(append(kept, APIIAMArgs(a)...), rest...)
+	if slices.Equal(args, ct.Args) {
+		return false, nil
+	}
+	ct.Args = args
+	if _, err := c.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{FieldManager: FieldManager + "-configure"}); err != nil {
+		return false, fmt.Errorf("update the operator's Deployment %s/%s: %w", namespace, OperatorName, err)
+	}
+	return true, nil
+}
