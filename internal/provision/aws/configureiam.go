@@ -40,6 +40,11 @@ func removedARNs(old, next apiidentity.Allowed) (policies, roles []string) {
 // those APIs first. What the APIs use is read from EKS and IAM, not from the operator: the
 // associations and attached policies are what actually grant it.
 func (p *Provisioner) checkAPIIAMInUse(ctx context.Context, st *State, next apiidentity.Allowed) error {
+	return p.apiIAMInUse(ctx, st, next, "nothing was changed")
+}
+
+// apiIAMInUse is checkAPIIAMInUse; done says what was changed when it refuses.
+func (p *Provisioner) apiIAMInUse(ctx context.Context, st *State, next apiidentity.Allowed, done string) error {
 	if st == nil || st.Config == nil || st.EKSCluster == "" {
 		return nil
 	}
@@ -49,7 +54,7 @@ func (p *Provisioner) checkAPIIAMInUse(ctx context.Context, st *State, next apii
 	}
 	apis, err := p.apiRoles(ctx, st.EKSCluster, apisNamespace(st))
 	if err != nil {
-		return fmt.Errorf("api_iam: cannot tell whether a deployed API uses what is removed (nothing was changed): %w", err)
+		return fmt.Errorf("api_iam: cannot tell whether a deployed API uses what is removed (%s): %w", done, err)
 	}
 	users := map[string][]string{} // ARN -> the APIs' ServiceAccounts
 	for _, a := range apis {
@@ -63,7 +68,7 @@ func (p *Provisioner) checkAPIIAMInUse(ctx context.Context, st *State, next apii
 		// A role cortex made for the API (role/cortex-apis/<prefix>/<name>): its attached policies.
 		attached, err := p.attachedRolePolicies(ctx, a.RoleARN[strings.LastIndex(a.RoleARN, "/")+1:])
 		if err != nil {
-			return fmt.Errorf("api_iam: cannot tell whether API %s uses what is removed (nothing was changed): %w", who, err)
+			return fmt.Errorf("api_iam: cannot tell whether API %s uses what is removed (%s): %w", who, done, err)
 		}
 		for _, pol := range policies {
 			if attached[pol] {
@@ -83,7 +88,7 @@ func (p *Provisioner) checkAPIIAMInUse(ctx context.Context, st *State, next apii
 	for _, a := range arns {
 		errs = append(errs, fmt.Errorf("api_iam: %s is still used by the API(s) with ServiceAccount %s: delete them, or deploy them without it, then run configure again", a, strings.Join(users[a], ", ")))
 	}
-	return fmt.Errorf("nothing was changed:\n%w", errors.Join(errs...))
+	return fmt.Errorf("%s:\n%w", done, errors.Join(errs...))
 }
 
 // configureAPIIAM makes the operator's arguments and its role's policy list next (u.cfg.APIIAM),
@@ -126,7 +131,15 @@ func (u *upper) configureAPIIAM(ctx context.Context, old apiidentity.Allowed) er
 	}
 	first, second := role, operator
 	if pol, roles := removedARNs(old, next); len(pol)+len(roles) > 0 {
-		first, second = operator, role
+		// The in-use check ran before the operator changed, and the old operator served (and bound
+		// APIs) until its replacement rolled out: an API deployed in between may have what is
+		// removed. Now that no operator allows it, look again before the role's policy drops it.
+		first, second = func() error {
+			if err := operator(); err != nil {
+				return err
+			}
+			return p.apiIAMInUse(ctx, st, next, "an API was deployed while the operator rolled out; the operator no longer allows what api_iam drops, its role's policy still does")
+		}, role
 	}
 	if err := first(); err != nil {
 		return err

@@ -1,0 +1,99 @@
+package aws
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/cortexlabs-go/cortex/internal/apiidentity"
+	"github.com/cortexlabs-go/cortex/internal/clusterconfig"
+)
+
+// Red team: configure drops an ARN from api_iam while a deploy identity deploys an API with it.
+// The in-use check runs before the operator's Deployment changes, and the old operator keeps
+// serving (and binding) until its replacement rolls out: an API bound in between would keep the
+// removed ARN, the situation the in-use check exists to refuse. The hook stands for that deploy:
+// when configure starts waiting for the operator's rollout, an API appears bound to the removed
+// policy (as the old operator binds it: a role under cortex's path with the policy attached, and
+// its pod identity association). configure must not report success, and must say which API.
+func TestConfigureAPIIAMDeployDuringRollout(t *testing.T) {
+	h := newEKSHarness(t)
+	ctx := context.Background()
+	const name = "conf-race"
+	dir := t.TempDir()
+	first := apiidentity.Allowed{PolicyARNs: []string{s3Read}}
+	p := h.provisioner(t, dir, "cortex:test")
+	res, err := p.Up(ctx, apiIAMConfig(t, name, first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asgs := checkInstalled(t, h, p, res)
+
+	rolePath := apiidentity.RolePath(clusterconfig.RolePrefix(name, testRegion))
+	var once sync.Once
+	var assoc string
+	deployDuringRollout := func(e Event) {
+		if e.Step != "configure" || e.Phase != PhaseWaiting || !strings.Contains(e.Detail, "rollout") {
+			return
+		}
+		once.Do(func() {
+			_, err := p.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("bert-role"), Path: aws.String(rolePath), AssumeRolePolicyDocument: aws.String(trustPolicy("pods.eks.amazonaws.com"))})
+			if err != nil {
+				t.Errorf("create the API's role: %v", err)
+				return
+			}
+			if _, err := p.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String("bert-role"), PolicyArn: aws.String(s3Read)}); err != nil {
+				t.Errorf("attach: %v", err)
+			}
+			role, err := p.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("bert-role")})
+			if err != nil {
+				t.Errorf("get role: %v", err)
+				return
+			}
+			a, err := p.eks.CreatePodIdentityAssociation(ctx, &eks.CreatePodIdentityAssociationInput{ClusterName: aws.String(name), Namespace: aws.String("cortex-apis"),
+				ServiceAccount: aws.String("bert"), RoleArn: role.Role.Arn})
+			if err != nil {
+				t.Errorf("associate: %v", err)
+				return
+			}
+			assoc = aws.ToString(a.Association.AssociationId)
+		})
+	}
+	conf, err := New(Options{AWS: awsConfig(h.url, h.rec), StateDir: dir, PollInterval: 20 * time.Millisecond, WaitTimeout: time.Minute,
+		Progress: deployDuringRollout, NewKubeClient: h.newKubeClient})
+	must(t, err)
+	next := apiidentity.Allowed{PolicyARNs: []string{dynamoRead}}
+	_, err = conf.Configure(ctx, apiIAMConfig(t, name, next))
+	if assoc == "" {
+		t.Fatal("the hook did not run: configure never waited for the operator's rollout")
+	}
+	if err == nil || !strings.Contains(err.Error(), s3Read+" is still used by the API(s) with ServiceAccount cortex-apis/bert") {
+		t.Errorf("configure removed %s from api_iam while an API bound during its rollout still has it, and said: %v", s3Read, err)
+	}
+
+	_, err = p.eks.DeletePodIdentityAssociation(ctx, &eks.DeletePodIdentityAssociationInput{ClusterName: aws.String(name), AssociationId: aws.String(assoc)})
+	must(t, err)
+	_, err = p.iam.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String("bert-role"), PolicyArn: aws.String(s3Read)})
+	must(t, err)
+	_, err = p.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("bert-role")})
+	must(t, err)
+	// With the API gone, configure finishes.
+	if _, err := h.provisioner(t, dir, "").Configure(ctx, apiIAMConfig(t, name, next)); err != nil {
+		t.Fatal(err)
+	}
+	if doc := operatorRolePolicy(t, p, name); strings.Contains(doc, s3Read) || !strings.Contains(doc, dynamoRead) {
+		t.Errorf("operator role policy after configure: %s", doc)
+	}
+	rep, err := p.Down(ctx, name, DownOptions{})
+	if err != nil {
+		t.Fatalf("%v: %+v", err, rep.Leftovers)
+	}
+	h.removeASGs(t, p, asgs)
+	checkClean(t, h, p, name)
+}
