@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/cortexlabs-go/cortex/internal/apiidentity"
@@ -90,6 +91,57 @@ func TestConfigureAPIIAMDeployDuringRollout(t *testing.T) {
 	if doc := operatorRolePolicy(t, p, name); strings.Contains(doc, s3Read) || !strings.Contains(doc, dynamoRead) {
 		t.Errorf("operator role policy after configure: %s", doc)
 	}
+	rep, err := p.Down(ctx, name, DownOptions{})
+	if err != nil {
+		t.Fatalf("%v: %+v", err, rep.Leftovers)
+	}
+	h.removeASGs(t, p, asgs)
+	checkClean(t, h, p, name)
+}
+
+// Red team: cluster.yaml's access converges an identity's EKS access entry only where it differs
+// from the rule, and an entry "matched" when its groups and policy were the role's, whatever its
+// Kubernetes username. The username is an identity of its own in Kubernetes (a ClusterRoleBinding
+// to it gives it more than the role: EKS lets an admin set any name that is not system:, eks:,
+// aws:, amazon: or iam:), so an entry of carl's edited to another username is wider than carl's
+// rule; a later up or configure must make it the rule's again (cortex's own entries have username
+// = the principal's ARN).
+func TestApplyAccessEntryWithAnotherUsername(t *testing.T) {
+	h := newEKSHarness(t)
+	ctx := context.Background()
+	const name = "access-user"
+	dir := t.TempDir()
+	rules := testOperatorRules(t)
+	cfg := mustConfig(t, "cluster_name: "+name+"\n"+installConfig+"access:\n- {principal: "+carl+", role: read}\n")
+	p := h.provisioner(t, dir, "cortex:test")
+	res, err := p.Up(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asgs := checkInstalled(t, h, p, res)
+	if _, err := p.ApplyAccess(ctx, cfg, rules); err != nil {
+		t.Fatal(err)
+	}
+	// carl's entry, made again outside cortex with the same groups and policy but another username.
+	_, err = p.eks.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(name), PrincipalArn: aws.String(carl)})
+	must(t, err)
+	_, err = p.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(name), PrincipalArn: aws.String(carl),
+		Type: aws.String("STANDARD"), Username: aws.String("ops-superuser"), KubernetesGroups: []string{"cortex:read"}})
+	must(t, err)
+	_, err = p.eks.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(name), PrincipalArn: aws.String(carl),
+		PolicyArn:   aws.String("arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"),
+		AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeNamespace, Namespaces: []string{"cortex-apis"}}})
+	must(t, err)
+
+	if _, err := h.provisioner(t, dir, "").ApplyAccess(ctx, cfg, rules); err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.eks.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(name), PrincipalArn: aws.String(carl)})
+	must(t, err)
+	if u := aws.ToString(d.AccessEntry.Username); u != carl {
+		t.Errorf("after up's access, carl's entry has Kubernetes username %q (want %q): left as if it were the rule's", u, carl)
+	}
+
 	rep, err := p.Down(ctx, name, DownOptions{})
 	if err != nil {
 		t.Fatalf("%v: %+v", err, rep.Leftovers)
