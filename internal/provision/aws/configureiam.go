@@ -95,6 +95,19 @@ func (p *Provisioner) apiIAMInUse(ctx context.Context, st *State, next apiidenti
 // and waits for the operator's rollout.
 func (u *upper) configureAPIIAM(ctx context.Context, old apiidentity.Allowed) error {
 	p, next := u.p, u.cfg.APIIAM
+	// Recorded before anything widens: if a step fails, the state holds every ARN that may now be
+	// allowed somewhere (the role's policy takes an addition first), so that a later configure to
+	// any list checks and removes them; without it, going back to the old list saw no change and
+	// left the addition in the role's policy.
+	if pol, roles := removedARNs(next, old); len(pol)+len(roles) > 0 {
+		if err := p.checkpoint(ctx, func(s *State) {
+			c := *s.Config
+			c.APIIAM = unionAllowed(s.Config.APIIAM, next)
+			s.Config, s.APIIAMPending = &c, true
+		}); err != nil {
+			return err
+		}
+	}
 	st := p.snapshot()
 	operator := func() error {
 		if st.Kubernetes == nil {
@@ -145,4 +158,13 @@ func (u *upper) configureAPIIAM(ctx context.Context, old apiidentity.Allowed) er
 		return err
 	}
 	return second()
+}
+
+// unionAllowed is a's ARNs, then b's that a lacks.
+func unionAllowed(a, b apiidentity.Allowed) apiidentity.Allowed {
+	u := apiidentity.Allowed{PolicyARNs: slices.Clone(a.PolicyARNs), RoleARNs: slices.Clone(a.RoleARNs)}
+	pol, roles := removedARNs(b, a)
+	u.PolicyARNs = append(u.PolicyARNs, pol...)
+	u.RoleARNs = append(u.RoleARNs, roles...)
+	return u
 }

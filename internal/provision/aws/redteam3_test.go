@@ -149,3 +149,50 @@ func TestApplyAccessEntryWithAnotherUsername(t *testing.T) {
 	h.removeASGs(t, p, asgs)
 	checkClean(t, h, p, name)
 }
+
+// Red team: a configure that adds an ARN to api_iam puts it in the operator role's policy first,
+// then in the operator's arguments; when the second step fails, the state still records the old
+// api_iam. Going back to the old cluster.yaml then finds "no api_iam change" and leaves the added
+// ARN in the role's policy for good (for a role ARN: iam:PassRole on it, which the admin meant to
+// withdraw), and an API the operator bound with it meanwhile is not looked for.
+func TestConfigureAPIIAMRevertAfterPartialAdd(t *testing.T) {
+	h := newEKSHarness(t)
+	ctx := context.Background()
+	const name = "conf-revert"
+	dir := t.TempDir()
+	first := apiidentity.Allowed{PolicyARNs: []string{s3Read}}
+	p := h.provisioner(t, dir, "cortex:test")
+	res, err := p.Up(ctx, apiIAMConfig(t, name, first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asgs := checkInstalled(t, h, p, res)
+
+	wider := apiidentity.Allowed{PolicyARNs: []string{s3Read}, RoleARNs: []string{teamRole}}
+	h.failKube.Store("PUT deployments")
+	_, err = h.provisioner(t, dir, "").Configure(ctx, apiIAMConfig(t, name, wider))
+	h.failKube.Store("")
+	if err == nil || !strings.Contains(err.Error(), "injected fault") {
+		t.Fatalf("configure adding a role with a fault in the operator's update: %v", err)
+	}
+	if !strings.Contains(operatorRolePolicy(t, p, name), teamRole) {
+		t.Fatal("the role's policy did not get the added ARN first")
+	}
+	// The admin goes back to the cluster.yaml that was applied.
+	if _, err := h.provisioner(t, dir, "").Configure(ctx, apiIAMConfig(t, name, first)); err != nil {
+		t.Fatal(err)
+	}
+	if doc := operatorRolePolicy(t, p, name); strings.Contains(doc, teamRole) {
+		t.Errorf("after configure back to the applied api_iam, the operator role's policy still allows %s: %s", teamRole, doc)
+	}
+	if got := operatorAllowlist(t, h); len(got.RoleARNs) != 0 {
+		t.Errorf("operator allowlist: %+v", got)
+	}
+
+	rep, err := p.Down(ctx, name, DownOptions{})
+	if err != nil {
+		t.Fatalf("%v: %+v", err, rep.Leftovers)
+	}
+	h.removeASGs(t, p, asgs)
+	checkClean(t, h, p, name)
+}
