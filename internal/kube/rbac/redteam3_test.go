@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apispec"
 	"github.com/cortexlabs-go/cortex/internal/kube/rbac"
 	"github.com/cortexlabs-go/cortex/internal/testutil/kubetest"
@@ -90,6 +91,28 @@ func TestDeployGroupScalePatchTypes(t *testing.T) {
 	if _, err := dave.AutoscalingV1().HorizontalPodAutoscalers(ns).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("deploy lists HorizontalPodAutoscalers: %v", err)
 	}
+	// Label spoofing: cluster down removes the admission policies labelled for its namespaces, so
+	// no cortex identity may write or delete one (they are cluster-scoped; cortex roles are bound
+	// in one namespace).
+	for _, who := range []string{"deploy", "admin"} {
+		c := rest.CopyConfig(cluster.Config)
+		c.Impersonate = rest.ImpersonationConfig{UserName: "arn:aws:iam::123456789012:user/eve", Groups: rbac.Groups(access.Role(who))}
+		eve, err := kubernetes.NewForConfig(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policy, binding := rbac.ReplicasPolicy("victim-apis")
+		if _, err := eve.AdmissionregistrationV1().ValidatingAdmissionPolicies().Apply(ctx, policy, metav1.ApplyOptions{FieldManager: "eve", DryRun: dry}); !apierrors.IsForbidden(err) {
+			t.Errorf("%s writes a cortex-labelled ValidatingAdmissionPolicy: %v", who, err)
+		}
+		if _, err := eve.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Apply(ctx, binding, metav1.ApplyOptions{FieldManager: "eve", DryRun: dry}); !apierrors.IsForbidden(err) {
+			t.Errorf("%s writes a cortex-labelled ValidatingAdmissionPolicyBinding: %v", who, err)
+		}
+		if err := eve.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(ctx, rbac.ReplicasPolicyName(ns), metav1.DeleteOptions{DryRun: dry}); !apierrors.IsForbidden(err) {
+			t.Errorf("%s deletes the replicas policy's binding: %v", who, err)
+		}
+	}
+
 	// A cortex admin has Kubernetes' namespace `admin` role: it can create a ReplicaSet (or a Job,
 	// or pods) of any size; the replicas policy bounds Deployments only. Reported, not asserted.
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: "arn:aws:iam::123456789012:user/alice", Groups: rbac.Groups("admin")}
