@@ -196,3 +196,61 @@ func TestConfigureAPIIAMRevertAfterPartialAdd(t *testing.T) {
 	h.removeASGs(t, p, asgs)
 	checkClean(t, h, p, name)
 }
+
+// Red team: cluster.yaml's access revokes what it applied only when a principal's canonical form
+// leaves cluster.yaml, but EKS access entries are keyed by the ARN as written (a role with its
+// path). A rule rewritten to the same role without its path (or with another) keeps the old
+// entry: cluster.yaml says read, the operator says read, and Kubernetes still gives deploy through
+// the entry of the path-ful ARN; the record of that entry is replaced, so dropping the rule later
+// leaves it for good.
+func TestApplyAccessRulePathRewritten(t *testing.T) {
+	h := newEKSHarness(t)
+	ctx := context.Background()
+	const name = "access-path"
+	dir := t.TempDir()
+	rules := testOperatorRules(t)
+	withAccess := func(rules string) *clusterconfig.Config {
+		return mustConfig(t, "cluster_name: "+name+"\n"+installConfig+"access:\n"+rules)
+	}
+	cfg1 := withAccess("- {principal: " + ml + ", role: deploy}\n")
+	p := h.provisioner(t, dir, "cortex:test")
+	res, err := p.Up(ctx, cfg1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asgs := checkInstalled(t, h, p, res)
+	if _, err := p.ApplyAccess(ctx, cfg1, rules); err != nil {
+		t.Fatal(err)
+	}
+	// The same role, written without its path, lowered to read.
+	cfg2 := withAccess("- {principal: " + mlC + ", role: read}\n")
+	if _, err := h.provisioner(t, dir, "").Configure(ctx, cfg2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.provisioner(t, dir, "").ApplyAccess(ctx, cfg2, rules); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range accessView(t, p, rules, name) {
+		if v == ml+"=/deploy" {
+			t.Errorf("cluster.yaml says %s is read, and the entry of %s still gives deploy: %v", mlC, ml, accessView(t, p, rules, name))
+		}
+	}
+	// cluster.yaml drops the rule: nothing of it is left.
+	cfg3 := mustConfig(t, "cluster_name: "+name+"\n"+installConfig+"access: []\n")
+	if _, err := h.provisioner(t, dir, "").Configure(ctx, cfg3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.provisioner(t, dir, "").ApplyAccess(ctx, cfg3, rules); err != nil {
+		t.Fatal(err)
+	}
+	if got := accessView(t, p, rules, name); len(got) != 0 {
+		t.Errorf("after cluster.yaml dropped every rule: %v", got)
+	}
+
+	rep, err := p.Down(ctx, name, DownOptions{})
+	if err != nil {
+		t.Fatalf("%v: %+v", err, rep.Leftovers)
+	}
+	h.removeASGs(t, p, asgs)
+	checkClean(t, h, p, name)
+}
