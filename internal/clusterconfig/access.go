@@ -28,19 +28,15 @@ func ValidateAccess(rules []AccessRule) error {
 }
 
 // AccessChanges are the changes from the access rules cluster.yaml applied (applied) to next's,
-// by canonical principal, one Change per principal whose role differs ("none": no rule), for
-// `cluster configure` to show. Rules made outside cluster.yaml are in neither list.
+// by principal as written (an EKS access entry is the ARN as written: a role whose path changed
+// is its old rule removed and a new one added, as up and configure apply it), one Change per
+// principal whose role differs ("none": no rule), for `cluster configure` to show. Rules made
+// outside cluster.yaml are in neither list.
 func AccessChanges(applied, next []AccessRule) []Change {
-	key := func(p string) string {
-		if c, err := access.NormalizePrincipal(p); err == nil {
-			return c
-		}
-		return p
-	}
 	roles := func(rules []AccessRule) map[string]string {
 		m := map[string]string{}
 		for _, r := range rules {
-			m[key(r.Principal)] = r.Role
+			m[r.Principal] = r.Role
 		}
 		return m
 	}
@@ -60,11 +56,11 @@ func AccessChanges(applied, next []AccessRule) []Change {
 		changes = append(changes, Change{Field: "access[" + p + "]", From: f, To: t})
 	}
 	for _, r := range next {
-		add(key(r.Principal))
+		add(r.Principal)
 	}
 	for _, r := range applied {
-		if _, ok := to[key(r.Principal)]; !ok {
-			add(key(r.Principal))
+		if _, ok := to[r.Principal]; !ok {
+			add(r.Principal)
 		}
 	}
 	return changes

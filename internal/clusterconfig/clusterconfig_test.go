@@ -216,7 +216,9 @@ func TestAccessChanges(t *testing.T) {
 	applied := []AccessRule{{"arn:aws:iam::123456789012:user/ann", "read"}, {"arn:aws:iam::123456789012:role/team/ml", "deploy"}, {"123456789012", "read"}}
 	next := []AccessRule{{"arn:aws:iam::123456789012:role/ml", "deploy"}, {"arn:aws:iam::123456789012:user/ann", "admin"}, {"arn:aws:iam::123456789012:user/bob", "read"}}
 	got := fmt.Sprint(AccessChanges(applied, next))
-	want := "[{access[arn:aws:iam::123456789012:user/ann] read admin} {access[arn:aws:iam::123456789012:user/bob] none read} {access[123456789012] read none}]"
+	// role/team/ml rewritten as role/ml: the entry of the path-ful ARN goes, a new one is made.
+	want := "[{access[arn:aws:iam::123456789012:role/ml] none deploy} {access[arn:aws:iam::123456789012:user/ann] read admin} {access[arn:aws:iam::123456789012:user/bob] none read} " +
+		"{access[arn:aws:iam::123456789012:role/team/ml] deploy none} {access[123456789012] read none}]"
 	if got != want {
 		t.Errorf("changes:\n got %s\nwant %s", got, want)
 	}

@@ -84,10 +84,12 @@ func roleOfGroups(groups []string) access.Role {
 	return ""
 }
 
-// roleOf is the role an access entry exactly gives: its groups and its only policy are the role's.
+// roleOf is the role an access entry exactly gives: its username is the principal's ARN (another
+// username is a Kubernetes identity of its own, with whatever is bound to it; the aws-auth store
+// checks the same), its groups and its only policy are the role's.
 func roleOf(g Grant, namespaces []string) access.Role {
 	r := roleOfGroups(g.Groups)
-	if r == "" || len(g.Policies) != 1 || !samePolicy(g.Policies[0], PolicyFor(r, namespaces)) {
+	if r == "" || g.Username != g.Principal || len(g.Policies) != 1 || !samePolicy(g.Policies[0], PolicyFor(r, namespaces)) {
 		return ""
 	}
 	return r

@@ -93,19 +93,26 @@ func (p *Provisioner) ApplyAccess(ctx context.Context, cfg *clusterconfig.Config
 	}
 
 	var done []string
+	// By the principal as written: an EKS access entry is the ARN as written (a role with its
+	// path), so a rule rewritten with another path (or none) is the old one dropped and a new one
+	// added; matched by canonical form, the old path's entry stayed, with the old role.
 	want := map[string]bool{}
 	for _, r := range cfg.Access {
-		want[canonicalPrincipal(r.Principal)] = true
+		want[r.Principal] = true
 	}
 	// Rules dropped from cluster.yaml go first: access shrinks before it grows.
 	for _, r := range p.snapshot().AccessApplied {
-		if want[canonicalPrincipal(r.Principal)] {
+		if want[r.Principal] {
 			continue
 		}
 		ruleFound, kubeFound, err := kubeaccess.RevokeBoth(ctx, rules, store, r.Principal)
 		if err != nil {
 			return done, fmt.Errorf("access: revoke %s (run again to finish): %w", r.Principal, err)
 		}
+		// What was read before is gone: a rule of cluster.yaml for the same canonical principal
+		// is granted again below.
+		delete(have, canonicalPrincipal(r.Principal))
+		delete(kube, r.Principal)
 		if err := p.recordAccess(ctx, r, true); err != nil {
 			return done, err
 		}

@@ -147,7 +147,7 @@ func TestAccessFromClusterYAML(t *testing.T) {
 	cfg2 := withAccess("- {principal: " + ann + ", role: admin}\n- {principal: \"210987654321\", role: read}\n- {principal: " + carl + ", role: read}\n")
 	changes, err := p.PlanConfigure(ctx, cfg2)
 	must(t, err)
-	if got := fmt.Sprint(changes); got != "[{access["+ann+"] read admin} {access["+carl+"] none read} {access["+mlC+"] deploy none}]" {
+	if got := fmt.Sprint(changes); got != "[{access["+ann+"] read admin} {access["+carl+"] none read} {access["+ml+"] deploy none}]" {
 		t.Errorf("configure's diff: %s", got)
 	}
 	_, err = p.Configure(ctx, cfg2)

@@ -40,6 +40,11 @@ func removedARNs(old, next apiidentity.Allowed) (policies, roles []string) {
 // those APIs first. What the APIs use is read from EKS and IAM, not from the operator: the
 // associations and attached policies are what actually grant it.
 func (p *Provisioner) checkAPIIAMInUse(ctx context.Context, st *State, next apiidentity.Allowed) error {
+	return p.apiIAMInUse(ctx, st, next, "nothing was changed")
+}
+
+// apiIAMInUse is checkAPIIAMInUse; done says what was changed when it refuses.
+func (p *Provisioner) apiIAMInUse(ctx context.Context, st *State, next apiidentity.Allowed, done string) error {
 	if st == nil || st.Config == nil || st.EKSCluster == "" {
 		return nil
 	}
@@ -49,7 +54,7 @@ func (p *Provisioner) checkAPIIAMInUse(ctx context.Context, st *State, next apii
 	}
 	apis, err := p.apiRoles(ctx, st.EKSCluster, apisNamespace(st))
 	if err != nil {
-		return fmt.Errorf("api_iam: cannot tell whether a deployed API uses what is removed (nothing was changed): %w", err)
+		return fmt.Errorf("api_iam: cannot tell whether a deployed API uses what is removed (%s): %w", done, err)
 	}
 	users := map[string][]string{} // ARN -> the APIs' ServiceAccounts
 	for _, a := range apis {
@@ -63,7 +68,7 @@ func (p *Provisioner) checkAPIIAMInUse(ctx context.Context, st *State, next apii
 		// A role cortex made for the API (role/cortex-apis/<prefix>/<name>): its attached policies.
 		attached, err := p.attachedRolePolicies(ctx, a.RoleARN[strings.LastIndex(a.RoleARN, "/")+1:])
 		if err != nil {
-			return fmt.Errorf("api_iam: cannot tell whether API %s uses what is removed (nothing was changed): %w", who, err)
+			return fmt.Errorf("api_iam: cannot tell whether API %s uses what is removed (%s): %w", who, done, err)
 		}
 		for _, pol := range policies {
 			if attached[pol] {
@@ -83,13 +88,26 @@ func (p *Provisioner) checkAPIIAMInUse(ctx context.Context, st *State, next apii
 	for _, a := range arns {
 		errs = append(errs, fmt.Errorf("api_iam: %s is still used by the API(s) with ServiceAccount %s: delete them, or deploy them without it, then run configure again", a, strings.Join(users[a], ", ")))
 	}
-	return fmt.Errorf("nothing was changed:\n%w", errors.Join(errs...))
+	return fmt.Errorf("%s:\n%w", done, errors.Join(errs...))
 }
 
 // configureAPIIAM makes the operator's arguments and its role's policy list next (u.cfg.APIIAM),
 // and waits for the operator's rollout.
 func (u *upper) configureAPIIAM(ctx context.Context, old apiidentity.Allowed) error {
 	p, next := u.p, u.cfg.APIIAM
+	// Recorded before anything widens: if a step fails, the state holds every ARN that may now be
+	// allowed somewhere (the role's policy takes an addition first), so that a later configure to
+	// any list checks and removes them; without it, going back to the old list saw no change and
+	// left the addition in the role's policy.
+	if pol, roles := removedARNs(next, old); len(pol)+len(roles) > 0 {
+		if err := p.checkpoint(ctx, func(s *State) {
+			c := *s.Config
+			c.APIIAM = unionAllowed(s.Config.APIIAM, next)
+			s.Config, s.APIIAMPending = &c, true
+		}); err != nil {
+			return err
+		}
+	}
 	st := p.snapshot()
 	operator := func() error {
 		if st.Kubernetes == nil {
@@ -126,10 +144,27 @@ func (u *upper) configureAPIIAM(ctx context.Context, old apiidentity.Allowed) er
 	}
 	first, second := role, operator
 	if pol, roles := removedARNs(old, next); len(pol)+len(roles) > 0 {
-		first, second = operator, role
+		// The in-use check ran before the operator changed, and the old operator served (and bound
+		// APIs) until its replacement rolled out: an API deployed in between may have what is
+		// removed. Now that no operator allows it, look again before the role's policy drops it.
+		first, second = func() error {
+			if err := operator(); err != nil {
+				return err
+			}
+			return p.apiIAMInUse(ctx, st, next, "an API was deployed while the operator rolled out; the operator no longer allows what api_iam drops, its role's policy still does")
+		}, role
 	}
 	if err := first(); err != nil {
 		return err
 	}
 	return second()
+}
+
+// unionAllowed is a's ARNs, then b's that a lacks.
+func unionAllowed(a, b apiidentity.Allowed) apiidentity.Allowed {
+	u := apiidentity.Allowed{PolicyARNs: slices.Clone(a.PolicyARNs), RoleARNs: slices.Clone(a.RoleARNs)}
+	pol, roles := removedARNs(b, a)
+	u.PolicyARNs = append(u.PolicyARNs, pol...)
+	u.RoleARNs = append(u.RoleARNs, roles...)
+	return u
 }

@@ -287,7 +287,7 @@ func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) 
 		}
 	}
 	// api_iam: the operator's allowlist and its role's policy, then the operator's rollout.
-	if !slices.Equal(old.APIIAM.PolicyARNs, cfg.APIIAM.PolicyARNs) || !slices.Equal(old.APIIAM.RoleARNs, cfg.APIIAM.RoleARNs) {
+	if st.APIIAMPending || !slices.Equal(old.APIIAM.PolicyARNs, cfg.APIIAM.PolicyARNs) || !slices.Equal(old.APIIAM.RoleARNs, cfg.APIIAM.RoleARNs) {
 		u := &upper{p: p, cfg: cfg, names: names}
 		if err := u.configureAPIIAM(ctx, old.APIIAM); err != nil {
 			return nil, fmt.Errorf("api_iam (run configure again to finish): %w", err)
@@ -309,7 +309,7 @@ func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) 
 		}
 	}
 	err = p.checkpoint(ctx, func(s *State) {
-		s.Config = cfg
+		s.Config, s.APIIAMPending = cfg, false
 		pols := []string{}
 		for _, a := range s.NodeRolePolicy {
 			if !contains(old.IAMPolicyARNs, a) {

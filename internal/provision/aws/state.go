@@ -98,6 +98,12 @@ type State struct {
 	// a grant that stopped part way is still revoked by a later configure that drops it.
 	AccessApplied []clusterconfig.AccessRule `json:"access_applied,omitempty"`
 
+	// APIIAMPending says a configure of api_iam started and did not finish: Config.APIIAM then
+	// holds the union of the lists before and after (what may be applied somewhere), so that the
+	// next configure's in-use check and order start from it, and that configure applies api_iam
+	// even when cluster.yaml's equals Config's (configureiam.go).
+	APIIAMPending bool `json:"api_iam_pending,omitempty"`
+
 	// Completed lists the steps that finished, in order.
 	Completed []string `json:"completed,omitempty"`
 }

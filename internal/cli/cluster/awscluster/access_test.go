@@ -164,7 +164,7 @@ func TestUpAndConfigureApplyClusterYAMLAccess(t *testing.T) {
 	if err := h.run(configure(), next, "--dry-run"); err != nil {
 		t.Fatalf("configure --dry-run: %v %s", err, h.errOut)
 	}
-	for _, w := range []string{"access[" + ann + "]: read -> admin", "access[arn:aws:iam::123456789012:role/ml]: deploy -> none", "dry run: nothing was changed",
+	for _, w := range []string{"access[" + ann + "]: read -> admin", "access[" + ml + "]: deploy -> none", "dry run: nothing was changed",
 		"iam_policy_arns: [] -> [" + s3 + "]", "api_iam.allowed_policy_arns: [] -> [" + s3 + "]"} {
 		if !strings.Contains(h.out.String(), w) {
 			t.Errorf("configure --dry-run lacks %q:\n%s", w, h.out)
