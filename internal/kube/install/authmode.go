@@ -31,8 +31,8 @@ type Auth struct {
 }
 
 // Validate refuses a mode or role the operator does not know, and an account role the install
-// does not offer: admin for every identity of an account is granted by rule, one principal at a
-// time, never by the mode. An account role with mode rules would do nothing: refused too.
+// does not offer (access.ParseAccountRole: not admin). An account role with mode rules would do
+// nothing: refused too.
 func (a Auth) Validate() error {
 	if a.Mode != "" {
 		if _, err := access.ParseMode(a.Mode); err != nil {
@@ -42,12 +42,8 @@ func (a Auth) Validate() error {
 	if a.AccountRole == "" {
 		return nil
 	}
-	r, err := access.ParseRole(a.AccountRole)
-	if err != nil {
+	if _, err := access.ParseAccountRole(a.AccountRole); err != nil {
 		return fmt.Errorf("account role: %w", err)
-	}
-	if r == access.RoleAdmin {
-		return errors.New("account role admin is not offered (every identity of the account would be admin); use read or deploy, and grant admin by access rule")
 	}
 	if a.Mode == string(access.ModeRules) {
 		return errors.New("an account role applies only in auth mode account (rules admits only the principals of access rules)")

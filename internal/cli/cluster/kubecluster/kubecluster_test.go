@@ -68,7 +68,7 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 		{[]string{"--image", "i", "--auth-mode", "Rules"}, `--auth-mode/--account-role: invalid auth mode "Rules": use account or rules`},
 		{[]string{"--image", "i", "--auth-mode", "none"}, "use account or rules"},
 		{[]string{"--image", "i", "--auth-mode", "rules "}, "use account or rules"},
-		{[]string{"--image", "i", "--account-role", "admin"}, "account role admin is not offered"},
+		{[]string{"--image", "i", "--account-role", "admin"}, `account role: role "admin" is not offered for a whole account`},
 		{[]string{"--image", "i", "--account-role", "write"}, `invalid role "write"`},
 		{[]string{"--image", "i", "--auth-mode", "rules", "--account-role", "read"}, "applies only in auth mode account"},
 	} {
