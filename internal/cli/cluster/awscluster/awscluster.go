@@ -27,6 +27,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/credentials"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/kube/install"
 	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
@@ -479,6 +480,7 @@ func upRun(o *UpOptions) error {
 		return err
 	}
 	fmt.Fprintf(out, "cluster CA (SHA-256): %s\n", fp)
+	fmt.Fprintln(out, authModeLine(cfg.Auth(), st.AccountID))
 	for _, line := range revocationAdvice(st, s.spinUp, s.operatorCreds) {
 		fmt.Fprintln(out, line)
 	}
@@ -500,6 +502,14 @@ func upRun(o *UpOptions) error {
 		return fmt.Errorf("cluster %s is up, but %w (run cluster up again to finish)", cfg.ClusterName, err)
 	}
 	return nil
+}
+
+// authModeLine says in one line who may use the cluster (cluster.yaml's auth_mode).
+func authModeLine(a clusterconfig.AuthMode, account string) string {
+	if a.Mode == "rules" {
+		return "auth mode rules: only the creator and the principals of access rules may use the cluster"
+	}
+	return fmt.Sprintf("auth mode account: every IAM identity of account %s gets role %s, granted or not (auth_mode: rules in cluster.yaml limits it to access rules)", account, a.AccountRole)
 }
 
 func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds, sts identity.STSEndpoint) error {
@@ -614,6 +624,9 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 		} else {
 			row("operator", in.Operator)
 			row("gateway", in.Gateway)
+			if in.AuthMode != "" {
+				row("auth mode", install.Auth{Mode: in.AuthMode, AccountRole: in.AccountRole})
+			}
 		}
 	} else {
 		row("install", "nothing installed in the EKS cluster")
