@@ -735,13 +735,17 @@ func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *co
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
 min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, the
 cluster-wide iam_policy_arns (attached to and detached from the nodes' role, next to the default
-policy cortex-<cluster>-<region>), api_iam and access. Any other difference is refused before
+policy cortex-<cluster>-<region>), api_iam, auth_mode, account_role and access. Any other difference is refused before
 anything changes. The changes are shown first; --dry-run stops there, and otherwise they are
 applied after a confirmation (--yes without a terminal).
 
 api_iam (what APIs may be given) changes the operator's allowlist (its Deployment, whose rollout
 is waited for) and its role's inline policy; an ARN that a deployed API still uses cannot be
 removed (the error names the APIs), and a list too long for IAM's policy size quota is refused.
+
+auth_mode and account_role (who may use the cluster without an access rule) change the operator's
+arguments; the change holds once its rollout, which is waited for, is done. auth_mode: rules
+locks the cluster down to the creator and the principals of access rules.
 
 access is applied relative to what cluster.yaml applied before: rules added are granted, rules
 whose role changed get the new role, rules removed are revoked, each as cortex cluster access
