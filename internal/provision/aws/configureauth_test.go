@@ -87,6 +87,14 @@ func TestConfigureAuthMode(t *testing.T) {
 	if info, err := p.Info(ctx, name); err != nil || info.Install == nil || info.Install.AuthMode != "rules" || info.Install.AccountRole != "" {
 		t.Errorf("info: %+v %v", info.Install, err)
 	}
+	// up never changes the mode of a running cluster: a cluster.yaml that left auth_mode out
+	// does not open it to the whole account.
+	if _, err := h.provisioner(t, dir, "").Up(ctx, cfg("")); err == nil || !strings.Contains(err.Error(), "auth_mode: cluster conf-auth runs in auth mode rules") {
+		t.Fatalf("up without auth_mode on a cluster in rules mode: %v", err)
+	}
+	if got := operatorAuthArgs(t, h); !slices.Equal(got, []string{"--auth-mode=rules"}) {
+		t.Errorf("auth args after a refused up: %q", got)
+	}
 	res, err = h.provisioner(t, dir, "").Up(ctx, rules)
 	must(t, err)
 	checkInstalled(t, h, p, res)
