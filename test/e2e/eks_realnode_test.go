@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +206,7 @@ func TestEKSRealNode(t *testing.T) {
 	if me, errOut, code := whoami(spinup); code != 0 || me["role"] != "admin" {
 		t.Errorf("whoami as the creator in rules mode: exit %d %v %s", code, me, errOut)
 	}
-	if out := c.must("cluster", "info", clusterYAML); !strings.Contains(out, "auth mode") || !strings.Contains(out, "rules") {
+	if out := c.must("cluster", "info", clusterYAML); !regexp.MustCompile(`(?m)^auth mode\s+rules$`).MatchString(out) {
 		t.Errorf("cluster info in rules mode:\n%s", out)
 	}
 	c.must("cluster", "access", "grant", alice.ARN, "--role", "read", "-e", eksClusterName)
