@@ -113,6 +113,19 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("invalid auth mode %q: use account or rules", s)
 }
 
+// ParseAccountRole parses the role an install gives every identity of the account in ModeAccount:
+// read or deploy. Admin is granted by rule, one principal at a time, never to a whole account by
+// the mode (the operator accepts it from its own configuration; the installs do not offer it).
+func ParseAccountRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RoleRead, RoleDeploy:
+		return r, nil
+	case RoleAdmin:
+		return RoleNone, fmt.Errorf("role %q is not offered for a whole account: use read or deploy, and grant admin by access rule", s)
+	}
+	return RoleNone, fmt.Errorf("invalid role %q: use read or deploy", s)
+}
+
 // Policy is everything a decision depends on.
 type Policy struct {
 	Mode        Mode

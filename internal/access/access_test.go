@@ -116,3 +116,17 @@ func TestRoleOrder(t *testing.T) {
 		t.Fatal("unknown role accepted")
 	}
 }
+
+// The installs give a whole account read or deploy, never admin (granted by rule only).
+func TestParseAccountRole(t *testing.T) {
+	for _, ok := range []string{"read", "deploy"} {
+		if r, err := ParseAccountRole(ok); err != nil || string(r) != ok {
+			t.Errorf("%q: %v %v", ok, r, err)
+		}
+	}
+	for _, bad := range []string{"admin", "", "Deploy", "deploy ", "none", "write"} {
+		if r, err := ParseAccountRole(bad); err == nil || r != RoleNone {
+			t.Errorf("%q: accepted as %q", bad, r)
+		}
+	}
+}

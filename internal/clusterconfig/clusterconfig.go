@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 	"github.com/cortexlabs-go/cortex/internal/fielderr"
 	"github.com/cortexlabs-go/cortex/internal/yamlfile"
@@ -91,6 +92,11 @@ type Config struct {
 	Tags                              map[string]string `json:"tags,omitempty"`
 	NodeGroups                        []NodeGroup       `json:"node_groups"`
 	Access                            []AccessRule      `json:"access,omitempty"`
+	// AuthMode is the operator's authorization mode: account (every IAM identity of the account
+	// gets AccountRole, default deploy) or rules (only the creator and the principals of access
+	// rules). Empty: account, and no operator argument (clusters from before keep their install).
+	AuthMode    string `json:"auth_mode,omitempty"`
+	AccountRole string `json:"account_role,omitempty"`
 	// APIIAM is what APIs may be given by iam_policy_arns and iam_role_arn in their specs (the
 	// operator's kubernetes.api_iam): exact ARNs the cluster's admin reviewed. Empty: APIs get
 	// no AWS identity. Any deploy identity writes specs, so this is the admin's, not theirs.
@@ -446,6 +452,18 @@ func (c *Config) Validate() error {
 	}
 	if err := c.APIIAM.Validate("api_iam"); err != nil {
 		add("%s", err)
+	}
+	if c.AuthMode != "" {
+		if _, err := access.ParseMode(c.AuthMode); err != nil {
+			add("auth_mode: %q is not allowed; use account or rules", c.AuthMode)
+		}
+	}
+	if c.AccountRole != "" {
+		if _, err := access.ParseAccountRole(c.AccountRole); err != nil {
+			add("account_role: %v", err)
+		} else if c.AuthMode == string(access.ModeRules) {
+			add("account_role: applies only with auth_mode: account (rules admits only the creator and the principals of access rules); remove it")
+		}
 	}
 	if c.SSLCertificateARN != "" {
 		m := certARNRE.FindStringSubmatch(c.SSLCertificateARN)

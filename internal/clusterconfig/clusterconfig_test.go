@@ -2,6 +2,7 @@ package clusterconfig
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -136,6 +137,22 @@ func TestValidation(t *testing.T) {
 		{"access ok", "access: [{principal: \"123456789012\", role: read}, {principal: \"arn:aws:iam::123456789012:role/path/r\", role: admin}, {principal: \"arn:aws:iam::123456789012:user/u\", role: deploy}]\n", ""},
 		{"access bad principal", "access: [{principal: \"arn:aws:sts::123456789012:assumed-role/r/s\", role: read}]\n", "access[0]: invalid principal"},
 		{"access bad role", "access: [{principal: \"123456789012\", role: owner}]\n", "access[0]: invalid role"},
+		{"auth_mode rules", "auth_mode: rules\naccess: [{principal: \"arn:aws:iam::123456789012:role/ml\", role: deploy}]\n", ""},
+		{"auth_mode account read", "auth_mode: account\naccount_role: read\n", ""},
+		{"account_role alone", "account_role: deploy\n", ""},
+		{"auth_mode capital", "auth_mode: Rules\n", `auth_mode: "Rules" is not allowed; use account or rules`},
+		{"auth_mode yes", "auth_mode: yes\n", `auth_mode: "yes" is not allowed; use account or rules`},
+		{"auth_mode off", "auth_mode: off\n", `auth_mode: "off" is not allowed; use account or rules`},
+		{"auth_mode trailing space", "auth_mode: \"rules \"\n", `auth_mode: "rules " is not allowed`},
+		{"auth_mode newline", "auth_mode: \"rules\\n\"\n", `auth_mode: "rules\n" is not allowed`},
+		{"auth_mode bool", "auth_mode: true\n", `auth_mode: "true" is not allowed; use account or rules`},
+		{"auth_mode list", "auth_mode: [rules]\n", "auth_mode: must be a string, got a list"},
+		{"auth_mode number", "auth_mode: 1\n", `auth_mode: "1" is not allowed; use account or rules`},
+		{"account_role admin", "account_role: admin\n", `account_role: role "admin" is not offered for a whole account: use read or deploy`},
+		{"account_role owner", "account_role: owner\n", `account_role: invalid role "owner": use read or deploy`},
+		{"account_role none", "account_role: none\n", `use read or deploy`},
+		{"account_role with rules", "auth_mode: rules\naccount_role: read\n", "account_role: applies only with auth_mode: account"},
+		{"auth_mode misspelt field", "authmode: rules\n", "authmode: unknown field"},
 		{"unknown field", "clustername: x\n", "clustername: unknown field"},
 		{"reserved account", "account_id: \"123456789012\"\n", "account_id: set by cortex"},
 		{"reserved bucket", "bucket: b\n", "bucket: set by cortex"},
@@ -193,6 +210,29 @@ func TestDiff(t *testing.T) {
 	}
 	if len(changes) != 7 {
 		t.Fatalf("want 7 changes, got %+v", changes)
+	}
+	// auth_mode compares as the operator runs it: omitted is account with deploy.
+	for _, tc := range []struct {
+		running, next string
+		want          []Change
+	}{
+		{"", "auth_mode: account\naccount_role: deploy\n", nil},
+		{"", "auth_mode: rules\n", []Change{{"auth_mode", "account", "rules"}}},
+		{"auth_mode: rules\n", "", []Change{{"auth_mode", "rules", "account"}}},
+		{"auth_mode: account\n", "account_role: read\n", []Change{{"account_role", "deploy", "read"}}},
+		{"account_role: read\n", "auth_mode: rules\n", []Change{{"auth_mode", "account", "rules"}}},
+	} {
+		r, err := Parse([]byte("cluster_name: abc\n" + tc.running))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := Parse([]byte("cluster_name: abc\n" + tc.next))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := Diff(r, n); err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q -> %q: %+v %v, want %+v", tc.running, tc.next, got, err, tc.want)
+		}
 	}
 	bad, _ := Parse([]byte("cluster_name: abc\nregion: us-west-2\nsubnet_visibility: private\nnode_groups: [{name: a, instance_type: t3.large}, {name: b, instance_type: t3.large}]\n" +
 		"access: [{principal: \"123456789012\", role: read}]\n"))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+
+	"github.com/cortexlabs-go/cortex/internal/access"
 )
 
 // Change describes one field that `cortex cluster configure` applies to a running cluster.
@@ -15,7 +17,7 @@ type Change struct {
 
 // Diff compares the running cluster's config with a new one. It returns the changes that may be
 // applied to a running cluster (node group sizes, CIDR allowlists, certificate, iam_policy_arns,
-// api_iam) and an error naming every other field that differs, which must not change. access is refused
+// api_iam, auth_mode, account_role) and an error naming every other field that differs, which must not change. access is refused
 // with the command that changes it: a running cluster's access lives in the operator's rules and
 // the EKS access entries, which only `cortex cluster access` changes (both sides together), so a
 // configure that recorded it would claim a change that never happens.
@@ -69,6 +71,13 @@ func Diff(running, next *Config) ([]Change, error) {
 	if !same(normalizeEmpty(running.APIIAM.RoleARNs), normalizeEmpty(next.APIIAM.RoleARNs)) {
 		changes = append(changes, Change{Field: "api_iam.allowed_role_arns", From: running.APIIAM.RoleARNs, To: next.APIIAM.RoleARNs})
 	}
+	// auth_mode and account_role: the operator's arguments follow them (provision/aws), compared
+	// as the operator runs them (empty is account with deploy).
+	if from, to := running.Auth(), next.Auth(); from.Mode != to.Mode {
+		changes = append(changes, Change{Field: "auth_mode", From: from.Mode, To: to.Mode})
+	} else if from.AccountRole != to.AccountRole {
+		changes = append(changes, Change{Field: "account_role", From: from.AccountRole, To: to.AccountRole})
+	}
 	old := map[string]NodeGroup{}
 	for _, ng := range running.NodeGroups {
 		old[ng.Name] = ng
@@ -112,4 +121,25 @@ func normalizeEmpty(v any) any {
 		}
 	}
 	return v
+}
+
+// AuthMode is the authorization mode the operator runs with: auth_mode and account_role with the
+// defaults filled in (account; deploy in account mode, none in rules mode).
+type AuthMode struct {
+	Mode        string
+	AccountRole string
+}
+
+// Auth is c's effective authorization mode.
+func (c *Config) Auth() AuthMode {
+	a := AuthMode{Mode: c.AuthMode, AccountRole: c.AccountRole}
+	if a.Mode == "" {
+		a.Mode = string(access.ModeAccount)
+	}
+	if a.Mode != string(access.ModeAccount) {
+		a.AccountRole = ""
+	} else if a.AccountRole == "" {
+		a.AccountRole = string(access.RoleDeploy)
+	}
+	return a
 }

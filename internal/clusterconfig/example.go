@@ -82,6 +82,14 @@ node_groups:
 # access:                                                  # example
 #   - principal: arn:aws:iam::123456789012:role/ml-engineers
 #     role: deploy
+
+# Who may use the cluster without an access rule. account (the default): every IAM user and role
+# of the cluster's account gets account_role (deploy, or read), granted or not, and revoking one
+# of them leaves it that role. rules: only the creator and the principals of access (and of cortex
+# cluster access grant); recommended, together with access above. cluster configure changes both
+# on a running cluster.
+# auth_mode: rules                                         # example
+# account_role: read        # with auth_mode: account only: read or deploy (default deploy)
 #   - principal: "123456789012"
 #     role: read
 `

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -175,9 +176,48 @@ func TestEKSRealNode(t *testing.T) {
 	if me, errOut, code := whoami(alice); code != 0 || me["arn"] != alice.ARN || me["role"] != "read" {
 		t.Errorf("whoami as alice (read): exit %d %v %s", code, me, errOut)
 	}
-	c.must("cluster", "access", "revoke", alice.ARN, "-e", eksClusterName)
+	// The revoke says that alice keeps the account role.
+	if _, errOut, code := c.run("cluster", "access", "revoke", alice.ARN, "-e", eksClusterName); code != 0 ||
+		!strings.Contains(errOut, "note: "+alice.ARN+" keeps role deploy on "+eksClusterName+" through auth mode account") {
+		t.Errorf("revoke in account mode: exit %d, stderr %s", code, errOut)
+	}
 	if me, errOut, code := whoami(alice); code != 0 || me["role"] != "deploy" {
 		t.Errorf("whoami as alice after revoke (the account mode again): exit %d %v %s", code, me, errOut)
+	}
+
+	// auth_mode: rules locks the running cluster down (cluster configure, the operator's rollout on
+	// the real node): bob, never granted, and alice, revoked, are refused; the creator is admin;
+	// a grant lets alice in again, and a revoke now leaves her nothing.
+	writeFile0600(t, clusterYAML, "cluster_name: "+eksClusterName+"\nregion: us-west-2\navailability_zones: [us-west-2a, us-west-2b]\nauth_mode: rules\n")
+	if out := c.must("cluster", "configure", clusterYAML, "--dry-run"); !strings.Contains(out, "auth_mode: account -> rules") || !strings.Contains(out, "dry run: nothing was changed") {
+		t.Errorf("configure --dry-run: %s", out)
+	}
+	if me, errOut, code := whoami(bob); code != 0 || me["role"] != "deploy" {
+		t.Errorf("whoami as bob after a dry run: exit %d %v %s", code, me, errOut)
+	}
+	begin = time.Now()
+	c.must("cluster", "configure", clusterYAML, "--yes")
+	t.Logf("configure auth_mode: rules (with the operator's rollout) in %s", time.Since(begin).Round(10*time.Millisecond))
+	for _, u := range []awstest.User{bob, alice} {
+		if _, errOut, code := whoami(u); code == 0 || !strings.Contains(errOut, "403") {
+			t.Errorf("whoami as %s in rules mode: exit %d %s", u.ARN, code, errOut)
+		}
+	}
+	if me, errOut, code := whoami(spinup); code != 0 || me["role"] != "admin" {
+		t.Errorf("whoami as the creator in rules mode: exit %d %v %s", code, me, errOut)
+	}
+	if out := c.must("cluster", "info", clusterYAML); !regexp.MustCompile(`(?m)^auth mode\s+rules$`).MatchString(out) {
+		t.Errorf("cluster info in rules mode:\n%s", out)
+	}
+	c.must("cluster", "access", "grant", alice.ARN, "--role", "read", "-e", eksClusterName)
+	if me, errOut, code := whoami(alice); code != 0 || me["role"] != "read" {
+		t.Errorf("whoami as alice granted read in rules mode: exit %d %v %s", code, me, errOut)
+	}
+	if _, errOut, code := c.run("cluster", "access", "revoke", alice.ARN, "-e", eksClusterName); code != 0 || strings.Contains(errOut, "note:") {
+		t.Errorf("revoke in rules mode: exit %d, stderr %s", code, errOut)
+	}
+	if _, errOut, code := whoami(alice); code == 0 || !strings.Contains(errOut, "403") {
+		t.Errorf("whoami as alice after revoke in rules mode: exit %d %s", code, errOut)
 	}
 
 	// 3. cluster down: nothing tagged with the cluster left in moto, no cortex object left.

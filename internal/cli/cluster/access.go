@@ -14,6 +14,7 @@ import (
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 	"github.com/cortexlabs-go/cortex/internal/apitypes"
+	"github.com/cortexlabs-go/cortex/internal/awsarn"
 	"github.com/cortexlabs-go/cortex/internal/cli/cmdutil"
 	"github.com/cortexlabs-go/cortex/internal/cliconfig"
 	"github.com/cortexlabs-go/cortex/internal/client"
@@ -319,6 +320,7 @@ func accessRevokeRun(o *AccessOptions) error {
 		}
 		fmt.Fprintf(o.IO.Out, "%s has no access rule on %s\n", p, env.Name)
 	}
+	accountModeNote(o, cl, p, env.Name)
 	if inc != nil {
 		fmt.Fprintf(o.IO.ErrOut, "error: %s keeps its Kubernetes access: %v\nrun again: cortex cluster access revoke %s%s\n", o.Principal, inc.Err, o.Principal, o.flagsText())
 		return &cmdutil.ExitError{Code: cmdutil.ExitError1, Err: inc}
@@ -335,6 +337,33 @@ func accessRevokeRun(o *AccessOptions) error {
 		fmt.Fprintf(o.IO.Out, "%s had no %s\n", o.Principal, store.Name())
 	}
 	return nil
+}
+
+// accountModeNote says, in one line on stderr, that a revoked principal of the cluster's account
+// keeps the account role when the cluster runs in account mode: a revoke removes its rule, not
+// that role, and nobody should believe otherwise.
+func accountModeNote(o *AccessOptions, cl *client.Client, principal, envName string) {
+	list, err := cl.AccessList(o.ctx)
+	if err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "warning: could not read the cluster's auth mode (in account mode every identity of the account keeps the account role): %v\n", err)
+		return
+	}
+	if list.Mode != string(access.ModeAccount) || list.AccountID == "" {
+		return
+	}
+	account := principal
+	if !awsarn.IsAccountID(principal) {
+		pr, err := awsarn.Parse(principal)
+		if err != nil {
+			return
+		}
+		account = pr.Account
+	}
+	if account != list.AccountID {
+		return
+	}
+	fmt.Fprintf(o.IO.ErrOut, "note: %s keeps role %s on %s through auth mode account (every identity of account %s has it); only auth mode rules removes it\n",
+		principal, list.AccountRole, envName, list.AccountID)
 }
 
 func orDash(s string) string {

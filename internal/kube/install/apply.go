@@ -143,6 +143,8 @@ type Existing struct {
 	ClusterID string
 	// Webhook is the IAM webhook's material (its APIServer empty), nil when it is not installed.
 	Webhook *Webhook
+	// Auth is the installed operator's authorization mode (empty: its defaults).
+	Auth Auth
 }
 
 // LoadExisting reads the previous install in namespace, if any. Objects that cortex does not
@@ -205,6 +207,7 @@ func LoadExisting(ctx context.Context, c kubernetes.Interface, namespace string)
 		return nil, fmt.Errorf("read Deployment %s/%s: %w", namespace, OperatorName, err)
 	case d.Labels[LabelManagedBy] == ManagedBy:
 		e.ClusterID = d.Annotations[AnnotationClusterID]
+		e.Auth = AuthOf(d)
 	}
 	return e, nil
 }

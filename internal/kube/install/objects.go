@@ -148,6 +148,9 @@ type Options struct {
 	// APIIAM is what APIs may be given (operator --api-allowed-policy-arn/--api-allowed-role-arn;
 	// the cluster admin's allowlist, empty: nothing).
 	APIIAM apiidentity.Allowed
+	// Auth is the operator's authorization mode (operator --auth-mode/--account-role; empty: its
+	// defaults, account and deploy, and no argument).
+	Auth Auth
 	// Provider is what the operator reports: kubernetes (default) or aws (the EKS install of
 	// `cluster up --provider aws`; the same kube backend and state in Secrets).
 	Provider string
@@ -227,6 +230,9 @@ func (o *Options) setDefaults() error {
 		return errors.New("per-API roles by EKS Pod Identity need the EKS cluster's name and the account id")
 	}
 	if err := o.APIIAM.Validate("api_iam"); err != nil {
+		return err
+	}
+	if err := o.Auth.Validate(); err != nil {
 		return err
 	}
 	if o.OperatorServiceIP != "" && net.ParseIP(o.OperatorServiceIP) == nil {
@@ -513,6 +519,7 @@ func operatorDeployment(opts Options, selector map[string]string) *appsac.Deploy
 	if opts.CreatorARN != "" {
 		args = append(args, "--creator-arn="+opts.CreatorARN)
 	}
+	args = append(args, opts.Auth.Args()...)
 	if opts.STSTestEndpoint != "" {
 		args = append(args, "--sts-test-endpoint="+opts.STSTestEndpoint)
 	}

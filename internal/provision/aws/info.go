@@ -218,7 +218,7 @@ func (p *Provisioner) planConfigure(ctx context.Context, cfg *clusterconfig.Conf
 }
 
 // Configure applies the fields of cfg that may change on a running cluster (node group sizes,
-// CIDR allowlists, certificate, iam_policy_arns, access) and refuses every other difference
+// CIDR allowlists, certificate, iam_policy_arns, api_iam, auth_mode, access) and refuses every other difference
 // before changing anything.
 func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) ([]clusterconfig.Change, error) {
 	id, st, changes, err := p.planConfigure(ctx, cfg)
@@ -291,6 +291,13 @@ func (p *Provisioner) Configure(ctx context.Context, cfg *clusterconfig.Config) 
 		u := &upper{p: p, cfg: cfg, names: names}
 		if err := u.configureAPIIAM(ctx, old.APIIAM); err != nil {
 			return nil, fmt.Errorf("api_iam (run configure again to finish): %w", err)
+		}
+	}
+	// auth_mode and account_role: the operator's arguments, then its rollout.
+	if old.Auth() != cfg.Auth() {
+		u := &upper{p: p, cfg: cfg, names: names}
+		if err := u.configureAuth(ctx); err != nil {
+			return nil, fmt.Errorf("auth_mode (run configure again to finish): %w", err)
 		}
 	}
 	// iam_policy_arns: attach the new ones, detach the ones removed from the config.

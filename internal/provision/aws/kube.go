@@ -234,6 +234,8 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		OperatorAWS: p.OperatorAWS(), EKSPodIdentity: true, ClusterName: st.EKSCluster,
 		// What APIs may be given: cluster.yaml's api_iam, the cluster admin's (empty: nothing).
 		APIIAM: u.cfg.APIIAM,
+		// Who may use the cluster: cluster.yaml's auth_mode and account_role (empty: account).
+		Auth: install.Auth{Mode: u.cfg.AuthMode, AccountRole: u.cfg.AccountRole},
 		// TESTS ONLY (empty on a real cluster): see Options.
 		STSTestEndpoint: p.opts.STSTestEndpoint, APIServer: p.opts.APIServer,
 	})
@@ -604,6 +606,9 @@ type InstallInfo struct {
 	Operator string `json:"operator"`
 	Gateway  string `json:"gateway"`
 	Error    string `json:"error,omitempty"`
+	// AuthMode and AccountRole are what the operator's Deployment runs with (its arguments).
+	AuthMode    string `json:"auth_mode,omitempty"`
+	AccountRole string `json:"account_role,omitempty"`
 }
 
 func (p *Provisioner) installInfo(ctx context.Context, st *State) *InstallInfo {
@@ -623,6 +628,10 @@ func (p *Provisioner) installInfo(ctx context.Context, st *State) *InstallInfo {
 		}
 		if err != nil {
 			return "", err
+		}
+		if name == install.OperatorName {
+			a := install.AuthOf(dep).Effective()
+			ii.AuthMode, ii.AccountRole = a.Mode, a.AccountRole
 		}
 		want := int32(1)
 		if dep.Spec.Replicas != nil {

@@ -114,6 +114,13 @@ func (p *Provisioner) Up(ctx context.Context, cfg *clusterconfig.Config) (*Resul
 			if err := p.checkAPIIAMInUse(ctx, prev, cfg.APIIAM); err != nil {
 				return nil, err
 			}
+			// Who may use a running cluster changes only by configure, which shows the change
+			// and asks: an up with a cluster.yaml that left auth_mode out must not open a
+			// cluster locked down to rules to its whole account.
+			if from, to := prev.Config.Auth(), cfg.Auth(); from != to {
+				return nil, fmt.Errorf("auth_mode: cluster %s runs in auth mode %s (account_role %q) and cluster.yaml says %s (account_role %q); nothing was changed: put the running values in cluster.yaml, or change them with cortex cluster configure",
+					cfg.ClusterName, from.Mode, from.AccountRole, to.Mode, to.AccountRole)
+			}
 		}
 		p.state = prev
 		p.state.Config = cfg

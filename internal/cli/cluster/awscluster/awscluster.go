@@ -27,6 +27,7 @@ import (
 	"github.com/cortexlabs-go/cortex/internal/credentials"
 	"github.com/cortexlabs-go/cortex/internal/iampolicy"
 	"github.com/cortexlabs-go/cortex/internal/identity"
+	"github.com/cortexlabs-go/cortex/internal/kube/install"
 	"github.com/cortexlabs-go/cortex/internal/kubeaccess"
 	provaws "github.com/cortexlabs-go/cortex/internal/provision/aws"
 	"github.com/cortexlabs-go/cortex/internal/tlsutil"
@@ -482,6 +483,7 @@ func upRun(o *UpOptions) error {
 		return err
 	}
 	fmt.Fprintf(out, "cluster CA (SHA-256): %s\n", fp)
+	fmt.Fprintln(out, authModeLine(cfg.Auth(), st.AccountID))
 	for _, line := range revocationAdvice(st, s.spinUp, s.operatorCreds) {
 		fmt.Fprintln(out, line)
 	}
@@ -503,6 +505,14 @@ func upRun(o *UpOptions) error {
 		return fmt.Errorf("cluster %s is up, but %w (run cluster up again to finish)", cfg.ClusterName, err)
 	}
 	return nil
+}
+
+// authModeLine says in one line who may use the cluster (cluster.yaml's auth_mode).
+func authModeLine(a clusterconfig.AuthMode, account string) string {
+	if a.Mode == "rules" {
+		return "auth mode rules: only the creator and the principals of access rules may use the cluster"
+	}
+	return fmt.Sprintf("auth mode account: every IAM identity of account %s gets role %s, granted or not (auth_mode: rules in cluster.yaml limits it to access rules)", account, a.AccountRole)
 }
 
 func writeEnv(d *Deps, name string, st *provaws.State, spinUp *credentials.Creds, sts identity.STSEndpoint) error {
@@ -620,6 +630,9 @@ func infoTable(tw *tabwriter.Writer, i *provaws.Info) {
 		} else {
 			row("operator", in.Operator)
 			row("gateway", in.Gateway)
+			if in.AuthMode != "" {
+				row("auth mode", install.Auth{Mode: in.AuthMode, AccountRole: in.AccountRole})
+			}
 		}
 	} else {
 		row("install", "nothing installed in the EKS cluster")
@@ -728,13 +741,17 @@ func NewCmdConfigure(f *cmdutil.Factory, runF func(*ConfigureOptions) error) *co
 		Long: `Apply the fields of cluster.yaml that may change on a running AWS cluster: node group
 min_instances/max_instances, *_load_balancer_cidr_allowlist, ssl_certificate_arn, the
 cluster-wide iam_policy_arns (attached to and detached from the nodes' role, next to the default
-policy cortex-<cluster>-<region>), api_iam and access. Any other difference is refused before
+policy cortex-<cluster>-<region>), api_iam, auth_mode, account_role and access. Any other difference is refused before
 anything changes. The changes are shown first; --dry-run stops there, and otherwise they are
 applied after a confirmation (--yes without a terminal).
 
 api_iam (what APIs may be given) changes the operator's allowlist (its Deployment, whose rollout
 is waited for) and its role's inline policy; an ARN that a deployed API still uses cannot be
 removed (the error names the APIs), and a list too long for IAM's policy size quota is refused.
+
+auth_mode and account_role (who may use the cluster without an access rule) change the operator's
+arguments; the change holds once its rollout, which is waited for, is done. auth_mode: rules
+locks the cluster down to the creator and the principals of access rules.
 
 access is applied relative to what cluster.yaml applied before: rules added are granted, rules
 whose role changed get the new role, rules removed are revoked, each as cortex cluster access

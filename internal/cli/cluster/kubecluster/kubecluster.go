@@ -116,6 +116,10 @@ type UpOptions struct {
 	Region      string
 	IAMWebhook  bool
 	APIServer   string
+	// AuthMode and AccountRole are the operator's authorization mode (authFlags); empty: as
+	// installed before, else the operator's defaults (account, deploy).
+	AuthMode    string
+	AccountRole string
 	// STSTestEndpoint, TESTS ONLY: the operator verifies tokens against this STS emulator, and
 	// the environment signs them for it.
 	STSTestEndpoint string
@@ -141,11 +145,19 @@ address and the pinned CA. The same objects as YAML: cortex cluster manifests.
 --iam-webhook (self-managed clusters) also makes a client CA and a client certificate for the API
 server, and starts the operator with its TokenReview webhook for the kubeconfig's API server URL;
 cortex cluster webhook-config then prints the file kube-apiserver needs. Once on, it stays on when
-the command is run again without the flag (cluster down removes it).`,
+the command is run again without the flag (cluster down removes it).
+
+--auth-mode says who may use the cluster. account (the default): every IAM identity of
+--account-id gets --account-role (deploy unless read), besides the creator and access rules.
+rules: only the creator (--creator-arn, admin) and the principals of access rules (cortex cluster
+access grant); use it to lock a cluster down to the identities granted. A re-run without the flags
+keeps the mode installed before.`,
 		Example: `  cortex cluster up --provider kubernetes --image registry.example.com/cortex:0.1
   cortex cluster up --provider kubernetes --context prod --namespace cortex --service-type NodePort --image ...
   cortex cluster up --provider kubernetes --image registry.example.com/cortex:0.1 --api-image registry.example.com/cortex-python-runtime:0.1
-  cortex cluster up --provider kubernetes --image ... --iam-webhook && cortex cluster webhook-config --output cortex-webhook.kubeconfig`,
+  cortex cluster up --provider kubernetes --image ... --iam-webhook && cortex cluster webhook-config --output cortex-webhook.kubeconfig
+  cortex cluster up --provider kubernetes --image ... --account-id 123456789012 --creator-arn arn:aws:iam::123456789012:role/admin --auth-mode rules
+  cortex cluster up --provider kubernetes --image ... --account-id 123456789012 --auth-mode account --account-role read`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o.ctx = c.Context()
@@ -165,6 +177,7 @@ the command is run again without the flag (cluster down removes it).`,
 	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
 	fl.BoolVar(&o.IAMWebhook, "iam-webhook", false, "turn on the operator's TokenReview webhook for this cluster's API server (kubectl with IAM identities on a self-managed cluster; then: cortex cluster webhook-config)")
 	fl.StringVar(&o.APIServer, "api-server-address", "", "host:port at which the operator's pods reach the Kubernetes API, for clusters whose kubernetes Service does not lead there (no Service proxy)")
+	authFlags(cmd, &o.AuthMode, &o.AccountRole, "default: as installed before, else account")
 	fl.StringVar(&o.STSTestEndpoint, "sts-test-endpoint", "", "TESTS ONLY: the operator verifies identity tokens against this STS emulator URL (e.g. moto) instead of AWS, and the environment signs them for it")
 	_ = fl.MarkHidden("sts-test-endpoint") // tests only: not in --help
 	fl.DurationVar(&o.WaitTimeout, "wait-timeout", 5*time.Minute, "longest to wait for the operator to be available (and a load balancer's address)")
@@ -244,8 +257,41 @@ func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (serviceE
 	return e, nil
 }
 
+// authFlags adds --auth-mode and --account-role to cmd.
+func authFlags(cmd *cobra.Command, mode, role *string, def string) {
+	cmd.Flags().StringVar(mode, "auth-mode", "", "who may use the cluster: account (every IAM identity of --account-id gets --account-role) or rules (only the creator and principals of access rules) ("+def+")")
+	cmd.Flags().StringVar(role, "account-role", "", "with --auth-mode account: the role of every identity of the account, read or deploy (default deploy)")
+	_ = cmd.RegisterFlagCompletionFunc("auth-mode", cmdutil.FixedValues("account", "rules"))
+	_ = cmd.RegisterFlagCompletionFunc("account-role", cmdutil.FixedValues("read", "deploy"))
+}
+
+// authFrom is the mode of the flags, validated.
+func authFrom(mode, role string) (install.Auth, error) {
+	a := install.Auth{Mode: mode, AccountRole: role}
+	if err := a.Validate(); err != nil {
+		return a, fmt.Errorf("--auth-mode/--account-role: %w", err)
+	}
+	return a, nil
+}
+
+// authSummary is the one line that says who may use the cluster.
+func authSummary(a install.Auth, accountID string) string {
+	e := a.Effective()
+	if e.Mode == "rules" {
+		return "auth mode rules: only the creator and the principals of access rules may use the cluster (cortex cluster access grant)"
+	}
+	if accountID == "" {
+		return "auth mode account, without an account id: only the creator and the principals of access rules may use the cluster"
+	}
+	return fmt.Sprintf("auth mode account: every IAM identity of account %s gets role %s, granted or not (lock it down: --auth-mode rules)", accountID, e.AccountRole)
+}
+
 func upRun(o *UpOptions) error {
 	st, err := install.ParseServiceType(o.ServiceType)
+	if err != nil {
+		return err
+	}
+	auth, err := authFrom(o.AuthMode, o.AccountRole)
 	if err != nil {
 		return err
 	}
@@ -291,6 +337,17 @@ func upRun(o *UpOptions) error {
 			clusterID = ex.ClusterID
 		}
 		fmt.Fprintf(o.IO.ErrOut, "upgrading cortex in namespace %s (cluster id %s)\n", ns, clusterID)
+		// A re-run without the flags keeps the mode: a cluster locked down to rules is not opened
+		// to its whole account by an upgrade that did not ask for it.
+		if o.AuthMode == "" {
+			auth.Mode = ex.Auth.Mode
+			if o.AccountRole == "" {
+				auth.AccountRole = ex.Auth.AccountRole
+			}
+			if auth, err = authFrom(auth.Mode, auth.AccountRole); err != nil {
+				return fmt.Errorf("with the auth mode installed before (%s): %w", ex.Auth.Effective().Mode, err)
+			}
+		}
 	} else {
 		fmt.Fprintf(o.IO.ErrOut, "installing cortex in namespace %s\n", ns)
 	}
@@ -314,7 +371,7 @@ func upRun(o *UpOptions) error {
 		}
 		opts := install.Options{Namespace: ns, APIsNamespace: o.apisNamespace(), Image: o.Image, APIImage: o.APIImage, ServiceType: st,
 			ClusterID: clusterID, AccountID: o.AccountID, Region: o.Region, CreatorARN: o.CreatorARN, TLS: tlsm, Webhook: webhook,
-			APIServer: o.APIServer, STSTestEndpoint: o.STSTestEndpoint, OperatorServiceIP: operatorIP}
+			APIServer: o.APIServer, STSTestEndpoint: o.STSTestEndpoint, OperatorServiceIP: operatorIP, Auth: auth}
 		opts.PublicEndpoints, opts.GatewayPublicEndpoints = e.operators, e.gateways
 		objs, err := install.Build(opts)
 		if err != nil {
@@ -406,6 +463,7 @@ func upRun(o *UpOptions) error {
 	if how == "cluster IP" {
 		fmt.Fprintf(o.IO.Out, "the cluster IP is reachable only from inside the cluster (e.g. through kubectl port-forward)\n")
 	}
+	fmt.Fprintln(o.IO.Out, authSummary(auth, o.AccountID))
 	if webhook != nil {
 		fmt.Fprintf(o.IO.Out, "the IAM webhook answers the API server %s: cortex cluster webhook-config prints what kube-apiserver needs\n", webhook.APIServer)
 	}
@@ -456,6 +514,8 @@ type infoResult struct {
 	GatewayURL    string       `json:"gateway_endpoint,omitempty"`
 	ClusterID     string       `json:"cluster_id,omitempty"`
 	Image         string       `json:"image,omitempty"`
+	AuthMode      string       `json:"auth_mode,omitempty"`
+	AccountRole   string       `json:"account_role,omitempty"`
 	Objects       []infoObject `json:"objects"`
 }
 
@@ -486,6 +546,8 @@ func infoRun(o *InfoOptions) error {
 		if cs := d.Spec.Template.Spec.Containers; len(cs) > 0 {
 			res.Image = cs[0].Image
 		}
+		a := install.AuthOf(d).Effective()
+		res.AuthMode, res.AccountRole = a.Mode, a.AccountRole
 	}
 	if g, err := c.AppsV1().Deployments(o.Namespace).Get(ctx, install.GatewayName, metav1.GetOptions{}); err == nil {
 		res.Gateway = deploymentState(g)
@@ -503,6 +565,9 @@ func infoRun(o *InfoOptions) error {
 		fmt.Fprintf(tw, "gateway\t%s\n", res.Gateway)
 		if res.GatewayURL != "" {
 			fmt.Fprintf(tw, "gateway endpoint\t%s\n", res.GatewayURL)
+		}
+		if res.AuthMode != "" {
+			fmt.Fprintf(tw, "auth mode\t%s\n", install.Auth{Mode: res.AuthMode, AccountRole: res.AccountRole})
 		}
 		fmt.Fprintf(tw, "image\t%s\ncluster id\t%s\n\nKIND\tNAMESPACE\tNAME\n", res.Image, res.ClusterID)
 		for _, ob := range res.Objects {
@@ -624,6 +689,8 @@ type ManifestsOptions struct {
 	AccountID   string
 	CreatorARN  string
 	Region      string
+	AuthMode    string
+	AccountRole string
 	TLSNames    []string
 }
 
@@ -639,7 +706,8 @@ and the operator's): keep it out of plain version control (use sealed or encrypt
 apply it directly. The operator's public endpoint is not known before its Service has an address:
 give its name with --tls-dns-name, and configure the environment by hand (docs/kubernetes.md).`,
 		Example: `  cortex cluster manifests --image registry.example.com/cortex:0.1 | kubectl apply --server-side -f -
-  cortex cluster manifests --image registry.example.com/cortex:0.1 --api-image registry.example.com/cortex-python-runtime:0.1 > cortex.yaml`,
+  cortex cluster manifests --image registry.example.com/cortex:0.1 --api-image registry.example.com/cortex-python-runtime:0.1 > cortex.yaml
+  cortex cluster manifests --image registry.example.com/cortex:0.1 --account-id 123456789012 --creator-arn arn:aws:iam::123456789012:role/admin --auth-mode rules`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -657,6 +725,7 @@ give its name with --tls-dns-name, and configure the environment by hand (docs/k
 	fl.StringVar(&o.CreatorARN, "creator-arn", "", "IAM ARN that is always admin")
 	fl.StringVar(&o.Region, "region", "", "AWS region clients sign their STS requests for (default us-east-1)")
 	fl.StringSliceVar(&o.TLSNames, "tls-dns-name", nil, "extra DNS name or IP for the operator's certificate (repeatable)")
+	authFlags(cmd, &o.AuthMode, &o.AccountRole, "default account")
 	_ = cmd.RegisterFlagCompletionFunc("service-type", cmdutil.FixedValues("LoadBalancer", "NodePort", "ClusterIP"))
 	return cmd
 }
@@ -669,12 +738,16 @@ func manifestsRun(o *ManifestsOptions) error {
 	if o.Image == "" {
 		return errors.New("--image is required: the cortex image the operator runs")
 	}
+	auth, err := authFrom(o.AuthMode, o.AccountRole)
+	if err != nil {
+		return err
+	}
 	tlsm, err := install.NewTLS(o.Namespace, o.TLSNames, nil)
 	if err != nil {
 		return err
 	}
 	objs, err := install.Build(install.Options{Namespace: o.Namespace, Image: o.Image, APIImage: o.APIImage, ServiceType: st, ClusterID: newClusterID(),
-		AccountID: o.AccountID, CreatorARN: o.CreatorARN, Region: o.Region, TLS: tlsm})
+		AccountID: o.AccountID, CreatorARN: o.CreatorARN, Region: o.Region, TLS: tlsm, Auth: auth})
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,13 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 	}{
 		{"defaults", []string{"--image", "i"}, func(o *UpOptions) bool {
 			return o.Image == "i" && o.APIImage == "" && o.Namespace == "cortex" && o.ServiceType == "LoadBalancer" && o.WaitTimeout == 5*time.Minute &&
-				o.Kubeconfig == "" && o.Context == ""
+				o.Kubeconfig == "" && o.Context == "" && o.AuthMode == "" && o.AccountRole == ""
+		}},
+		{"auth", []string{"--image", "i", "--auth-mode", "account", "--account-role", "read"}, func(o *UpOptions) bool {
+			return o.AuthMode == "account" && o.AccountRole == "read"
+		}},
+		{"rules", []string{"--image", "i", "--auth-mode", "rules"}, func(o *UpOptions) bool {
+			return o.AuthMode == "rules" && o.AccountRole == ""
 		}},
 		{"all", []string{"--image", "i", "--kubeconfig", "k", "--context", "c", "--namespace", "team", "--service-type", "NodePort",
 			"--wait-timeout", "10s", "--account-id", "123456789012", "--creator-arn", "arn:aws:iam::123456789012:user/a", "--region", "eu-west-1", "--iam-webhook",
@@ -58,6 +64,13 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 		{[]string{"--image", "i", "--sts-test-endpoint", "10.213.0.1:5000"}, "--sts-test-endpoint"},
 		{[]string{"--image", "i", "--namespace", "Bad_NS"}, "invalid --namespace"},
 		{[]string{"--image", "i", "--namespace", strings.Repeat("n", 60)}, "invalid --namespace"},
+		// Refused before a client is made (no kubeconfig here): nothing is written.
+		{[]string{"--image", "i", "--auth-mode", "Rules"}, `--auth-mode/--account-role: invalid auth mode "Rules": use account or rules`},
+		{[]string{"--image", "i", "--auth-mode", "none"}, "use account or rules"},
+		{[]string{"--image", "i", "--auth-mode", "rules "}, "use account or rules"},
+		{[]string{"--image", "i", "--account-role", "admin"}, `account role: role "admin" is not offered for a whole account`},
+		{[]string{"--image", "i", "--account-role", "write"}, `invalid role "write"`},
+		{[]string{"--image", "i", "--auth-mode", "rules", "--account-role", "read"}, "applies only in auth mode account"},
 	} {
 		err := cmdutil.ExecuteTest(NewCmdUp(f, nil), tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -78,6 +91,12 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 	if err := cmdutil.ExecuteTest(NewCmdManifests(f, nil)); err == nil || !strings.Contains(err.Error(), "--image is required") {
 		t.Errorf("manifests without --image: %v", err)
 	}
+	for _, bad := range [][]string{{"--auth-mode", "yes"}, {"--account-role", "admin"}, {"--auth-mode", "rules", "--account-role", "deploy"}} {
+		mf, out, _ := cmdutil.TestFactory(t.TempDir(), "", false)
+		if err := cmdutil.ExecuteTest(NewCmdManifests(mf, nil), append([]string{"--image", "i"}, bad...)...); err == nil || !strings.Contains(err.Error(), "--auth-mode/--account-role") || out.Len() != 0 {
+			t.Errorf("manifests %v: %v, output %d bytes", bad, err, out.Len())
+		}
+	}
 	// --api-image reaches the operator's arguments (the image of python and command APIs); without
 	// it the APIs run the cortex image.
 	for _, tc := range []struct {
@@ -86,6 +105,8 @@ func TestFlagsParseIntoOptions(t *testing.T) {
 	}{
 		{[]string{"--image", "reg/cortex:1", "--api-image", "reg/py:1"}, "--api-image=reg/py:1"},
 		{[]string{"--image", "reg/cortex:1"}, "--api-image=reg/cortex:1"},
+		{[]string{"--image", "reg/cortex:1", "--auth-mode", "rules"}, "--auth-mode=rules"},
+		{[]string{"--image", "reg/cortex:1", "--auth-mode", "account", "--account-role", "read"}, "--account-role=read"},
 	} {
 		mf, out, _ := cmdutil.TestFactory(t.TempDir(), "", false)
 		if err := cmdutil.ExecuteTest(NewCmdManifests(mf, nil), tc.args...); err != nil || !strings.Contains(out.String(), tc.want) {
@@ -117,6 +138,9 @@ func TestUpInfoDown(t *testing.T) {
 			t.Errorf("progress lacks %q:\n%s", want, errOut)
 		}
 	}
+	if !strings.Contains(out.String(), "auth mode account, without an account id") {
+		t.Errorf("up does not say its auth mode:\n%s", out)
+	}
 	ctx := context.Background()
 	svc, err := c.Client.CoreV1().Services("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
 	if err != nil {
@@ -145,7 +169,7 @@ func TestUpInfoDown(t *testing.T) {
 	}
 	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
 	if !strings.Contains(args, "--public-endpoint="+wantEndpoint) || !strings.Contains(args, "--cluster-id="+env.ClusterID) ||
-		!strings.Contains(args, "--api-image=cortex/cortex-python-runtime:test") {
+		!strings.Contains(args, "--api-image=cortex/cortex-python-runtime:test") || strings.Contains(args, "--auth-mode") {
 		t.Errorf("operator args %s", args)
 	}
 	// The gateway resolves the operator's Service name to its cluster IP without cluster DNS.
@@ -190,7 +214,8 @@ func TestUpInfoDown(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	nodePort := append(append([]string{}, up...), "--service-type", "NodePort")
+	// --auth-mode rules locks the cluster down; the later runs without the flag keep it.
+	nodePort := append(append([]string{}, up...), "--service-type", "NodePort", "--auth-mode", "rules")
 	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), nodePort...) })
 	svc, err = c.Client.CoreV1().Services("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
 	if err != nil {
@@ -227,8 +252,15 @@ func TestUpInfoDown(t *testing.T) {
 	if cert, err := x509.ParseCertificate(blk.Bytes); err != nil || cert.VerifyHostname("192.0.2.9") != nil || cert.VerifyHostname("127.0.0.1") != nil {
 		t.Errorf("the server certificate does not cover both nodes (%v)", err)
 	}
+	if !strings.Contains(out.String(), "auth mode rules: only the creator and the principals of access rules") {
+		t.Errorf("up --auth-mode rules says:\n%s", out)
+	}
 	run(func() error { return cmdutil.ExecuteTest(NewCmdUp(f, nil), up...) })
 	wantEndpoint = "https://" + svc.Spec.ClusterIP + ":8888"
+	d, _ = c.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if a := install.AuthOf(d); a != (install.Auth{Mode: "rules"}) || !strings.Contains(out.String(), "auth mode rules") {
+		t.Errorf("up without --auth-mode after rules: %+v\n%s", a, out)
+	}
 
 	run(func() error {
 		return cmdutil.ExecuteTest(NewCmdInfo(f, nil), "--kubeconfig", c.Kubeconfig, "-o", "json")
@@ -240,7 +272,8 @@ func TestUpInfoDown(t *testing.T) {
 	// 15 objects: 13, and the state Role and its binding in the operator's namespace.
 	if !strings.HasPrefix(info.Operator, "available") || info.ClusterID != env.ClusterID || info.Image != "cortex/cortex:test" ||
 		info.Endpoint != wantEndpoint+" (cluster IP)" || len(info.Objects) != 24 ||
-		!strings.HasPrefix(info.Gateway, "available (2/2") || !strings.HasPrefix(info.GatewayURL, "https://") {
+		!strings.HasPrefix(info.Gateway, "available (2/2") || !strings.HasPrefix(info.GatewayURL, "https://") ||
+		info.AuthMode != "rules" || info.AccountRole != "" {
 		t.Errorf("info %+v", info)
 	}
 
