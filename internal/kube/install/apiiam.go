@@ -7,8 +7,10 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/cortexlabs-go/cortex/internal/apiidentity"
 )
@@ -48,31 +50,42 @@ func SetAPIIAM(ctx context.Context, c kubernetes.Interface, namespace string, a 
 	if err := a.Validate("api_iam"); err != nil {
 		return false, err
 	}
-	d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})
-	if err != nil {
-		return false, fmt.Errorf("read the operator's Deployment %s/%s: %w", namespace, OperatorName, err)
-	}
-	i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(ct corev1.Container) bool { return ct.Name == operatorContainer })
-	if i < 0 {
-		return false, fmt.Errorf("the Deployment %s/%s has no container %s", namespace, OperatorName, operatorContainer)
-	}
-	ct := &d.Spec.Template.Spec.Containers[i]
-	// The new flags go where the old ones were (or before --region, as Build orders them).
-	at := slices.IndexFunc(ct.Args, isAPIIAMArg)
-	if at < 0 {
-		if at = slices.IndexFunc(ct.Args, func(s string) bool { return strings.HasPrefix(s, "--region=") }); at < 0 {
-			at = len(ct.Args)
+	changed := false
+	// The Deployment's controller writes its status all along: on a conflict the Deployment is
+	// read again and only the allowlist arguments are set again (as SetAuth does).
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("read the operator's Deployment %s/%s: %w", namespace, OperatorName, err)
 		}
-	}
-	kept := slices.DeleteFunc(slices.Clone(ct.Args[:at]), isAPIIAMArg)
-	rest := slices.DeleteFunc(slices.Clone(ct.Args[at:]), isAPIIAMArg)
-	args := append(append(kept, APIIAMArgs(a)...), rest...)
-	if slices.Equal(args, ct.Args) {
-		return false, nil
-	}
-	ct.Args = args
-	if _, err := c.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{FieldManager: FieldManager + "-configure"}); err != nil {
-		return false, fmt.Errorf("update the operator's Deployment %s/%s: %w", namespace, OperatorName, err)
-	}
-	return true, nil
+		i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(ct corev1.Container) bool { return ct.Name == operatorContainer })
+		if i < 0 {
+			return fmt.Errorf("the Deployment %s/%s has no container %s", namespace, OperatorName, operatorContainer)
+		}
+		ct := &d.Spec.Template.Spec.Containers[i]
+		// The new flags go where the old ones were (or before --region, as Build orders them).
+		at := slices.IndexFunc(ct.Args, isAPIIAMArg)
+		if at < 0 {
+			if at = slices.IndexFunc(ct.Args, func(s string) bool { return strings.HasPrefix(s, "--region=") }); at < 0 {
+				at = len(ct.Args)
+			}
+		}
+		kept := slices.DeleteFunc(slices.Clone(ct.Args[:at]), isAPIIAMArg)
+		rest := slices.DeleteFunc(slices.Clone(ct.Args[at:]), isAPIIAMArg)
+		args := append(append(kept, APIIAMArgs(a)...), rest...)
+		if slices.Equal(args, ct.Args) {
+			changed = false
+			return nil
+		}
+		ct.Args = args
+		if _, err := c.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{FieldManager: FieldManager + "-configure"}); err != nil {
+			if apierrors.IsConflict(err) {
+				return err
+			}
+			return fmt.Errorf("update the operator's Deployment %s/%s: %w", namespace, OperatorName, err)
+		}
+		changed = true
+		return nil
+	})
+	return changed, err
 }
