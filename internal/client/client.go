@@ -398,7 +398,13 @@ func (c *Client) CallAPI(ctx context.Context, method, endpoint, contentType stri
 	default:
 		return nil, fmt.Errorf("the API's auth type %q is unknown to this client: upgrade cortex", creds.Auth)
 	}
-	resp, err := hc.Do(req)
+	// Never follow a redirect: the replica chooses it, and Go would carry Authorization (which
+	// the gateway keeps from the replica) to the same host name on another port or to any
+	// subdomain, with public roots any such name with a public certificate. The 3xx is the answer
+	// (as in the Python client, allow_redirects=False).
+	noRedirect := *hc
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirect.Do(req)
 	if err != nil {
 		if creds.EndpointTLS == apitypes.EndpointTLSPublic {
 			return nil, describePublicTransportError(u, err)

@@ -546,9 +546,13 @@ func sortedKeys(m map[string]string) []string {
 
 // IsDNSName reports whether s is a fully qualified DNS host name: lower-case letters, digits and
 // hyphens in labels of 1 to 63 characters, at least two labels, 253 characters at most, no
-// wildcard and no trailing dot.
+// wildcard, no trailing dot, and a last label that is not all digits (so no IPv4 address, which
+// TLS clients match against IP SANs, never names).
 func IsDNSName(s string) bool {
 	if len(s) > 253 || !strings.Contains(s, ".") {
+		return false
+	}
+	if tld := s[strings.LastIndexByte(s, '.')+1:]; strings.Trim(tld, "0123456789") == "" {
 		return false
 	}
 	for _, l := range strings.Split(s, ".") {

@@ -120,6 +120,9 @@ func TestValidation(t *testing.T) {
 		{"api_domain url", "ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234\napi_domain: https://api.example.com\n", "is not a DNS name"},
 		{"api_domain port", "ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234\napi_domain: api.example.com:443\n", "is not a DNS name"},
 		{"api_domain upper", "ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234\napi_domain: API.example.com\n", "is not a DNS name"},
+		// An IP address is no DNS name: clients would match it against IP SANs, which no ACM
+		// certificate has; say so here rather than at acm:DescribeCertificate.
+		{"api_domain ip", "ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234\napi_domain: 10.0.0.1\n", "is not a DNS name"},
 		{"api_domain one label", "ssl_certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/abcd-1234\napi_domain: localhost\n", "is not a DNS name"},
 		{"tags ok", "tags: {team: ml, cost-center: \"42\"}\n", ""},
 		{"tag aws prefix", "tags: {\"aws:x\": v}\n", "aws: prefix"},

@@ -407,7 +407,9 @@ class Client:
             if endpoint_tls == "public" and isinstance(e, requests.exceptions.SSLError):
                 why = "TLS verification against public roots failed (does the name point at the API load balancer, and does its certificate cover it?)"
             raise TransportError(redact(f"calling API {name!r} at {url}: {why}", secret)) from None
-        if resp.status_code >= 400:
+        # A 3xx is an error too (as in cortex call): the redirect is not followed, so the API's
+        # own answer never came.
+        if resp.status_code >= 300:
             body = redact(resp.text[:_MAX_ERROR_BODY], secret) if secret else resp.text[:_MAX_ERROR_BODY]
             raise APICallError(resp.status_code, f"API {name!r} answered HTTP {resp.status_code}: {body[:500]}", body)
         ctype = resp.headers.get("Content-Type", "")

@@ -595,3 +595,28 @@ def test_call_verifies_each_endpoint_as_the_operator_says(server, tmp_path):
     finally:
         public.close()
         unknown.close()
+
+
+def test_call_does_not_follow_an_apis_redirect(server, tmp_path):
+    # The replica chooses its answer and the gateway keeps the caller's Authorization from it; a
+    # followed redirect would carry the key on (requests keeps it for the same host; here another
+    # path of the same public endpoint). As in cortex call, the 3xx is the answer, and an error:
+    # the API's own answer never came.
+    (tmp_path / "public").mkdir()
+    public = FakeServer(str(tmp_path / "public"))
+    try:
+        public.routes[("POST", "/steal")] = lambda req: (200, {"Content-Type": "application/json"}, b'{"ok": true}')
+        public.routes[("POST", "/echo")] = lambda req: (307, {"Location": public.url + "/steal"}, b"")
+        c = cortex.client(endpoint=server.url, ca_file=server.ca_file, local_token_file=_token_file(tmp_path),
+                          public_ca_bundle=public.ca_file)
+        try:
+            server.json("GET", "/v1/apis/r", 200, {"name": "r", "endpoint": public.url + "/echo",
+                                                   "endpoint_tls": "public", "auth": {"type": "api_key"}})
+            with pytest.raises(cortex.APICallError) as ei:
+                c.call("r", {}, api_key="cxk_secret")
+            assert ei.value.status == 307
+            assert [r["headers"].get("Authorization") for r in public.requests if r["path"] == "/steal"] == []
+        finally:
+            c.close()
+    finally:
+        public.close()
