@@ -87,7 +87,7 @@ func TestEKSRealNode(t *testing.T) {
 		c.BaseEndpoint = aws.String(fake.URL)
 		return eks.NewFromConfig(c)
 	}
-	fake = eksfake.Start(t, eksfake.Options{Upstream: rest.URL, CreatorARN: spinup.ARN, NodeGroupASGs: true,
+	fake = startEKSFakeOnNode(t, eksfake.Options{Upstream: rest.URL, CreatorARN: spinup.ARN, NodeGroupASGs: true,
 		KubeEndpoint: k.Config.Host, KubeCA: base64.StdEncoding.EncodeToString(k.Config.TLSClientConfig.CAData)})
 	proxy := startLBProxy(t, elb.NewFromConfig(restCfg), autoscaling.NewFromConfig(restCfg), k.Client)
 
@@ -114,7 +114,10 @@ func TestEKSRealNode(t *testing.T) {
 	begin := time.Now()
 	up := []string{"cluster", "up", clusterYAML, "--yes", "--configure-env", "--image", k.Node.Images["cortex"],
 		"--poll-interval", "200ms", "--wait-timeout", "150s",
-		"--sts-test-endpoint", idp.URL, "--api-server-address", strings.TrimPrefix(k.Config.Host, "https://")}
+		"--sts-test-endpoint", idp.URL, "--api-server-address", strings.TrimPrefix(k.Config.Host, "https://"),
+		// APIs: the python runtime image, and the operator's EKS and IAM calls to the EKS fake
+		// (on the node's address; eks_apis_test.go).
+		"--api-image", k.Node.Images["python-runtime"], "--aws-test-endpoint", fake.URL}
 	out, errOut, code := c.run(up...)
 	if code != 0 {
 		t.Fatalf("cortex %s: exit %d\n%s%s\nauthenticator:\n%s\n%s", strings.Join(up, " "), code, out, errOut, authn.log(), operatorPodLog(ctx, k))
@@ -220,7 +223,10 @@ func TestEKSRealNode(t *testing.T) {
 		t.Errorf("whoami as alice after revoke in rules mode: exit %d %s", code, errOut)
 	}
 
-	// 3. cluster down: nothing tagged with the cluster left in moto, no cortex object left.
+	// 3. APIs deployed and called through the API load balancer (eks_apis_test.go), in rules mode.
+	checkAPIsThroughAPILoadBalancer(t, k, c, proxy, spinup, otherAccount)
+
+	// 4. cluster down: nothing tagged with the cluster left in moto, no cortex object left.
 	begin = time.Now()
 	out, errOut, code = c.run("cluster", "down", clusterYAML, "--yes", "--poll-interval", "200ms")
 	downDone = true

@@ -2,7 +2,11 @@ package install
 
 import (
 	"errors"
+	"fmt"
+	"net/url"
 	"regexp"
+	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	coreac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -30,6 +34,12 @@ type OperatorAWS struct {
 	// an argument or a literal value of the Deployment. Nil: the operator uses the role of its
 	// ServiceAccount (EKS Pod Identity), and nothing about AWS credentials is installed.
 	Credentials *AWSCredentials
+	// TestEndpoint, TESTS ONLY (cluster up --aws-test-endpoint, hidden; empty on every real
+	// cluster), is the operator container's AWS_ENDPOINT_URL: every AWS SDK call of the operator
+	// (EKS, IAM; STS too unless --sts-test-endpoint names its own) goes to this emulator, for a
+	// test node that has no route to AWS (test/e2e TestEKSRealNode). Without it the variable is
+	// not set, and the SDK uses AWS's endpoints.
+	TestEndpoint string
 }
 
 // AWSCredentials are an access key (and, for temporary credentials, a session token).
@@ -50,6 +60,30 @@ func (a *OperatorAWS) validate() error {
 		}
 		if c.SecretAccessKey == "" {
 			return errors.New("the operator's AWS secret access key is empty")
+		}
+	}
+	if a.TestEndpoint != "" {
+		return ValidateAWSTestEndpoint(a.TestEndpoint)
+	}
+	return nil
+}
+
+// ValidateAWSTestEndpoint accepts what OperatorAWS.TestEndpoint may be: an http or https URL of
+// a host (and port), with no credentials, path, query or fragment (what the AWS SDK takes as a
+// base endpoint). A URL with user info (any "@") is refused without being repeated: it may hold a
+// password.
+func ValidateAWSTestEndpoint(s string) error {
+	if strings.Contains(s, "@") {
+		return errors.New("--aws-test-endpoint: a URL with user info is refused (credentials never go into a URL)")
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" || u.Opaque != "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return fmt.Errorf("--aws-test-endpoint %q: want http(s)://host[:port] (an AWS emulator, TESTS ONLY)", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("--aws-test-endpoint %q: invalid port", s)
 		}
 	}
 	return nil
@@ -82,6 +116,9 @@ func awsOperator(opts Options, pod *coreac.PodSpecApplyConfiguration) {
 	}
 	c := &pod.Containers[0] // WithContainers copied the operator's container
 	c.WithArgs("--check-aws-identity")
+	if a.TestEndpoint != "" {
+		c.WithEnv(coreac.EnvVar().WithName("AWS_ENDPOINT_URL").WithValue(a.TestEndpoint))
+	}
 	if a.Credentials == nil {
 		return
 	}

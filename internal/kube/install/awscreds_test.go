@@ -189,3 +189,55 @@ func TestOperatorAWSRefusesBadCredentials(t *testing.T) {
 		}
 	}
 }
+
+// OperatorAWS.TestEndpoint (TESTS ONLY) is the operator container's AWS_ENDPOINT_URL, and only
+// when set (never the gateway's); a value that is not http(s)://host[:port] is refused.
+func TestOperatorAWSTestEndpoint(t *testing.T) {
+	endpointEnv := func(c coreac.ContainerApplyConfiguration) []string {
+		var out []string
+		for _, e := range c.Env {
+			if strings.HasPrefix(*e.Name, "AWS_ENDPOINT_URL") {
+				out = append(out, *e.Name+"="+*e.Value)
+			}
+		}
+		return out
+	}
+	for _, a := range []*install.OperatorAWS{nil, {}, {Credentials: &install.AWSCredentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret}}} {
+		o := options(t, "cortex")
+		o.OperatorAWS = a
+		objs, err := install.Build(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range objs.Deployments {
+			if env := endpointEnv(d.Spec.Template.Spec.Containers[0]); len(env) != 0 {
+				t.Errorf("%s without TestEndpoint: %v", *d.Name, env)
+			}
+		}
+	}
+	o := options(t, "cortex")
+	o.OperatorAWS = &install.OperatorAWS{TestEndpoint: "http://10.213.0.1:5000"}
+	objs, err := install.Build(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range objs.Deployments {
+		want := []string(nil)
+		if *d.Name == install.OperatorName {
+			want = []string{"AWS_ENDPOINT_URL=http://10.213.0.1:5000"}
+		}
+		if got := endpointEnv(d.Spec.Template.Spec.Containers[0]); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s with TestEndpoint: %v, want %v", *d.Name, got, want)
+		}
+	}
+	for _, bad := range []string{"10.213.0.1:5000", "ftp://h", "http://", "http://h/path", "http://h?x=1", "http://h#f", "http://h:0", "http://h:99999", "mailto:x@h"} {
+		o.OperatorAWS = &install.OperatorAWS{TestEndpoint: bad}
+		if _, err := install.Build(o); err == nil || !strings.Contains(err.Error(), "--aws-test-endpoint") {
+			t.Errorf("TestEndpoint %q: err = %v", bad, err)
+		}
+	}
+	o.OperatorAWS = &install.OperatorAWS{TestEndpoint: "http://user:" + testSecret + "@h:5000"}
+	if _, err := install.Build(o); err == nil || strings.Contains(err.Error(), testSecret) {
+		t.Errorf("TestEndpoint with user info: err = %v (refused, without the password)", err)
+	}
+}

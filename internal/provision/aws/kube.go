@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -224,21 +225,37 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	objs, err := install.Build(install.Options{
-		Namespace: ns, Image: p.image(st), APIImage: p.apiImage(st), ServiceType: corev1.ServiceTypeNodePort,
-		OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort,
-		ClusterID: st.ClusterID, AccountID: st.AccountID, Region: st.Region, CreatorARN: creator,
-		PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway, GatewayPublicTLS: st.APIDomain != "", TLS: tlsm, Provider: "aws",
-		// The operator's AWS identity (cluster credentials in a Secret, or its role), and per-API
-		// roles by EKS Pod Identity in this EKS cluster.
-		OperatorAWS: p.OperatorAWS(), EKSPodIdentity: true, ClusterName: st.EKSCluster,
-		// What APIs may be given: cluster.yaml's api_iam, the cluster admin's (empty: nothing).
-		APIIAM: u.cfg.APIIAM,
-		// Who may use the cluster: cluster.yaml's auth_mode and account_role (empty: account).
-		Auth: install.Auth{Mode: u.cfg.AuthMode, AccountRole: u.cfg.AccountRole},
-		// TESTS ONLY (empty on a real cluster): see Options.
-		STSTestEndpoint: p.opts.STSTestEndpoint, APIServer: p.opts.APIServer,
-	})
+	build := func(operatorIP string) (*install.Objects, error) {
+		return install.Build(install.Options{
+			Namespace: ns, Image: p.image(st), APIImage: p.apiImage(st), ServiceType: corev1.ServiceTypeNodePort,
+			OperatorNodePort: OperatorNodePort, GatewayNodePort: GatewayNodePort,
+			ClusterID: st.ClusterID, AccountID: st.AccountID, Region: st.Region, CreatorARN: creator,
+			PublicEndpoints: endpoints, GatewayPublicEndpoints: gateway, GatewayPublicTLS: st.APIDomain != "", TLS: tlsm, Provider: "aws",
+			// The operator's AWS identity (cluster credentials in a Secret, or its role), and per-API
+			// roles by EKS Pod Identity in this EKS cluster.
+			OperatorAWS: p.OperatorAWS(), EKSPodIdentity: true, ClusterName: st.EKSCluster,
+			// What APIs may be given: cluster.yaml's api_iam, the cluster admin's (empty: nothing).
+			APIIAM: u.cfg.APIIAM,
+			// Who may use the cluster: cluster.yaml's auth_mode and account_role (empty: account).
+			Auth: install.Auth{Mode: u.cfg.AuthMode, AccountRole: u.cfg.AccountRole},
+			// TESTS ONLY (empty on a real cluster): see Options.
+			STSTestEndpoint: p.opts.STSTestEndpoint, APIServer: p.opts.APIServer,
+			OperatorServiceIP: operatorIP,
+		})
+	}
+	// The gateway pods dial the operator at its Service's name (cortex-operator.<ns>.svc, which
+	// the operator's certificate covers) and resolve it from a hosts entry (hostAliases) for the
+	// Service's cluster IP, as the kubernetes provider's install does. On EKS this is harmless:
+	// CoreDNS answers that name with that very IP, and a Service's cluster IP never changes while
+	// it exists (spec.clusterIP is immutable). It makes the gateway independent of cluster DNS
+	// (a node without it: test/e2e TestEKSRealNode). A Service made by this apply (the first
+	// install, or one deleted by hand) has its IP only afterwards: then the gateway is applied
+	// again with it. A re-run knows the IP before and applies once, changing nothing.
+	operatorIP, err := operatorServiceIP(ctx, c, ns)
+	if err != nil {
+		return "", err
+	}
+	objs, err := build(operatorIP)
 	if err != nil {
 		return "", err
 	}
@@ -255,6 +272,16 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	if err := install.Apply(ctx, c, objs, func(string) { n++ }); err != nil {
 		return "", err
 	}
+	if now, err := operatorServiceIP(ctx, c, ns); err != nil {
+		return "", err
+	} else if now != operatorIP {
+		if objs, err = build(now); err != nil {
+			return "", err
+		}
+		if err := install.Apply(ctx, c, objs, func(string) {}); err != nil {
+			return "", err
+		}
+	}
 	waitCtx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
 	defer cancel()
 	p.emit(Event{Step: stepKubeInstall, Phase: PhaseWaiting, Detail: "the operator and gateway Deployments to be available"})
@@ -262,6 +289,21 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%d objects applied in %s, operator and gateway available (image %s)", n, ns, o.Image), nil
+}
+
+// operatorServiceIP is the operator Service's cluster IP ("" before the Service exists).
+func operatorServiceIP(ctx context.Context, c kubernetes.Interface, ns string) (string, error) {
+	svc, err := c.CoreV1().Services(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("the operator Service %s/%s: %w", ns, install.OperatorName, err)
+	}
+	if net.ParseIP(svc.Spec.ClusterIP) == nil {
+		return "", nil
+	}
+	return svc.Spec.ClusterIP, nil
 }
 
 // lbRoute is one load balancer's route to the nodes.

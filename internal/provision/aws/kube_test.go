@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -215,6 +216,36 @@ func objectVersions(t *testing.T, c kubernetes.Interface) map[string]string {
 	return out
 }
 
+// checkGatewayFindsOperator: the gateway pods resolve the operator Service's name (in their
+// --operator URL) to its cluster IP from a hosts entry, without cluster DNS.
+func checkGatewayFindsOperator(t *testing.T, c kubernetes.Interface, gw *appsv1.Deployment) {
+	t.Helper()
+	svc, err := c.CoreV1().Services("cortex").Get(context.Background(), install.OperatorName, metav1.GetOptions{})
+	must(t, err)
+	want := []corev1.HostAlias{{IP: svc.Spec.ClusterIP, Hostnames: []string{install.OperatorName + ".cortex.svc"}}}
+	if got := gw.Spec.Template.Spec.HostAliases; svc.Spec.ClusterIP == "" || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("gateway hostAliases %v, want %v", got, want)
+	}
+	if !slices.Contains(gw.Spec.Template.Spec.Containers[0].Args, "--operator=https://"+install.OperatorName+".cortex.svc:8888") {
+		t.Errorf("gateway args %v: not the operator Service's name", gw.Spec.Template.Spec.Containers[0].Args)
+	}
+}
+
+// checkOperatorAWSEndpoint: AWS_ENDPOINT_URL is in the operator's container exactly when want is
+// set (TESTS ONLY), with that value.
+func checkOperatorAWSEndpoint(t *testing.T, dep *appsv1.Deployment, want string) {
+	t.Helper()
+	var got []string
+	for _, e := range dep.Spec.Template.Spec.Containers[0].Env {
+		if strings.HasPrefix(e.Name, "AWS_ENDPOINT_URL") {
+			got = append(got, e.Name+"="+e.Value)
+		}
+	}
+	if w := "AWS_ENDPOINT_URL=" + want; (want == "" && len(got) > 0) || (want != "" && (len(got) != 1 || got[0] != w)) {
+		t.Errorf("operator AWS endpoint variables %v, want %q", got, want)
+	}
+}
+
 // checkInstalled asserts what `up` put into the cluster and in front of it.
 func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []string {
 	t.Helper()
@@ -286,6 +317,9 @@ func checkInstalled(t *testing.T, h *eksHarness, p *Provisioner, res *Result) []
 	if img := gw.Spec.Template.Spec.Containers[0].Image; img != st.Kubernetes.Image {
 		t.Errorf("gateway image %s, state says %s", img, st.Kubernetes.Image)
 	}
+	checkGatewayFindsOperator(t, c, gw)
+	// The operator's AWS SDK endpoint: AWS's, unless the tests-only --aws-test-endpoint named one.
+	checkOperatorAWSEndpoint(t, dep, p.opts.AWSTestEndpoint)
 	// Services on the fixed node ports.
 	for name, port := range map[string]int32{install.OperatorName: OperatorNodePort, install.GatewayName: GatewayNodePort} {
 		svc, err := c.CoreV1().Services("cortex").Get(ctx, name, metav1.GetOptions{})
@@ -552,6 +586,24 @@ func TestUpInstallsIntoEKS(t *testing.T) {
 		if args := operatorArgs(); !slices.Contains(args, "--api-image=registry.example/py:1") {
 			t.Errorf("an upgrade of the operator's image dropped the APIs' image: %v", args)
 		}
+
+		// TESTS ONLY: --aws-test-endpoint is the operator's AWS_ENDPOINT_URL for that run; a run
+		// without it (every real one) leaves none.
+		operatorDep := func() *appsv1.Deployment {
+			dep, err := h.kube.Client.AppsV1().Deployments("cortex").Get(ctx, install.OperatorName, metav1.GetOptions{})
+			must(t, err)
+			return dep
+		}
+		p4 := h.provisioner(t, dir, "")
+		p4.opts.AWSTestEndpoint = "http://127.0.0.1:5000"
+		if _, err := p4.Up(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		checkOperatorAWSEndpoint(t, operatorDep(), "http://127.0.0.1:5000")
+		if _, err := h.provisioner(t, dir, "").Up(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		checkOperatorAWSEndpoint(t, operatorDep(), "")
 
 		h.rec.reset()
 		rep, err := p.Down(ctx, "eks-install", DownOptions{})

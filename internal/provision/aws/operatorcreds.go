@@ -62,7 +62,7 @@ func (p *Provisioner) operatorAuth() string {
 // the cluster credentials mode, those credentials for the Secret; otherwise no credentials (its
 // role comes from the ServiceAccount's pod identity association).
 func (p *Provisioner) OperatorAWS() *install.OperatorAWS {
-	a := &install.OperatorAWS{}
+	a := &install.OperatorAWS{TestEndpoint: p.opts.AWSTestEndpoint} // TESTS ONLY; empty otherwise
 	if c := p.opts.ClusterCredentials; c != nil {
 		a.Credentials = &install.AWSCredentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
 	}

@@ -86,6 +86,10 @@ type Options struct {
 	// STS emulator, and reaches the Kubernetes API at host:port (a test node without a Service
 	// proxy). Empty on every real cluster.
 	STSTestEndpoint, APIServer string
+	// AWSTestEndpoint, TESTS ONLY (cluster up --aws-test-endpoint, hidden), is
+	// install.OperatorAWS.TestEndpoint: the operator pod's AWS SDK calls (EKS, IAM) go to this
+	// emulator. Empty on every real cluster.
+	AWSTestEndpoint string
 }
 
 // Provisioner creates, inspects, changes and deletes one cluster.

@@ -160,19 +160,25 @@ type session struct {
 // testOnlyFlags, TESTS ONLY and hidden from --help, let a test install onto a node that is not
 // on AWS (test/e2e TestEKSRealNode): the operator verifies identity tokens against an STS emulator
 // (moto) and the environment signs for it, and the operator's pods reach the Kubernetes API at
-// host:port (no Service proxy on the test node). The same flags as cluster up --provider
-// kubernetes.
+// host:port (no Service proxy on the test node): the same flags as cluster up --provider
+// kubernetes. --aws-test-endpoint sends the operator's own AWS SDK calls (EKS, IAM) to an
+// emulator. None is read from cluster.yaml or the environment: only these flags set them.
 type testOnlyFlags struct {
 	stsEndpoint string
 	apiServer   string
+	// awsEndpoint is the operator container's AWS_ENDPOINT_URL: its EKS and IAM calls (a
+	// deploy's pod identity cleanup) go to an emulator the test node reaches.
+	awsEndpoint string
 }
 
 func (f *testOnlyFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.stsEndpoint, "sts-test-endpoint", "", "TESTS ONLY: the operator verifies identity tokens against this STS emulator URL (e.g. moto) instead of AWS, and the environment signs them for it")
 	fl.StringVar(&f.apiServer, "api-server-address", "", "TESTS ONLY: host:port at which the operator's pods reach the Kubernetes API (a test node without a Service proxy)")
+	fl.StringVar(&f.awsEndpoint, "aws-test-endpoint", "", "TESTS ONLY: the operator's AWS SDK calls (EKS, IAM) go to this AWS emulator URL (its AWS_ENDPOINT_URL) instead of AWS")
 	_ = fl.MarkHidden("sts-test-endpoint")
 	_ = fl.MarkHidden("api-server-address")
+	_ = fl.MarkHidden("aws-test-endpoint")
 }
 
 // validate checks the flags before anything is created; sts is the STS endpoint the environment
@@ -192,6 +198,11 @@ func (f *testOnlyFlags) validate(region string) (sts identity.STSEndpoint, err e
 		host, port, err := net.SplitHostPort(f.apiServer)
 		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
 			return sts, fmt.Errorf("invalid --api-server-address %q: want host:port", f.apiServer)
+		}
+	}
+	if f.awsEndpoint != "" {
+		if err := install.ValidateAWSTestEndpoint(f.awsEndpoint); err != nil {
+			return sts, err
 		}
 	}
 	return sts, nil
@@ -307,7 +318,7 @@ func newProvisioner(d *Deps, s *session, w *waitFlags, progressOut io.Writer) (*
 func newProvisionerImage(d *Deps, s *session, w *waitFlags, progressOut io.Writer, image, apiImage string) (*provaws.Provisioner, error) {
 	return provaws.New(provaws.Options{AWS: s.cfg, StateDir: s.cache.Dir, Progress: progress(progressOut), PollInterval: w.poll, WaitTimeout: w.timeout, Now: d.Now,
 		Image: image, APIImage: apiImage, NewKubeClient: d.NewKubeClient, ClusterCredentials: s.operatorCreds,
-		STSTestEndpoint: s.testOnly.stsEndpoint, APIServer: s.testOnly.apiServer})
+		STSTestEndpoint: s.testOnly.stsEndpoint, APIServer: s.testOnly.apiServer, AWSTestEndpoint: s.testOnly.awsEndpoint})
 }
 
 // ---- up ----
@@ -388,6 +399,9 @@ func upRun(o *UpOptions) error {
 	s.testOnly = o.testOnly
 	if o.testOnly.stsEndpoint != "" {
 		fmt.Fprintf(o.IO.ErrOut, "warning: the operator will verify tokens against a TEST STS endpoint (%s), not AWS\n", o.testOnly.stsEndpoint)
+	}
+	if o.testOnly.awsEndpoint != "" {
+		fmt.Fprintf(o.IO.ErrOut, "warning: the operator's AWS calls go to a TEST endpoint (%s), not AWS\n", o.testOnly.awsEndpoint)
 	}
 	if s.operatorCreds, err = operatorCredentials(ctx, s.cluster); err != nil {
 		return err

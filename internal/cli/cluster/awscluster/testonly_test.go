@@ -15,9 +15,12 @@ func TestUpTestOnlyFlags(t *testing.T) {
 	h := newHarness(t)
 	cfg := h.writeConfig("cluster_name: testonly\nregion: us-west-2\n")
 	cmd := NewCmdUp(h.factory, nil)
-	for _, name := range []string{"sts-test-endpoint", "api-server-address"} {
+	for _, name := range []string{"sts-test-endpoint", "api-server-address", "aws-test-endpoint"} {
 		if f := cmd.Flags().Lookup(name); f == nil || !f.Hidden || !strings.HasPrefix(f.Usage, "TESTS ONLY") {
 			t.Errorf("--%s: %+v, want a hidden TESTS ONLY flag", name, f)
+		}
+		if help := cmd.UsageString(); strings.Contains(help, name) || strings.Contains(help, "TESTS ONLY") {
+			t.Errorf("--help shows --%s:\n%s", name, help)
 		}
 	}
 	for _, tc := range []struct {
@@ -31,6 +34,11 @@ func TestUpTestOnlyFlags(t *testing.T) {
 		{[]string{"--api-server-address", "10.213.0.1:0"}, "invalid --api-server-address"},
 		{[]string{"--api-server-address", ":6443"}, "invalid --api-server-address"},
 		{[]string{"--api-server-address", "10.213.0.1:http"}, "invalid --api-server-address"},
+		{[]string{"--aws-test-endpoint", "10.213.0.1:5000"}, "--aws-test-endpoint"},
+		{[]string{"--aws-test-endpoint", "ftp://moto:5000"}, "--aws-test-endpoint"},
+		{[]string{"--aws-test-endpoint", "http://moto:5000/path"}, "--aws-test-endpoint"},
+		{[]string{"--aws-test-endpoint", "http://moto:5000?x=1"}, "--aws-test-endpoint"},
+		{[]string{"--aws-test-endpoint", "http://user:pw@moto:5000"}, "user info"},
 	} {
 		args := append([]string{cfg, "--yes", "--image", "cortex:test"}, tc.args...)
 		err := h.run(NewCmdUp(h.factory, nil), args...)
