@@ -48,13 +48,21 @@ type routeHub struct {
 	n       uint64
 	routes  map[string]string
 	changed chan struct{} // closed and replaced when routes change
+	// stopping is closed when the operator begins to stop: long polls answer at once and close
+	// their connections, so gateways ask the next operator (a rollout's new pod) instead of
+	// keeping the routes of one that no longer hears of deploys until the poll times out.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 func newRouteHub() *routeHub {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return &routeHub{epoch: hex.EncodeToString(b[:]), routes: map[string]string{}, changed: make(chan struct{})}
+	return &routeHub{epoch: hex.EncodeToString(b[:]), routes: map[string]string{}, changed: make(chan struct{}), stopping: make(chan struct{})}
 }
+
+// stop ends the long polls (see stopping).
+func (h *routeHub) stop() { h.stopOnce.Do(func() { close(h.stopping) }) }
 
 // set is the workload manager's OnRoutes in remote mode.
 func (h *routeHub) set(m map[string]string) {
@@ -175,9 +183,16 @@ func (s *Server) handleGatewayRoutes(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 			rt, _ = s.routeHub.snapshot()
 		case <-t.C:
+		case <-s.routeHub.stopping:
 		case <-r.Context().Done():
 			return
 		}
+	}
+	select {
+	case <-s.routeHub.stopping:
+		// The gateway's next poll goes on a new connection, to an operator that keeps running.
+		w.Header().Set("Connection", "close")
+	default:
 	}
 	WriteJSON(w, http.StatusOK, rt)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -376,4 +377,35 @@ func equalHeaders(a, b http.Header) bool {
 		}
 	}
 	return true
+}
+
+// An operator that stops (a rollout replaces its pod) answers the gateway's pending long poll at
+// once and closes that connection (Run stops the route hub before the server's Shutdown, which
+// waits for the polls), so the gateway's next poll reaches the operator that keeps running:
+// without it the gateway kept the stopping operator's routes, which no deploy reaches any more,
+// until the poll timed out (seen in test/e2e TestEKSRealNode: 404 for a live API after a rollout).
+func TestStoppingOperatorEndsTheGatewaysLongPoll(t *testing.T) {
+	s := &Server{routeHub: newRouteHub()}
+	rt, _ := s.routeHub.snapshot()
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		s.handleGatewayRoutes(w, httptest.NewRequest("GET", remote.RoutesPath+"?"+remote.KnownParam+"="+rt.Version, nil))
+		done <- w
+	}()
+	s.routeHub.stop() // before or while the poll waits: the answer is the same
+	w := <-done
+	var again remote.Routes
+	if err := json.Unmarshal(w.Body.Bytes(), &again); w.Code != 200 || err != nil || again.Version != rt.Version {
+		t.Errorf("the long poll answered %d %s %v, want 200 and the same version", w.Code, w.Body, err)
+	}
+	if w.Header().Get("Connection") != "close" {
+		t.Error("the stopping operator keeps the gateway's connection (no Connection: close): the gateway would poll it again")
+	}
+	// A poll that comes later is answered at once too, and closes its connection.
+	w = httptest.NewRecorder()
+	s.handleGatewayRoutes(w, httptest.NewRequest("GET", remote.RoutesPath+"?"+remote.KnownParam+"="+rt.Version, nil))
+	if w.Code != 200 || w.Header().Get("Connection") != "close" {
+		t.Errorf("a poll after stop: %d %v", w.Code, w.Header())
+	}
 }

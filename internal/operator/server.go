@@ -336,6 +336,9 @@ func (s *Server) Run(ctx context.Context, ready func(net.Addr)) error {
 		return err
 	case <-ctx.Done():
 	}
+	if s.routeHub != nil {
+		s.routeHub.stop() // before Shutdown, which waits for the long polls to end
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(shutdownCtx)
