@@ -111,9 +111,19 @@ func checkAPIsThroughAPILoadBalancer(t *testing.T, k *kubetest.Cluster, c *clust
 		}
 	}
 
-	// auth iam (the default): the creator's token for the gateway's URL passes.
+	// auth iam (the default): the creator's token for the gateway's URL passes. The gateway
+	// learns routes from the operator by long poll, a moment after the operator says live (after
+	// the rollout of the operator above, the gateway first follows it to the new pod): until
+	// then it answers 404 "no API at"; anything else ends the wait.
 	begin = time.Now()
-	out, errOut, code := me.run("call", "web", "--path", "/hello", `{"a":1}`)
+	var out, errOut string
+	var code int
+	routed, cancelRouted := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelRouted()
+	_ = kubetest.Poll(routed, 100*time.Millisecond, func() (bool, error) {
+		out, errOut, code = me.run("call", "web", "--path", "/hello", `{"a":1}`)
+		return code == 0 || !strings.Contains(out+errOut, "no API at /web"), nil
+	})
 	if code != 0 || !strings.Contains(out, `"server":"cortex-testserver"`) || !strings.Contains(out, `"path":"/hello"`) {
 		t.Fatalf("cortex call web as the creator: exit %d %s %s\n%s", code, out, errOut, diag())
 	}
