@@ -50,9 +50,18 @@ func SetAPIIAM(ctx context.Context, c kubernetes.Interface, namespace string, a 
 	if err := a.Validate("api_iam"); err != nil {
 		return false, err
 	}
+	// The new flags go where the old ones were (or before --region, as Build orders them).
+	return setOperatorArgs(ctx, c, namespace, isAPIIAMArg, func(s string) bool { return strings.HasPrefix(s, "--region=") }, APIIAMArgs(a))
+}
+
+// setOperatorArgs replaces the operator container's arguments that own matches with args, where
+// the first of them was (else before the first argument that before matches, else at the end),
+// and updates the Deployment if that changed anything; it reports whether it did. The
+// Deployment's controller writes its status all along (a rollout bumps the resourceVersion): on
+// a conflict the Deployment is read again and only these arguments are set again, so whatever
+// else changed meanwhile is kept, never overwritten.
+func setOperatorArgs(ctx context.Context, c kubernetes.Interface, namespace string, own, before func(string) bool, args []string) (bool, error) {
 	changed := false
-	// The Deployment's controller writes its status all along: on a conflict the Deployment is
-	// read again and only the allowlist arguments are set again (as SetAuth does).
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})
 		if err != nil {
@@ -63,21 +72,20 @@ func SetAPIIAM(ctx context.Context, c kubernetes.Interface, namespace string, a 
 			return fmt.Errorf("the Deployment %s/%s has no container %s", namespace, OperatorName, operatorContainer)
 		}
 		ct := &d.Spec.Template.Spec.Containers[i]
-		// The new flags go where the old ones were (or before --region, as Build orders them).
-		at := slices.IndexFunc(ct.Args, isAPIIAMArg)
+		at := slices.IndexFunc(ct.Args, own)
 		if at < 0 {
-			if at = slices.IndexFunc(ct.Args, func(s string) bool { return strings.HasPrefix(s, "--region=") }); at < 0 {
+			if at = slices.IndexFunc(ct.Args, before); at < 0 {
 				at = len(ct.Args)
 			}
 		}
-		kept := slices.DeleteFunc(slices.Clone(ct.Args[:at]), isAPIIAMArg)
-		rest := slices.DeleteFunc(slices.Clone(ct.Args[at:]), isAPIIAMArg)
-		args := append(append(kept, APIIAMArgs(a)...), rest...)
-		if slices.Equal(args, ct.Args) {
+		kept := slices.DeleteFunc(slices.Clone(ct.Args[:at]), own)
+		rest := slices.DeleteFunc(slices.Clone(ct.Args[at:]), own)
+		next := append(append(kept, args...), rest...)
+		if slices.Equal(next, ct.Args) {
 			changed = false
 			return nil
 		}
-		ct.Args = args
+		ct.Args = next
 		if _, err := c.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{FieldManager: FieldManager + "-configure"}); err != nil {
 			if apierrors.IsConflict(err) {
 				return err

@@ -4,15 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/cortexlabs-go/cortex/internal/access"
 )
@@ -132,43 +127,6 @@ func SetAuth(ctx context.Context, c kubernetes.Interface, namespace string, a Au
 	if err := a.Validate(); err != nil {
 		return false, err
 	}
-	changed := false
-	// The Deployment's controller writes its status all along (a rollout bumps the
-	// resourceVersion): on a conflict the Deployment is read again and only the auth arguments
-	// are set again, so whatever else changed meanwhile is kept, never overwritten.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		d, err := c.AppsV1().Deployments(namespace).Get(ctx, OperatorName, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("read the operator's Deployment %s/%s: %w", namespace, OperatorName, err)
-		}
-		i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(ct corev1.Container) bool { return ct.Name == operatorContainer })
-		if i < 0 {
-			return fmt.Errorf("the Deployment %s/%s has no container %s", namespace, OperatorName, operatorContainer)
-		}
-		ct := &d.Spec.Template.Spec.Containers[i]
-		// The new flags go where the old ones were (or where Build puts them: after --creator-arn).
-		at := slices.IndexFunc(ct.Args, isAuthArg)
-		if at < 0 {
-			if at = slices.IndexFunc(ct.Args, isAfterAuthArg); at < 0 {
-				at = len(ct.Args)
-			}
-		}
-		kept := slices.DeleteFunc(slices.Clone(ct.Args[:at]), isAuthArg)
-		rest := slices.DeleteFunc(slices.Clone(ct.Args[at:]), isAuthArg)
-		args := append(append(kept, a.Args()...), rest...)
-		if slices.Equal(args, ct.Args) {
-			changed = false
-			return nil
-		}
-		ct.Args = args
-		if _, err := c.AppsV1().Deployments(namespace).Update(ctx, d, metav1.UpdateOptions{FieldManager: FieldManager + "-configure"}); err != nil {
-			if apierrors.IsConflict(err) {
-				return err
-			}
-			return fmt.Errorf("update the operator's Deployment %s/%s: %w", namespace, OperatorName, err)
-		}
-		changed = true
-		return nil
-	})
-	return changed, err
+	// The new flags go where the old ones were (or where Build puts them: after --creator-arn).
+	return setOperatorArgs(ctx, c, namespace, isAuthArg, isAfterAuthArg, a.Args())
 }
