@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -736,4 +737,21 @@ func statusCode(err error) int32 {
 		return st.Status().Code
 	}
 	return 0
+}
+
+// OperatorServiceIP is the operator Service's cluster IP in namespace ns ("" before the Service
+// exists, or for a headless one): what the gateway pods get as a hosts entry for the Service's
+// name (Options.OperatorServiceIP), so their way to the operator needs no cluster DNS.
+func OperatorServiceIP(ctx context.Context, c kubernetes.Interface, ns string) (string, error) {
+	svc, err := c.CoreV1().Services(ns).Get(ctx, OperatorName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("the operator Service %s/%s: %w", ns, OperatorName, err)
+	}
+	if net.ParseIP(svc.Spec.ClusterIP) == nil {
+		return "", nil
+	}
+	return svc.Spec.ClusterIP, nil
 }

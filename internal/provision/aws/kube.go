@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -251,7 +250,7 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	// (a node without it: test/e2e TestEKSRealNode). A Service made by this apply (the first
 	// install, or one deleted by hand) has its IP only afterwards: then the gateway is applied
 	// again with it. A re-run knows the IP before and applies once, changing nothing.
-	operatorIP, err := operatorServiceIP(ctx, c, ns)
+	operatorIP, err := install.OperatorServiceIP(ctx, c, ns)
 	if err != nil {
 		return "", err
 	}
@@ -272,7 +271,7 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 	if err := install.Apply(ctx, c, objs, func(string) { n++ }); err != nil {
 		return "", err
 	}
-	if now, err := operatorServiceIP(ctx, c, ns); err != nil {
+	if now, err := install.OperatorServiceIP(ctx, c, ns); err != nil {
 		return "", err
 	} else if now != operatorIP {
 		if objs, err = build(now); err != nil {
@@ -289,21 +288,6 @@ func (u *upper) kubeInstall(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%d objects applied in %s, operator and gateway available (image %s)", n, ns, o.Image), nil
-}
-
-// operatorServiceIP is the operator Service's cluster IP ("" before the Service exists).
-func operatorServiceIP(ctx context.Context, c kubernetes.Interface, ns string) (string, error) {
-	svc, err := c.CoreV1().Services(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("the operator Service %s/%s: %w", ns, install.OperatorName, err)
-	}
-	if net.ParseIP(svc.Spec.ClusterIP) == nil {
-		return "", nil
-	}
-	return svc.Spec.ClusterIP, nil
 }
 
 // lbRoute is one load balancer's route to the nodes.

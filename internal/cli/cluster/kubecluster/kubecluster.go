@@ -195,25 +195,6 @@ func newClusterID() string {
 	return hex.EncodeToString(b)
 }
 
-// endpoints reads the addresses the operator and gateway Services have now: the names the
-// certificate must cover and the operator's and gateway's public endpoints (the URLs clients dial).
-// operatorClusterIP is the operator Service's cluster IP ("" before the Service exists, or for a
-// headless one): the gateway pods get it as a hosts entry for the Service's name (no cluster DNS
-// needed on the gateway's path to the operator).
-func operatorClusterIP(ctx context.Context, c kubernetes.Interface, ns string) (string, error) {
-	s, err := c.CoreV1().Services(ns).Get(ctx, install.OperatorName, metav1.GetOptions{})
-	if err != nil {
-		if isNotFound(err) {
-			return "", nil
-		}
-		return "", err
-	}
-	if net.ParseIP(s.Spec.ClusterIP) == nil {
-		return "", nil
-	}
-	return s.Spec.ClusterIP, nil
-}
-
 // serviceEndpoints are the operator's and gateway's addresses as the Services have them now.
 type serviceEndpoints struct {
 	names []string // every host clients may dial: the server certificate covers them
@@ -232,6 +213,8 @@ func (e serviceEndpoints) applied() string {
 	return fmt.Sprint(e.names, e.operators, e.gateways)
 }
 
+// endpoints reads the addresses the operator and gateway Services have now: the names the
+// certificate must cover and the operator's and gateway's public endpoints (the URLs clients dial).
 func endpoints(ctx context.Context, c kubernetes.Interface, ns string) (serviceEndpoints, error) {
 	var e serviceEndpoints
 	for _, svc := range []string{install.OperatorName, install.GatewayName} {
@@ -384,7 +367,7 @@ func upRun(o *UpOptions) error {
 	if err != nil {
 		return err
 	}
-	operatorIP, err := operatorClusterIP(ctx, c, ns)
+	operatorIP, err := install.OperatorServiceIP(ctx, c, ns)
 	if err != nil {
 		return err
 	}
@@ -401,7 +384,7 @@ func upRun(o *UpOptions) error {
 		if err != nil {
 			return err
 		}
-		nowIP, err := operatorClusterIP(ctx, c, ns)
+		nowIP, err := install.OperatorServiceIP(ctx, c, ns)
 		if err != nil {
 			return err
 		}
